@@ -1,0 +1,48 @@
+// Shared pieces for benchmarks: a server process on a temp data dir, percentiles, output.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "../..");
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), "crontopus-bench-"));
+}
+
+export async function freePort(): Promise<number> {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+/** Starts `crontopus serve` as its own process, optionally pinned to one CPU with taskset. */
+export async function spawnServer(dataDir: string, opts: { cpu?: number; env?: Record<string, string> } = {}) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const cmd = [process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir];
+  const proc = Bun.spawn(opts.cpu !== undefined && Bun.which("taskset") ? ["taskset", "-c", String(opts.cpu), ...cmd] : cmd, {
+    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error", CRONTOPUS_BASE_URL: url, ...opts.env },
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url + "/health")).ok) return { url, proc, port };
+    } catch {}
+    await Bun.sleep(50);
+  }
+  proc.kill();
+  throw new Error("server did not start");
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+export function verdict(ok: boolean) {
+  return ok ? "PASS" : "MISS";
+}

@@ -1,0 +1,73 @@
+import { Elysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+import type { Config } from "./config";
+import type { Db } from "./db";
+import type { AppContext } from "./context";
+import { createLogger, type Logger } from "./log";
+import { createSessions } from "./auth/sessions";
+import { authApi } from "./auth/api";
+import { tenantsApi } from "./tenants/api";
+import { jobsApi } from "./jobs/api";
+import { errorResponse, renderApiError } from "./http";
+import { publicFile } from "./assets";
+import { VERSION } from "./version";
+
+export interface AppOptions {
+  log?: Logger;
+  now?: () => number;
+}
+
+export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
+  return {
+    db,
+    config,
+    log: opts.log ?? createLogger(config.logLevel),
+    sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
+    now: opts.now ?? Date.now,
+  };
+}
+
+/** The whole HTTP surface: REST API, docs, health, static files. */
+export function createApp(ctx: AppContext) {
+  const api = new Elysia({ prefix: "/api/v1" }).use(authApi(ctx)).use(tenantsApi(ctx)).use(jobsApi(ctx));
+
+  return new Elysia()
+    .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
+    .use(
+      openapi({
+        path: "/api/docs",
+        specPath: "/api/openapi.json",
+        provider: "swagger-ui",
+        swagger: { cdn: "/public/vendor/swagger-ui-bundle.js", theme: "/public/vendor/swagger-ui.css", autoDarkMode: false },
+        documentation: {
+          info: { title: "Crontopus API", version: VERSION, description: "Cron monitoring and scheduling. See docs/api.md." },
+          components: {
+            securitySchemes: {
+              bearer: { type: "http", scheme: "bearer", description: "API token (ctp_…)" },
+              session: { type: "apiKey", in: "cookie", name: ctx.sessions.cookieName },
+            },
+          },
+          security: [{ bearer: [] }, { session: [] }],
+        },
+      }),
+    )
+    .get(
+      "/health",
+      ({ set }) => {
+        try {
+          ctx.db.query("SELECT 1").get();
+          return { status: "ok", version: VERSION };
+        } catch {
+          set.status = 503;
+          return { status: "unavailable", version: VERSION };
+        }
+      },
+      { detail: { tags: ["system"], summary: "Liveness and database check" } },
+    )
+    .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {
+      detail: { hide: true },
+    })
+    .use(api);
+}
+
+export type App = ReturnType<typeof createApp>;

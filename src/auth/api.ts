@@ -1,0 +1,121 @@
+import { t } from "elysia";
+import type { AppContext } from "../context";
+import { BadRequest, Forbidden } from "../errors";
+import { apiGroup } from "../http";
+import { RateLimiter } from "../ratelimit";
+import { createApiToken, listApiTokens, revokeApiToken } from "./apitokens";
+import { readCookie } from "./authenticate";
+import { getUser, listUserTenants, verifyLogin } from "./identity";
+import { requireScope, requireUser, type Principal } from "./principal";
+
+export function clientIp(server: { requestIP(r: Request): { address: string } | null } | null, request: Request): string {
+  return server?.requestIP(request)?.address ?? "local";
+}
+
+export function describeMe(ctx: AppContext, p: Principal) {
+  const user = getUser(ctx.db, p.userId);
+  return {
+    user: { id: user.id, email: user.email, name: user.name, is_operator: user.is_operator },
+    tenant: p.tenantSlug ? { slug: p.tenantSlug, name: p.tenantName } : null,
+    role: p.role,
+    scopes: p.scopes,
+    auth: p.kind,
+    ...(p.kind === "token" ? { token: { id: p.tokenId } } : {}),
+  };
+}
+
+const tokenBody = t.Object({
+  name: t.String({ minLength: 1, maxLength: 100 }),
+  scopes: t.Optional(t.Array(t.Union([t.Literal("read"), t.Literal("write"), t.Literal("admin")]))),
+  expires_in_days: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })),
+});
+
+export function authApi(ctx: AppContext) {
+  // Per address and e-mail, then per address alone: argon2 makes every attempt cost ~0.2 s of CPU.
+  const perAccount = new RateLimiter(10, 5 * 60_000, "too many login attempts; try again later");
+  const perAddress = new RateLimiter(50, 5 * 60_000, "too many login attempts; try again later");
+
+  return apiGroup(ctx, "", "auth")
+    .post(
+      "/auth/login",
+      async ({ body, request, server, set }) => {
+        const ip = clientIp(server, request);
+        perAddress.hit(ip, ctx.now());
+        perAccount.hit(`${ip}|${body.email.toLowerCase()}`, ctx.now());
+        const user = await verifyLogin(ctx.db, body.email, body.password);
+        perAccount.reset(`${ip}|${body.email.toLowerCase()}`);
+        const tenants = listUserTenants(ctx.db, user.id);
+        const { cookie } = await ctx.sessions.create(user.id, tenants[0]?.tenant_id ?? null);
+        set.headers["set-cookie"] = cookie;
+        return {
+          user: { id: user.id, email: user.email, name: user.name, is_operator: user.is_operator },
+          tenants: tenants.map(({ slug, name, role }) => ({ slug, name, role })),
+        };
+      },
+      {
+        body: t.Object({ email: t.String({ minLength: 1 }), password: t.String({ minLength: 1 }) }),
+        detail: { summary: "Log in with email and password; sets the session cookie" },
+      },
+    )
+    .post(
+      "/auth/logout",
+      async ({ principal, request, set }) => {
+        const p = requireUser(principal);
+        if (p.kind === "token") {
+          revokeApiToken(ctx.db, p.tenantId!, p.userId, p.tokenId!);
+        } else {
+          const sid = readCookie(request.headers.get("cookie"), ctx.sessions.cookieName)!;
+          set.headers["set-cookie"] = await ctx.sessions.invalidate(sid);
+        }
+        return { ok: true };
+      },
+      { detail: { summary: "End the session, or revoke the token used for this call" } },
+    )
+    .get("/me", ({ principal }) => describeMe(ctx, requireUser(principal)), {
+      detail: { summary: "Who am I: user, active tenant, role and scopes" },
+    })
+    .post(
+      "/auth/switch-tenant",
+      async ({ principal, body }) => {
+        const p = requireUser(principal);
+        if (p.kind !== "session") throw new BadRequest("an API token is bound to one tenant; only a session can switch");
+        await ctx.sessions.switchTenant(p.sessionId!, p.userId, body.tenant);
+        const { principal: next } = await ctx.sessions.validate(p.sessionId!);
+        return describeMe(ctx, next!);
+      },
+      { body: t.Object({ tenant: t.String({ minLength: 1 }) }), detail: { summary: "Make another of your tenants the active one" } },
+    )
+    .get(
+      "/tokens",
+      ({ principal }) => {
+        const p = requireScope(principal, "read");
+        return { tokens: listApiTokens(ctx.db, p.tenantId, p.userId) };
+      },
+      { detail: { summary: "Your API tokens in the active tenant (secrets are never shown again)" } },
+    )
+    .post(
+      "/tokens",
+      ({ principal, body, set }) => {
+        const p = requireScope(principal, "read");
+        // A session may mint tokens within its role; a token needs the admin scope and cannot widen itself.
+        if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
+        const created = createApiToken(ctx.db, p.tenantId, p.userId, body, p.kind === "token" ? p.scopes : null, ctx.now());
+        set.status = 201;
+        return { ...created.api_token, token: created.token };
+      },
+      { body: tokenBody, detail: { summary: "Create an API token; the secret is in the answer only" } },
+    )
+    .delete(
+      "/tokens/:id",
+      ({ principal, params, set }) => {
+        const p = requireScope(principal, "read");
+        if (p.kind === "token" && !p.scopes.includes("admin") && params.id !== p.tokenId) {
+          throw new Forbidden("this token lacks the 'admin' scope");
+        }
+        revokeApiToken(ctx.db, p.tenantId, p.userId, params.id);
+        set.status = 204;
+      },
+      { params: t.Object({ id: t.String() }), detail: { summary: "Revoke one of your API tokens" } },
+    );
+}
+

@@ -1,0 +1,73 @@
+// Console sessions. Lucia v3 is unmaintained upstream, so it stays behind this one module.
+import { Lucia, TimeSpan } from "lucia";
+import { BunSQLiteAdapter } from "@lucia-auth/adapter-sqlite";
+import type { Db } from "../db";
+import { findMembership, getTenant, getUser, listUserTenants } from "./identity";
+import { roleScopes, type Principal } from "./principal";
+import { Forbidden, NotFound } from "../errors";
+
+export const SESSION_COOKIE = "crontopus_session";
+
+export interface Sessions {
+  cookieName: string;
+  /** Creates a session whose active tenant is `tenantId` (or the user's first tenant); returns the Set-Cookie value. */
+  create(userId: string, tenantId?: string | null): Promise<{ sessionId: string; cookie: string }>;
+  /** The principal behind a session id, or null; may refresh the cookie. */
+  validate(sessionId: string): Promise<{ principal: Principal | null; cookie: string | null }>;
+  invalidate(sessionId: string): Promise<string>;
+  switchTenant(sessionId: string, userId: string, slug: string): Promise<void>;
+}
+
+export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
+  const lucia = new Lucia(new BunSQLiteAdapter(db, { user: "users", session: "sessions" }), {
+    sessionExpiresIn: new TimeSpan(30, "d"),
+    sessionCookie: { name: SESSION_COOKIE, attributes: { secure: opts.secure, sameSite: "lax" } },
+    getSessionAttributes: (a) => ({ tenantId: (a as { tenant_id: string | null }).tenant_id }),
+    getUserAttributes: () => ({}),
+  });
+
+  function principalFor(userId: string, sessionId: string, tenantId: string | null): Principal {
+    const user = getUser(db, userId);
+    let role = tenantId ? findMembership(db, tenantId, userId) : null;
+    const tenant = role && tenantId ? getTenant(db, tenantId) : null;
+    if (!tenant) role = null;
+    return {
+      kind: "session",
+      userId,
+      email: user.email,
+      name: user.name,
+      isOperator: user.is_operator,
+      tenantId: tenant?.id ?? null,
+      tenantSlug: tenant?.slug ?? null,
+      tenantName: tenant?.name ?? null,
+      role,
+      scopes: roleScopes(role),
+      sessionId,
+    };
+  }
+
+  return {
+    cookieName: SESSION_COOKIE,
+    async create(userId, tenantId) {
+      const tid = tenantId ?? listUserTenants(db, userId)[0]?.tenant_id ?? null;
+      const session = await lucia.createSession(userId, { tenant_id: tid } as never);
+      return { sessionId: session.id, cookie: lucia.createSessionCookie(session.id).serialize() };
+    },
+    async validate(sessionId) {
+      const { session, user } = await lucia.validateSession(sessionId);
+      if (!session || !user) return { principal: null, cookie: null };
+      const cookie = session.fresh ? lucia.createSessionCookie(session.id).serialize() : null;
+      return { principal: principalFor(user.id, session.id, (session as { tenantId?: string | null }).tenantId ?? null), cookie };
+    },
+    async invalidate(sessionId) {
+      await lucia.invalidateSession(sessionId);
+      return lucia.createBlankSessionCookie().serialize();
+    },
+    async switchTenant(sessionId, userId, slug) {
+      const t = listUserTenants(db, userId).find((m) => m.slug === slug);
+      if (!t) throw new NotFound("tenant");
+      if (!sessionId) throw new Forbidden("only a console session can switch tenant");
+      db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(t.tenant_id, sessionId, userId);
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// Admin commands work on the data directory directly, through the same service functions as the API.
+import { defineCommand } from "citty";
+import { configFrom, serverArgs } from "./common";
+import { migrate, openDb, type Db } from "../db";
+import { checkRole, createTenant, createUser, findMembership, findTenant, findUserByEmail, setOperator } from "../auth/identity";
+import { createApiToken } from "../auth/apitokens";
+import { fail } from "./run";
+
+async function withDb<T>(args: Record<string, unknown>, fn: (db: Db) => Promise<T> | T): Promise<T> {
+  const config = configFrom(args);
+  const db = openDb(config.dbPath, { sync: config.syncMode });
+  try {
+    migrate(db);
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+async function readPasswordFromStdin(): Promise<string> {
+  const text = await Bun.stdin.text();
+  return text.replace(/\r?\n$/, "");
+}
+
+const createUserCmd = defineCommand({
+  meta: { name: "create-user", description: "Create a user (and the tenant, when --tenant names a new one)" },
+  args: {
+    ...serverArgs,
+    email: { type: "string", required: true, description: "Email address (the login)" },
+    password: { type: "string", description: "Password (at least 8 characters); '-' or omitted reads it from stdin" },
+    name: { type: "string", description: "Display name" },
+    tenant: { type: "string", description: "Tenant slug to join (created if missing)", valueHint: "SLUG" },
+    role: { type: "string", description: "Role in the tenant: owner, admin, member, viewer (default owner)" },
+    operator: { type: "boolean", description: "Grant access to the internal admin" },
+    json: { type: "boolean", description: "Print JSON" },
+  },
+  async run({ args }) {
+    const role = checkRole("--role", args.role ?? "owner");
+    const password = args.password && args.password !== "-" ? args.password : await readPasswordFromStdin();
+    const out = await withDb(args, async (db) => {
+      if (findUserByEmail(db, args.email)) fail(`a user with email ${args.email} already exists`);
+      const user = await createUser(db, { email: args.email, password, name: args.name, isOperator: args.operator });
+      let tenant = null;
+      if (args.tenant) {
+        tenant = findTenant(db, args.tenant);
+        if (!tenant) {
+          tenant = createTenant(db, { slug: args.tenant }, role === "owner" ? user.id : null);
+        }
+        if (!findMembership(db, tenant.id, user.id)) {
+          db.query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (?, ?, ?, ?)").run(tenant.id, user.id, role, Date.now());
+        }
+      }
+      if (args.operator) setOperator(db, user.id, true);
+      return { user, tenant: tenant ? { slug: tenant.slug, role } : null };
+    });
+    if (args.json) console.log(JSON.stringify(out));
+    else console.log(`created user ${out.user.email}${out.tenant ? ` (${out.tenant.role} of ${out.tenant.slug})` : ""}${args.operator ? ", operator" : ""}`);
+  },
+});
+
+const createTokenCmd = defineCommand({
+  meta: { name: "create-token", description: "Create an API token for a user in a tenant and print it" },
+  args: {
+    ...serverArgs,
+    email: { type: "string", required: true, description: "The token's user" },
+    tenant: { type: "string", required: true, description: "The token's tenant", valueHint: "SLUG" },
+    name: { type: "string", required: true, description: "A name to recognise the token by" },
+    scopes: { type: "string", description: "Comma-separated: read,write,admin (default: all the role allows)" },
+    "expires-in-days": { type: "string", description: "Expire after this many days" },
+    json: { type: "boolean", description: "Print JSON" },
+  },
+  async run({ args }) {
+    const days = args["expires-in-days"] !== undefined ? Number(args["expires-in-days"]) : undefined;
+    if (days !== undefined && !Number.isInteger(days)) fail("--expires-in-days: expected a whole number", 2);
+    const created = await withDb(args, (db) => {
+      const user = findUserByEmail(db, args.email) ?? fail(`no user with email ${args.email}`);
+      const tenant = findTenant(db, args.tenant) ?? fail(`no tenant ${args.tenant}`);
+      return createApiToken(db, tenant.id, user.id, { name: args.name, scopes: args.scopes, expires_in_days: days });
+    });
+    if (args.json) console.log(JSON.stringify({ ...created.api_token, token: created.token }));
+    else console.log(created.token);
+  },
+});
+
+export default defineCommand({
+  meta: { name: "admin", description: "Administer the data directory directly (users, tokens)" },
+  subCommands: { "create-user": createUserCmd, "create-token": createTokenCmd },
+});

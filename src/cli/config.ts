@@ -1,0 +1,13 @@
+import { defineCommand } from "citty";
+import { configFrom, serverArgs } from "./common";
+import { describeConfig } from "../config";
+
+export default defineCommand({
+  meta: { name: "config", description: "Print the effective server configuration (secrets masked)" },
+  args: { ...serverArgs, json: { type: "boolean", description: "Print JSON" } },
+  run({ args }) {
+    const values = describeConfig(configFrom(args));
+    if (args.json) console.log(JSON.stringify(values, null, 2));
+    else for (const [k, v] of Object.entries(values)) console.log(`${k}=${v}`);
+  },
+});

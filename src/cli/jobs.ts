@@ -1,0 +1,289 @@
+// jobs list | get | apply | delete | pause | resume
+import { defineCommand } from "citty";
+import { readdirSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { parseJobText, toManifest } from "../jobs/manifest";
+import { formatDuration } from "../jobs/schedule";
+import { ApiError, clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
+import { formatTime, printFields, printJson, printTable } from "./output";
+import { CliError, UsageError } from "./run";
+
+/** The job as GET /api/v1/jobs/:ns/:name returns it (see jobJson in src/jobs/jobs.ts). */
+interface Job {
+  id: string;
+  namespace: string;
+  name: string;
+  status: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  schedule: string;
+  schedule_description: string;
+  timezone: string;
+  next_runs: string[];
+  command: string | null;
+  args: string[];
+  working_dir: string | null;
+  env: Record<string, string>;
+  grace: number;
+  timeout: number | null;
+  enabled: boolean;
+  paused: boolean;
+  agent: { selector: Record<string, string> } | null;
+  ping_url: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const refArg = { type: "positional", required: true, description: "NAMESPACE/NAME, or NAME in namespace default", valueHint: "NS/NAME" } as const;
+
+const list = clientCommand({
+  meta: { name: "list", description: "List jobs, ordered by namespace and name" },
+  args: {
+    namespace: { type: "string", alias: "n", description: "Only this namespace" },
+    status: { type: "string", description: "Only this status: new, up, running, late, down, failed, paused" },
+    label: { type: "string", alias: "l", description: "key=value or key; repeat to require several", valueHint: "K=V" },
+    search: { type: "string", alias: "q", description: "Text in the name, namespace or command", valueHint: "TEXT" },
+    limit: { type: "string", description: "Jobs per page, 1-500 (default 50; 500 with --all)", valueHint: "N" },
+    all: { type: "boolean", description: "Follow the pages to the end" },
+    ...clientArgs,
+  },
+  async run({ args, rawArgs }) {
+    const limit = args.limit === undefined ? (args.all ? 500 : undefined) : Number(args.limit);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new UsageError("--limit: expected a whole number from 1 to 500");
+    const client = connect(args);
+    const query = new URLSearchParams();
+    if (args.namespace) query.set("namespace", args.namespace);
+    if (args.status) query.set("status", args.status);
+    for (const l of repeated(rawArgs, ["label", "l"])) query.append("label", l);
+    if (args.search) query.set("q", args.search);
+    if (limit !== undefined) query.set("limit", String(limit));
+
+    const jobs: Job[] = [];
+    let cursor: string | null = null;
+    do {
+      if (cursor) query.set("cursor", cursor);
+      const page: { jobs: Job[]; next_cursor: string | null } = await client.request("GET", `/api/v1/jobs?${query}`);
+      jobs.push(...page.jobs);
+      cursor = page.next_cursor;
+    } while (cursor && args.all);
+
+    if (args.json) return printJson({ jobs, next_cursor: cursor });
+    printTable(
+      ["NAMESPACE", "NAME", "STATUS", "SCHEDULE", "NEXT RUN"],
+      jobs.map((j) => [j.namespace, j.name, j.status, j.schedule, j.paused || !j.enabled ? "-" : j.next_runs[0]]),
+    );
+    if (cursor) process.stderr.write(`more jobs follow: pass --all, or a larger --limit\n`);
+  },
+});
+
+const pairs = (o: Record<string, string> | null | undefined) =>
+  o && Object.keys(o).length ? Object.entries(o).map(([k, v]) => `${k}=${v}`).join(", ") : null;
+
+/** The job as a crontopus/v1 manifest that `jobs apply` takes back: the server's own writer. */
+function manifestOf(job: Job) {
+  return toManifest({
+    name: job.name,
+    namespace: job.namespace,
+    labels: job.labels,
+    annotations: job.annotations,
+    schedule: job.schedule,
+    timezone: job.timezone,
+    command: job.command,
+    args: job.args,
+    working_dir: job.working_dir,
+    env: job.env,
+    grace_s: job.grace,
+    timeout_s: job.timeout,
+    enabled: job.enabled,
+    paused: job.paused,
+    agent_selector: job.agent?.selector ?? null,
+  });
+}
+
+const get = clientCommand({
+  meta: { name: "get", description: "Show one job: schedule, ping URL, next runs" },
+  args: {
+    ref: refArg,
+    output: { type: "string", alias: "o", description: "json (the API's shape, as --json) or yaml (a manifest for jobs apply)", valueHint: "FORMAT" },
+    ...clientArgs,
+  },
+  async run({ args }) {
+    const format = args.output ?? (args.json ? "json" : "text");
+    if (!["json", "yaml", "text"].includes(format)) throw new UsageError(`--output: expected json or yaml, got "${format}"`);
+    const ref = parseJobRef(args.ref);
+    const job = await connect(args).request<Job>("GET", ref.path);
+    if (format === "json") return printJson(job);
+    if (format === "yaml") return void process.stdout.write(Bun.YAML.stringify(manifestOf(job), null, 2) + "\n");
+    const [first, ...rest] = job.next_runs;
+    printFields([
+      ["job", `${job.namespace}/${job.name}`],
+      ["status", job.status],
+      ["schedule", job.schedule],
+      ["", job.schedule_description],
+      ["timezone", job.timezone],
+      ["command", job.command === null ? null : [job.command, ...job.args].join(" ")],
+      ["working dir", job.working_dir],
+      ["labels", pairs(job.labels)],
+      ["grace", formatDuration(job.grace)],
+      ["timeout", job.timeout === null ? null : formatDuration(job.timeout)],
+      ["agent", job.agent ? pairs(job.agent.selector) : null],
+      ["ping URL", job.ping_url],
+      ["next runs", job.paused || !job.enabled ? `none while ${job.paused ? "paused" : "disabled"}` : first],
+      ...(job.paused || !job.enabled ? [] : rest.map((r): [string, string] => ["", r])),
+      ["updated", formatTime(job.updated_at)],
+    ]);
+  },
+});
+
+interface Doc {
+  /** Where it came from, for messages: `jobs.yaml (document 2)`. */
+  where: string;
+  value?: unknown;
+  /** Set when the file could not be read or parsed. */
+  error?: string;
+}
+
+const MANIFEST_EXTENSIONS = [".yaml", ".yml", ".json"];
+
+/** Every manifest file under `dir`, sorted by path; dot-directories (.git, .github) are skipped. */
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (entry.name.startsWith(".")) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...walk(path));
+    else if (MANIFEST_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push(path);
+  }
+  return out;
+}
+
+/** Splits a file's text into documents with the server's own parser: several YAML documents (`---`), or a list. */
+function splitDocuments(text: string, source: string, json: boolean): Doc[] {
+  let values: unknown[];
+  try {
+    values = parseJobText(text, json ? "application/json" : undefined);
+  } catch (e) {
+    return [{ where: source, error: `${source}: ${(e as Error).message.replace(/^body: /, "")}` }];
+  }
+  return values.map((value, i) => ({ where: `${source} (document ${i + 1})`, value }));
+}
+
+const isObject = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The namespace and name a document declares (as the server reads them), or what is wrong. */
+export function declaredRef(doc: unknown): { namespace: string; name: string } | string {
+  if (!isObject(doc)) return "expected a job (a mapping)";
+  const manifest = "apiVersion" in doc || "kind" in doc || isObject(doc.spec) || isObject(doc.metadata);
+  const [from, prefix] = manifest ? [isObject(doc.metadata) ? doc.metadata : {}, "metadata."] : [doc, ""];
+  const name = from.name;
+  const namespace = from.namespace ?? "default";
+  if (name === undefined || name === null || name === "") return `no name: set ${prefix}name`;
+  if (typeof name !== "string") return `${prefix}name: expected a string`;
+  if (typeof namespace !== "string" || !namespace) return `${prefix}namespace: expected a string`;
+  return { namespace, name };
+}
+
+interface Applied {
+  namespace?: string;
+  name?: string;
+  source: string;
+  action: "created" | "configured" | "failed";
+  warnings: string[];
+  error?: string;
+}
+
+async function applyOne(client: Client, doc: Doc): Promise<Applied> {
+  if (doc.error) return { source: doc.where, action: "failed", warnings: [], error: doc.error };
+  const ref = declaredRef(doc.value);
+  if (typeof ref === "string") return { source: doc.where, action: "failed", warnings: [], error: `${doc.where}: ${ref}` };
+  const { path } = parseJobRef(`${ref.namespace}/${ref.name}`);
+  try {
+    const res = await client.send<{ warnings?: string[] }>("PUT", path, { json: doc.value });
+    return { ...ref, source: doc.where, action: res.status === 201 ? "created" : "configured", warnings: res.data.warnings ?? [] };
+  } catch (e) {
+    // Only the document is at fault for a 4xx other than 401; anything else stops the run.
+    if (!(e instanceof ApiError) || e.status === 401 || e.status >= 500) throw e;
+    return { ...ref, source: doc.where, action: "failed", warnings: [], error: `${ref.namespace}/${ref.name}: ${e.message}` };
+  }
+}
+
+async function readDocuments(target: string): Promise<Doc[]> {
+  if (target === "-") {
+    const text = await Bun.stdin.text();
+    return splitDocuments(text, "stdin", false);
+  }
+  let isDir: boolean;
+  try {
+    isDir = statSync(target).isDirectory();
+  } catch {
+    throw new CliError(`cannot read ${target}: no such file or directory`);
+  }
+  const files = isDir ? walk(target) : [target];
+  if (isDir && files.length === 0) throw new CliError(`${target}: no .yaml, .yml or .json files in it`);
+  const docs: Doc[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await Bun.file(file).text();
+    } catch {
+      docs.push({ where: file, error: `cannot read ${file}` });
+      continue;
+    }
+    docs.push(...splitDocuments(text, file, extname(file).toLowerCase() === ".json"));
+  }
+  return docs;
+}
+
+const apply = clientCommand({
+  meta: { name: "apply", description: "Create or replace the jobs in manifest files (YAML or JSON)" },
+  args: {
+    filename: { type: "string", alias: "f", required: true, description: "A file, a directory (read recursively) or - for stdin; repeatable", valueHint: "PATH" },
+    ...clientArgs,
+  },
+  async run({ args, rawArgs }) {
+    const targets = repeated(rawArgs, ["filename", "f"]);
+    const client = connect(args);
+    const docs: Doc[] = [];
+    for (const t of targets.length ? targets : [args.filename]) docs.push(...(await readDocuments(t)));
+    if (docs.length === 0) throw new CliError("no job documents found");
+
+    const results: Applied[] = [];
+    for (const doc of docs) {
+      const r = await applyOne(client, doc);
+      results.push(r);
+      const ref = `${r.namespace}/${r.name}`;
+      for (const w of r.warnings) process.stderr.write(`warning: ${ref}: ${w}\n`);
+      if (r.error) process.stderr.write(`error: ${r.error}\n`);
+      else if (!args.json) console.log(`job ${ref} ${r.action}`);
+    }
+    if (args.json) printJson(results);
+    const failed = results.filter((r) => r.action === "failed").length;
+    if (failed) throw new CliError(`${failed} of ${results.length} job documents failed`);
+  },
+});
+
+function jobAction(name: "delete" | "pause" | "resume", description: string, done: string) {
+  return clientCommand({
+    meta: { name, description },
+    args: { ref: refArg, ...clientArgs },
+    async run({ args }) {
+      const ref = parseJobRef(args.ref);
+      const client = connect(args);
+      const job = name === "delete" ? await client.request("DELETE", ref.path) : await client.request<Job>("POST", `${ref.path}/${name}`);
+      if (args.json) return printJson(job ?? { namespace: ref.namespace, name: ref.name, deleted: true });
+      console.log(`job ${ref.namespace}/${ref.name} ${done}`);
+    },
+  });
+}
+
+export default defineCommand({
+  meta: { name: "jobs", description: "List, show, apply, pause, resume and delete jobs" },
+  subCommands: {
+    list,
+    get,
+    apply,
+    delete: jobAction("delete", "Delete a job and its history", "deleted"),
+    pause: jobAction("pause", "Pause a job: check-ins are kept, nothing alerts", "paused"),
+    resume: jobAction("resume", "Resume a paused job", "resumed"),
+  },
+});

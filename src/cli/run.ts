@@ -1,0 +1,52 @@
+// Runs a citty command tree with Crontopus's CLI contract:
+// exit 0 ok, 1 failure, 2 usage error; errors are one line on stderr, never a stack trace.
+import { runCommand, runMain, type CommandDef } from "citty";
+import { AppError } from "../errors";
+import { ConfigError } from "../config";
+
+/** Wrong flags or arguments: exit 2. */
+export class UsageError extends Error {}
+
+/** A failure already explained to the user: exit 1 with this message. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
+
+export function fail(message: string, exitCode = 1): never {
+  throw new CliError(message, exitCode);
+}
+
+export async function runCli(cmd: CommandDef<any>, argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
+    if (process.env.NO_COLOR || !process.stdout.isTTY) process.env.NO_COLOR = "1";
+    await runMain(cmd, { rawArgs: argv.length ? argv : ["--help"] });
+    return 0;
+  }
+  try {
+    await runCommand(cmd, { rawArgs: argv });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    let code = 1;
+    let msg = err?.message ?? String(e);
+    if (e instanceof UsageError || (typeof err.code === "string" && /^E(ARG|_UNKNOWN_COMMAND|_NO_COMMAND)$/.test(err.code))) {
+      code = 2;
+      msg = `${stripAnsi(msg)} (see --help)`;
+    } else if (e instanceof CliError) {
+      code = e.exitCode;
+    } else if (e instanceof AppError || e instanceof ConfigError) {
+      code = 1;
+    } else if (!(e instanceof Error)) {
+      msg = String(e);
+    }
+    process.stderr.write(`error: ${stripAnsi(msg).split("\n")[0]}\n`);
+    return code;
+  }
+}

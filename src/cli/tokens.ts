@@ -1,0 +1,65 @@
+// tokens list | create | revoke: your API tokens in the token's tenant.
+import { defineCommand } from "citty";
+import { clientArgs, clientCommand, connect } from "./client";
+import { formatTime, printJson, printTable } from "./output";
+import { UsageError } from "./run";
+
+interface ApiToken {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  expires_at: number | null;
+  last_used_at: number | null;
+  created_at: number;
+}
+
+const list = clientCommand({
+  meta: { name: "list", description: "Your API tokens in this tenant (secrets are never shown again)" },
+  args: { ...clientArgs },
+  async run({ args }) {
+    const { tokens } = await connect(args).request<{ tokens: ApiToken[] }>("GET", "/api/v1/tokens");
+    if (args.json) return printJson(tokens);
+    printTable(
+      ["ID", "NAME", "PREFIX", "SCOPES", "CREATED", "LAST USED", "EXPIRES"],
+      tokens.map((t) => [t.id, t.name, t.prefix, t.scopes.join(","), formatTime(t.created_at), formatTime(t.last_used_at), formatTime(t.expires_at)]),
+    );
+  },
+});
+
+const create = clientCommand({
+  meta: { name: "create", description: "Create an API token and print its secret (shown this once only)" },
+  args: {
+    name: { type: "string", required: true, description: "A name to recognise the token by" },
+    scopes: { type: "string", description: "Comma-separated: read,write,admin (default: all your role allows)" },
+    "expires-in-days": { type: "string", description: "Expire after this many days (1-3650; default never)", valueHint: "N" },
+    ...clientArgs,
+  },
+  async run({ args }) {
+    const days = args["expires-in-days"];
+    if (days !== undefined && !/^\d+$/.test(days)) throw new UsageError("--expires-in-days: expected a whole number");
+    const scopes = args.scopes?.split(",").map((s) => s.trim()).filter(Boolean);
+    const created = await connect(args).request<ApiToken & { token: string }>("POST", "/api/v1/tokens", {
+      json: { name: args.name, scopes, expires_in_days: days === undefined ? undefined : Number(days) },
+    });
+    if (args.json) return printJson(created);
+    // The secret alone on stdout, so that TOKEN=$(crontopus tokens create …) works.
+    console.log(created.token);
+    process.stderr.write(`token ${created.name} (${created.id}, ${created.scopes.join(",")}) created; copy the secret now: it is not shown again\n`);
+  },
+});
+
+const revoke = clientCommand({
+  meta: { name: "revoke", description: "Revoke one of your API tokens" },
+  args: { id: { type: "positional", required: true, description: "The token's id (see tokens list)", valueHint: "ID" }, ...clientArgs },
+  async run({ args }) {
+    await connect(args).request("DELETE", `/api/v1/tokens/${encodeURIComponent(args.id)}`);
+    if (args.json) return printJson({ id: args.id, revoked: true });
+    console.log(`token ${args.id} revoked`);
+  },
+});
+
+export default defineCommand({
+  meta: { name: "tokens", description: "List, create and revoke your API tokens" },
+  subCommands: { list, create, revoke },
+});

@@ -1,0 +1,10 @@
+import { defineCommand } from "citty";
+import { VERSION } from "../version";
+
+export default defineCommand({
+  meta: { name: "version", description: "Print the version" },
+  args: { json: { type: "boolean", description: "Print JSON" } },
+  run({ args }) {
+    console.log(args.json ? JSON.stringify({ version: VERSION, bun: Bun.version }) : `crontopus ${VERSION} (bun ${Bun.version})`);
+  },
+});

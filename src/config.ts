@@ -1,0 +1,125 @@
+import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly dbPath: string;
+  readonly baseUrl: string;
+  readonly logLevel: LogLevel;
+  /** Largest ping body kept, in bytes; larger bodies are truncated. */
+  readonly pingBodyLimit: number;
+  readonly smtpUrl: string | null;
+  readonly smtpFrom: string;
+  readonly metricsToken: string | null;
+  /** SQLite synchronous mode for the check-in log: NORMAL or FULL. */
+  readonly syncMode: "NORMAL" | "FULL";
+}
+
+export interface ConfigFlags {
+  port?: string | number;
+  host?: string;
+  dataDir?: string;
+  baseUrl?: string;
+  logLevel?: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** `<NAME>_FILE` lets secrets come from a file (Docker secrets, systemd credentials). */
+function readVar(env: Env, name: string): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file) {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch {
+      throw new ConfigError(`${name}_FILE: cannot read ${file}`);
+    }
+  }
+  const v = env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function parsePort(name: string, raw: string | number | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const s = String(raw);
+  if (!/^\d+$/.test(s) || Number(s) > 65535) throw new ConfigError(`${name}: expected a port number 0-65535, got "${s}"`);
+  return Number(s);
+}
+
+function parseSize(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const m = /^(\d+)\s*(b|kb|k|kib|mb|m|mib)?$/i.exec(raw.trim());
+  if (!m) throw new ConfigError(`${name}: expected a size such as 102400, 100KB or 1MB, got "${raw}"`);
+  const unit = (m[2] ?? "b").toLowerCase();
+  const mult = unit.startsWith("m") ? 1024 * 1024 : unit.startsWith("k") ? 1024 : 1;
+  return Number(m[1]) * mult;
+}
+
+export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Config {
+  const port = parsePort(flags.port !== undefined ? "--port" : "CRONTOPUS_PORT", flags.port ?? readVar(env, "CRONTOPUS_PORT"), 8080);
+  const host = flags.host ?? readVar(env, "CRONTOPUS_HOST") ?? "0.0.0.0";
+  const dataDir = resolve(flags.dataDir ?? readVar(env, "CRONTOPUS_DATA_DIR") ?? "./data");
+
+  const rawBase = flags.baseUrl ?? readVar(env, "CRONTOPUS_BASE_URL") ?? `http://localhost:${port}`;
+  let baseUrl: string;
+  try {
+    const u = new URL(rawBase);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+    baseUrl = u.toString().replace(/\/+$/, "");
+  } catch {
+    throw new ConfigError(`CRONTOPUS_BASE_URL: expected an http(s) URL, got "${rawBase}"`);
+  }
+
+  const logLevel = (flags.logLevel ?? readVar(env, "CRONTOPUS_LOG_LEVEL") ?? "info").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`CRONTOPUS_LOG_LEVEL: expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  }
+
+  const syncMode = (readVar(env, "CRONTOPUS_SQLITE_SYNC") ?? "NORMAL").toUpperCase();
+  if (syncMode !== "NORMAL" && syncMode !== "FULL") {
+    throw new ConfigError(`CRONTOPUS_SQLITE_SYNC: expected NORMAL or FULL, got "${syncMode}"`);
+  }
+
+  const smtpUrl = readVar(env, "CRONTOPUS_SMTP_URL") ?? null;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
+    throw new ConfigError(`CRONTOPUS_SMTP_URL: expected smtp://… or smtps://…`);
+  }
+
+  return Object.freeze({
+    port,
+    host,
+    dataDir,
+    dbPath: join(dataDir, "crontopus.db"),
+    baseUrl,
+    logLevel: logLevel as LogLevel,
+    pingBodyLimit: parseSize("CRONTOPUS_PING_BODY_LIMIT", readVar(env, "CRONTOPUS_PING_BODY_LIMIT"), 100 * 1024),
+    smtpUrl,
+    smtpFrom: readVar(env, "CRONTOPUS_SMTP_FROM") ?? "crontopus@localhost",
+    metricsToken: readVar(env, "CRONTOPUS_METRICS_TOKEN") ?? null,
+    syncMode: syncMode as "NORMAL" | "FULL",
+  });
+}
+
+/** The effective configuration with secrets masked, for `crontopus config`. */
+export function describeConfig(c: Config): Record<string, string | number> {
+  const mask = (v: string | null) => (v ? "********" : "(unset)");
+  return {
+    CRONTOPUS_PORT: c.port,
+    CRONTOPUS_HOST: c.host,
+    CRONTOPUS_DATA_DIR: c.dataDir,
+    CRONTOPUS_BASE_URL: c.baseUrl,
+    CRONTOPUS_LOG_LEVEL: c.logLevel,
+    CRONTOPUS_PING_BODY_LIMIT: c.pingBodyLimit,
+    CRONTOPUS_SQLITE_SYNC: c.syncMode,
+    CRONTOPUS_SMTP_URL: c.smtpUrl ? c.smtpUrl.replace(/\/\/[^@/]*@/, "//****@") : "(unset)",
+    CRONTOPUS_SMTP_FROM: c.smtpFrom,
+    CRONTOPUS_METRICS_TOKEN: mask(c.metricsToken),
+  };
+}

@@ -1,0 +1,14 @@
+import type { Config } from "./config";
+import type { Db } from "./db";
+import type { Logger } from "./log";
+import type { Sessions } from "./auth/sessions";
+
+/** What every surface closes over. Built once by createApp; no globals. */
+export interface AppContext {
+  db: Db;
+  config: Config;
+  log: Logger;
+  sessions: Sessions;
+  /** The clock; tests pass their own. */
+  now: () => number;
+}

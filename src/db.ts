@@ -1,0 +1,53 @@
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { MIGRATIONS, type Migration } from "./migrations";
+
+export type Db = Database;
+
+export class DbError extends Error {}
+
+/** Opens (creating if needed) a database with the settings Crontopus relies on. */
+export function openDb(path: string, opts: { sync?: "NORMAL" | "FULL" } = {}): Db {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(`PRAGMA synchronous = ${opts.sync ?? "NORMAL"}`);
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("PRAGMA busy_timeout = 5000");
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
+  const row = db.query<{ v: number | null }, []>("SELECT max(version) AS v FROM schema_migrations").get();
+  return row?.v ?? 0;
+}
+
+/** Applies pending migrations in order, each in its own transaction. Returns the names applied. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): string[] {
+  const current = schemaVersion(db);
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new DbError(
+      `database schema version ${current} is newer than this Crontopus (knows up to ${latest}); upgrade Crontopus or restore a backup`,
+    );
+  }
+  const applied: string[] = [];
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, now);
+    })();
+    applied.push(m.name);
+  }
+  return applied;
+}
+
+/** Parses a JSON column, tolerating NULL. */
+export function fromJson<T>(text: string | null, fallback: T): T {
+  return text == null ? fallback : (JSON.parse(text) as T);
+}

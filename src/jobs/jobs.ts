@@ -1,0 +1,315 @@
+// Jobs: the rules and the SQL. Every function takes the tenant id first.
+import type { Db } from "../db";
+import { fromJson } from "../db";
+import { BadRequest, Conflict, Invalid, NotFound } from "../errors";
+import { newId, randomSecret } from "../tokens";
+import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
+import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
+import { ensureNamespace } from "./namespaces";
+
+export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export interface JobRow {
+  id: string;
+  tenant_id: string;
+  namespace: string;
+  name: string;
+  labels: string;
+  annotations: string;
+  schedule: string;
+  timezone: string;
+  command: string | null;
+  args: string;
+  working_dir: string | null;
+  env: string;
+  grace_s: number;
+  timeout_s: number | null;
+  enabled: number;
+  paused: number;
+  status: JobStatus;
+  agent_selector: string | null;
+  ping_token: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Job extends JobSpec {
+  id: string;
+  status: JobStatus;
+  ping_token: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function rowToJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    namespace: r.namespace,
+    name: r.name,
+    labels: fromJson(r.labels, {}),
+    annotations: fromJson(r.annotations, {}),
+    schedule: r.schedule,
+    timezone: r.timezone,
+    command: r.command,
+    args: fromJson(r.args, []),
+    working_dir: r.working_dir,
+    env: fromJson(r.env, {}),
+    grace_s: r.grace_s,
+    timeout_s: r.timeout_s,
+    enabled: r.enabled === 1,
+    paused: r.paused === 1,
+    status: r.status,
+    agent_selector: fromJson(r.agent_selector, null),
+    ping_token: r.ping_token,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+/** The job as the API returns it (and accepts back: see manifest.ts). */
+export function jobJson(job: Job, baseUrl: string, now: number) {
+  const schedule = parseSchedule("schedule", job.schedule, job.timezone);
+  return {
+    id: job.id,
+    namespace: job.namespace,
+    name: job.name,
+    status: job.status,
+    labels: job.labels,
+    annotations: job.annotations,
+    schedule: job.schedule,
+    schedule_description: describeSchedule(schedule, job.timezone),
+    timezone: job.timezone,
+    next_runs: nextRuns(schedule, job.timezone, now, 5).map((ms) => formatInZone(ms, job.timezone)),
+    command: job.command,
+    args: job.args,
+    working_dir: job.working_dir,
+    env: job.env,
+    grace: job.grace_s,
+    timeout: job.timeout_s,
+    enabled: job.enabled,
+    paused: job.paused,
+    agent: job.agent_selector ? { selector: job.agent_selector } : null,
+    ping_url: `${baseUrl}/ping/${job.ping_token}`,
+    created_at: new Date(job.created_at).toISOString(),
+    updated_at: new Date(job.updated_at).toISOString(),
+  };
+}
+
+export type JobJson = ReturnType<typeof jobJson>;
+
+export function findJob(db: Db, tenantId: string, namespace: string, name: string): Job | null {
+  const r = db
+    .query<JobRow, [string, string, string]>("SELECT * FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?")
+    .get(tenantId, namespace, name);
+  return r ? rowToJob(r) : null;
+}
+
+export function getJob(db: Db, tenantId: string, namespace: string, name: string): Job {
+  const job = findJob(db, tenantId, namespace, name);
+  if (!job) throw new NotFound(`job ${namespace}/${name}`);
+  return job;
+}
+
+export function getJobById(db: Db, tenantId: string, id: string): Job {
+  const r = db.query<JobRow, [string, string]>("SELECT * FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, id);
+  if (!r) throw new NotFound("job");
+  return rowToJob(r);
+}
+
+/** Warnings the caller should see beyond the parser's own, e.g. a manifest written for another tenant. */
+function tenantWarnings(db: Db, tenantId: string, parsed: ParsedJob): string[] {
+  if (parsed.tenant === undefined) return [];
+  const slug = db.query<{ slug: string }, [string]>("SELECT slug FROM tenants WHERE id = ?").get(tenantId)?.slug;
+  return parsed.tenant === slug ? [] : [`metadata.tenant "${parsed.tenant}" ignored: the job belongs to tenant "${slug}"`];
+}
+
+function insertJob(db: Db, tenantId: string, spec: JobSpec, now: number): void {
+  ensureNamespace(db, tenantId, spec.namespace, now);
+  db.query(
+    `INSERT INTO jobs (id, tenant_id, namespace, name, labels, annotations, schedule, timezone, command, args, working_dir, env,
+       grace_s, timeout_s, enabled, paused, status, agent_selector, ping_token, created_at, updated_at)
+     VALUES ($id, $tenant, $namespace, $name, $labels, $annotations, $schedule, $timezone, $command, $args, $working_dir, $env,
+       $grace, $timeout, $enabled, $paused, $status, $selector, $token, $now, $now)`,
+  ).run({
+    id: newId(),
+    tenant: tenantId,
+    ...specParams(spec),
+    status: spec.paused ? "paused" : "new",
+    token: randomSecret(18),
+    now,
+  });
+}
+
+function specParams(spec: JobSpec) {
+  return {
+    namespace: spec.namespace,
+    name: spec.name,
+    labels: JSON.stringify(spec.labels),
+    annotations: JSON.stringify(spec.annotations),
+    schedule: spec.schedule,
+    timezone: spec.timezone,
+    command: spec.command,
+    args: JSON.stringify(spec.args),
+    working_dir: spec.working_dir,
+    env: JSON.stringify(spec.env),
+    grace: spec.grace_s,
+    timeout: spec.timeout_s,
+    enabled: spec.enabled ? 1 : 0,
+    paused: spec.paused ? 1 : 0,
+    selector: spec.agent_selector ? JSON.stringify(spec.agent_selector) : null,
+  };
+}
+
+function updateJob(db: Db, tenantId: string, id: string, spec: JobSpec, previous: Job, now: number): void {
+  // Pausing and resuming through an update moves the status the same way pauseJob/resumeJob do.
+  const status: JobStatus = spec.paused ? "paused" : previous.paused ? "new" : previous.status;
+  db.query(
+    `UPDATE jobs SET labels = $labels, annotations = $annotations, schedule = $schedule, timezone = $timezone,
+       command = $command, args = $args, working_dir = $working_dir, env = $env, grace_s = $grace, timeout_s = $timeout,
+       enabled = $enabled, paused = $paused, status = $status, agent_selector = $selector, updated_at = $now
+     WHERE tenant_id = $tenant AND id = $id`,
+  ).run({ ...specParams(spec), status, now, tenant: tenantId, id });
+}
+
+export interface WriteResult {
+  job: Job;
+  created: boolean;
+  warnings: string[];
+}
+
+/** POST: creates a job; 409 when one of that name exists in the namespace. */
+export function createJob(db: Db, tenantId: string, doc: unknown, now: number): WriteResult {
+  const parsed = parseJob(doc);
+  const spec = withDefaults(parsed.fields);
+  return db.transaction(() => {
+    if (findJob(db, tenantId, spec.namespace, spec.name)) {
+      throw new Conflict(`job ${spec.namespace}/${spec.name} already exists; use PUT to replace it`);
+    }
+    insertJob(db, tenantId, spec, now);
+    return { job: getJob(db, tenantId, spec.namespace, spec.name), created: true, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+  })();
+}
+
+/** PUT: creates the job or replaces its whole spec; the id and ping URL survive a replace. */
+export function putJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number): WriteResult {
+  const parsed = parseJob(doc, { namespace, name });
+  const spec = withDefaults({ ...parsed.fields, namespace, name });
+  return db.transaction(() => {
+    const existing = findJob(db, tenantId, namespace, name);
+    if (existing) updateJob(db, tenantId, existing.id, spec, existing, now);
+    else insertJob(db, tenantId, spec, now);
+    return {
+      job: getJob(db, tenantId, namespace, name),
+      created: !existing,
+      warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)],
+    };
+  })();
+}
+
+/** PATCH: changes only the fields given. */
+export function patchJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number): WriteResult {
+  const parsed = parseJob(doc, { partial: true, namespace, name });
+  return db.transaction(() => {
+    const existing = getJob(db, tenantId, namespace, name);
+    const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
+    // The schedule and timezone are checked together: a new timezone may meet an old schedule.
+    parseSchedule("schedule", spec.schedule, spec.timezone);
+    updateJob(db, tenantId, existing.id, spec, existing, now);
+    return { job: getJob(db, tenantId, namespace, name), created: false, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+  })();
+}
+
+export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
+  const res = db.query("DELETE FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").run(tenantId, namespace, name);
+  if (res.changes === 0) throw new NotFound(`job ${namespace}/${name}`);
+}
+
+export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {
+  return db.transaction(() => {
+    const job = getJob(db, tenantId, namespace, name);
+    // Return early, without touching the status, if the job is already paused.
+    if (job.paused) return job;
+    db.query("UPDATE jobs SET paused = 1, status = 'paused', updated_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenantId, job.id);
+    return getJob(db, tenantId, namespace, name);
+  })();
+}
+
+export function resumeJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {
+  return db.transaction(() => {
+    const job = getJob(db, tenantId, namespace, name);
+    if (!job.paused) return job;
+    // A resumed job starts afresh: it is "new" until its next check-in.
+    db.query("UPDATE jobs SET paused = 0, status = 'new', updated_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenantId, job.id);
+    return getJob(db, tenantId, namespace, name);
+  })();
+}
+
+export interface JobFilter {
+  namespace?: string;
+  status?: string;
+  labels?: string[];
+  q?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "string")) return v as [string, string];
+  } catch {}
+  throw new BadRequest("cursor: not a cursor this server gave out");
+}
+
+const encodeCursor = (ns: string, name: string) => Buffer.from(JSON.stringify([ns, name])).toString("base64url");
+
+/** Lists jobs ordered by namespace and name, a page at a time (keyset pagination). */
+export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[]; next_cursor: string | null } {
+  const limit = f.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new Invalid("limit", "must be between 1 and 500");
+  if (f.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(f.status)) {
+    throw new Invalid("status", `must be one of ${JOB_STATUSES.join(", ")}`);
+  }
+  const where = ["tenant_id = $tenant"];
+  const params: Record<string, string | number> = { tenant: tenantId, limit: limit + 1 };
+  if (f.namespace) {
+    where.push("namespace = $namespace");
+    params.namespace = f.namespace;
+  }
+  if (f.status) {
+    where.push("status = $status");
+    params.status = f.status;
+  }
+  (f.labels ?? []).forEach((sel, i) => {
+    const eq = sel.indexOf("=");
+    const key = eq < 0 ? sel : sel.slice(0, eq);
+    if (!key) throw new Invalid("label", "expected key=value or key");
+    params[`lk${i}`] = key;
+    if (eq < 0) {
+      where.push(`EXISTS (SELECT 1 FROM json_each(labels) WHERE key = $lk${i})`);
+    } else {
+      params[`lv${i}`] = sel.slice(eq + 1);
+      where.push(`EXISTS (SELECT 1 FROM json_each(labels) WHERE key = $lk${i} AND value = $lv${i})`);
+    }
+  });
+  if (f.q) {
+    where.push("(instr(lower(name), $q) > 0 OR instr(lower(namespace), $q) > 0 OR instr(lower(ifnull(command, '')), $q) > 0)");
+    params.q = f.q.toLowerCase();
+  }
+  if (f.cursor) {
+    const [ns, name] = decodeCursor(f.cursor);
+    where.push("(namespace, name) > ($cns, $cname)");
+    params.cns = ns;
+    params.cname = name;
+  }
+  const rows = db
+    .query<JobRow, Record<string, string | number>>(
+      `SELECT * FROM jobs WHERE ${where.join(" AND ")} ORDER BY namespace, name LIMIT $limit`,
+    )
+    .all(params);
+  const more = rows.length > limit;
+  const page = (more ? rows.slice(0, limit) : rows).map(rowToJob);
+  const last = page.at(-1);
+  return { jobs: page, next_cursor: more && last ? encodeCursor(last.namespace, last.name) : null };
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bun
+// One entry point: the server, the CLI and the agent. Subcommands load lazily so `--help` stays fast.
+import { defineCommand } from "citty";
+import { runCli } from "./cli/run";
+import { VERSION } from "./version";
+
+const lazy = (load: () => Promise<{ default: any }>) => () => load().then((m) => m.default);
+
+export const main = defineCommand({
+  meta: { name: "crontopus", version: VERSION, description: "Cron monitoring and scheduling: server, CLI and agent" },
+  subCommands: {
+    serve: lazy(() => import("./cli/serve")),
+    migrate: lazy(() => import("./cli/migrate")),
+    config: lazy(() => import("./cli/config")),
+    admin: lazy(() => import("./cli/admin")),
+    version: lazy(() => import("./cli/version")),
+    auth: lazy(() => import("./cli/auth")),
+    tenants: lazy(() => import("./cli/tenants")),
+    tokens: lazy(() => import("./cli/tokens")),
+    namespaces: lazy(() => import("./cli/namespaces")),
+    jobs: lazy(() => import("./cli/jobs")),
+  },
+});
+
+if (import.meta.main) {
+  process.exitCode = await runCli(main, process.argv.slice(2));
+}

@@ -1,0 +1,11 @@
+// Migrations are inlined at build time so a `bun build --compile` binary carries them.
+// Add each new migrations/NNNN_name.sql here; db.test.ts checks none is forgotten.
+import m0001 from "../migrations/0001_init.sql" with { type: "text" };
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "0001_init", sql: m0001 }];

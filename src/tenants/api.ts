@@ -1,0 +1,75 @@
+import { t } from "elysia";
+import type { AppContext } from "../context";
+import { Forbidden } from "../errors";
+import { apiGroup } from "../http";
+import { addMember, createTenant, listMembers, listUserTenants, removeMember, updateMember, ROLES } from "../auth/identity";
+import { requireScope, requireUser } from "../auth/principal";
+
+const role = t.Union(ROLES.map((r) => t.Literal(r)));
+
+export function tenantsApi(ctx: AppContext) {
+  return apiGroup(ctx, "/tenants", "tenants")
+    .get(
+      "/",
+      ({ principal }) => {
+        const p = requireUser(principal);
+        // A token is bound to one tenant and sees only that one.
+        const all = listUserTenants(ctx.db, p.userId).filter((m) => p.kind !== "token" || m.tenant_id === p.tenantId);
+        return { tenants: all.map(({ slug, name, role }) => ({ slug, name, role, current: slug === p.tenantSlug })) };
+      },
+      { detail: { summary: "Tenants you belong to, with your role" } },
+    )
+    .post(
+      "/",
+      ({ principal, body, set }) => {
+        const p = requireUser(principal);
+        if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
+        const tenant = createTenant(ctx.db, body, p.userId, ctx.now());
+        set.status = 201;
+        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: tenant.created_at };
+      },
+      {
+        body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),
+        detail: { summary: "Create a tenant; you become its owner" },
+      },
+    )
+    .get(
+      "/current/members",
+      ({ principal }) => ({ members: listMembers(ctx.db, requireScope(principal, "read").tenantId) }),
+      { detail: { summary: "Members of the active tenant" } },
+    )
+    .post(
+      "/current/members",
+      async ({ principal, body, set }) => {
+        const p = requireScope(principal, "admin");
+        set.status = 201;
+        return addMember(ctx.db, p.tenantId, p.role, body, ctx.now());
+      },
+      {
+        body: t.Object({
+          email: t.String({ minLength: 3 }),
+          role,
+          name: t.Optional(t.String()),
+          password: t.Optional(t.String()),
+        }),
+        detail: { summary: "Add a user to the active tenant (creates the user when a password is given)" },
+      },
+    )
+    .patch(
+      "/current/members/:userId",
+      ({ principal, params, body }) => {
+        const p = requireScope(principal, "admin");
+        return updateMember(ctx.db, p.tenantId, p.role, params.userId, body.role);
+      },
+      { body: t.Object({ role }), detail: { summary: "Change a member's role" } },
+    )
+    .delete(
+      "/current/members/:userId",
+      ({ principal, params, set }) => {
+        const p = requireScope(principal, "admin");
+        removeMember(ctx.db, p.tenantId, p.role, params.userId);
+        set.status = 204;
+      },
+      { detail: { summary: "Remove a member (the last owner cannot be removed)" } },
+    );
+}

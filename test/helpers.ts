@@ -1,0 +1,108 @@
+// Test fixtures: a real server on a free port over a temporary data directory, and the personas.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../src/config";
+import { startServer, type RunningServer } from "../src/server";
+import { createTenant, createUser, addMember, findTenant } from "../src/auth/identity";
+import { createApiToken } from "../src/auth/apitokens";
+import { createLogger } from "../src/log";
+import type { Scope } from "../src/auth/principal";
+import type { Db } from "../src/db";
+
+export const ROOT = join(import.meta.dir, "..");
+export const BUN = process.execPath;
+export const MAIN = join(ROOT, "src/main.ts");
+
+export function tempDir(prefix = "crontopus-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function freePort(): Promise<number> {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  db: Db;
+  /** fetch relative to the server, with JSON helpers. */
+  api(path: string, init?: RequestInit & { token?: string; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = env.CRONTOPUS_DATA_DIR ?? tempDir();
+  const port = await freePort();
+  const config = loadConfig({
+    CRONTOPUS_PORT: String(port),
+    CRONTOPUS_HOST: "127.0.0.1",
+    CRONTOPUS_DATA_DIR: dataDir,
+    CRONTOPUS_BASE_URL: `http://127.0.0.1:${port}`,
+    CRONTOPUS_LOG_LEVEL: "error",
+    ...env,
+  });
+  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent") });
+  return {
+    ...server,
+    dataDir,
+    db: server.ctx.db,
+    api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set("content-type", "application/json");
+        body = JSON.stringify(init.json);
+      }
+      return fetch(server.url + path, { ...init, headers, body });
+    },
+    async close() {
+      await server.stop();
+      if (!env.CRONTOPUS_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const PASSWORD = "correct horse battery";
+
+export interface Persona {
+  id: string;
+  email: string;
+  token: string;
+}
+
+/** Creates a user with a role in a tenant (creating the tenant if needed) and an API token. */
+export async function persona(
+  db: Db,
+  name: string,
+  tenantSlug: string,
+  role: "owner" | "admin" | "member" | "viewer" = "owner",
+  scopes?: Scope[],
+): Promise<Persona> {
+  const email = `${name}@example.com`;
+  const user = await createUser(db, { email, password: PASSWORD, name: name[0]!.toUpperCase() + name.slice(1) });
+  let tenant = findTenant(db, tenantSlug);
+  if (!tenant) {
+    tenant = createTenant(db, { slug: tenantSlug }, role === "owner" ? user.id : null);
+    if (role !== "owner") await addMember(db, tenant.id, "owner", { email, role });
+  } else {
+    await addMember(db, tenant.id, "owner", { email, role });
+  }
+  const { token } = createApiToken(db, tenant.id, user.id, { name: `${name}-test`, scopes });
+  return { id: user.id, email, token };
+}
+
+/** Runs the CLI as a user would, returning its exit code and output. */
+export async function cli(args: string[], env: Record<string, string> = {}, stdin?: string) {
+  const proc = Bun.spawn([BUN, MAIN, ...args], {
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdin: stdin !== undefined ? new TextEncoder().encode(stdin) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}

@@ -1,0 +1,86 @@
+// The server as an operator starts it: `crontopus serve`, `migrate`, `config`, bad configuration.
+import { afterAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, MAIN, cli, freePort, tempDir } from "./helpers";
+import { Database } from "bun:sqlite";
+
+const procs: Bun.Subprocess[] = [];
+afterAll(() => procs.forEach((p) => p.kill()));
+
+async function waitHealthy(url: string, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url + "/health");
+      if (r.ok) return r;
+    } catch {}
+    await Bun.sleep(50);
+  }
+  throw new Error(`server at ${url} did not become healthy`);
+}
+
+test("serve starts on an empty data directory, creates the database and answers /health", async () => {
+  const dir = join(tempDir(), "fresh");
+  const port = await freePort();
+  const p = Bun.spawn([BUN, MAIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dir], {
+    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  procs.push(p);
+  const r = await waitHealthy(`http://127.0.0.1:${port}`);
+  expect(await r.json()).toMatchObject({ status: "ok" });
+  expect(await Bun.file(join(dir, "crontopus.db")).exists()).toBe(true);
+  p.kill("SIGTERM");
+  expect(await p.exited).toBe(0);
+});
+
+test("an --env-file sets configuration, and flags override it", async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const envFile = join(dir, "crontopus.env");
+  writeFileSync(envFile, `CRONTOPUS_PORT=1\nCRONTOPUS_DATA_DIR=${dir}/d\nCRONTOPUS_BASE_URL=https://cron.example.com\n`);
+  const r = await cli(["config", "--env-file", envFile, "--json"]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ CRONTOPUS_PORT: 1, CRONTOPUS_BASE_URL: "https://cron.example.com" });
+  const p = Bun.spawn([BUN, MAIN, "serve", "--env-file", envFile, "--port", String(port), "--host", "127.0.0.1"], {
+    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error" },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  procs.push(p);
+  await waitHealthy(`http://127.0.0.1:${port}`);
+  expect(await Bun.file(join(dir, "d", "crontopus.db")).exists()).toBe(true);
+  p.kill();
+});
+
+test("invalid configuration stops start-up with one clear line", async () => {
+  const r = await cli(["serve", "--data-dir", tempDir()], { CRONTOPUS_PORT: "eighty" });
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.stderr).toContain("CRONTOPUS_PORT");
+});
+
+test("migrate applies migrations alone, and refuses a database from a newer Crontopus", async () => {
+  const dir = tempDir();
+  const first = await cli(["migrate", "--data-dir", dir]);
+  expect(first.code).toBe(0);
+  expect(first.stdout).toContain("applied 0001_init");
+  expect((await cli(["migrate", "--data-dir", dir])).stdout).toContain("up to date");
+  const db = new Database(join(dir, "crontopus.db"));
+  db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)");
+  db.close();
+  const r = await cli(["migrate", "--data-dir", dir]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^error: database schema version 999 is newer/);
+});
+
+test("an unknown command is a usage error (exit 2), help is exit 0", async () => {
+  const r = await cli(["frobnicate"]);
+  expect(r.code).toBe(2);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  const h = await cli(["--help"]);
+  expect(h.code).toBe(0);
+  expect(h.stdout).toContain("serve");
+});
