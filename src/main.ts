@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // One entry point: the server, the CLI and the agent. Subcommands load lazily so `--help` stays fast.
+import "./cli/nocolor";
 import { defineCommand } from "citty";
 import { runCli } from "./cli/run";
 import { VERSION } from "./version";

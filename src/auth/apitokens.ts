@@ -11,12 +11,25 @@ export interface ApiToken {
   prefix: string;
   scopes: Scope[];
   user_id: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+interface TokenRow {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  prefix: string;
+  scopes: string;
   expires_at: number | null;
   last_used_at: number | null;
   created_at: number;
 }
 
-type TokenRow = Omit<ApiToken, "scopes"> & { scopes: string; tenant_id: string; token_hash: string };
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 const toToken = (r: TokenRow): ApiToken => ({
   id: r.id,
@@ -24,9 +37,9 @@ const toToken = (r: TokenRow): ApiToken => ({
   prefix: r.prefix,
   scopes: r.scopes.split(",") as Scope[],
   user_id: r.user_id,
-  expires_at: r.expires_at,
-  last_used_at: r.last_used_at,
-  created_at: r.created_at,
+  expires_at: iso(r.expires_at),
+  last_used_at: iso(r.last_used_at),
+  created_at: iso(r.created_at)!,
 });
 
 export function parseScopes(field: string, scopes: string[] | string | undefined, fallback: Scope[]): Scope[] {
@@ -81,13 +94,13 @@ function getApiToken(db: Db, tenantId: string, userId: string, id: string): ApiT
   const r = db
     .query<TokenRow, [string, string, string]>("SELECT * FROM api_tokens WHERE tenant_id = ? AND user_id = ? AND id = ?")
     .get(tenantId, userId, id);
-  if (!r) throw new NotFound("token");
+  if (!r) throw new NotFound(`token ${id}`);
   return toToken(r);
 }
 
 export function revokeApiToken(db: Db, tenantId: string, userId: string, id: string): void {
   const res = db.query("DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ? AND id = ?").run(tenantId, userId, id);
-  if (res.changes === 0) throw new NotFound("token");
+  if (res.changes === 0) throw new NotFound(`token ${id}`);
 }
 
 // last_used_at is written at most once a minute per token, so reads stay reads.

@@ -33,7 +33,7 @@ export interface Member {
   email: string;
   name: string;
   role: Role;
-  created_at: number;
+  created_at: string;
 }
 
 const SLUG_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -163,7 +163,8 @@ export function listMembers(db: Db, tenantId: string): Member[] {
       `SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
        WHERE m.tenant_id = ? ORDER BY u.email`,
     )
-    .all(tenantId);
+    .all(tenantId)
+    .map((m) => ({ ...m, created_at: new Date(m.created_at as unknown as number).toISOString() }));
 }
 
 function getMember(db: Db, tenantId: string, userId: string): Member {
@@ -173,8 +174,8 @@ function getMember(db: Db, tenantId: string, userId: string): Member {
        WHERE m.tenant_id = ? AND m.user_id = ?`,
     )
     .get(tenantId, userId);
-  if (!m) throw new NotFound("member");
-  return m;
+  if (!m) throw new NotFound(`member ${userId}`);
+  return { ...m, created_at: new Date(m.created_at as unknown as number).toISOString() };
 }
 
 /** Only an owner may grant, change or take away the owner role. */

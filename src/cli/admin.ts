@@ -1,5 +1,5 @@
 // Admin commands work on the data directory directly, through the same service functions as the API.
-import { defineCommand } from "citty";
+import { command } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { migrate, openDb, type Db } from "../db";
 import { checkRole, createTenant, createUser, findMembership, findTenant, findUserByEmail, setOperator } from "../auth/identity";
@@ -22,7 +22,7 @@ async function readPasswordFromStdin(): Promise<string> {
   return text.replace(/\r?\n$/, "");
 }
 
-const createUserCmd = defineCommand({
+const createUserCmd = command({
   meta: { name: "create-user", description: "Create a user (and the tenant, when --tenant names a new one)" },
   args: {
     ...serverArgs,
@@ -58,7 +58,7 @@ const createUserCmd = defineCommand({
   },
 });
 
-const createTokenCmd = defineCommand({
+const createTokenCmd = command({
   meta: { name: "create-token", description: "Create an API token for a user in a tenant and print it" },
   args: {
     ...serverArgs,
@@ -82,7 +82,7 @@ const createTokenCmd = defineCommand({
   },
 });
 
-export default defineCommand({
+export default command({
   meta: { name: "admin", description: "Administer the data directory directly (users, tokens)" },
   subCommands: { "create-user": createUserCmd, "create-token": createTokenCmd },
 });

@@ -3,8 +3,8 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { ArgsDef, CommandDef } from "citty";
 import { CliError, UsageError } from "./run";
+export { command as clientCommand, repeated } from "./args";
 
 export const clientArgs = {
   server: { type: "string", description: "Server URL (CRONTOPUS_URL, else the config file)", valueHint: "URL" },
@@ -174,75 +174,3 @@ export function parseJobRef(ref: string): { namespace: string; name: string; pat
   return { namespace, name, path: `/api/v1/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}` };
 }
 
-/** Every value of a repeatable flag (citty keeps only the last one). */
-export function repeated(rawArgs: string[], names: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const a = rawArgs[i]!;
-    if (a === "--") break;
-    for (const n of names) {
-      const flag = n.length === 1 ? `-${n}` : `--${n}`;
-      if (a === flag && i + 1 < rawArgs.length) out.push(rawArgs[++i]!);
-      else if (a.startsWith(flag + "=")) out.push(a.slice(flag.length + 1));
-    }
-  }
-  return out;
-}
-
-interface ArgDef {
-  type?: string;
-  alias?: string | string[];
-}
-
-/**
- * citty accepts unknown flags and extra arguments silently; a typo such as `--namspace` would
- * then list every job. Refuse them, and string flags given without a value, as usage errors.
- */
-export function checkArgs(rawArgs: string[], defs: Record<string, ArgDef>): void {
-  const flags = new Map<string, string>();
-  let positionals = 0;
-  for (const [name, d] of Object.entries(defs)) {
-    if (d.type === "positional") {
-      positionals++;
-      continue;
-    }
-    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    for (const n of [name, kebab, ...(Array.isArray(d.alias) ? d.alias : d.alias ? [d.alias] : [])]) flags.set(n, d.type ?? "string");
-  }
-  const given: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const a = rawArgs[i]!;
-    if (a === "--") {
-      given.push(...rawArgs.slice(i + 1));
-      break;
-    }
-    if (a === "-" || !a.startsWith("-")) {
-      given.push(a);
-      continue;
-    }
-    const flag = a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
-    const name = flag.replace(/^--?/, "");
-    let type = flags.get(name);
-    if (type === undefined && name.startsWith("no-") && flags.get(name.slice(3)) === "boolean") type = "boolean";
-    if (type === undefined) throw new UsageError(`unknown option ${flag}`);
-    if (type !== "boolean" && flag === a) {
-      const next = rawArgs[i + 1];
-      // Like citty, take the next word as the value even if it starts with "-"; "--x" is surely a flag.
-      if (next === undefined || next.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-      i++;
-    }
-  }
-  if (given.length > positionals) throw new UsageError(`unexpected argument "${given[positionals]}"`);
-}
-
-/** defineCommand for the client commands: unknown flags and extra arguments are usage errors. */
-export function clientCommand<const T extends ArgsDef>(def: CommandDef<T>): CommandDef<T> {
-  const run = def.run!;
-  return {
-    ...def,
-    run(ctx) {
-      checkArgs(ctx.rawArgs, (def.args ?? {}) as Record<string, ArgDef>);
-      return run(ctx);
-    },
-  };
-}

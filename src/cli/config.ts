@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
+import { command } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { describeConfig } from "../config";
 
-export default defineCommand({
+export default command({
   meta: { name: "config", description: "Print the effective server configuration (secrets masked)" },
   args: { ...serverArgs, json: { type: "boolean", description: "Print JSON" } },
   run({ args }) {

@@ -70,7 +70,7 @@ const list = clientCommand({
     if (args.json) return printJson({ jobs, next_cursor: cursor });
     printTable(
       ["NAMESPACE", "NAME", "STATUS", "SCHEDULE", "NEXT RUN"],
-      jobs.map((j) => [j.namespace, j.name, j.status, j.schedule, j.paused || !j.enabled ? "-" : j.next_runs[0]]),
+      jobs.map((j) => [j.namespace, j.name, j.status, j.schedule, j.enabled ? j.next_runs[0] : "-"]),
     );
     if (cursor) process.stderr.write(`more jobs follow: pass --all, or a larger --limit\n`);
   },
@@ -128,8 +128,9 @@ const get = clientCommand({
       ["timeout", job.timeout === null ? null : formatDuration(job.timeout)],
       ["agent", job.agent ? pairs(job.agent.selector) : null],
       ["ping URL", job.ping_url],
-      ["next runs", job.paused || !job.enabled ? `none while ${job.paused ? "paused" : "disabled"}` : first],
-      ...(job.paused || !job.enabled ? [] : rest.map((r): [string, string] => ["", r])),
+      // A paused job still runs on its host (only its alerts are silenced); a disabled one does not.
+      ["next runs", job.enabled ? first : "none while disabled"],
+      ...(job.enabled ? rest.map((r): [string, string] => ["", r]) : []),
       ["updated", formatTime(job.updated_at)],
     ]);
   },

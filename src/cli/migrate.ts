@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
+import { command } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { migrate, openDb, schemaVersion } from "../db";
 
-export default defineCommand({
+export default command({
   meta: { name: "migrate", description: "Apply pending database migrations and exit" },
   args: { ...serverArgs },
   run({ args }) {

@@ -25,7 +25,6 @@ export function fail(message: string, exitCode = 1): never {
 
 export async function runCli(cmd: CommandDef<any>, argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
-    if (process.env.NO_COLOR || !process.stdout.isTTY) process.env.NO_COLOR = "1";
     await runMain(cmd, { rawArgs: argv.length ? argv : ["--help"] });
     return 0;
   }

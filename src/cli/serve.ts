@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
+import { command } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { startServer } from "../server";
 
-export default defineCommand({
+export default command({
   meta: { name: "serve", description: "Run the server: REST API, console, pings (applies pending migrations first)" },
   args: {
     ...serverArgs,

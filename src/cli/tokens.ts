@@ -9,9 +9,9 @@ interface ApiToken {
   name: string;
   prefix: string;
   scopes: string[];
-  expires_at: number | null;
-  last_used_at: number | null;
-  created_at: number;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
 }
 
 const list = clientCommand({

@@ -1,7 +1,7 @@
-import { defineCommand } from "citty";
+import { command } from "./args";
 import { VERSION } from "../version";
 
-export default defineCommand({
+export default command({
   meta: { name: "version", description: "Print the version" },
   args: { json: { type: "boolean", description: "Print JSON" } },
   run({ args }) {

@@ -131,6 +131,11 @@ describe("parseJobText", () => {
       );
     });
 
+    test.each(["schedule: @daily", "schedule: */5 * * * *"])("an unquoted %p, saying to quote it", (line) => {
+      expect(invalid(() => yaml(`name: a\n${line}\n`)).message).toStartWith("body: invalid YAML at line 2: ");
+      expect(invalid(() => yaml(`name: a\n${line}\n`)).message).toEndWith('; quote values that start with @ or *, e.g. schedule: "@daily"');
+    });
+
     test("in a later document, counting lines from the top of the file", () => {
       expect(invalid(() => yaml("name: a\n---\nname: b\nlabels: {x: 1\n")).message).toStartWith("body: invalid YAML at line 4: ");
     });

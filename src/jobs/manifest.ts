@@ -163,7 +163,9 @@ function parseYamlText(text: string): unknown[] {
       const k = yamlErrorLine(chunk.lines);
       if (k === null) throw new Invalid("body", `invalid YAML in the document starting at line ${chunk.firstLine}: ${problem}`);
       const near = chunk.lines[k - 1]!.trim();
-      throw new Invalid("body", `invalid YAML at line ${chunk.firstLine + k - 1}: ${problem}${near ? ` (near "${clip(near)}")` : ""}`);
+      // The classic trap: in YAML, @ is reserved and * starts an alias.
+      const hint = /:\s+[@*]/.test(near) ? '; quote values that start with @ or *, e.g. schedule: "@daily"' : "";
+      throw new Invalid("body", `invalid YAML at line ${chunk.firstLine + k - 1}: ${problem}${near ? ` (near "${clip(near)}")` : ""}${hint}`);
     }
     if (doc !== null && doc !== undefined) docs.push(doc);
   }

@@ -34,7 +34,7 @@ export function deleteNamespace(db: Db, tenantId: string, name: string): void {
   if (name === "default") throw new Invalid("name", "the default namespace cannot be deleted");
   db.transaction(() => {
     const exists = db.query("SELECT 1 FROM namespaces WHERE tenant_id = ? AND name = ?").get(tenantId, name);
-    if (!exists) throw new NotFound("namespace");
+    if (!exists) throw new NotFound(`namespace ${name}`);
     const jobs = db
       .query<{ n: number }, [string, string]>("SELECT count(*) AS n FROM jobs WHERE tenant_id = ? AND namespace = ?")
       .get(tenantId, name)!.n;

@@ -239,10 +239,10 @@ function remember(expr: string, spec: CronSpec): void {
 /**
  * Parse a schedule: a classic 5-field cron expression, a macro (@daily …) or
  * `@every <duration>`. The returned `expr` is normalised (single spaces, lower-case macros,
- * `@every 5m`). `tz` is the zone the schedule will run in; the syntax does not depend on it.
+ * `@every 5m`). The zone the schedule runs in does not change what is valid; it is taken so
+ * callers state it where they check a schedule.
  */
-export function parseSchedule(field: string, expr: string, tz: string): Schedule {
-  void tz;
+export function parseSchedule(field: string, expr: string, _tz: string): Schedule {
   if (typeof expr !== "string") throw new Invalid(field, `expected a cron expression, got ${typeName(expr)}`);
   const tokens = expr.trim().split(/\s+/).filter((t) => t !== "");
   if (tokens.length === 0) {
@@ -352,10 +352,9 @@ function parseField(field: string, def: FieldDef, raw: string): boolean[] {
       lo = value(def, a!, fail);
       hi = b === undefined ? lo : value(def, b, fail);
       if (lo > hi) {
-        const hint =
-          def.name === "day-of-week" && hi === 0
-            ? `write ${lo}-7 (7 is also Sunday)`
-            : `split it, e.g. ${lo}-${def.max},${def.min}-${hi}`;
+        let hint = `split it, e.g. ${lo}-${def.max},${def.min}-${hi}`;
+        // 7 is also Sunday, so a week can wrap without a 0.
+        if (def.name === "day-of-week") hint = hi === 0 ? `write ${lo}-7 (7 is also Sunday)` : `write ${lo}-7,${hi === 1 ? "1" : `1-${hi}`}`;
         fail(`range ${a}-${b} runs backwards; ${hint}`);
       }
     }
