@@ -1,6 +1,7 @@
 // Migrations are inlined at build time so a `bun build --compile` binary carries them.
 // Add each new migrations/NNNN_name.sql here; db.test.ts checks none is forgotten.
 import m0001 from "../migrations/0001_init.sql" with { type: "text" };
+import m0002 from "../migrations/0002_monitoring.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -8,4 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "0001_init", sql: m0001 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "0001_init", sql: m0001 },
+  { version: 2, name: "0002_monitoring", sql: m0002 },
+];

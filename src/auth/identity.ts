@@ -1,7 +1,7 @@
 // Users, tenants and memberships: rules and SQL.
 import type { Db } from "../db";
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from "../errors";
-import { newId } from "../tokens";
+import { newId, randomSecret } from "../tokens";
 
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -122,7 +122,14 @@ export function createTenant(db: Db, input: { slug: string; name?: string }, own
   if (findTenant(db, slug)) throw new Conflict(`tenant ${slug} already exists`);
   const id = newId();
   db.transaction(() => {
-    db.query("INSERT INTO tenants (id, slug, name, created_at) VALUES (?, ?, ?, ?)").run(id, slug, input.name || slug, now);
+    db.query("INSERT INTO tenants (id, slug, name, created_at, ping_key, badge_key) VALUES (?, ?, ?, ?, ?, ?)").run(
+      id,
+      slug,
+      input.name || slug,
+      now,
+      randomSecret(16),
+      randomSecret(16),
+    );
     db.query("INSERT INTO namespaces (tenant_id, name, created_at) VALUES (?, 'default', ?)").run(id, now);
     if (ownerId) {
       db.query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)").run(id, ownerId, now);

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parseJobText, toManifest } from "../jobs/manifest";
+import { parseJob, parseJobText, toManifest, withDefaults } from "../jobs/manifest";
 import { formatDuration } from "../jobs/schedule";
 import { ApiError, clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
 import { formatTime, printFields, printJson, printTable } from "./output";
@@ -79,25 +79,9 @@ const list = clientCommand({
 const pairs = (o: Record<string, string> | null | undefined) =>
   o && Object.keys(o).length ? Object.entries(o).map(([k, v]) => `${k}=${v}`).join(", ") : null;
 
-/** The job as a crontopus/v1 manifest that `jobs apply` takes back: the server's own writer. */
+/** The job as a crontopus/v1 manifest that `jobs apply` takes back: the one parser reads the API's JSON. */
 function manifestOf(job: Job) {
-  return toManifest({
-    name: job.name,
-    namespace: job.namespace,
-    labels: job.labels,
-    annotations: job.annotations,
-    schedule: job.schedule,
-    timezone: job.timezone,
-    command: job.command,
-    args: job.args,
-    working_dir: job.working_dir,
-    env: job.env,
-    grace_s: job.grace,
-    timeout_s: job.timeout,
-    enabled: job.enabled,
-    paused: job.paused,
-    agent_selector: job.agent?.selector ?? null,
-  });
+  return toManifest(withDefaults(parseJob(job).fields));
 }
 
 const get = clientCommand({

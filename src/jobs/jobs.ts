@@ -6,6 +6,7 @@ import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
+import { policyOf, rescheduled } from "../monitor/state";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -32,10 +33,42 @@ export interface JobRow {
   ping_token: string;
   created_at: number;
   updated_at: number;
+  alert_after: number;
+  min_runtime_s: number | null;
+  start_grace_s: number | null;
+  renotify_s: number | null;
+  channels: string | null;
+  consecutive_failures: number;
+  checkins_total: number;
+  last_ping_at: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  last_duration_ms: number | null;
+  last_exit_code: number | null;
+  status_since: number | null;
+  expected_at: number | null;
+  next_deadline: number | null;
+  last_notified_at: number | null;
 }
 
-export interface Job extends JobSpec {
+/** What the monitoring engine keeps about a job. */
+export interface JobMonitoring {
+  consecutive_failures: number;
+  checkins_total: number;
+  last_ping_at: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  last_duration_ms: number | null;
+  last_exit_code: number | null;
+  status_since: number | null;
+  expected_at: number | null;
+  next_deadline: number | null;
+  last_notified_at: number | null;
+}
+
+export interface Job extends JobSpec, JobMonitoring {
   id: string;
+  tenant_id: string;
   status: JobStatus;
   ping_token: string;
   created_at: number;
@@ -45,6 +78,7 @@ export interface Job extends JobSpec {
 export function rowToJob(r: JobRow): Job {
   return {
     id: r.id,
+    tenant_id: r.tenant_id,
     namespace: r.namespace,
     name: r.name,
     labels: fromJson(r.labels, {}),
@@ -64,11 +98,29 @@ export function rowToJob(r: JobRow): Job {
     ping_token: r.ping_token,
     created_at: r.created_at,
     updated_at: r.updated_at,
+    alert_after: r.alert_after,
+    min_runtime_s: r.min_runtime_s,
+    start_grace_s: r.start_grace_s,
+    renotify_s: r.renotify_s,
+    channels: fromJson(r.channels, null),
+    consecutive_failures: r.consecutive_failures,
+    checkins_total: r.checkins_total,
+    last_ping_at: r.last_ping_at,
+    last_success_at: r.last_success_at,
+    last_failure_at: r.last_failure_at,
+    last_duration_ms: r.last_duration_ms,
+    last_exit_code: r.last_exit_code,
+    status_since: r.status_since,
+    expected_at: r.expected_at,
+    next_deadline: r.next_deadline,
+    last_notified_at: r.last_notified_at,
   };
 }
 
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
 /** The job as the API returns it (and accepts back: see manifest.ts). */
-export function jobJson(job: Job, baseUrl: string, now: number) {
+export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: string | null) {
   const schedule = parseSchedule("schedule", job.schedule, job.timezone);
   return {
     id: job.id,
@@ -90,7 +142,24 @@ export function jobJson(job: Job, baseUrl: string, now: number) {
     enabled: job.enabled,
     paused: job.paused,
     agent: job.agent_selector ? { selector: job.agent_selector } : null,
+    alerts: {
+      after: job.alert_after,
+      min_runtime: job.min_runtime_s,
+      start_grace: job.start_grace_s,
+      renotify: job.renotify_s,
+      channels: job.channels,
+    },
     ping_url: `${baseUrl}/ping/${job.ping_token}`,
+    ...(badgeKey ? { badge_url: `${baseUrl}/badge/${badgeKey}/${job.namespace}/${job.name}.svg` } : {}),
+    status_since: isoOrNull(job.status_since),
+    expected_at: job.expected_at === null ? null : formatInZone(job.expected_at, job.timezone),
+    last_ping_at: isoOrNull(job.last_ping_at),
+    last_success_at: isoOrNull(job.last_success_at),
+    last_failure_at: isoOrNull(job.last_failure_at),
+    last_duration_ms: job.last_duration_ms,
+    last_exit_code: job.last_exit_code,
+    consecutive_failures: job.consecutive_failures,
+    checkins_total: job.checkins_total,
     created_at: new Date(job.created_at).toISOString(),
     updated_at: new Date(job.updated_at).toISOString(),
   };
@@ -124,21 +193,38 @@ function tenantWarnings(db: Db, tenantId: string, parsed: ParsedJob): string[] {
   return parsed.tenant === slug ? [] : [`metadata.tenant "${parsed.tenant}" ignored: the job belongs to tenant "${slug}"`];
 }
 
-function insertJob(db: Db, tenantId: string, spec: JobSpec, now: number): void {
+function insertJob(db: Db, tenantId: string, spec: JobSpec, now: number): string {
   ensureNamespace(db, tenantId, spec.namespace, now);
+  const id = newId();
   db.query(
     `INSERT INTO jobs (id, tenant_id, namespace, name, labels, annotations, schedule, timezone, command, args, working_dir, env,
-       grace_s, timeout_s, enabled, paused, status, agent_selector, ping_token, created_at, updated_at)
+       grace_s, timeout_s, enabled, paused, status, agent_selector, ping_token, created_at, updated_at,
+       alert_after, min_runtime_s, start_grace_s, renotify_s, channels, status_since)
      VALUES ($id, $tenant, $namespace, $name, $labels, $annotations, $schedule, $timezone, $command, $args, $working_dir, $env,
-       $grace, $timeout, $enabled, $paused, $status, $selector, $token, $now, $now)`,
+       $grace, $timeout, $enabled, $paused, $status, $selector, $token, $now, $now,
+       $alert_after, $min_runtime, $start_grace, $renotify, $channels, $now)`,
   ).run({
-    id: newId(),
+    id,
     tenant: tenantId,
     ...specParams(spec),
     status: spec.paused ? "paused" : "new",
     token: randomSecret(18),
     now,
   });
+  reschedule(db, tenantId, id, now, true);
+  return id;
+}
+
+/** Recomputes when the job is next expected and when the engine must look at it. */
+function reschedule(db: Db, tenantId: string, id: string, now: number, scheduleChanged: boolean): void {
+  const job = getJobById(db, tenantId, id);
+  const next = rescheduled(policyOf(job), job, now, scheduleChanged);
+  db.query("UPDATE jobs SET expected_at = ?, next_deadline = ? WHERE tenant_id = ? AND id = ?").run(
+    next.expected_at,
+    next.next_deadline,
+    tenantId,
+    id,
+  );
 }
 
 function specParams(spec: JobSpec) {
@@ -158,6 +244,11 @@ function specParams(spec: JobSpec) {
     enabled: spec.enabled ? 1 : 0,
     paused: spec.paused ? 1 : 0,
     selector: spec.agent_selector ? JSON.stringify(spec.agent_selector) : null,
+    alert_after: spec.alert_after,
+    min_runtime: spec.min_runtime_s,
+    start_grace: spec.start_grace_s,
+    renotify: spec.renotify_s,
+    channels: spec.channels ? JSON.stringify(spec.channels) : null,
   };
 }
 
@@ -167,9 +258,13 @@ function updateJob(db: Db, tenantId: string, id: string, spec: JobSpec, previous
   db.query(
     `UPDATE jobs SET labels = $labels, annotations = $annotations, schedule = $schedule, timezone = $timezone,
        command = $command, args = $args, working_dir = $working_dir, env = $env, grace_s = $grace, timeout_s = $timeout,
-       enabled = $enabled, paused = $paused, status = $status, agent_selector = $selector, updated_at = $now
+       enabled = $enabled, paused = $paused, status = $status, agent_selector = $selector, updated_at = $now,
+       alert_after = $alert_after, min_runtime_s = $min_runtime, start_grace_s = $start_grace, renotify_s = $renotify,
+       channels = $channels, status_since = CASE WHEN status = $status THEN status_since ELSE $now END
      WHERE tenant_id = $tenant AND id = $id`,
   ).run({ ...specParams(spec), status, now, tenant: tenantId, id });
+  const scheduleChanged = spec.schedule !== previous.schedule || spec.timezone !== previous.timezone || status !== previous.status;
+  reschedule(db, tenantId, id, now, scheduleChanged);
 }
 
 export interface WriteResult {
@@ -230,7 +325,8 @@ export function pauseJob(db: Db, tenantId: string, namespace: string, name: stri
     const job = getJob(db, tenantId, namespace, name);
     // Return early, without touching the status, if the job is already paused.
     if (job.paused) return job;
-    db.query("UPDATE jobs SET paused = 1, status = 'paused', updated_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenantId, job.id);
+    db.query("UPDATE jobs SET paused = 1, status = 'paused', status_since = ?1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
+    reschedule(db, tenantId, job.id, now, true);
     return getJob(db, tenantId, namespace, name);
   })();
 }
@@ -240,7 +336,8 @@ export function resumeJob(db: Db, tenantId: string, namespace: string, name: str
     const job = getJob(db, tenantId, namespace, name);
     if (!job.paused) return job;
     // A resumed job starts afresh: it is "new" until its next check-in.
-    db.query("UPDATE jobs SET paused = 0, status = 'new', updated_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenantId, job.id);
+    db.query("UPDATE jobs SET paused = 0, status = 'new', status_since = ?1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
+    reschedule(db, tenantId, job.id, now, true);
     return getJob(db, tenantId, namespace, name);
   })();
 }

@@ -42,6 +42,11 @@ const aliceBackup: JobSpec = {
   enabled: true,
   paused: false,
   agent_selector: { role: "db", region: "eu-1" },
+  alert_after: 2,
+  min_runtime_s: 30,
+  start_grace_s: 120,
+  renotify_s: 3600,
+  channels: ["ops", "pager"],
 };
 
 describe("parseJobText", () => {
@@ -186,6 +191,12 @@ spec:
   paused: false
   agent:
     selector: {role: db, region: eu-1}
+  alerts:
+    after: 2
+    minRuntime: 30s
+    startGrace: 2m
+    renotify: 1h
+    channels: [ops, pager]
 `)[0],
     );
     expect(parsed).toEqual({ fields: aliceBackup, warnings: [], format: "manifest" });
@@ -334,6 +345,7 @@ describe("parseJob reads plain JSON", () => {
       enabled: true,
       paused: false,
       agent: { selector: { role: "db", region: "eu-1" } },
+      alerts: { after: 2, min_runtime: 30, start_grace: "2m", renotify: 3600, channels: ["ops", "pager"] },
     });
     expect(parsed).toEqual({ fields: aliceBackup, warnings: [], format: "plain" });
   });
@@ -359,7 +371,13 @@ describe("parseJob reads plain JSON", () => {
       enabled: true,
       paused: false,
       agent: { selector: aliceBackup.agent_selector },
+      alerts: { after: 2, min_runtime: 30, start_grace: 120, renotify: 3600, channels: ["ops", "pager"] },
       ping_url: "https://crontopus.example.com/ping/abc",
+      badge_url: "https://crontopus.example.com/badge/k/ops/nightly-backup.svg",
+      consecutive_failures: 0,
+      checkins_total: 3,
+      expected_at: "2026-01-02T02:30:00+01:00",
+      status_since: "2026-01-01T02:30:05.000Z",
       created_at: "2026-01-01T00:00:00.000Z",
       updated_at: "2026-01-01T00:00:00.000Z",
       last_ping_at: "2026-01-01T02:30:05.000Z",
@@ -602,6 +620,11 @@ describe("withDefaults", () => {
       enabled: true,
       paused: false,
       agent_selector: null,
+      alert_after: 1,
+      min_runtime_s: null,
+      start_grace_s: null,
+      renotify_s: null,
+      channels: null,
     });
   });
 
@@ -635,7 +658,7 @@ describe("toManifest", () => {
 
   test("writes durations compactly and fields in reading order", () => {
     const m = toManifest(aliceBackup);
-    expect(Object.keys(m.spec)).toEqual(["schedule", "timezone", "command", "args", "workingDir", "env", "grace", "timeout", "enabled", "paused", "agent"]);
+    expect(Object.keys(m.spec)).toEqual(["schedule", "timezone", "command", "args", "workingDir", "env", "grace", "timeout", "enabled", "paused", "agent", "alerts"]);
     expect(m.spec).toMatchObject({ grace: "15m", timeout: "1h30m", agent: { selector: { role: "db", region: "eu-1" } } });
   });
 

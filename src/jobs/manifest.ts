@@ -21,6 +21,16 @@ export interface JobSpec {
   enabled: boolean;
   paused: boolean;
   agent_selector: Record<string, string> | null;
+  /** Alert after this many failed runs in a row. */
+  alert_after: number;
+  /** A successful run shorter than this counts as failed. */
+  min_runtime_s: number | null;
+  /** The start signal must come within this long of the expected time. */
+  start_grace_s: number | null;
+  /** Remind the channels this often while the job stays down or failed. */
+  renotify_s: number | null;
+  /** Channel names to alert; null means all of the tenant's channels. */
+  channels: string[] | null;
 }
 
 export interface ParsedJob {
@@ -56,6 +66,7 @@ export interface JobManifest {
     enabled: boolean;
     paused: boolean;
     agent?: { selector: Record<string, string> };
+    alerts?: { after?: number; minRuntime?: string; startGrace?: string; renotify?: string; channels?: string[] };
   };
 }
 
@@ -83,6 +94,11 @@ export function withDefaults(fields: Partial<JobSpec>): JobSpec {
     enabled: fields.enabled ?? true,
     paused: fields.paused ?? false,
     agent_selector: fields.agent_selector ? { ...fields.agent_selector } : null,
+    alert_after: fields.alert_after ?? 1,
+    min_runtime_s: fields.min_runtime_s ?? null,
+    start_grace_s: fields.start_grace_s ?? null,
+    renotify_s: fields.renotify_s ?? null,
+    channels: fields.channels ? [...fields.channels] : null,
   };
 }
 
@@ -103,6 +119,13 @@ export function toManifest(job: JobSpec): JobManifest {
   spec.enabled = job.enabled;
   spec.paused = job.paused;
   if (job.agent_selector !== null) spec.agent = { selector: { ...job.agent_selector } };
+  const alerts: NonNullable<JobManifest["spec"]["alerts"]> = {};
+  if (job.alert_after !== 1) alerts.after = job.alert_after;
+  if (job.min_runtime_s !== null) alerts.minRuntime = formatDuration(job.min_runtime_s);
+  if (job.start_grace_s !== null) alerts.startGrace = formatDuration(job.start_grace_s);
+  if (job.renotify_s !== null) alerts.renotify = formatDuration(job.renotify_s);
+  if (job.channels !== null) alerts.channels = [...job.channels];
+  if (Object.keys(alerts).length) spec.alerts = alerts;
   return { apiVersion: "crontopus/v1", kind: "Job", metadata, spec: spec as JobManifest["spec"] };
 }
 
@@ -331,6 +354,11 @@ const READ_ONLY = new Set([
   "status",
   "tenant",
   "warnings",
+  "badge_url",
+  "consecutive_failures",
+  "checkins_total",
+  "expected_at",
+  "status_since",
 ]);
 
 /** The usual mix-ups between the two shapes, to turn "unknown field" into a pointer. */
@@ -476,6 +504,9 @@ class JobReader {
       case "paused":
         f.paused = v === null ? false : readBool(path, v);
         return true;
+      case "alerts":
+        this.readAlerts(path, v);
+        return true;
       default:
         return false;
     }
@@ -490,6 +521,47 @@ class JobReader {
     for (const [key, value] of Object.entries(agent)) {
       if (key === "selector") this.fields.agent_selector = value === null ? null : readStringMap(`${path}.selector`, value, "key");
       else this.unknown(`${path}.${key}`, key);
+    }
+  }
+
+  /** The alert policy; camelCase in manifests, snake_case in plain JSON, either accepted. */
+  private readAlerts(path: string, v: unknown): void {
+    const f = this.fields;
+    if (v === null) {
+      Object.assign(f, { alert_after: 1, min_runtime_s: null, start_grace_s: null, renotify_s: null, channels: null });
+      return;
+    }
+    const duration = (p: string, x: unknown) => (x === null ? null : atLeastOneSecond(p, parseDuration(p, x as string | number)));
+    for (const [key, value] of Object.entries(objectAt(path, v))) {
+      const p = `${path}.${key}`;
+      switch (key) {
+        case "after":
+          if (value === null) f.alert_after = 1;
+          else if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 1000) {
+            throw new Invalid(p, "expected a whole number of failures in a row, 1 to 1000");
+          } else f.alert_after = value;
+          break;
+        case "minRuntime":
+        case "min_runtime":
+          f.min_runtime_s = duration(p, value);
+          break;
+        case "startGrace":
+        case "start_grace":
+          f.start_grace_s = duration(p, value);
+          break;
+        case "renotify":
+          f.renotify_s = duration(p, value);
+          if (f.renotify_s !== null && f.renotify_s < 60) throw new Invalid(p, "must be at least 1m");
+          break;
+        case "channels":
+          if (value === null) f.channels = null;
+          else if (!Array.isArray(value) || value.some((c) => typeof c !== "string" || !c)) {
+            throw new Invalid(p, "expected a list of channel names");
+          } else f.channels = [...new Set(value as string[])];
+          break;
+        default:
+          this.unknown(p, key);
+      }
     }
   }
 

@@ -1,0 +1,176 @@
+// The status machine of one job, as pure functions: (policy, state, event, time) -> new state.
+// The engine (engine.ts) feeds it check-ins and deadlines and writes what changed.
+import { nextRun, parseSchedule, type Schedule } from "../jobs/schedule";
+import type { Job, JobStatus } from "../jobs/jobs";
+
+export interface Policy {
+  schedule: Schedule;
+  timezone: string;
+  grace_s: number;
+  timeout_s: number | null;
+  alert_after: number;
+  min_runtime_s: number | null;
+  start_grace_s: number | null;
+  renotify_s: number | null;
+  /** Paused or disabled: check-ins are recorded, nothing flips or alerts. */
+  silenced: boolean;
+}
+
+export interface State {
+  status: JobStatus;
+  status_since: number | null;
+  consecutive_failures: number;
+  expected_at: number | null;
+  next_deadline: number | null;
+  last_notified_at: number | null;
+}
+
+export function policyOf(job: Job): Policy {
+  return {
+    schedule: parseSchedule("schedule", job.schedule, job.timezone),
+    timezone: job.timezone,
+    grace_s: job.grace_s,
+    timeout_s: job.timeout_s,
+    alert_after: job.alert_after,
+    min_runtime_s: job.min_runtime_s,
+    start_grace_s: job.start_grace_s,
+    renotify_s: job.renotify_s,
+    silenced: job.paused || !job.enabled,
+  };
+}
+
+/** A change of status, with what (if anything) to tell the job's channels. */
+export interface Flip {
+  from: JobStatus;
+  to: JobStatus;
+  reason: string;
+  at: number;
+  notify: "trigger" | "resolve" | null;
+}
+
+const ALERTING: ReadonlySet<JobStatus> = new Set(["down", "failed"]);
+
+/** When the next run is due after `t`. */
+export function expectedAfter(p: Policy, t: number): number {
+  return nextRun(p.schedule, p.timezone, t, t);
+}
+
+/** When the engine must next look at the job, given its state. */
+export function deadlineOf(p: Policy, s: State): number | null {
+  if (p.silenced) return null;
+  switch (s.status) {
+    case "new":
+    case "up":
+    case "running":
+      return s.expected_at;
+    case "late":
+      return s.expected_at === null ? null : s.expected_at + (p.start_grace_s ?? p.grace_s) * 1000;
+    case "down":
+    case "failed":
+      return p.renotify_s && s.last_notified_at !== null ? s.last_notified_at + p.renotify_s * 1000 : null;
+    default:
+      return null;
+  }
+}
+
+function moveTo(s: State, to: JobStatus, reason: string, at: number, flips: Flip[]): void {
+  if (s.status === to) return;
+  const from = s.status;
+  const notify = ALERTING.has(to) ? "trigger" : to === "up" && ALERTING.has(from) ? "resolve" : null;
+  flips.push({ from, to, reason, at, notify });
+  s.status = to;
+  s.status_since = at;
+  if (notify === "trigger") s.last_notified_at = at;
+}
+
+export interface RunOutcome {
+  /** success, failed (exit code or /fail), or timeout (the engine found no finish in time). */
+  result: "success" | "failed" | "timeout";
+  at: number;
+  duration_ms: number | null;
+  exit_code: number | null;
+}
+
+/** Judges a finished run against the policy: a too-short success counts as a failure. */
+export function judgeRun(p: Policy, o: RunOutcome): { status: "success" | "failed" | "timeout"; reason: string | null } {
+  if (o.result === "timeout") return { status: "timeout", reason: `no finish within the timeout of ${p.timeout_s}s` };
+  if (o.result === "failed") return { status: "failed", reason: o.exit_code !== null ? `exit code ${o.exit_code}` : "reported failure" };
+  if (p.min_runtime_s && o.duration_ms !== null && o.duration_ms < p.min_runtime_s * 1000) {
+    return { status: "failed", reason: `ran ${(o.duration_ms / 1000).toFixed(1)}s, less than the minimum ${p.min_runtime_s}s` };
+  }
+  return { status: "success", reason: null };
+}
+
+/** A run started. */
+export function onStart(p: Policy, s: State, at: number): Flip[] {
+  const flips: Flip[] = [];
+  s.expected_at = expectedAfter(p, at);
+  if (!p.silenced) moveTo(s, "running", "started", at, flips);
+  s.next_deadline = deadlineOf(p, s);
+  return flips;
+}
+
+/** A run finished (or timed out), already judged by judgeRun. */
+export function onFinish(p: Policy, s: State, status: "success" | "failed" | "timeout", reason: string | null, at: number, stillRunning: boolean): Flip[] {
+  const flips: Flip[] = [];
+  // A timeout is found late by the engine; the schedule moves on from a real check-in only.
+  if (status !== "timeout") s.expected_at = expectedAfter(p, at);
+  if (status === "success") {
+    s.consecutive_failures = 0;
+    if (!p.silenced) moveTo(s, stillRunning ? "running" : "up", "succeeded", at, flips);
+  } else {
+    s.consecutive_failures++;
+    const what = status === "timeout" ? reason! : `failed: ${reason}`;
+    if (!p.silenced) {
+      if (s.consecutive_failures >= p.alert_after) {
+        moveTo(s, "failed", s.consecutive_failures > 1 ? `${what} (${s.consecutive_failures} in a row)` : what, at, flips);
+      } else {
+        moveTo(s, stillRunning ? "running" : "up", `${what} (${s.consecutive_failures} of ${p.alert_after} before alerting)`, at, flips);
+      }
+    }
+  }
+  s.next_deadline = deadlineOf(p, s);
+  return flips;
+}
+
+/** The job's deadline passed: late, then down, then reminders. Returns flips and whether to re-notify. */
+export function onDeadline(p: Policy, s: State, now: number): { flips: Flip[]; renotify: boolean } {
+  const flips: Flip[] = [];
+  let renotify = false;
+  if (p.silenced) {
+    s.next_deadline = null;
+    return { flips, renotify };
+  }
+  // Several deadlines may have passed (e.g. the server was down): walk them in order, at their own times.
+  for (let guard = 0; guard < 4; guard++) {
+    const d = deadlineOf(p, s);
+    if (d === null || d > now) break;
+    if (s.status === "new" || s.status === "up" || s.status === "running") {
+      moveTo(s, "late", `no check-in by ${new Date(s.expected_at!).toISOString()}`, d, flips);
+    } else if (s.status === "late") {
+      const grace = p.start_grace_s ?? p.grace_s;
+      moveTo(s, "down", `no check-in by ${new Date(s.expected_at!).toISOString()} plus ${p.start_grace_s !== null ? "start grace" : "grace"} of ${grace}s`, d, flips);
+    } else if (s.status === "down" || s.status === "failed") {
+      renotify = true;
+      s.last_notified_at = now;
+      break;
+    } else break;
+  }
+  s.next_deadline = deadlineOf(p, s);
+  return { flips, renotify };
+}
+
+/**
+ * State for a job just created, changed, paused or resumed. A new schedule (or a resume) is
+ * expected from now on; other changes keep the pending expectation.
+ */
+export function rescheduled(p: Policy, s: State, now: number, scheduleChanged: boolean): State {
+  const next = { ...s };
+  if (p.silenced) {
+    next.next_deadline = null;
+    return next;
+  }
+  if (next.expected_at === null || scheduleChanged) next.expected_at = expectedAfter(p, now);
+  next.next_deadline = deadlineOf(p, next);
+  return next;
+}
