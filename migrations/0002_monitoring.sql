@@ -65,8 +65,10 @@ CREATE TABLE runs (
   output_truncated INTEGER NOT NULL DEFAULT 0,
   source           TEXT,
   reason           TEXT,
+  deadline         INTEGER,              -- a running run times out at this time
   created_at       INTEGER NOT NULL
 );
+CREATE INDEX runs_deadline ON runs(deadline) WHERE status = 'running' AND deadline IS NOT NULL;
 CREATE INDEX runs_job ON runs(job_id, id);
 CREATE INDEX runs_tenant ON runs(tenant_id, id);
 CREATE INDEX runs_open ON runs(job_id, rid) WHERE status = 'running';

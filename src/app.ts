@@ -10,6 +10,11 @@ import { tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
 import { errorResponse, renderApiError } from "./http";
 import { publicFile } from "./assets";
+import { CheckinWriter } from "./checkins/writer";
+import { pingHandler } from "./checkins/ping";
+import { checkinsApi } from "./checkins/api";
+import { runsApi } from "./runs/api";
+import { channelsApi } from "./alerts/api";
 import { VERSION } from "./version";
 
 export interface AppOptions {
@@ -23,15 +28,33 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     config,
     log: opts.log ?? createLogger(config.logLevel),
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
+    checkins: new CheckinWriter(db),
     now: opts.now ?? Date.now,
   };
 }
 
 /** The whole HTTP surface: REST API, docs, health, static files. */
 export function createApp(ctx: AppContext) {
-  const api = new Elysia({ prefix: "/api/v1" }).use(authApi(ctx)).use(tenantsApi(ctx)).use(jobsApi(ctx));
+  const api = new Elysia({ prefix: "/api/v1" })
+    .use(authApi(ctx))
+    .use(tenantsApi(ctx))
+    .use(jobsApi(ctx))
+    .use(checkinsApi(ctx))
+    .use(runsApi(ctx))
+    .use(channelsApi(ctx));
 
-  return new Elysia()
+  const ping = pingHandler({
+    db: ctx.db,
+    log: ctx.log,
+    writer: ctx.checkins,
+    bodyLimit: ctx.config.pingBodyLimit,
+    perJobPerMinute: ctx.config.pingRateLimit,
+    now: ctx.now,
+  });
+
+  // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
+  // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
+  return new Elysia({ serve: { routes: { "/ping/*": ping } } })
     .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
     .use(
       openapi({
@@ -64,6 +87,7 @@ export function createApp(ctx: AppContext) {
       },
       { detail: { tags: ["system"], summary: "Liveness and database check" } },
     )
+    .all("/ping/*", ({ request, server }) => ping(request, server), { detail: { hide: true } })
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {
       detail: { hide: true },
     })

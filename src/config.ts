@@ -16,6 +16,10 @@ export interface Config {
   readonly smtpUrl: string | null;
   readonly smtpFrom: string;
   readonly metricsToken: string | null;
+  /** Check-ins one job may send per minute before 429 (0: no limit). */
+  readonly pingRateLimit: number;
+  /** How often the monitoring engine runs, in ms. */
+  readonly tickMs: number;
   /** SQLite synchronous mode for the check-in log: NORMAL or FULL. */
   readonly syncMode: "NORMAL" | "FULL";
 }
@@ -62,6 +66,12 @@ function parseSize(name: string, raw: string | undefined, fallback: number): num
   return Number(m[1]) * mult;
 }
 
+function parseCount(name: string, raw: string | undefined, fallback: number, min = 0): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min) throw new ConfigError(`${name}: expected a whole number of at least ${min}, got "${raw}"`);
+  return Number(raw);
+}
+
 export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Config {
   const port = parsePort(flags.port !== undefined ? "--port" : "CRONTOPUS_PORT", flags.port ?? readVar(env, "CRONTOPUS_PORT"), 8080);
   const host = flags.host ?? readVar(env, "CRONTOPUS_HOST") ?? "0.0.0.0";
@@ -100,6 +110,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     baseUrl,
     logLevel: logLevel as LogLevel,
     pingBodyLimit: parseSize("CRONTOPUS_PING_BODY_LIMIT", readVar(env, "CRONTOPUS_PING_BODY_LIMIT"), 100 * 1024),
+    pingRateLimit: parseCount("CRONTOPUS_PING_RATE_LIMIT", readVar(env, "CRONTOPUS_PING_RATE_LIMIT"), 600),
+    tickMs: parseCount("CRONTOPUS_TICK_MS", readVar(env, "CRONTOPUS_TICK_MS"), 250, 10),
     smtpUrl,
     smtpFrom: readVar(env, "CRONTOPUS_SMTP_FROM") ?? "crontopus@localhost",
     metricsToken: readVar(env, "CRONTOPUS_METRICS_TOKEN") ?? null,
@@ -118,6 +130,8 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_LOG_LEVEL: c.logLevel,
     CRONTOPUS_PING_BODY_LIMIT: c.pingBodyLimit,
     CRONTOPUS_SQLITE_SYNC: c.syncMode,
+    CRONTOPUS_PING_RATE_LIMIT: c.pingRateLimit,
+    CRONTOPUS_TICK_MS: c.tickMs,
     CRONTOPUS_SMTP_URL: c.smtpUrl ? c.smtpUrl.replace(/\/\/[^@/]*@/, "//****@") : "(unset)",
     CRONTOPUS_SMTP_FROM: c.smtpFrom,
     CRONTOPUS_METRICS_TOKEN: mask(c.metricsToken),

@@ -2,6 +2,7 @@ import type { Config } from "./config";
 import type { Db } from "./db";
 import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
+import type { CheckinWriter } from "./checkins/writer";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -9,6 +10,8 @@ export interface AppContext {
   config: Config;
   log: Logger;
   sessions: Sessions;
+  /** The check-in log's writer (group commit). */
+  checkins: CheckinWriter;
   /** The clock; tests pass their own. */
   now: () => number;
 }

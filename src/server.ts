@@ -2,11 +2,16 @@ import type { Config } from "./config";
 import { migrate, openDb } from "./db";
 import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
+import { Engine } from "./monitor/engine";
+import { Dispatcher } from "./alerts/outbox";
+import { pruneHistory } from "./runs/runs";
 
 export interface RunningServer {
   url: string;
   port: number;
   ctx: AppContext;
+  engine: Engine;
+  dispatcher: Dispatcher;
   stop(): Promise<void>;
 }
 
@@ -17,7 +22,20 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
   const app = createApp(ctx);
-  app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 16 * 1024 * 1024 });
+  const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
+  const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
+  engine.onNotify = () => dispatcher.kick();
+  engine.start(config.tickMs);
+  dispatcher.start();
+  const pruner = setInterval(() => {
+    try {
+      const pruned = pruneHistory(db, ctx.now());
+      ctx.log.debug("history pruned", pruned);
+    } catch (e) {
+      ctx.log.error("pruning failed", { error: String(e) });
+    }
+  }, 10 * 60_000);
+  app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
   const server = app.server!;
   const port = server.port!;
   ctx.log.info("listening", { url: `http://${config.host}:${port}`, base_url: config.baseUrl, data_dir: config.dataDir });
@@ -25,8 +43,16 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
     url: `http://127.0.0.1:${port}`,
     port,
     ctx,
+    engine,
+    dispatcher,
     async stop() {
       await server.stop(true);
+      clearInterval(pruner);
+      ctx.checkins.flush();
+      engine.stop();
+      engine.tick();
+      await dispatcher.stop();
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close();
     },
   };

@@ -242,3 +242,55 @@ export function removeMember(db: Db, tenantId: string, actorRole: Role, userId: 
     db.query("DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId);
   })();
 }
+
+export interface TenantSettings {
+  slug: string;
+  name: string;
+  ping_key: string;
+  badge_key: string;
+  auto_provision: boolean;
+  retention_days: number;
+  retention_runs: number;
+  created_at: string;
+}
+
+export function getTenantSettings(db: Db, tenantId: string): TenantSettings {
+  const r = db
+    .query<Omit<TenantSettings, "auto_provision" | "created_at"> & { auto_provision: number; created_at: number }, [string]>(
+      "SELECT slug, name, ping_key, badge_key, auto_provision, retention_days, retention_runs, created_at FROM tenants WHERE id = ?",
+    )
+    .get(tenantId);
+  if (!r) throw new NotFound("tenant");
+  return { ...r, auto_provision: r.auto_provision === 1, created_at: new Date(r.created_at).toISOString() };
+}
+
+export function updateTenantSettings(
+  db: Db,
+  tenantId: string,
+  input: { name?: string; auto_provision?: boolean; retention_days?: number; retention_runs?: number },
+): TenantSettings {
+  if (input.name !== undefined && !input.name.trim()) throw new Invalid("name", "must not be empty");
+  if (input.retention_days !== undefined && !(Number.isInteger(input.retention_days) && input.retention_days >= 1 && input.retention_days <= 3650)) {
+    throw new Invalid("retention_days", "must be 1 to 3650");
+  }
+  if (input.retention_runs !== undefined && !(Number.isInteger(input.retention_runs) && input.retention_runs >= 10 && input.retention_runs <= 100_000)) {
+    throw new Invalid("retention_runs", "must be 10 to 100000");
+  }
+  db.query(
+    `UPDATE tenants SET name = coalesce($name, name), auto_provision = coalesce($auto, auto_provision),
+       retention_days = coalesce($days, retention_days), retention_runs = coalesce($runs, retention_runs) WHERE id = $id`,
+  ).run({
+    id: tenantId,
+    name: input.name?.trim() ?? null,
+    auto: input.auto_provision === undefined ? null : input.auto_provision ? 1 : 0,
+    days: input.retention_days ?? null,
+    runs: input.retention_runs ?? null,
+  });
+  return getTenantSettings(db, tenantId);
+}
+
+/** New ping or badge key: every old slug ping URL or badge URL stops working. */
+export function rotateTenantKey(db: Db, tenantId: string, key: "ping_key" | "badge_key"): TenantSettings {
+  db.query(`UPDATE tenants SET ${key === "ping_key" ? "ping_key" : "badge_key"} = ? WHERE id = ?`).run(randomSecret(16), tenantId);
+  return getTenantSettings(db, tenantId);
+}

@@ -2,7 +2,18 @@ import { t } from "elysia";
 import type { AppContext } from "../context";
 import { Forbidden } from "../errors";
 import { apiGroup } from "../http";
-import { addMember, createTenant, listMembers, listUserTenants, removeMember, updateMember, ROLES } from "../auth/identity";
+import {
+  addMember,
+  createTenant,
+  getTenantSettings,
+  listMembers,
+  listUserTenants,
+  removeMember,
+  rotateTenantKey,
+  updateMember,
+  updateTenantSettings,
+  ROLES,
+} from "../auth/identity";
 import { requireScope, requireUser } from "../auth/principal";
 
 const role = t.Union(ROLES.map((r) => t.Literal(r)));
@@ -31,6 +42,30 @@ export function tenantsApi(ctx: AppContext) {
       {
         body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),
         detail: { summary: "Create a tenant; you become its owner" },
+      },
+    )
+    .get("/current", ({ principal }) => getTenantSettings(ctx.db, requireScope(principal, "read").tenantId), {
+      detail: { summary: "The active tenant's settings: ping key, badge key, auto-provisioning, retention" },
+    })
+    .patch(
+      "/current",
+      ({ principal, body }) => updateTenantSettings(ctx.db, requireScope(principal, "admin").tenantId, body),
+      {
+        body: t.Object({
+          name: t.Optional(t.String({ maxLength: 200 })),
+          auto_provision: t.Optional(t.Boolean()),
+          retention_days: t.Optional(t.Integer()),
+          retention_runs: t.Optional(t.Integer()),
+        }),
+        detail: { summary: "Change the active tenant's settings" },
+      },
+    )
+    .post(
+      "/current/rotate-key",
+      ({ principal, body }) => rotateTenantKey(ctx.db, requireScope(principal, "admin").tenantId, body.key),
+      {
+        body: t.Object({ key: t.Union([t.Literal("ping_key"), t.Literal("badge_key")]) }),
+        detail: { summary: "Replace the ping key or the badge key (old URLs stop working)" },
       },
     )
     .get(

@@ -1,0 +1,115 @@
+// Check-ins per second and latency of POST /ping/<token> (100-byte body) against 10,000 jobs,
+// next to a bare Bun.serve "OK" server measured the same way in the same run.
+// Server pinned to CPU 0, wrk (50 connections) on CPU 1. Target: >= 0.5 of bare Bun, and
+// p99 < 10 ms at half the peak rate. Every 200 must be a committed row: counted at the end.
+// Runs with CRONTOPUS_SQLITE_SYNC=NORMAL and FULL (BENCH_SYNC=NORMAL to run one).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Database } from "bun:sqlite";
+import { migrate, openDb } from "../../src/db";
+import { createTenant, createUser } from "../../src/auth/identity";
+import { putJob } from "../../src/jobs/jobs";
+import { freePort, spawnServer, tempDataDir, verdict } from "./lib";
+
+const JOBS = 10_000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNS = 50;
+const wrkBin = Bun.which("wrk");
+if (!wrkBin) {
+  console.log("checkins: wrk is not installed (apt-get install wrk); skipped");
+  process.exit(0);
+}
+const pin = (cpu: number, cmd: string[]) => (Bun.which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+function parseMs(v: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(v)!;
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
+}
+
+async function wrk(url: string, script: string, conns = CONNS, seconds = SECONDS): Promise<WrkResult> {
+  const p = Bun.spawn(pin(1, [wrkBin!, "-t1", `-c${conns}`, `-d${seconds}s`, "--latency", "-s", script, url]), { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: parseMs(/\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
+    p99: parseMs(/\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
+    requests: num(/(\d+) requests in/),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+    errors: err ? err.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}
+
+const dir = tempDataDir();
+const body = "x".repeat(100);
+
+// Bare Bun.serve answering "OK": the ceiling on this machine.
+const barePort = await freePort();
+const bareScript = join(dir, "bare.ts");
+writeFileSync(bareScript, `Bun.serve({ port: ${barePort}, hostname: "127.0.0.1", async fetch(r) { await r.text(); return new Response("OK"); } });`);
+const bare = Bun.spawn(pin(0, [process.execPath, bareScript]), { stdout: "ignore", stderr: "inherit" });
+await Bun.sleep(400);
+const postLua = join(dir, "post.lua");
+writeFileSync(postLua, `wrk.method = "POST"\nwrk.body = "${body}"\nwrk.headers["Content-Type"] = "text/plain"\n`);
+const bareResult = await wrk(`http://127.0.0.1:${barePort}/ping/x`, postLua);
+bare.kill();
+console.log(`bare Bun.serve: ${bareResult.rps.toFixed(0)} req/s  p50 ${bareResult.p50.toFixed(2)} ms  p99 ${bareResult.p99.toFixed(2)} ms`);
+
+for (const sync of (process.env.BENCH_SYNC ?? "NORMAL,FULL").split(",")) {
+  const data = tempDataDir();
+  const db = openDb(join(data, "crontopus.db"));
+  migrate(db);
+  const user = await createUser(db, { email: "bench@example.com", password: "bench-password" });
+  const tenant = createTenant(db, { slug: "bench" }, user.id);
+  const tokens: string[] = [];
+  db.transaction(() => {
+    for (let i = 0; i < JOBS; i++) {
+      const { job } = putJob(db, tenant.id, "default", `job-${i}`, { schedule: "*/5 * * * *", grace: "1h" }, Date.now());
+      tokens.push(job.ping_token);
+    }
+  })();
+  db.close();
+  const lua = join(data, "ping.lua");
+  writeFileSync(
+    lua,
+    `local tokens = {${tokens.map((t) => `"${t}"`).join(",")}}
+math.randomseed(os.time())
+request = function()
+  return wrk.format("POST", "/ping/" .. tokens[math.random(#tokens)], {["Content-Type"] = "text/plain"}, "${body}")
+end
+`,
+  );
+  const { url, proc } = await spawnServer(data, { cpu: 0, env: { CRONTOPUS_SQLITE_SYNC: sync, CRONTOPUS_PING_RATE_LIMIT: "0" } });
+  await wrk(url, lua, CONNS, 2); // warm-up
+  const peak = await wrk(url, lua);
+  // Half the peak rate, paced: each connection waits before its next request.
+  const halfConns = CONNS;
+  const delayMs = Math.max(1, Math.round((halfConns / (peak.rps / 2)) * 1000 - peak.p50));
+  const paced = join(data, "paced.lua");
+  writeFileSync(paced, (await Bun.file(lua).text()) + `\nfunction delay() return ${delayMs} end\n`);
+  const half = await wrk(url, paced, halfConns);
+  await Bun.sleep(600);
+  proc.kill();
+  await proc.exited;
+  const check = new Database(join(data, "crontopus.db"), { readonly: true });
+  const rows = check.query<{ n: number }, []>("SELECT count(*) AS n FROM checkins").get()!.n;
+  check.close();
+  const ok = peak.requests - peak.non2xx + half.requests - half.non2xx;
+  const ratio = peak.rps / bareResult.rps;
+  console.log(`crontopus ping, synchronous=${sync}: ${peak.rps.toFixed(0)} check-ins/s  p50 ${peak.p50.toFixed(2)} ms  p99 ${peak.p99.toFixed(2)} ms  (non-2xx ${peak.non2xx}, socket errors ${peak.errors})`);
+  console.log(`  ratio to bare Bun: ${ratio.toFixed(2)}  target >= 0.5: ${verdict(ratio >= 0.5)}`);
+  console.log(`  at half the peak (${half.rps.toFixed(0)}/s, paced): p50 ${half.p50.toFixed(2)} ms  p99 ${half.p99.toFixed(2)} ms  target p99 < 10 ms: ${verdict(half.p99 < 10)}`);
+  console.log(`  committed rows ${rows} >= answered 200s ${ok} (plus warm-up): ${verdict(rows >= ok)}`);
+}

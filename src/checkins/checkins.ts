@@ -1,0 +1,130 @@
+// Check-ins: finding the job a check-in is for, and turning input into a log entry.
+// Every check-in, from a ping URL, the API, the CLI wrapper or an agent, goes through the
+// same CheckinWriter and is applied by the engine.
+import type { Db } from "../db";
+import { Invalid, NotFound } from "../errors";
+import { createJob } from "../jobs/jobs";
+import type { CheckinEvent, CheckinKind } from "./writer";
+
+export interface PingTarget {
+  id: string;
+  tenant_id: string;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isRunId(rid: string): boolean {
+  return UUID_RE.test(rid);
+}
+
+export class PingLookup {
+  private readonly byToken;
+  private readonly tenantByKey;
+  private readonly byName;
+
+  constructor(private readonly db: Db) {
+    this.byToken = db.query<PingTarget, [string]>("SELECT id, tenant_id FROM jobs WHERE ping_token = ?");
+    this.tenantByKey = db.query<{ id: string; auto_provision: number }, [string]>(
+      "SELECT id, auto_provision FROM tenants WHERE ping_key = ?",
+    );
+    this.byName = db.query<PingTarget, [string, string, string]>(
+      "SELECT id, tenant_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?",
+    );
+  }
+
+  token(token: string): PingTarget | null {
+    return this.byToken.get(token);
+  }
+
+  /**
+   * A job by the tenant's ping key and a slug: `<name>` in the default namespace, or
+   * `<namespace>-<name>` (names may hold '-', so each split is tried, default first).
+   */
+  slug(pingKey: string, slug: string): { target: PingTarget | null; tenantId: string | null; autoProvision: boolean } {
+    const tenant = this.tenantByKey.get(pingKey);
+    if (!tenant) return { target: null, tenantId: null, autoProvision: false };
+    let target = this.byName.get(tenant.id, "default", slug);
+    for (let i = slug.indexOf("-"); !target && i > 0; i = slug.indexOf("-", i + 1)) {
+      target = this.byName.get(tenant.id, slug.slice(0, i), slug.slice(i + 1));
+    }
+    return { target, tenantId: tenant.id, autoProvision: tenant.auto_provision === 1 };
+  }
+}
+
+/** Creates a ping-only job for an unknown slug (tenants that allow auto-provisioning). */
+export function provisionJob(db: Db, tenantId: string, slug: string, now: number): PingTarget {
+  const { job } = createJob(db, tenantId, { name: slug, schedule: "@every 1d", annotations: { "crontopus.io/provisioned-by": "ping" } }, now);
+  return { id: job.id, tenant_id: tenantId };
+}
+
+const KINDS: readonly CheckinKind[] = ["start", "success", "fail", "log"];
+
+export interface CheckinInput {
+  job: string;
+  kind: string;
+  exit_code?: number;
+  duration_ms?: number;
+  output?: string;
+  run_id?: string;
+  started_at?: string | number;
+  /** When it happened, for results delivered late (e.g. spooled by an agent). */
+  at?: string | number;
+}
+
+function readTime(field: string, v: string | number | undefined, now: number): number | null {
+  if (v === undefined) return null;
+  const ms = typeof v === "number" ? v : Date.parse(v);
+  if (!Number.isFinite(ms)) throw new Invalid(field, "expected an ISO 8601 time or milliseconds since the epoch");
+  if (ms > now + 60_000) throw new Invalid(field, "is in the future");
+  return ms;
+}
+
+/** Finds the job an API check-in names ("namespace/name", "name" in default, or its id) in the tenant. */
+export function findCheckinJob(db: Db, tenantId: string, ref: string): PingTarget {
+  const slash = ref.indexOf("/");
+  const row =
+    slash > 0
+      ? db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").get(tenantId, ref.slice(0, slash), ref.slice(slash + 1))
+      : db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id FROM jobs WHERE tenant_id = ? AND (id = ? OR (namespace = 'default' AND name = ?))").get(tenantId, ref, ref);
+  if (!row) throw new NotFound(`job ${ref}`);
+  return row;
+}
+
+/** Checks an API check-in and turns it into a log entry. */
+export function checkinEvent(target: PingTarget, input: CheckinInput, source: string, bodyLimit: number, now: number): CheckinEvent {
+  if (!(KINDS as readonly string[]).includes(input.kind)) throw new Invalid("kind", `must be one of ${KINDS.join(", ")}`);
+  const kind = input.kind as CheckinKind;
+  if (input.exit_code !== undefined) {
+    if (!Number.isInteger(input.exit_code) || input.exit_code < 0 || input.exit_code > 255) throw new Invalid("exit_code", "must be 0 to 255");
+    if (kind === "success" && input.exit_code !== 0) throw new Invalid("exit_code", "a success has exit code 0; send kind fail");
+  }
+  if (input.duration_ms !== undefined && (!Number.isInteger(input.duration_ms) || input.duration_ms < 0)) {
+    throw new Invalid("duration_ms", "must be a whole number of milliseconds, 0 or more");
+  }
+  if (input.run_id !== undefined && !isRunId(input.run_id)) throw new Invalid("run_id", "must be a UUID");
+  const startedAt = readTime("started_at", input.started_at, now);
+  let at = readTime("at", input.at, now);
+  if (at === null && startedAt !== null) at = kind === "start" ? startedAt : input.duration_ms !== undefined ? startedAt + input.duration_ms : null;
+  const { text, truncated } = truncate(input.output ?? null, bodyLimit);
+  return {
+    job_id: target.id,
+    kind,
+    exit_code: input.exit_code ?? (kind === "success" ? 0 : null),
+    rid: input.run_id ?? null,
+    received_at: at ?? now,
+    started_at: startedAt,
+    duration_ms: input.duration_ms ?? null,
+    body: text,
+    truncated,
+    source,
+  };
+}
+
+/** Keeps at most `limit` bytes of UTF-8 text. */
+export function truncate(text: string | null, limit: number): { text: string | null; truncated: boolean } {
+  if (text === null || text.length === 0) return { text: null, truncated: false };
+  if (text.length * 3 <= limit) return { text, truncated: false };
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= limit) return { text, truncated: false };
+  return { text: bytes.subarray(0, limit).toString("utf8").replace(/\uFFFD$/, ""), truncated: true };
+}

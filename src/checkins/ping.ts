@@ -1,0 +1,145 @@
+// The ping endpoints: /ping/<token>[/start|/fail|/log|/<exit-code>] and
+// /ping/<tenant-ping-key>/<slug>[/…], for GET, POST and HEAD, as Healthchecks' ping API.
+// This is the hot path: one indexed lookup, one queued insert, answered after its commit.
+import type { Db } from "../db";
+import type { Logger } from "../log";
+import { RateLimiter } from "../ratelimit";
+import { TooManyRequests } from "../errors";
+import { isRunId, PingLookup, provisionJob, type PingTarget } from "./checkins";
+import type { CheckinKind, CheckinWriter } from "./writer";
+
+export interface PingContext {
+  db: Db;
+  log: Logger;
+  writer: CheckinWriter;
+  bodyLimit: number;
+  /** Check-ins a job may send per minute (0: no limit). */
+  perJobPerMinute: number;
+  now: () => number;
+}
+
+type Server = { requestIP(r: Request): { address: string } | null } | null | undefined;
+
+const text = (status: number, body: string, head: boolean) =>
+  new Response(head ? null : body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+
+const KIND_WORDS: Record<string, CheckinKind> = { start: "start", fail: "fail", log: "log" };
+
+/** The kind a path suffix stands for; "bad" for a number that is no exit code; null when it is no kind. */
+function kindOf(word: string): { kind: CheckinKind; exit: number | null } | "bad" | null {
+  const k = KIND_WORDS[word];
+  if (k) return { kind: k, exit: null };
+  if (/^-?\d+$/.test(word)) {
+    const code = Number(word);
+    if (code < 0 || code > 255) return "bad";
+    return { kind: code === 0 ? "success" : "fail", exit: code };
+  }
+  return null;
+}
+
+/** Reads at most `limit` bytes of the body; the rest is dropped, never refused. */
+async function readBody(req: Request, limit: number): Promise<{ body: string | null; truncated: boolean }> {
+  if (!req.body) return { body: null, truncated: false };
+  const length = Number(req.headers.get("content-length") ?? NaN);
+  if (length <= limit) {
+    const t = await req.text();
+    return { body: t.length ? t : null, truncated: false };
+  }
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.length > limit) {
+      chunks.push(value.subarray(0, limit - size));
+      size = limit;
+      truncated = true;
+      await reader.cancel().catch(() => {});
+      break;
+    }
+    chunks.push(value);
+    size += value.length;
+  }
+  const body = new TextDecoder().decode(Buffer.concat(chunks)).replace(/\uFFFD$/, "");
+  return { body: body.length ? body : null, truncated };
+}
+
+export function pingHandler(ctx: PingContext) {
+  const lookup = new PingLookup(ctx.db);
+  const perJob = new RateLimiter(ctx.perJobPerMinute || Number.MAX_SAFE_INTEGER, 60_000, "rate limited");
+  // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
+  const misses = new RateLimiter(120, 60_000, "rate limited");
+
+  return async function ping(req: Request, server?: Server): Promise<Response> {
+    const head = req.method === "HEAD";
+    if (req.method !== "GET" && req.method !== "POST" && !head) return text(405, "method not allowed", false);
+    const url = new URL(req.url);
+    const parts = url.pathname.split("/").filter(Boolean).slice(1); // drop "ping"
+    const now = ctx.now();
+    const ip = server?.requestIP(req)?.address ?? "local";
+
+    let target: PingTarget | null = null;
+    let kind: CheckinKind = "success";
+    let exit: number | null = null;
+    let created = false;
+    try {
+      let slugForm: { key: string; slug: string } | null = null;
+      if (parts.length === 1) {
+        target = lookup.token(parts[0]!);
+      } else if (parts.length === 2) {
+        const k = kindOf(parts[1]!);
+        if (k === "bad") return text(400, "invalid exit code", head);
+        if (k) {
+          ({ kind, exit } = k);
+          target = lookup.token(parts[0]!);
+        } else slugForm = { key: parts[0]!, slug: parts[1]! };
+      } else if (parts.length === 3) {
+        const k = kindOf(parts[2]!);
+        if (k === "bad") return text(400, "invalid exit code", head);
+        if (!k) return text(404, "not found", head);
+        ({ kind, exit } = k);
+        slugForm = { key: parts[0]!, slug: parts[1]! };
+      } else return text(404, "not found", head);
+
+      if (slugForm) {
+        const found = lookup.slug(slugForm.key, slugForm.slug);
+        target = found.target;
+        if (!target && found.tenantId && found.autoProvision && url.searchParams.get("create") === "1") {
+          target = provisionJob(ctx.db, found.tenantId, slugForm.slug, now);
+          created = true;
+        }
+      }
+      if (!target) {
+        misses.hit(ip, now);
+        return text(404, "not found", head);
+      }
+      const rid = url.searchParams.get("rid");
+      if (rid !== null && !isRunId(rid)) return text(400, "invalid run id", head);
+      perJob.hit(target.id, now);
+
+      const { body, truncated } = head ? { body: null, truncated: false } : await readBody(req, ctx.bodyLimit);
+      const agent = req.headers.get("user-agent");
+      await ctx.writer.append({
+        job_id: target.id,
+        kind,
+        exit_code: exit ?? (kind === "success" ? 0 : null),
+        rid,
+        received_at: now,
+        started_at: null,
+        duration_ms: null,
+        body,
+        truncated,
+        source: `ping from ${ip}${agent ? ` (${agent.slice(0, 80)})` : ""}`,
+      });
+      return created ? text(201, "Created", head) : text(200, "OK", head);
+    } catch (e) {
+      if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { "retry-after": String(e.retryAfterSeconds) } });
+      // A name that is no valid job name, when provisioning.
+      if (created === false && target === null && (e as { status?: number }).status === 422) return text(400, "invalid slug", head);
+      ctx.log.error("ping failed", { error: e instanceof Error ? e.message : String(e) });
+      return text(500, "internal error", head);
+    }
+  };
+}

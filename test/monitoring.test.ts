@@ -1,0 +1,254 @@
+// The monitoring engine end to end: real pings over HTTP, real webhook deliveries, real time.
+// alice owns acme; her jobs use @every schedules of a few seconds; the engine ticks every 50 ms.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
+import { startReceiver, until } from "./receiver";
+
+const ENV = { CRONTOPUS_TICK_MS: "50", CRONTOPUS_PING_BODY_LIMIT: "1KB", CRONTOPUS_PING_RATE_LIMIT: "40" };
+let s: TestServer;
+let alice: Persona, charlie: Persona;
+const hook = startReceiver();
+
+beforeAll(async () => {
+  s = await startTestServer(ENV);
+  alice = await persona(s.db, "alice", "acme", "owner");
+  charlie = await persona(s.db, "charlie", "globex", "owner");
+  const r = await s.api("/api/v1/channels", { method: "POST", token: alice.token, json: { name: "hook", type: "webhook", config: { url: hook.url + "/alerts", secret: "s3cret" } } });
+  expect(r.status).toBe(201);
+});
+afterAll(async () => {
+  await s.close();
+  hook.stop();
+});
+
+async function putJob(name: string, body: Record<string, unknown>) {
+  const r = await s.api(`/api/v1/jobs/default/${name}`, { method: "PUT", token: alice.token, json: body });
+  expect(r.status).toBeLessThan(300);
+  return (await r.json()) as { id: string; ping_url: string };
+}
+const job = async (name: string) => (await (await s.api(`/api/v1/jobs/default/${name}`, { token: alice.token })).json()) as Record<string, any>;
+const runs = async (name: string) => ((await (await s.api(`/api/v1/jobs/default/${name}/runs?output=true`, { token: alice.token })).json()) as { runs: any[] }).runs;
+const alertsFor = (name: string) => hook.received.filter((r) => r.json?.job?.name === name);
+
+describe("ping protocol", () => {
+  test("GET, POST and HEAD on /ping/<token> record a success with the body as output", async () => {
+    const { ping_url } = await putJob("proto", { schedule: "@every 1h" });
+    const get = await fetch(ping_url);
+    expect(get.status).toBe(200);
+    expect(await get.text()).toBe("OK");
+    expect((await fetch(ping_url, { method: "HEAD" })).status).toBe(200);
+    const post = await fetch(ping_url, { method: "POST", body: "backup done: 42 files" });
+    expect(post.status).toBe(200);
+    const rs = await until(async () => ((await runs("proto")).length === 3 ? runs("proto") : null));
+    expect(rs.map((r) => r.status)).toEqual(["success", "success", "success"]);
+    expect(rs[0].output).toBe("backup done: 42 files");
+    expect((await job("proto")).status).toBe("up");
+  });
+
+  test("a body over the limit is truncated and marked, never refused", async () => {
+    const { ping_url } = await putJob("big-body", { schedule: "@every 1h" });
+    const r = await fetch(ping_url + "/fail", { method: "POST", body: "x".repeat(5000) });
+    expect(r.status).toBe(200);
+    const [run] = await until(async () => ((await runs("big-body")).length ? runs("big-body") : null));
+    expect(run.output.length).toBe(1024);
+    expect(run.output_truncated).toBe(true);
+    expect(run.status).toBe("failed");
+  });
+
+  test("answers 400 for a bad exit code or run id, 404 for an unknown token", async () => {
+    const { ping_url } = await putJob("bad-input", { schedule: "@every 1h" });
+    expect((await fetch(ping_url + "/256")).status).toBe(400);
+    expect((await fetch(ping_url + "?rid=not-a-uuid")).status).toBe(400);
+    expect((await fetch(`${s.url}/ping/no-such-token`)).status).toBe(404);
+    expect((await fetch(`${s.url}/ping/no-such-token/start`)).status).toBe(404);
+  });
+
+  test("exit codes: 0 is a success, 1-255 a failure with that code", async () => {
+    const { ping_url } = await putJob("codes", { schedule: "@every 1h" });
+    await fetch(ping_url + "/0");
+    await fetch(ping_url + "/3");
+    const rs = await until(async () => ((await runs("codes")).length === 2 ? runs("codes") : null));
+    expect(rs.map((r) => [r.status, r.exit_code])).toEqual([
+      ["failed", 3],
+      ["success", 0],
+    ]);
+  });
+
+  test("a job is addressed by slug with the tenant's ping key, and ?create=1 provisions one when allowed", async () => {
+    await putJob("by-slug", { schedule: "@every 1h", namespace: "default" });
+    await s.api("/api/v1/jobs/reports/nightly-sum", { method: "PUT", token: alice.token, json: { schedule: "@daily" } });
+    const { ping_key } = (await (await s.api("/api/v1/tenants/current", { token: alice.token })).json()) as { ping_key: string };
+    expect((await fetch(`${s.url}/ping/${ping_key}/by-slug`)).status).toBe(200);
+    expect((await fetch(`${s.url}/ping/${ping_key}/reports-nightly-sum/start`)).status).toBe(200);
+    expect((await fetch(`${s.url}/ping/${ping_key}/brand-new?create=1`)).status).toBe(404);
+    await s.api("/api/v1/tenants/current", { method: "PATCH", token: alice.token, json: { auto_provision: true } });
+    const created = await fetch(`${s.url}/ping/${ping_key}/brand-new?create=1`);
+    expect(created.status).toBe(201);
+    expect((await s.api("/api/v1/jobs/default/brand-new", { token: alice.token })).status).toBe(200);
+    expect((await fetch(`${s.url}/ping/${ping_key}/brand-new?create=1`)).status).toBe(200);
+    // Another tenant's key never reaches acme's jobs.
+    const { ping_key: globexKey } = (await (await s.api("/api/v1/tenants/current", { token: charlie.token })).json()) as { ping_key: string };
+    expect((await fetch(`${s.url}/ping/${globexKey}/by-slug`)).status).toBe(404);
+  });
+
+  test("pings beyond the per-job rate limit get 429", async () => {
+    const { ping_url } = await putJob("chatty", { schedule: "@every 1h" });
+    const codes = await Promise.all(Array.from({ length: 45 }, () => fetch(ping_url + "/log", { method: "POST", body: "x" }).then((r) => r.status)));
+    expect(codes.filter((c) => c === 200).length).toBe(40);
+    expect(codes.filter((c) => c === 429).length).toBe(5);
+  });
+
+  test("POST /api/v1/checkins records a run with exit code, duration and output", async () => {
+    await putJob("via-api", { schedule: "@every 1h" });
+    const r = await s.api("/api/v1/checkins", {
+      method: "POST",
+      token: alice.token,
+      json: { job: "default/via-api", kind: "fail", exit_code: 2, duration_ms: 1500, output: "disk full" },
+    });
+    expect(r.status).toBe(200);
+    const [run] = await until(async () => ((await runs("via-api")).length ? runs("via-api") : null));
+    expect(run).toMatchObject({ status: "failed", exit_code: 2, duration_ms: 1500, output: "disk full" });
+    const bad = await s.api("/api/v1/checkins", { method: "POST", token: alice.token, json: { job: "via-api", kind: "success", exit_code: 4 } });
+    expect(bad.status).toBe(422);
+    const other = await s.api("/api/v1/checkins", { method: "POST", token: charlie.token, json: { job: "default/via-api", kind: "success" } });
+    expect(other.status).toBe(404);
+  });
+});
+
+describe("runs", () => {
+  test("overlapping runs are paired by run id", async () => {
+    const { ping_url } = await putJob("overlap", { schedule: "@every 1h" });
+    const a = crypto.randomUUID();
+    const b = crypto.randomUUID();
+    await fetch(`${ping_url}/start?rid=${a}`);
+    await Bun.sleep(30);
+    await fetch(`${ping_url}/start?rid=${b}`);
+    await until(async () => (await job("overlap")).status === "running");
+    await Bun.sleep(40);
+    await fetch(`${ping_url}/0?rid=${b}`, { method: "POST", body: "b done" });
+    await until(async () => (await runs("overlap")).some((r) => r.status === "success"));
+    expect((await job("overlap")).status).toBe("running");
+    await fetch(`${ping_url}/1?rid=${a}`, { method: "POST", body: "a broke" });
+    const rs = await until(async () => {
+      const x = await runs("overlap");
+      return x.every((r) => r.status !== "running") ? x : null;
+    });
+    const byRid = Object.fromEntries(rs.map((r) => [r.run_id, r]));
+    expect(byRid[a]).toMatchObject({ status: "failed", exit_code: 1, output: "a broke" });
+    expect(byRid[b]).toMatchObject({ status: "success", exit_code: 0, output: "b done" });
+    expect(byRid[a].duration_ms).toBeGreaterThan(byRid[b].duration_ms);
+  });
+
+  test("without a run id a finish closes the newest open run", async () => {
+    const { ping_url } = await putJob("newest", { schedule: "@every 1h" });
+    await fetch(`${ping_url}/start`);
+    await Bun.sleep(20);
+    await fetch(`${ping_url}/start`);
+    await fetch(`${ping_url}`);
+    const rs = await until(async () => {
+      const x = await runs("newest");
+      return x.some((r) => r.status === "success") ? x : null;
+    });
+    expect(rs.map((r) => r.status)).toEqual(["success", "running"]);
+  });
+
+  test("a start with no finish within the timeout makes the run timeout and the job failed", async () => {
+    const { ping_url } = await putJob("hangs", { schedule: "@every 1h", timeout: 1 });
+    await fetch(`${ping_url}/start`);
+    const j = await until(async () => ((await job("hangs")).status === "failed" ? job("hangs") : null), 4000);
+    expect(j.status).toBe("failed");
+    const [run] = await runs("hangs");
+    expect(run.status).toBe("timeout");
+    expect(alertsFor("hangs").length).toBe(1);
+  });
+
+  test("runs and flips are listed and another tenant sees none", async () => {
+    const list = (await (await s.api("/api/v1/runs?job=default/codes", { token: alice.token })).json()) as { runs: any[] };
+    expect(list.runs.length).toBe(2);
+    const one = await (await s.api(`/api/v1/runs/${list.runs[0].id}`, { token: alice.token })).json();
+    expect(one).toMatchObject({ id: list.runs[0].id, job: "default/codes" });
+    expect((await s.api(`/api/v1/runs/${list.runs[0].id}`, { token: charlie.token })).status).toBe(404);
+    expect(((await (await s.api("/api/v1/runs", { token: charlie.token })).json()) as { runs: unknown[] }).runs).toEqual([]);
+    const flips = (await (await s.api("/api/v1/jobs/default/codes/flips", { token: alice.token })).json()) as { flips: any[] };
+    expect(flips.flips.map((f) => f.to)).toContain("up");
+  });
+});
+
+describe("status engine and alerts", () => {
+  test("a job that misses its schedule goes late, then down within a second of its grace, with exactly one alert; recovery sends exactly one resolve", async () => {
+    const { ping_url } = await putJob("heartbeat", { schedule: "@every 2s", grace: 1 });
+    await fetch(ping_url);
+    await until(async () => (await job("heartbeat")).status === "up");
+    const pingedAt = Date.now();
+    await until(async () => (await job("heartbeat")).status === "late", 4000);
+    const down = await until(async () => (alertsFor("heartbeat").length ? alertsFor("heartbeat") : null), 5000);
+    const wentDownAfter = Date.now() - pingedAt;
+    expect(wentDownAfter).toBeGreaterThanOrEqual(2900);
+    expect(wentDownAfter).toBeLessThan(4000);
+    expect(down[0]!.json).toMatchObject({ event: "trigger", status: "down", job: { name: "heartbeat" } });
+    // The signature is HMAC-SHA256 over the exact body with the channel's secret.
+    const sig = new Bun.CryptoHasher("sha256", "s3cret").update(down[0]!.body).digest("hex");
+    expect(down[0]!.headers.get("x-crontopus-signature")).toBe(`sha256=${sig}`);
+    await Bun.sleep(600);
+    expect(alertsFor("heartbeat").length).toBe(1);
+    await fetch(ping_url);
+    await until(async () => alertsFor("heartbeat").length === 2);
+    expect(alertsFor("heartbeat")[1]!.json).toMatchObject({ event: "resolve", status: "up" });
+    const flips = ((await (await s.api("/api/v1/jobs/default/heartbeat/flips", { token: alice.token })).json()) as { flips: any[] }).flips;
+    expect(flips.map((f) => f.to).reverse()).toEqual(["up", "late", "down", "up"]);
+    await Bun.sleep(300);
+    expect(alertsFor("heartbeat").length).toBe(2);
+  });
+
+  test("a paused job's pings are recorded and never alert", async () => {
+    const { ping_url } = await putJob("sleepy", { schedule: "@every 1s", grace: 1, paused: true });
+    await fetch(ping_url + "/fail");
+    await until(async () => (await runs("sleepy")).length === 1);
+    await Bun.sleep(2500);
+    expect((await job("sleepy")).status).toBe("paused");
+    expect(alertsFor("sleepy")).toEqual([]);
+  });
+
+  test("alerts only the channels a job names", async () => {
+    const other = startReceiver();
+    const r = await s.api("/api/v1/channels", { method: "POST", token: alice.token, json: { name: "other", type: "webhook", config: { url: other.url } } });
+    expect(r.status).toBe(201);
+    const { ping_url } = await putJob("picky", { schedule: "@every 1h", alerts: { channels: ["other"] } });
+    await fetch(ping_url + "/fail");
+    await until(() => other.received.length === 1);
+    await Bun.sleep(200);
+    expect(alertsFor("picky")).toEqual([]);
+    other.stop();
+  });
+});
+
+test("a restart in the middle of an outage loses no deadline and sends no duplicate alert", async () => {
+  const dir = tempDir();
+  const receiver = startReceiver();
+  let srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir });
+  const bob = await persona(srv.db, "bob", "initech", "owner");
+  await srv.api("/api/v1/channels", { method: "POST", token: bob.token, json: { name: "hook", type: "webhook", config: { url: receiver.url } } });
+  const put = await srv.api("/api/v1/jobs/default/nightly", { method: "PUT", token: bob.token, json: { schedule: "@every 1s", grace: 1 } });
+  const token = ((await put.json()) as { ping_url: string }).ping_url.split("/").pop()!;
+  expect((await fetch(`${srv.url}/ping/${token}`)).status).toBe(200);
+  await srv.close();
+
+  // The deadline passes while the server is away; it comes back on the same data directory.
+  await Bun.sleep(2500);
+  srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir });
+  await until(() => receiver.received.length === 1, 3000);
+  expect(receiver.received[0]!.json).toMatchObject({ event: "trigger", status: "down" });
+  await srv.close();
+
+  // Another restart while still down: nothing is sent again.
+  srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir });
+  await Bun.sleep(700);
+  expect(receiver.received.length).toBe(1);
+  await fetch(`${srv.url}/ping/${token}`);
+  await until(() => receiver.received.length === 2, 3000);
+  expect(receiver.received[1]!.json).toMatchObject({ event: "resolve", status: "up" });
+  await Bun.sleep(300);
+  expect(receiver.received.length).toBe(2);
+  await srv.close();
+  receiver.stop();
+});
