@@ -27,52 +27,43 @@ ALTER TABLE jobs ADD COLUMN status_since INTEGER;
 ALTER TABLE jobs ADD COLUMN expected_at INTEGER;          -- when the next run is due
 ALTER TABLE jobs ADD COLUMN next_deadline INTEGER;        -- when the engine must look at this job next
 ALTER TABLE jobs ADD COLUMN last_notified_at INTEGER;
+ALTER TABLE jobs ADD COLUMN last_checkin_id INTEGER;       -- head of the job's check-in chain
+ALTER TABLE jobs ADD COLUMN open_runs INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX jobs_next_deadline ON jobs(next_deadline) WHERE next_deadline IS NOT NULL;
 
--- The durable record of every check-in, appended on the request path and nothing else.
--- The engine applies rows in id order and records how far it got in engine_state.
+-- The durable record of every check-in, and the run history: appended on the request path
+-- with no index on the job (random index writes cost more than everything else there).
+-- The engine applies rows in id order, links each to the job's previous one (prev_id: a
+-- job's history is that chain, read by rowid), pairs finishes with starts and judges them,
+-- touching only recent rows. How far it got is in engine_state.
 CREATE TABLE checkins (
   id          INTEGER PRIMARY KEY,
+  tenant_id   TEXT NOT NULL,
   job_id      TEXT NOT NULL,
   kind        TEXT NOT NULL,      -- start, success, fail, log
+  status      TEXT NOT NULL,      -- running, success, failed, timeout, log; closed: a start its finish took over
   exit_code   INTEGER,
   rid         TEXT,
-  received_at INTEGER NOT NULL,   -- when the server got it (or, for spooled results, when it happened)
+  received_at INTEGER NOT NULL,   -- when it happened (for results delivered late, their own time)
   started_at  INTEGER,
   duration_ms INTEGER,
   body        TEXT,
   truncated   INTEGER NOT NULL DEFAULT 0,
-  source      TEXT
+  source      TEXT,
+  prev_id     INTEGER,            -- the job's previous check-in
+  start_id    INTEGER,            -- for a finish: the start it closed
+  reason      TEXT,
+  deadline    INTEGER             -- for a running start: when it times out
 );
+CREATE INDEX checkins_tenant ON checkins(tenant_id, id);
+CREATE INDEX checkins_open ON checkins(job_id, rid) WHERE status = 'running';
+CREATE INDEX checkins_deadline ON checkins(deadline) WHERE status = 'running' AND deadline IS NOT NULL;
 
 CREATE TABLE engine_state (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
 INSERT INTO engine_state (key, value) VALUES ('checkins_applied', 0);
-
-CREATE TABLE runs (
-  id               TEXT PRIMARY KEY,     -- UUIDv7: sorts by start
-  tenant_id        TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-  job_id           TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-  rid              TEXT,
-  status           TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed', 'timeout')),
-  started_at       INTEGER,
-  finished_at      INTEGER,
-  duration_ms      INTEGER,
-  exit_code        INTEGER,
-  output           TEXT,
-  output_truncated INTEGER NOT NULL DEFAULT 0,
-  source           TEXT,
-  reason           TEXT,
-  deadline         INTEGER,              -- a running run times out at this time
-  created_at       INTEGER NOT NULL
-);
-CREATE INDEX runs_deadline ON runs(deadline) WHERE status = 'running' AND deadline IS NOT NULL;
-CREATE INDEX runs_job ON runs(job_id, id);
-CREATE INDEX runs_tenant ON runs(tenant_id, id);
-CREATE INDEX runs_open ON runs(job_id, rid) WHERE status = 'running';
-CREATE INDEX runs_created ON runs(created_at);
 
 CREATE TABLE flips (
   id          INTEGER PRIMARY KEY,

@@ -15,6 +15,7 @@ import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
 import { channelsApi } from "./alerts/api";
+import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
 
 export interface AppOptions {
@@ -34,7 +35,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
 }
 
 /** The whole HTTP surface: REST API, docs, health, static files. */
-export function createApp(ctx: AppContext) {
+export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
     .use(tenantsApi(ctx))
@@ -91,6 +92,7 @@ export function createApp(ctx: AppContext) {
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {
       detail: { hide: true },
     })
+    .use(metricsApi(ctx, sources))
     .use(api);
 }
 

@@ -21,8 +21,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const applied = migrate(db);
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
-  const app = createApp(ctx);
   const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
+  const app = createApp(ctx, { engine });
   const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
   engine.start(config.tickMs);
@@ -30,7 +30,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const pruner = setInterval(() => {
     try {
       const pruned = pruneHistory(db, ctx.now());
-      ctx.log.debug("history pruned", pruned);
+      ctx.log.debug("history pruned", { ...pruned });
     } catch (e) {
       ctx.log.error("pruning failed", { error: String(e) });
     }
@@ -50,7 +50,6 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       clearInterval(pruner);
       ctx.checkins.flush();
       engine.stop();
-      engine.tick();
       await dispatcher.stop();
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close();

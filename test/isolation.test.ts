@@ -15,7 +15,7 @@ function acmeState() {
     s.db.query("SELECT id, name, scopes FROM api_tokens WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
     s.db.query("SELECT * FROM namespaces WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY name").all(),
     s.db.query("SELECT * FROM channels WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
-    s.db.query("SELECT * FROM runs WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
+    s.db.query("SELECT * FROM checkins WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
   ]);
 }
 

@@ -9,6 +9,7 @@ import type { CheckinEvent, CheckinKind } from "./writer";
 export interface PingTarget {
   id: string;
   tenant_id: string;
+  last_checkin_id: number | null;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -23,12 +24,12 @@ export class PingLookup {
   private readonly byName;
 
   constructor(private readonly db: Db) {
-    this.byToken = db.query<PingTarget, [string]>("SELECT id, tenant_id FROM jobs WHERE ping_token = ?");
+    this.byToken = db.query<PingTarget, [string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE ping_token = ?");
     this.tenantByKey = db.query<{ id: string; auto_provision: number }, [string]>(
       "SELECT id, auto_provision FROM tenants WHERE ping_key = ?",
     );
     this.byName = db.query<PingTarget, [string, string, string]>(
-      "SELECT id, tenant_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?",
+      "SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?",
     );
   }
 
@@ -54,7 +55,7 @@ export class PingLookup {
 /** Creates a ping-only job for an unknown slug (tenants that allow auto-provisioning). */
 export function provisionJob(db: Db, tenantId: string, slug: string, now: number): PingTarget {
   const { job } = createJob(db, tenantId, { name: slug, schedule: "@every 1d", annotations: { "crontopus.io/provisioned-by": "ping" } }, now);
-  return { id: job.id, tenant_id: tenantId };
+  return { id: job.id, tenant_id: tenantId, last_checkin_id: null };
 }
 
 const KINDS: readonly CheckinKind[] = ["start", "success", "fail", "log"];
@@ -84,8 +85,8 @@ export function findCheckinJob(db: Db, tenantId: string, ref: string): PingTarge
   const slash = ref.indexOf("/");
   const row =
     slash > 0
-      ? db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").get(tenantId, ref.slice(0, slash), ref.slice(slash + 1))
-      : db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id FROM jobs WHERE tenant_id = ? AND (id = ? OR (namespace = 'default' AND name = ?))").get(tenantId, ref, ref);
+      ? db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").get(tenantId, ref.slice(0, slash), ref.slice(slash + 1))
+      : db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND (id = ? OR (namespace = 'default' AND name = ?))").get(tenantId, ref, ref);
   if (!row) throw new NotFound(`job ${ref}`);
   return row;
 }
@@ -107,7 +108,9 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
   if (at === null && startedAt !== null) at = kind === "start" ? startedAt : input.duration_ms !== undefined ? startedAt + input.duration_ms : null;
   const { text, truncated } = truncate(input.output ?? null, bodyLimit);
   return {
+    tenant_id: target.tenant_id,
     job_id: target.id,
+    last_checkin_id: target.last_checkin_id,
     kind,
     exit_code: input.exit_code ?? (kind === "success" ? 0 : null),
     rid: input.run_id ?? null,

@@ -122,7 +122,9 @@ export function pingHandler(ctx: PingContext) {
       const { body, truncated } = head ? { body: null, truncated: false } : await readBody(req, ctx.bodyLimit);
       const agent = req.headers.get("user-agent");
       await ctx.writer.append({
+        tenant_id: target.tenant_id,
         job_id: target.id,
+        last_checkin_id: target.last_checkin_id,
         kind,
         exit_code: exit ?? (kind === "success" ? 0 : null),
         rid,

@@ -6,7 +6,10 @@ import type { Db } from "../db";
 export type CheckinKind = "start" | "success" | "fail" | "log";
 
 export interface CheckinEvent {
+  tenant_id: string;
   job_id: string;
+  /** The job's newest check-in id as the database knew it when the job was looked up. */
+  last_checkin_id: number | null;
   kind: CheckinKind;
   exit_code: number | null;
   rid: string | null;
@@ -18,6 +21,9 @@ export interface CheckinEvent {
   source: string | null;
 }
 
+/** A check-in's status as written; the engine may judge a finish otherwise (e.g. too short). */
+const STATUS_OF: Record<CheckinKind, string> = { start: "running", success: "success", fail: "failed", log: "log" };
+
 interface Pending {
   event: CheckinEvent;
   resolve: () => void;
@@ -26,6 +32,9 @@ interface Pending {
 
 export class CheckinWriter {
   private queue: Pending[] = [];
+  /** The newest check-in id written per job: each new row links to it (prev_id), so a job's
+   *  history is a chain read by rowid and the append needs no index on the job. */
+  private readonly heads = new Map<string, number>();
   private scheduled = false;
   private readonly insert;
   /** Check-ins committed since start, for /metrics. */
@@ -34,8 +43,8 @@ export class CheckinWriter {
 
   constructor(private readonly db: Db) {
     this.insert = db.query(
-      `INSERT INTO checkins (job_id, kind, exit_code, rid, received_at, started_at, duration_ms, body, truncated, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO checkins (tenant_id, job_id, kind, status, exit_code, rid, received_at, started_at, duration_ms, body, truncated, source, prev_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -59,10 +68,17 @@ export class CheckinWriter {
     try {
       this.db.transaction(() => {
         for (const { event: e } of batch) {
-          this.insert.run(e.job_id, e.kind, e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms, e.body, e.truncated ? 1 : 0, e.source);
+          const prev = this.heads.get(e.job_id) ?? e.last_checkin_id;
+          const { lastInsertRowid } = this.insert.run(
+            e.tenant_id, e.job_id, e.kind, STATUS_OF[e.kind], e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms,
+            e.body, e.truncated ? 1 : 0, e.source, prev,
+          );
+          this.heads.set(e.job_id, Number(lastInsertRowid));
         }
       })();
     } catch (err) {
+      // Nothing of the batch was written: forget the heads it would have moved.
+      for (const p of batch) this.heads.delete(p.event.job_id);
       for (const p of batch) p.reject(err);
       return;
     }

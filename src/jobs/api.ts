@@ -14,9 +14,11 @@ import {
   patchJob,
   putJob,
   resumeJob,
+  type Job,
   type WriteResult,
 } from "./jobs";
 import { createNamespace, deleteNamespace, listNamespaces } from "./namespaces";
+import { getTenantSettings } from "../auth/identity";
 
 const YAML_TYPES = /^(application|text)\/(x-)?yaml\b/i;
 
@@ -36,9 +38,11 @@ const jobBody = t.Unknown({
 
 export function jobsApi(ctx: AppContext) {
   const { db } = ctx;
+  const badgeKey = (tenantId: string) => getTenantSettings(db, tenantId).badge_key;
+  const show = (job: Job) => jobJson(job, ctx.config.baseUrl, ctx.now(), badgeKey(job.tenant_id));
   const answer = (r: WriteResult, set: { status?: number | string }) => {
     set.status = r.created ? 201 : 200;
-    return { ...jobJson(r.job, ctx.config.baseUrl, ctx.now()), warnings: r.warnings };
+    return { ...show(r.job), warnings: r.warnings };
   };
 
   return apiGroup(ctx, "", "jobs")
@@ -81,7 +85,8 @@ export function jobsApi(ctx: AppContext) {
           cursor: query.cursor,
         });
         const now = ctx.now();
-        return { jobs: page.jobs.map((j) => jobJson(j, ctx.config.baseUrl, now)), next_cursor: page.next_cursor };
+        const key = badgeKey(p.tenantId);
+        return { jobs: page.jobs.map((j) => jobJson(j, ctx.config.baseUrl, now, key)), next_cursor: page.next_cursor };
       },
       {
         query: t.Object({
@@ -113,7 +118,7 @@ export function jobsApi(ctx: AppContext) {
     .get(
       "/jobs/:namespace/:name",
       ({ principal, params }) =>
-        jobJson(getJob(db, requireScope(principal, "read").tenantId, params.namespace, params.name), ctx.config.baseUrl, ctx.now()),
+        show(getJob(db, requireScope(principal, "read").tenantId, params.namespace, params.name)),
       { params: jobRef, detail: { summary: "One job" } },
     )
     .patch(
@@ -136,13 +141,13 @@ export function jobsApi(ctx: AppContext) {
     .post(
       "/jobs/:namespace/:name/pause",
       ({ principal, params }) =>
-        jobJson(pauseJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now()), ctx.config.baseUrl, ctx.now()),
+        show(pauseJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now())),
       { params: jobRef, detail: { summary: "Pause a job: check-ins are kept, nothing alerts" } },
     )
     .post(
       "/jobs/:namespace/:name/resume",
       ({ principal, params }) =>
-        jobJson(resumeJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now()), ctx.config.baseUrl, ctx.now()),
+        show(resumeJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now())),
       { params: jobRef, detail: { summary: "Resume a paused job" } },
     );
 }

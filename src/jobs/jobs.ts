@@ -7,6 +7,7 @@ import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
 import { policyOf, rescheduled } from "../monitor/state";
+import { afterJobWrite, beforeJobWrite } from "./holders";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -49,6 +50,8 @@ export interface JobRow {
   expected_at: number | null;
   next_deadline: number | null;
   last_notified_at: number | null;
+  last_checkin_id: number | null;
+  open_runs: number;
 }
 
 /** What the monitoring engine keeps about a job. */
@@ -64,6 +67,9 @@ export interface JobMonitoring {
   expected_at: number | null;
   next_deadline: number | null;
   last_notified_at: number | null;
+  /** The newest applied check-in: the head of the job's history chain. */
+  last_checkin_id: number | null;
+  open_runs: number;
 }
 
 export interface Job extends JobSpec, JobMonitoring {
@@ -114,6 +120,8 @@ export function rowToJob(r: JobRow): Job {
     expected_at: r.expected_at,
     next_deadline: r.next_deadline,
     last_notified_at: r.last_notified_at,
+    last_checkin_id: r.last_checkin_id,
+    open_runs: r.open_runs,
   };
 }
 
@@ -180,6 +188,16 @@ export function getJob(db: Db, tenantId: string, namespace: string, name: string
   return job;
 }
 
+/** The job about to be written, with any state the engine holds in memory written back first. */
+function jobForWrite(db: Db, tenantId: string, namespace: string, name: string): Job | null {
+  const row = db
+    .query<{ id: string }, [string, string, string]>("SELECT id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?")
+    .get(tenantId, namespace, name);
+  if (!row) return null;
+  beforeJobWrite(db, row.id);
+  return findJob(db, tenantId, namespace, name);
+}
+
 export function getJobById(db: Db, tenantId: string, id: string): Job {
   const r = db.query<JobRow, [string, string]>("SELECT * FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, id);
   if (!r) throw new NotFound("job");
@@ -225,6 +243,7 @@ function reschedule(db: Db, tenantId: string, id: string, now: number, scheduleC
     tenantId,
     id,
   );
+  afterJobWrite(db, id);
 }
 
 function specParams(spec: JobSpec) {
@@ -291,7 +310,7 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
   const parsed = parseJob(doc, { namespace, name });
   const spec = withDefaults({ ...parsed.fields, namespace, name });
   return db.transaction(() => {
-    const existing = findJob(db, tenantId, namespace, name);
+    const existing = jobForWrite(db, tenantId, namespace, name);
     if (existing) updateJob(db, tenantId, existing.id, spec, existing, now);
     else insertJob(db, tenantId, spec, now);
     return {
@@ -306,7 +325,8 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
 export function patchJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number): WriteResult {
   const parsed = parseJob(doc, { partial: true, namespace, name });
   return db.transaction(() => {
-    const existing = getJob(db, tenantId, namespace, name);
+    const existing = jobForWrite(db, tenantId, namespace, name);
+    if (!existing) throw new NotFound(`job ${namespace}/${name}`);
     const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
     // The schedule and timezone are checked together: a new timezone may meet an old schedule.
     parseSchedule("schedule", spec.schedule, spec.timezone);
@@ -316,13 +336,16 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
 }
 
 export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
-  const res = db.query("DELETE FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").run(tenantId, namespace, name);
-  if (res.changes === 0) throw new NotFound(`job ${namespace}/${name}`);
+  const job = jobForWrite(db, tenantId, namespace, name);
+  if (!job) throw new NotFound(`job ${namespace}/${name}`);
+  db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
+  afterJobWrite(db, job.id);
 }
 
 export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {
   return db.transaction(() => {
-    const job = getJob(db, tenantId, namespace, name);
+    const job = jobForWrite(db, tenantId, namespace, name);
+    if (!job) throw new NotFound(`job ${namespace}/${name}`);
     // Return early, without touching the status, if the job is already paused.
     if (job.paused) return job;
     db.query("UPDATE jobs SET paused = 1, status = 'paused', status_since = ?1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
@@ -333,7 +356,8 @@ export function pauseJob(db: Db, tenantId: string, namespace: string, name: stri
 
 export function resumeJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {
   return db.transaction(() => {
-    const job = getJob(db, tenantId, namespace, name);
+    const job = jobForWrite(db, tenantId, namespace, name);
+    if (!job) throw new NotFound(`job ${namespace}/${name}`);
     if (!job.paused) return job;
     // A resumed job starts afresh: it is "new" until its next check-in.
     db.query("UPDATE jobs SET paused = 0, status = 'new', status_since = ?1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);

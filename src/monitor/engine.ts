@@ -4,10 +4,11 @@
 // the cursor commit together, so whatever was not applied is applied after a restart.
 import type { Db } from "../db";
 import type { Logger } from "../log";
-import { rowToJob, type Job, type JobRow } from "../jobs/jobs";
+import type { JobRow } from "../jobs/jobs";
 import { judgeRun, onDeadline, onFinish, onStart, policyOf, type Flip, type Policy, type State } from "./state";
 import type { CheckinKind } from "../checkins/writer";
 import { findChannelsByName } from "../alerts/channels";
+import { holdJobState, releaseJobState, type JobStateHolder } from "../jobs/holders";
 import { enqueueNotification } from "../alerts/outbox";
 import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
 
@@ -20,22 +21,32 @@ interface CheckinRow {
   received_at: number;
   started_at: number | null;
   duration_ms: number | null;
-  body: string | null;
-  truncated: number;
-  source: string | null;
 }
 
 interface OpenRun {
-  id: string;
-  started_at: number | null;
-  output: string | null;
+  id: number;
+  received_at: number;
 }
 
+type EngineJobRow = Pick<
+  JobRow,
+  | "id" | "tenant_id" | "namespace" | "name" | "schedule" | "timezone" | "grace_s" | "timeout_s" | "alert_after" | "min_runtime_s"
+  | "start_grace_s" | "renotify_s" | "channels" | "enabled" | "paused" | "status" | "status_since" | "consecutive_failures"
+  | "checkins_total" | "last_ping_at" | "last_success_at" | "last_failure_at" | "last_duration_ms" | "last_exit_code"
+  | "expected_at" | "next_deadline" | "last_notified_at" | "last_checkin_id" | "open_runs"
+>;
+
+/** The job as the engine sees it: its policy inputs and its monitoring state. */
+type EngineJob = Omit<EngineJobRow, "channels" | "enabled" | "paused"> & { channels: string[] | null; enabled: boolean; paused: boolean };
+
 interface Loaded {
-  job: Job;
+  job: EngineJob;
   policy: Policy;
   state: State;
+  /** Changed since last written back. */
   dirty: boolean;
+  /** Changed status: write back at the end of this tick, not at the next flush. */
+  urgent: boolean;
 }
 
 export interface TickStats {
@@ -48,7 +59,9 @@ export interface TickStats {
   behind: boolean;
 }
 
-const MAX_CHECKINS_PER_TICK = 5_000;
+const MAX_CHECKINS_PER_TICK = 20_000;
+/** Jobs kept in memory between ticks; clean ones beyond this are dropped. */
+const MAX_CACHED_JOBS = 50_000;
 const MAX_DEADLINES_PER_TICK = 5_000;
 export interface EngineContext {
   db: Db;
@@ -57,8 +70,13 @@ export interface EngineContext {
   now: () => number;
 }
 
-export class Engine {
+export class Engine implements JobStateHolder {
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Busy jobs' state, kept between ticks and written back every flushMs (and on status changes). */
+  private readonly cache = new Map<string, Loaded>();
+  private readonly dirty = new Set<Loaded>();
+  private lastFlush = 0;
+  flushMs = 1000;
   private stopped = true;
   private readonly q;
   /** Called after a tick that queued notifications (the dispatcher's kick). */
@@ -68,50 +86,54 @@ export class Engine {
 
   constructor(private readonly ctx: EngineContext) {
     const db = ctx.db;
+    holdJobState(db, this);
     this.q = {
       cursor: db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'"),
       setCursor: db.query("UPDATE engine_state SET value = ? WHERE key = 'checkins_applied'"),
-      checkins: db.query<CheckinRow, [number, number]>("SELECT * FROM checkins WHERE id > ? ORDER BY id LIMIT ?"),
-      job: db.query<JobRow, [string]>("SELECT * FROM jobs WHERE id = ?"),
+      checkins: db.query<CheckinRow, [number, number]>(
+        "SELECT id, job_id, kind, exit_code, rid, received_at, started_at, duration_ms FROM checkins WHERE id > ? ORDER BY id LIMIT ?",
+      ),
+      // Only what the engine needs: no labels, env or other JSON to parse on this path.
+      job: db.query<EngineJobRow, [string]>(
+        `SELECT id, tenant_id, namespace, name, schedule, timezone, grace_s, timeout_s, alert_after, min_runtime_s,
+           start_grace_s, renotify_s, channels, enabled, paused, status, status_since, consecutive_failures, checkins_total,
+           last_ping_at, last_success_at, last_failure_at, last_duration_ms, last_exit_code, expected_at, next_deadline,
+           last_notified_at, last_checkin_id, open_runs
+         FROM jobs WHERE id = ?`,
+      ),
       saveJob: db.query(
         `UPDATE jobs SET status = $status, status_since = $status_since, consecutive_failures = $consecutive_failures,
            checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
            last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
-           expected_at = $expected_at, next_deadline = $next_deadline, last_notified_at = $last_notified_at
+           expected_at = $expected_at, next_deadline = $next_deadline, last_notified_at = $last_notified_at,
+           last_checkin_id = $last_checkin_id, open_runs = $open_runs
          WHERE id = $id`,
       ),
-      openRunByRid: db.query<OpenRun, [string, string]>(
-        "SELECT id, started_at, output FROM runs WHERE job_id = ? AND rid = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+      setDeadline: db.query("UPDATE checkins SET deadline = ? WHERE id = ?"),
+      openByRid: db.query<OpenRun, [string, string]>(
+        "SELECT id, received_at FROM checkins WHERE job_id = ? AND rid = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
       ),
-      newestOpenRun: db.query<OpenRun, [string]>(
-        "SELECT id, started_at, output FROM runs WHERE job_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+      newestOpen: db.query<OpenRun, [string]>(
+        "SELECT id, received_at FROM checkins WHERE job_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
       ),
-      countOpenRuns: db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM runs WHERE job_id = ? AND status = 'running'"),
-      insertRun: db.query(
-        `INSERT INTO runs (id, tenant_id, job_id, rid, status, started_at, finished_at, duration_ms, exit_code, output,
-           output_truncated, source, reason, deadline, created_at)
-         VALUES ($id, $tenant_id, $job_id, $rid, $status, $started_at, $finished_at, $duration_ms, $exit_code, $output,
-           $output_truncated, $source, $reason, $deadline, $created_at)`,
+      closeStart: db.query("UPDATE checkins SET status = 'closed', deadline = NULL WHERE id = ?"),
+      finish: db.query(
+        `UPDATE checkins SET start_id = $start, started_at = $started, duration_ms = $duration,
+           status = $status, reason = $reason WHERE id = $id`,
       ),
-      finishRun: db.query(
-        `UPDATE runs SET status = $status, finished_at = $finished_at, duration_ms = $duration_ms, exit_code = $exit_code,
-           output = coalesce($output, output), output_truncated = max(output_truncated, $output_truncated),
-           reason = $reason, deadline = NULL
-         WHERE id = $id`,
+      dueRuns: db.query<{ id: number; job_id: string; deadline: number; received_at: number }, [number, number]>(
+        `SELECT id, job_id, deadline, received_at FROM checkins
+         WHERE status = 'running' AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?`,
       ),
-      appendLog: db.query("UPDATE runs SET output = CASE WHEN output IS NULL OR output = '' THEN ?1 ELSE output || char(10) || ?1 END WHERE id = ?2"),
-      dueRuns: db.query<{ id: string; job_id: string; deadline: number }, [number, number]>(
-        "SELECT id, job_id, deadline FROM runs WHERE status = 'running' AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?",
-      ),
-      timeoutRun: db.query("UPDATE runs SET status = 'timeout', finished_at = ?, reason = ?, deadline = NULL WHERE id = ?"),
+      timeoutRun: db.query("UPDATE checkins SET status = 'timeout', reason = ?, duration_ms = ?, deadline = NULL WHERE id = ?"),
       dueJobs: db.query<{ id: string }, [number, number]>(
         "SELECT id FROM jobs WHERE next_deadline IS NOT NULL AND next_deadline <= ? ORDER BY next_deadline LIMIT ?",
       ),
       insertFlip: db.query<{ id: number }, [string, string, string, string, string, number]>(
         "INSERT INTO flips (tenant_id, job_id, from_status, to_status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
       ),
-      lastOutput: db.query<{ output: string | null }, [string]>(
-        "SELECT output FROM runs WHERE job_id = ? AND output IS NOT NULL ORDER BY id DESC LIMIT 1",
+      chainRow: db.query<{ body: string | null; prev_id: number | null; kind: string }, [number]>(
+        "SELECT body, prev_id, kind FROM checkins WHERE id = ?",
       ),
       tenant: db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?"),
     };
@@ -136,20 +158,35 @@ export class Engine {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // Apply what is left in the log and write everything back.
+    this.tick(this.ctx.now(), true);
+    releaseJobState(this.ctx.db, this);
+  }
+
+  /** A job is about to be written by a service: put what we hold in the database first. */
+  writeBack(jobId: string): void {
+    const l = this.cache.get(jobId);
+    if (l?.dirty) this.save(l);
+  }
+
+  /** A job was written by a service: read it afresh next time. */
+  forget(jobId: string): void {
+    const l = this.cache.get(jobId);
+    if (l) this.dirty.delete(l);
+    this.cache.delete(jobId);
   }
 
   /** One pass, in one transaction. `now` is a parameter so tests can drive time. */
-  tick(now = this.ctx.now()): TickStats {
+  tick(now = this.ctx.now(), flushAll = false): TickStats {
     const t0 = performance.now();
     const stats: TickStats = { checkins: 0, timeouts: 0, deadlines: 0, flips: 0, notifications: 0, behind: false };
-    const loaded = new Map<string, Loaded | null>();
     this.ctx.db.transaction(() => {
-      this.applyCheckins(loaded, stats);
-      this.save(loaded);
-      this.fireRunDeadlines(loaded, stats, now);
-      this.save(loaded);
-      this.fireJobDeadlines(loaded, stats, now);
-      this.save(loaded);
+      this.applyCheckins(stats);
+      this.fireRunDeadlines(stats, now);
+      this.fireJobDeadlines(stats, now);
+      const all = flushAll || now - this.lastFlush >= this.flushMs;
+      this.flush(all);
+      if (all) this.lastFlush = now;
     })();
     this.totals.ticks++;
     this.totals.checkins += stats.checkins;
@@ -160,50 +197,70 @@ export class Engine {
     return stats;
   }
 
-  private load(loaded: Map<string, Loaded | null>, jobId: string): Loaded | null {
-    let l = loaded.get(jobId);
-    if (l !== undefined) return l;
+  private load(jobId: string): Loaded | null {
+    const cached = this.cache.get(jobId);
+    if (cached) return cached;
     const row = this.q.job.get(jobId);
-    if (row) {
-      const job = rowToJob(row);
-      l = { job, policy: policyOf(job), state: { ...job }, dirty: false };
-    } else l = null; // deleted since the check-in arrived
-    loaded.set(jobId, l);
+    if (!row) return null; // deleted since the check-in arrived
+    const job: EngineJob = { ...row, channels: row.channels ? JSON.parse(row.channels) : null, enabled: row.enabled === 1, paused: row.paused === 1 };
+    const l: Loaded = { job, policy: policyOf(job), state: { ...job }, dirty: false, urgent: false };
+    this.cache.set(jobId, l);
     return l;
   }
 
-  private save(loaded: Map<string, Loaded | null>): void {
-    for (const l of loaded.values()) {
-      if (!l || !l.dirty) continue;
-      const j = l.job;
-      const s = l.state;
-      this.q.saveJob.run({
-        id: j.id,
-        status: s.status,
-        status_since: s.status_since,
-        consecutive_failures: s.consecutive_failures,
-        checkins_total: j.checkins_total,
-        last_ping_at: j.last_ping_at,
-        last_success_at: j.last_success_at,
-        last_failure_at: j.last_failure_at,
-        last_duration_ms: j.last_duration_ms,
-        last_exit_code: j.last_exit_code,
-        expected_at: s.expected_at,
-        next_deadline: s.next_deadline,
-        last_notified_at: s.last_notified_at,
-      });
-      l.dirty = false;
+  private touch(l: Loaded): void {
+    l.dirty = true;
+    this.dirty.add(l);
+  }
+
+  /** Writes back changed jobs: all of them, or those whose status changed. */
+  private flush(all: boolean): void {
+    for (const l of this.dirty) {
+      if (all || l.urgent) {
+        this.save(l);
+        this.dirty.delete(l);
+      }
+    }
+    if (this.cache.size > MAX_CACHED_JOBS) {
+      for (const [id, l] of this.cache) {
+        if (this.cache.size <= MAX_CACHED_JOBS * 0.8) break;
+        if (!l.dirty) this.cache.delete(id);
+      }
     }
   }
 
-  private applyCheckins(loaded: Map<string, Loaded | null>, stats: TickStats): void {
+  private save(l: Loaded): void {
+    const j = l.job;
+    const s = l.state;
+    this.q.saveJob.run({
+      id: j.id,
+      status: s.status,
+      status_since: s.status_since,
+      consecutive_failures: s.consecutive_failures,
+      checkins_total: j.checkins_total,
+      last_ping_at: j.last_ping_at,
+      last_success_at: j.last_success_at,
+      last_failure_at: j.last_failure_at,
+      last_duration_ms: j.last_duration_ms,
+      last_exit_code: j.last_exit_code,
+      expected_at: s.expected_at,
+      next_deadline: s.next_deadline,
+      last_notified_at: s.last_notified_at,
+      last_checkin_id: j.last_checkin_id,
+      open_runs: j.open_runs,
+    });
+    l.dirty = false;
+    l.urgent = false;
+  }
+
+  private applyCheckins(stats: TickStats): void {
     const cursor = this.q.cursor.get()!.value;
     const rows = this.q.checkins.all(cursor, MAX_CHECKINS_PER_TICK);
     if (rows.length === 0) return;
     for (const c of rows) {
-      const l = this.load(loaded, c.job_id);
+      const l = this.load(c.job_id);
       if (!l) continue;
-      l.dirty = true;
+      this.touch(l);
       l.job.checkins_total++;
       stats.checkins++;
       this.applyOne(l, c, stats);
@@ -215,106 +272,90 @@ export class Engine {
   private applyOne(l: Loaded, c: CheckinRow, stats: TickStats): void {
     const { job, policy, state } = l;
     const at = c.received_at;
-    if (c.kind === "log") {
-      // A log line changes no state; it joins the output of the run in progress, if any.
-      const open = c.rid ? this.q.openRunByRid.get(job.id, c.rid) : this.q.newestOpenRun.get(job.id);
-      if (open && c.body) this.q.appendLog.run(c.body, open.id);
-      return;
-    }
+    // The writer linked the row into the job's chain; the job row remembers the head.
+    job.last_checkin_id = c.id;
+    // A log line changes no state.
+    if (c.kind === "log") return;
     job.last_ping_at = Math.max(job.last_ping_at ?? 0, at);
     if (c.kind === "start") {
-      const startedAt = c.started_at ?? at;
-      this.q.insertRun.run({
-        id: Bun.randomUUIDv7("hex", startedAt),
-        tenant_id: job.tenant_id,
-        job_id: job.id,
-        rid: c.rid,
-        status: "running",
-        started_at: startedAt,
-        finished_at: null,
-        duration_ms: null,
-        exit_code: null,
-        output: c.body,
-        output_truncated: c.truncated,
-        source: c.source,
-        reason: null,
-        deadline: policy.timeout_s ? startedAt + policy.timeout_s * 1000 : null,
-        created_at: at,
-      });
+      job.open_runs++;
+      if (policy.timeout_s) this.q.setDeadline.run(at + policy.timeout_s * 1000, c.id);
       this.record(l, onStart(policy, state, at), stats);
       return;
     }
-    // A finish: success (exit 0) or failure. Pair it with its start by run id, else the newest open run.
-    const open = c.rid ? this.q.openRunByRid.get(job.id, c.rid) : this.q.newestOpenRun.get(job.id);
-    const startedAt = open?.started_at ?? c.started_at ?? (c.duration_ms !== null ? at - c.duration_ms : null);
+    // A finish: pair it with its start by run id, else with the newest open run.
+    const open = job.open_runs > 0 ? (c.rid ? this.q.openByRid.get(job.id, c.rid) : this.q.newestOpen.get(job.id)) : null;
+    if (open) {
+      this.q.closeStart.run(open.id);
+      job.open_runs--;
+    }
+    const startedAt = open?.received_at ?? c.started_at ?? (c.duration_ms !== null ? at - c.duration_ms : null);
     const duration = c.duration_ms ?? (startedAt !== null ? Math.max(0, at - startedAt) : null);
     const judged = judgeRun(policy, { result: c.kind === "success" ? "success" : "failed", at, duration_ms: duration, exit_code: c.exit_code });
-    if (open) {
-      this.q.finishRun.run({
-        id: open.id,
-        status: judged.status,
-        finished_at: at,
-        duration_ms: duration,
-        exit_code: c.exit_code,
-        output: c.body,
-        output_truncated: c.truncated,
-        reason: judged.reason,
-      });
-    } else {
-      this.q.insertRun.run({
-        id: Bun.randomUUIDv7("hex", startedAt ?? at),
-        tenant_id: job.tenant_id,
-        job_id: job.id,
-        rid: c.rid,
-        status: judged.status,
-        started_at: startedAt,
-        finished_at: at,
-        duration_ms: duration,
-        exit_code: c.exit_code,
-        output: c.body,
-        output_truncated: c.truncated,
-        source: c.source,
-        reason: judged.reason,
-        deadline: null,
-        created_at: at,
-      });
+    // The row was written as success or failed; touch it only when pairing or judging added something.
+    if (open || judged.reason !== null || (judged.status === "success") !== (c.kind === "success")) {
+      this.q.finish.run({ id: c.id, start: open?.id ?? null, started: startedAt, duration, status: judged.status, reason: judged.reason });
     }
     if (judged.status === "success") job.last_success_at = at;
     else job.last_failure_at = at;
     job.last_duration_ms = duration;
     job.last_exit_code = c.exit_code;
-    const stillRunning = this.q.countOpenRuns.get(job.id)!.n > 0;
-    this.record(l, onFinish(policy, state, judged.status === "timeout" ? "failed" : judged.status, judged.reason, at, stillRunning), stats);
+    this.record(l, onFinish(policy, state, judged.status === "timeout" ? "failed" : judged.status, judged.reason, at, job.open_runs > 0), stats);
   }
 
-  private fireRunDeadlines(loaded: Map<string, Loaded | null>, stats: TickStats, now: number): void {
+  private fireRunDeadlines(stats: TickStats, now: number): void {
     for (const r of this.q.dueRuns.all(now, MAX_DEADLINES_PER_TICK)) {
-      const l = this.load(loaded, r.job_id);
+      const l = this.load(r.job_id);
       if (!l) continue;
       const judged = judgeRun(l.policy, { result: "timeout", at: r.deadline, duration_ms: null, exit_code: null });
-      this.q.timeoutRun.run(r.deadline, judged.reason, r.id);
-      l.dirty = true;
+      this.q.timeoutRun.run(judged.reason, r.deadline - r.received_at, r.id);
+      this.touch(l);
       stats.timeouts++;
       l.job.last_failure_at = r.deadline;
-      const stillRunning = this.q.countOpenRuns.get(l.job.id)!.n > 0;
-      this.record(l, onFinish(l.policy, l.state, "timeout", judged.reason, r.deadline, stillRunning), stats);
+      l.job.open_runs = Math.max(0, l.job.open_runs - 1);
+      this.record(l, onFinish(l.policy, l.state, "timeout", judged.reason, r.deadline, l.job.open_runs > 0), stats);
     }
   }
 
-  private fireJobDeadlines(loaded: Map<string, Loaded | null>, stats: TickStats, now: number): void {
+  private fireJobDeadlines(stats: TickStats, now: number): void {
+    // Due by the database, and due by what we hold in memory but have not written back yet.
+    const due = new Set<Loaded>();
     for (const { id } of this.q.dueJobs.all(now, MAX_DEADLINES_PER_TICK)) {
-      const l = this.load(loaded, id);
-      if (!l) continue;
-      l.dirty = true;
+      const l = this.load(id);
+      if (l) due.add(l);
+    }
+    for (const l of this.dirty) if (l.state.next_deadline !== null && l.state.next_deadline <= now) due.add(l);
+    for (const l of due) {
+      // The database may be behind: what we hold decides whether the deadline really passed.
+      if (l.state.next_deadline === null || l.state.next_deadline > now) {
+        if (!l.dirty) this.touch(l); // write the later deadline back, so the query stops finding it
+        continue;
+      }
+      this.touch(l);
       stats.deadlines++;
       const { flips, renotify } = onDeadline(l.policy, l.state, now);
       this.record(l, flips, stats);
-      if (renotify) this.notify(l, null, "renotify", `still ${l.state.status}`, now, stats);
+      if (renotify) {
+        l.urgent = true;
+        this.notify(l, null, "renotify", `still ${l.state.status}`, now, stats);
+      }
     }
+  }
+
+  /** The newest output among the job's last few check-ins. */
+  private lastOutput(id: number | null): string | null {
+    for (let n = 0; id !== null && n < 20; n++) {
+      const row = this.q.chainRow.get(id);
+      if (!row) return null;
+      if (row.body && row.kind !== "log") return row.body;
+      id = row.prev_id;
+    }
+    return null;
   }
 
   /** Writes flips and queues their notifications. */
   private record(l: Loaded, flips: Flip[], stats: TickStats): void {
+    if (flips.length) l.urgent = true;
     for (const f of flips) {
       const flipId = this.q.insertFlip.get(l.job.tenant_id, l.job.id, f.from, f.to, f.reason, f.at)!.id;
       stats.flips++;
@@ -335,7 +376,7 @@ export class Engine {
       previous_status: from ?? null,
       reason,
       since: new Date(state.status_since ?? at).toISOString(),
-      last_output: tailOutput(this.q.lastOutput.get(job.id)?.output ?? null),
+      last_output: tailOutput(this.lastOutput(job.last_checkin_id)),
       dedup_key: `crontopus-${job.id}`,
     };
     for (const ch of channels) {

@@ -14,6 +14,8 @@ export interface Policy {
   renotify_s: number | null;
   /** Paused or disabled: check-ins are recorded, nothing flips or alerts. */
   silenced: boolean;
+  /** The last answer of expectedAfter for a cron schedule: valid for any t in [after, next). */
+  memo?: { after: number; next: number };
 }
 
 export interface State {
@@ -25,7 +27,9 @@ export interface State {
   last_notified_at: number | null;
 }
 
-export function policyOf(job: Job): Policy {
+export function policyOf(
+  job: Pick<Job, "schedule" | "timezone" | "grace_s" | "timeout_s" | "alert_after" | "min_runtime_s" | "start_grace_s" | "renotify_s" | "paused" | "enabled">,
+): Policy {
   return {
     schedule: parseSchedule("schedule", job.schedule, job.timezone),
     timezone: job.timezone,
@@ -52,7 +56,12 @@ const ALERTING: ReadonlySet<JobStatus> = new Set(["down", "failed"]);
 
 /** When the next run is due after `t`. */
 export function expectedAfter(p: Policy, t: number): number {
-  return nextRun(p.schedule, p.timezone, t, t);
+  if (p.schedule.kind === "every") return nextRun(p.schedule, p.timezone, t, t);
+  // No run lies between `after` and `next`, so any t in between has the same next run.
+  if (p.memo && p.memo.after <= t && t < p.memo.next) return p.memo.next;
+  const next = nextRun(p.schedule, p.timezone, t, t);
+  p.memo = { after: t, next };
+  return next;
 }
 
 /** When the engine must next look at the job, given its state. */

@@ -1,0 +1,79 @@
+// GET /metrics (operator or tenant view) and the public status badges.
+import { Elysia } from "elysia";
+import type { AppContext } from "../context";
+import { authenticate } from "../auth/authenticate";
+import { requireScope } from "../auth/principal";
+import { BADGE_COLORS, badgeEndpointJson, findJobBadge, findLabelBadge, renderBadge, type Badge } from "./badge";
+import { EXPOSITION_CONTENT_TYPE, isMetricsToken, operatorMetrics, tenantMetrics, type EngineTotals } from "./metrics";
+
+/** Figures that live outside the app context: the engine is started by startServer. */
+export interface MetricsSources {
+  engine?: { readonly totals: EngineTotals } | null;
+}
+
+const exposition = (body: string) => new Response(body, { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
+
+const BADGE_HEADERS = {
+  // Badges are embedded by other sites (and proxied by GitHub's camo): never serve a stale status.
+  "cache-control": "no-cache",
+  "x-content-type-options": "nosniff",
+};
+
+// The same answer for a wrong key, a missing job and a malformed path, so a badge URL tells
+// nothing about which keys or jobs exist.
+const notFound = () =>
+  new Response("not found\n", { status: 404, headers: { ...BADGE_HEADERS, "content-type": "text/plain; charset=utf-8" } });
+
+/** "nightly.svg" -> ["nightly", "svg"]; null for any other extension. */
+function splitFile(file: string): [string, "svg" | "json"] | null {
+  const m = /^(.+)\.(svg|json)$/.exec(file);
+  return m ? [m[1]!, m[2] as "svg" | "json"] : null;
+}
+
+function badgeResponse(badge: Badge | null, format: "svg" | "json"): Response {
+  if (!badge) return notFound();
+  if (format === "json") return Response.json(badgeEndpointJson(badge), { headers: BADGE_HEADERS });
+  return new Response(renderBadge(badge.label, badge.status, BADGE_COLORS[badge.status].hex), {
+    headers: { ...BADGE_HEADERS, "content-type": "image/svg+xml; charset=utf-8", "content-security-policy": "default-src 'none'" },
+  });
+}
+
+export function metricsApi(ctx: AppContext, sources: MetricsSources = {}) {
+  const { db } = ctx;
+  return new Elysia()
+    .get(
+      "/metrics",
+      async ({ request, server }) => {
+        if (isMetricsToken(ctx.config.metricsToken, request.headers.get("authorization"))) {
+          return exposition(
+            operatorMetrics(db, { writer: ctx.checkins, engine: sources.engine?.totals, pendingRequests: server?.pendingRequests }),
+          );
+        }
+        const { principal } = await authenticate(ctx, request);
+        return exposition(tenantMetrics(db, requireScope(principal, "read").tenantId, ctx.now()));
+      },
+      {
+        detail: {
+          tags: ["system"],
+          summary: "Prometheus metrics: the whole server with the metrics token, the tenant's jobs with an API token (read)",
+        },
+      },
+    )
+    .get(
+      "/badge/:key/:namespace/:file",
+      ({ params }) => {
+        const file = splitFile(params.file);
+        return file ? badgeResponse(findJobBadge(db, params.key, params.namespace, file[0]), file[1]) : notFound();
+      },
+      { detail: { tags: ["badges"], summary: "A job's status badge (.svg, or .json for shields.io)", security: [] } },
+    )
+    .get(
+      "/badge/:key/label/:label/:file",
+      ({ params }) => {
+        const file = splitFile(params.file);
+        return file ? badgeResponse(findLabelBadge(db, params.key, params.label, file[0]), file[1]) : notFound();
+      },
+      { detail: { tags: ["badges"], summary: "The worst status of the jobs with a label (.svg, or .json for shields.io)", security: [] } },
+    )
+    .get("/badge/*", () => notFound(), { detail: { hide: true } });
+}
