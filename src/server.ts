@@ -1,10 +1,44 @@
 import type { Config } from "./config";
-import { migrate, openDb } from "./db";
+import { migrate, openDb, type Db } from "./db";
+import type { Logger } from "./log";
 import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
+
+/** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
+function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href);
+  } catch (e) {
+    log.warn("checkpoint worker unavailable; using automatic checkpoints", { error: String(e) });
+    return null;
+  }
+  db.exec("PRAGMA wal_autocheckpoint = 0");
+  worker.onmessage = (m) => {
+    if (typeof m.data === "object" && m.data?.error) log.warn("checkpoint failed", { error: m.data.error });
+  };
+  worker.postMessage({ path });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          worker.terminate();
+          resolve();
+        };
+        const timer = setTimeout(done, 2000);
+        worker.addEventListener("message", (m) => {
+          if (m.data === "stopped") {
+            clearTimeout(timer);
+            done();
+          }
+        });
+        worker.postMessage("stop");
+      }),
+  };
+}
 
 export interface RunningServer {
   url: string;
@@ -21,6 +55,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const applied = migrate(db);
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
+  const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
   const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
   const app = createApp(ctx, { engine });
   const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
@@ -51,6 +86,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       ctx.checkins.flush();
       engine.stop();
       await dispatcher.stop();
+      await checkpointer?.stop();
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close();
     },

@@ -5,6 +5,7 @@ import type { Db } from "../db";
 import { Invalid, NotFound } from "../errors";
 import { createJob } from "../jobs/jobs";
 import type { CheckinEvent, CheckinKind } from "./writer";
+import { holdJobState, type JobStateHolder } from "../jobs/holders";
 
 export interface PingTarget {
   id: string;
@@ -18,7 +19,12 @@ export function isRunId(rid: string): boolean {
   return UUID_RE.test(rid);
 }
 
-export class PingLookup {
+/** Jobs found by ping token, kept in memory: the lookup runs on every ping. */
+const MAX_CACHED_TOKENS = 100_000;
+
+export class PingLookup implements JobStateHolder {
+  private readonly cache = new Map<string, PingTarget>();
+  private readonly tokenOf = new Map<string, string>();
   private readonly byToken;
   private readonly tenantByKey;
   private readonly byName;
@@ -31,10 +37,33 @@ export class PingLookup {
     this.byName = db.query<PingTarget, [string, string, string]>(
       "SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?",
     );
+    // A deleted job must stop answering at once: the job service tells us when one changes.
+    holdJobState(db, this);
   }
 
   token(token: string): PingTarget | null {
-    return this.byToken.get(token);
+    const hit = this.cache.get(token);
+    if (hit) return hit;
+    const found = this.byToken.get(token);
+    if (found) {
+      if (this.cache.size >= MAX_CACHED_TOKENS) {
+        this.cache.clear();
+        this.tokenOf.clear();
+      }
+      this.cache.set(token, found);
+      this.tokenOf.set(found.id, token);
+    }
+    return found;
+  }
+
+  writeBack(): void {}
+
+  forget(jobId: string): void {
+    const token = this.tokenOf.get(jobId);
+    if (token !== undefined) {
+      this.cache.delete(token);
+      this.tokenOf.delete(jobId);
+    }
   }
 
   /**

@@ -37,6 +37,33 @@ function kindOf(word: string): { kind: CheckinKind; exit: number | null } | "bad
   return null;
 }
 
+/** The path segments after /ping/ and the raw query string. */
+function splitUrl(url: string): { parts: string[]; query: string } {
+  const start = url.indexOf("/ping/");
+  const q = url.indexOf("?", start);
+  const path = q < 0 ? url.slice(start + 6) : url.slice(start + 6, q);
+  const parts = path.split("/").filter(Boolean).map((p) => (p.includes("%") ? safeDecode(p) : p));
+  return { parts, query: q < 0 ? "" : url.slice(q + 1) };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function queryParam(query: string, name: string): string | null {
+  if (!query) return null;
+  for (const pair of query.split("&")) {
+    const eq = pair.indexOf("=");
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (key === name) return eq < 0 ? "" : safeDecode(pair.slice(eq + 1).replace(/\+/g, " "));
+  }
+  return null;
+}
+
 /** Reads at most `limit` bytes of the body; the rest is dropped, never refused. */
 async function readBody(req: Request, limit: number): Promise<{ body: string | null; truncated: boolean }> {
   if (!req.body) return { body: null, truncated: false };
@@ -75,8 +102,8 @@ export function pingHandler(ctx: PingContext) {
   return async function ping(req: Request, server?: Server): Promise<Response> {
     const head = req.method === "HEAD";
     if (req.method !== "GET" && req.method !== "POST" && !head) return text(405, "method not allowed", false);
-    const url = new URL(req.url);
-    const parts = url.pathname.split("/").filter(Boolean).slice(1); // drop "ping"
+    // URL parsing by hand: new URL() was a tenth of the cost of a check-in.
+    const { parts, query } = splitUrl(req.url);
     const now = ctx.now();
     const ip = server?.requestIP(req)?.address ?? "local";
 
@@ -106,7 +133,7 @@ export function pingHandler(ctx: PingContext) {
       if (slugForm) {
         const found = lookup.slug(slugForm.key, slugForm.slug);
         target = found.target;
-        if (!target && found.tenantId && found.autoProvision && url.searchParams.get("create") === "1") {
+        if (!target && found.tenantId && found.autoProvision && queryParam(query, "create") === "1") {
           target = provisionJob(ctx.db, found.tenantId, slugForm.slug, now);
           created = true;
         }
@@ -115,7 +142,7 @@ export function pingHandler(ctx: PingContext) {
         misses.hit(ip, now);
         return text(404, "not found", head);
       }
-      const rid = url.searchParams.get("rid");
+      const rid = queryParam(query, "rid");
       if (rid !== null && !isRunId(rid)) return text(400, "invalid run id", head);
       perJob.hit(target.id, now);
 

@@ -65,23 +65,24 @@ export class CheckinWriter {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
+    // Heads move only once the batch is committed.
+    const moved = new Map<string, number>();
     try {
       this.db.transaction(() => {
         for (const { event: e } of batch) {
-          const prev = this.heads.get(e.job_id) ?? e.last_checkin_id;
+          const prev = moved.get(e.job_id) ?? this.heads.get(e.job_id) ?? e.last_checkin_id;
           const { lastInsertRowid } = this.insert.run(
             e.tenant_id, e.job_id, e.kind, STATUS_OF[e.kind], e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms,
             e.body, e.truncated ? 1 : 0, e.source, prev,
           );
-          this.heads.set(e.job_id, Number(lastInsertRowid));
+          moved.set(e.job_id, Number(lastInsertRowid));
         }
       })();
     } catch (err) {
-      // Nothing of the batch was written: forget the heads it would have moved.
-      for (const p of batch) this.heads.delete(p.event.job_id);
       for (const p of batch) p.reject(err);
       return;
     }
+    for (const [job, id] of moved) this.heads.set(job, id);
     this.committed += batch.length;
     this.batches++;
     for (const p of batch) p.resolve();

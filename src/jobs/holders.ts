@@ -9,20 +9,22 @@ export interface JobStateHolder {
   forget(jobId: string): void;
 }
 
-const holders = new WeakMap<Db, JobStateHolder>();
+const holders = new WeakMap<Db, Set<JobStateHolder>>();
 
 export function holdJobState(db: Db, holder: JobStateHolder): void {
-  holders.set(db, holder);
+  let set = holders.get(db);
+  if (!set) holders.set(db, (set = new Set()));
+  set.add(holder);
 }
 
 export function releaseJobState(db: Db, holder: JobStateHolder): void {
-  if (holders.get(db) === holder) holders.delete(db);
+  holders.get(db)?.delete(holder);
 }
 
 export function beforeJobWrite(db: Db, jobId: string): void {
-  holders.get(db)?.writeBack(jobId);
+  for (const h of holders.get(db) ?? []) h.writeBack(jobId);
 }
 
 export function afterJobWrite(db: Db, jobId: string): void {
-  holders.get(db)?.forget(jobId);
+  for (const h of holders.get(db) ?? []) h.forget(jobId);
 }

@@ -45,8 +45,12 @@ interface Loaded {
   state: State;
   /** Changed since last written back. */
   dirty: boolean;
-  /** Changed status: write back at the end of this tick, not at the next flush. */
+  /** Changed status or rows: write back at the end of this tick, not a flush interval later. */
   urgent: boolean;
+  /** When it was first changed since written back. */
+  dirtySince: number;
+  /** The first check-in applied to it since written back: the log must be kept from there. */
+  firstUnsaved: number | null;
 }
 
 export interface TickStats {
@@ -75,7 +79,8 @@ export class Engine implements JobStateHolder {
   /** Busy jobs' state, kept between ticks and written back every flushMs (and on status changes). */
   private readonly cache = new Map<string, Loaded>();
   private readonly dirty = new Set<Loaded>();
-  private lastFlush = 0;
+  /** The newest check-in applied in memory (the database's cursor may be behind it). */
+  private appliedThrough: number;
   flushMs = 1000;
   private stopped = true;
   private readonly q;
@@ -86,7 +91,6 @@ export class Engine implements JobStateHolder {
 
   constructor(private readonly ctx: EngineContext) {
     const db = ctx.db;
-    holdJobState(db, this);
     this.q = {
       cursor: db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'"),
       setCursor: db.query("UPDATE engine_state SET value = ? WHERE key = 'checkins_applied'"),
@@ -106,6 +110,15 @@ export class Engine implements JobStateHolder {
            checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
            last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
            expected_at = $expected_at, next_deadline = $next_deadline, last_notified_at = $last_notified_at,
+           last_checkin_id = $last_checkin_id, open_runs = $open_runs
+         WHERE id = $id`,
+      ),
+      // The same without next_deadline: leaves the deadline index alone when the deadline did not move.
+      saveCounters: db.query(
+        `UPDATE jobs SET status = $status, status_since = $status_since, consecutive_failures = $consecutive_failures,
+           checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
+           last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
+           expected_at = $expected_at, last_notified_at = $last_notified_at,
            last_checkin_id = $last_checkin_id, open_runs = $open_runs
          WHERE id = $id`,
       ),
@@ -137,9 +150,11 @@ export class Engine implements JobStateHolder {
       ),
       tenant: db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?"),
     };
+    this.appliedThrough = this.q.cursor.get()!.value;
+    holdJobState(db, this);
   }
 
-  start(intervalMs = 250): void {
+  start(intervalMs = 100): void {
     this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
@@ -184,9 +199,7 @@ export class Engine implements JobStateHolder {
       this.applyCheckins(stats);
       this.fireRunDeadlines(stats, now);
       this.fireJobDeadlines(stats, now);
-      const all = flushAll || now - this.lastFlush >= this.flushMs;
-      this.flush(all);
-      if (all) this.lastFlush = now;
+      this.flush(flushAll, now);
     })();
     this.totals.ticks++;
     this.totals.checkins += stats.checkins;
@@ -203,24 +216,38 @@ export class Engine implements JobStateHolder {
     const row = this.q.job.get(jobId);
     if (!row) return null; // deleted since the check-in arrived
     const job: EngineJob = { ...row, channels: row.channels ? JSON.parse(row.channels) : null, enabled: row.enabled === 1, paused: row.paused === 1 };
-    const l: Loaded = { job, policy: policyOf(job), state: { ...job }, dirty: false, urgent: false };
+    const l: Loaded = { job, policy: policyOf(job), state: { ...job }, dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null };
     this.cache.set(jobId, l);
     return l;
   }
 
-  private touch(l: Loaded): void {
-    l.dirty = true;
-    this.dirty.add(l);
+  private touch(l: Loaded, checkinId: number | null = null): void {
+    if (!l.dirty) {
+      l.dirty = true;
+      l.dirtySince = this.ctx.now();
+      this.dirty.add(l);
+    }
+    if (checkinId !== null && l.firstUnsaved === null) l.firstUnsaved = checkinId;
   }
 
-  /** Writes back changed jobs: all of them, or those whose status changed. */
-  private flush(all: boolean): void {
+  /**
+   * Writes back jobs that changed status or rows now, and others once they have been dirty for
+   * flushMs (so the writes spread over the ticks). Then moves the durable cursor to the newest
+   * check-in whose effects are all in the database: after a crash, the engine applies the log
+   * again from there, skipping what each job row already reflects (its last_checkin_id).
+   */
+  private flush(all: boolean, now: number): void {
+    const ripe = now - this.flushMs;
+    let safe = this.appliedThrough;
     for (const l of this.dirty) {
-      if (all || l.urgent) {
+      if (all || l.urgent || l.dirtySince <= ripe) {
         this.save(l);
         this.dirty.delete(l);
+      } else if (l.firstUnsaved !== null) {
+        safe = Math.min(safe, l.firstUnsaved - 1);
       }
     }
+    this.q.setCursor.run(safe);
     if (this.cache.size > MAX_CACHED_JOBS) {
       for (const [id, l] of this.cache) {
         if (this.cache.size <= MAX_CACHED_JOBS * 0.8) break;
@@ -232,7 +259,9 @@ export class Engine implements JobStateHolder {
   private save(l: Loaded): void {
     const j = l.job;
     const s = l.state;
-    this.q.saveJob.run({
+    const moved = s.next_deadline !== j.next_deadline;
+    j.next_deadline = s.next_deadline;
+    const params = {
       id: j.id,
       status: s.status,
       status_since: s.status_since,
@@ -248,24 +277,30 @@ export class Engine implements JobStateHolder {
       last_notified_at: s.last_notified_at,
       last_checkin_id: j.last_checkin_id,
       open_runs: j.open_runs,
-    });
+    };
+    if (moved) this.q.saveJob.run(params);
+    else {
+      const { next_deadline: _, ...rest } = params;
+      this.q.saveCounters.run(rest);
+    }
     l.dirty = false;
     l.urgent = false;
+    l.firstUnsaved = null;
   }
 
   private applyCheckins(stats: TickStats): void {
-    const cursor = this.q.cursor.get()!.value;
-    const rows = this.q.checkins.all(cursor, MAX_CHECKINS_PER_TICK);
+    const rows = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
     if (rows.length === 0) return;
     for (const c of rows) {
       const l = this.load(c.job_id);
-      if (!l) continue;
-      this.touch(l);
+      // Gone (deleted), or applied and written back before a restart.
+      if (!l || (l.job.last_checkin_id !== null && c.id <= l.job.last_checkin_id)) continue;
+      this.touch(l, c.id);
       l.job.checkins_total++;
       stats.checkins++;
       this.applyOne(l, c, stats);
     }
-    this.q.setCursor.run(rows.at(-1)!.id);
+    this.appliedThrough = rows.at(-1)!.id;
     stats.behind = rows.length === MAX_CHECKINS_PER_TICK;
   }
 
@@ -278,6 +313,8 @@ export class Engine implements JobStateHolder {
     if (c.kind === "log") return;
     job.last_ping_at = Math.max(job.last_ping_at ?? 0, at);
     if (c.kind === "start") {
+      // Rows and open_runs change together: write the job back with them.
+      l.urgent = true;
       job.open_runs++;
       if (policy.timeout_s) this.q.setDeadline.run(at + policy.timeout_s * 1000, c.id);
       this.record(l, onStart(policy, state, at), stats);
@@ -294,6 +331,7 @@ export class Engine implements JobStateHolder {
     const judged = judgeRun(policy, { result: c.kind === "success" ? "success" : "failed", at, duration_ms: duration, exit_code: c.exit_code });
     // The row was written as success or failed; touch it only when pairing or judging added something.
     if (open || judged.reason !== null || (judged.status === "success") !== (c.kind === "success")) {
+      l.urgent = true;
       this.q.finish.run({ id: c.id, start: open?.id ?? null, started: startedAt, duration, status: judged.status, reason: judged.reason });
     }
     if (judged.status === "success") job.last_success_at = at;
@@ -310,6 +348,7 @@ export class Engine implements JobStateHolder {
       const judged = judgeRun(l.policy, { result: "timeout", at: r.deadline, duration_ms: null, exit_code: null });
       this.q.timeoutRun.run(judged.reason, r.deadline - r.received_at, r.id);
       this.touch(l);
+      l.urgent = true;
       stats.timeouts++;
       l.job.last_failure_at = r.deadline;
       l.job.open_runs = Math.max(0, l.job.open_runs - 1);
