@@ -29,6 +29,7 @@ ALTER TABLE jobs ADD COLUMN next_deadline INTEGER;        -- when the engine mus
 ALTER TABLE jobs ADD COLUMN last_notified_at INTEGER;
 ALTER TABLE jobs ADD COLUMN last_checkin_id INTEGER;       -- head of the job's check-in chain
 ALTER TABLE jobs ADD COLUMN open_runs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN alerting INTEGER NOT NULL DEFAULT 0;  -- a trigger went out and no resolve yet
 CREATE INDEX jobs_next_deadline ON jobs(next_deadline) WHERE next_deadline IS NOT NULL;
 
 -- The durable record of every check-in, and the run history: appended on the request path

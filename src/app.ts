@@ -50,6 +50,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
     writer: ctx.checkins,
     bodyLimit: ctx.config.pingBodyLimit,
     perJobPerMinute: ctx.config.pingRateLimit,
+    trustProxy: ctx.config.trustProxy,
     now: ctx.now,
   });
 

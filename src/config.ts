@@ -18,6 +18,8 @@ export interface Config {
   readonly metricsToken: string | null;
   /** Check-ins one job may send per minute before 429 (0: no limit). */
   readonly pingRateLimit: number;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  readonly trustProxy: boolean;
   /** How often the monitoring engine runs, in ms. */
   readonly tickMs: number;
   /** SQLite synchronous mode for the check-in log: NORMAL or FULL. */
@@ -66,6 +68,14 @@ function parseSize(name: string, raw: string | undefined, fallback: number): num
   return Number(m[1]) * mult;
 }
 
+function parseBool(name: string, raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+}
+
 function parseCount(name: string, raw: string | undefined, fallback: number, min = 0): number {
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw.trim()) || Number(raw) < min) throw new ConfigError(`${name}: expected a whole number of at least ${min}, got "${raw}"`);
@@ -111,6 +121,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     logLevel: logLevel as LogLevel,
     pingBodyLimit: parseSize("CRONTOPUS_PING_BODY_LIMIT", readVar(env, "CRONTOPUS_PING_BODY_LIMIT"), 100 * 1024),
     pingRateLimit: parseCount("CRONTOPUS_PING_RATE_LIMIT", readVar(env, "CRONTOPUS_PING_RATE_LIMIT"), 600),
+    trustProxy: parseBool("CRONTOPUS_TRUST_PROXY", readVar(env, "CRONTOPUS_TRUST_PROXY")),
     tickMs: parseCount("CRONTOPUS_TICK_MS", readVar(env, "CRONTOPUS_TICK_MS"), 100, 10),
     smtpUrl,
     smtpFrom: readVar(env, "CRONTOPUS_SMTP_FROM") ?? "crontopus@localhost",
@@ -132,6 +143,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_SQLITE_SYNC: c.syncMode,
     CRONTOPUS_PING_RATE_LIMIT: c.pingRateLimit,
     CRONTOPUS_TICK_MS: c.tickMs,
+    CRONTOPUS_TRUST_PROXY: String(c.trustProxy),
     CRONTOPUS_SMTP_URL: c.smtpUrl ? c.smtpUrl.replace(/\/\/[^@/]*@/, "//****@") : "(unset)",
     CRONTOPUS_SMTP_FROM: c.smtpFrom,
     CRONTOPUS_METRICS_TOKEN: mask(c.metricsToken),

@@ -38,8 +38,10 @@ export function renderApiError(ctx: AppContext, code: string | number, error: un
   switch (code) {
     case "VALIDATION": {
       const all = ((error as { all?: ValidationIssue[] }).all ?? []) as ValidationIssue[];
+      // Elysia says which part failed: body, query, params, headers.
+      const part = (error as { type?: string }).type ?? "body";
       const details = all.map((e) => ({
-        field: (e.path ?? "").replace(/^\//, "").replaceAll("/", ".") || "body",
+        field: (e.path ?? "").replace(/^\//, "").replaceAll("/", ".") || part,
         message: e.summary ?? e.message ?? "is invalid",
       }));
       const first = details[0];

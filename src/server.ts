@@ -81,6 +81,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
     engine,
     dispatcher,
     async stop() {
+      // Let requests in flight (pings waiting for their commit) finish; then close the rest.
+      await Promise.race([server.stop(false), Bun.sleep(2000)]);
       await server.stop(true);
       clearInterval(pruner);
       ctx.checkins.flush();

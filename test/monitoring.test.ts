@@ -45,14 +45,24 @@ describe("ping protocol", () => {
     expect((await job("proto")).status).toBe("up");
   });
 
-  test("a body over the limit is truncated and marked, never refused", async () => {
+  test("a body over the limit keeps its head and its tail, is marked truncated, and is never refused", async () => {
     const { ping_url } = await putJob("big-body", { schedule: "@every 1h" });
-    const r = await fetch(ping_url + "/fail", { method: "POST", body: "x".repeat(5000) });
+    const r = await fetch(ping_url + "/fail", { method: "POST", body: "A".repeat(2500) + "B".repeat(2500) + "the error at the end" });
     expect(r.status).toBe(200);
     const [run] = await until(async () => ((await runs("big-body")).length ? runs("big-body") : null));
-    expect(run.output.length).toBe(1024);
+    expect(run.output).toStartWith("A".repeat(512));
+    expect(run.output).toEndWith("the error at the end");
+    expect(run.output).toContain("bytes cut");
+    expect(run.output.length).toBeLessThan(1024 + 40);
     expect(run.output_truncated).toBe(true);
     expect(run.status).toBe("failed");
+    // Streamed without a length, the same.
+    const chunks = ["C".repeat(3000), "D".repeat(3000), "tail!"];
+    const stream = new ReadableStream({ pull(c) { const x = chunks.shift(); if (x) c.enqueue(new TextEncoder().encode(x)); else c.close(); } });
+    expect((await fetch(ping_url + "/fail", { method: "POST", body: stream })).status).toBe(200);
+    const runs2 = await until(async () => ((await runs("big-body")).length === 2 ? runs("big-body") : null));
+    expect(runs2[0].output).toStartWith("CCC");
+    expect(runs2[0].output).toEndWith("tail!");
   });
 
   test("answers 400 for a bad exit code or run id, 404 for an unknown token", async () => {
@@ -61,6 +71,18 @@ describe("ping protocol", () => {
     expect((await fetch(ping_url + "?rid=not-a-uuid")).status).toBe(400);
     expect((await fetch(`${s.url}/ping/no-such-token`)).status).toBe(404);
     expect((await fetch(`${s.url}/ping/no-such-token/start`)).status).toBe(404);
+  });
+
+  test("a /log line changes no state and shows among the job's check-ins with all=true", async () => {
+    const { ping_url } = await putJob("chatter", { schedule: "@every 1h" });
+    await fetch(ping_url + "/log", { method: "POST", body: "step 1 of 3 done" });
+    const all = await until(async () => {
+      const r = (await (await s.api("/api/v1/jobs/default/chatter/runs?all=true&output=true", { token: alice.token })).json()) as { runs: any[] };
+      return r.runs.length ? r.runs : null;
+    });
+    expect(all[0]).toMatchObject({ kind: "log", output: "step 1 of 3 done" });
+    expect(await runs("chatter")).toEqual([]);
+    expect((await job("chatter")).status).toBe("new");
   });
 
   test("exit codes: 0 is a success, 1-255 a failure with that code", async () => {

@@ -76,6 +76,16 @@ test("migrate applies migrations alone, and refuses a database from a newer Cron
   expect(r.stderr).toMatch(/^error: database schema version 999 is newer/);
 });
 
+test("admin create-user refuses to make an owner-less tenant", async () => {
+  const dir = tempDir();
+  const r = await cli(["admin", "create-user", "--data-dir", dir, "--email", "m@example.com", "--password", "long-enough-pw", "--tenant", "newco", "--role", "member"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("tenant newco does not exist");
+  const ok = await cli(["admin", "create-user", "--data-dir", dir, "--email", "o@example.com", "--password", "long-enough-pw", "--tenant", "newco"]);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toContain("owner of newco");
+});
+
 test("an unknown command is a usage error (exit 2), help is exit 0", async () => {
   const r = await cli(["frobnicate"]);
   expect(r.code).toBe(2);

@@ -3,14 +3,11 @@ import type { AppContext } from "../context";
 import { BadRequest, Forbidden } from "../errors";
 import { apiGroup } from "../http";
 import { RateLimiter } from "../ratelimit";
+import { clientIp } from "../clientip";
 import { createApiToken, listApiTokens, revokeApiToken } from "./apitokens";
 import { readCookie } from "./authenticate";
 import { getUser, listUserTenants, verifyLogin } from "./identity";
 import { requireScope, requireUser, type Principal } from "./principal";
-
-export function clientIp(server: { requestIP(r: Request): { address: string } | null } | null, request: Request): string {
-  return server?.requestIP(request)?.address ?? "local";
-}
 
 export function describeMe(ctx: AppContext, p: Principal) {
   const user = getUser(ctx.db, p.userId);
@@ -39,7 +36,7 @@ export function authApi(ctx: AppContext) {
     .post(
       "/auth/login",
       async ({ body, request, server, set }) => {
-        const ip = clientIp(server, request);
+        const ip = clientIp(server, request, ctx.config.trustProxy);
         perAddress.hit(ip, ctx.now());
         perAccount.hit(`${ip}|${body.email.toLowerCase()}`, ctx.now());
         const user = await verifyLogin(ctx.db, body.email, body.password);

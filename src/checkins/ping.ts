@@ -5,7 +5,8 @@ import type { Db } from "../db";
 import type { Logger } from "../log";
 import { RateLimiter } from "../ratelimit";
 import { TooManyRequests } from "../errors";
-import { isRunId, PingLookup, provisionJob, type PingTarget } from "./checkins";
+import { clientIp } from "../clientip";
+import { isRunId, joinHeadTail, PingLookup, provisionJob, type PingTarget } from "./checkins";
 import type { CheckinKind, CheckinWriter } from "./writer";
 
 export interface PingContext {
@@ -13,6 +14,7 @@ export interface PingContext {
   log: Logger;
   writer: CheckinWriter;
   bodyLimit: number;
+  trustProxy: boolean;
   /** Check-ins a job may send per minute (0: no limit). */
   perJobPerMinute: number;
   now: () => number;
@@ -64,7 +66,10 @@ function queryParam(query: string, name: string): string | null {
   return null;
 }
 
-/** Reads at most `limit` bytes of the body; the rest is dropped, never refused. */
+/**
+ * Reads the body, keeping at most `limit` bytes: the first and the last half when it is larger
+ * (errors are usually at the end), marked truncated; never refused.
+ */
 async function readBody(req: Request, limit: number): Promise<{ body: string | null; truncated: boolean }> {
   if (!req.body) return { body: null, truncated: false };
   const length = Number(req.headers.get("content-length") ?? NaN);
@@ -72,25 +77,35 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
     const t = await req.text();
     return { body: t.length ? t : null, truncated: false };
   }
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (size + value.length > limit) {
-      chunks.push(value.subarray(0, limit - size));
-      size = limit;
-      truncated = true;
-      await reader.cancel().catch(() => {});
-      break;
+  const half = Math.floor(limit / 2);
+  const head: Uint8Array[] = [];
+  let headSize = 0;
+  let tail: Uint8Array[] = [];
+  let tailSize = 0;
+  let total = 0;
+  for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    let rest = chunk;
+    if (headSize < half) {
+      const take = rest.subarray(0, half - headSize);
+      head.push(take);
+      headSize += take.length;
+      rest = rest.subarray(take.length);
     }
-    chunks.push(value);
-    size += value.length;
+    if (rest.length) {
+      tail.push(rest);
+      tailSize += rest.length;
+      while (tail.length > 1 && tailSize - tail[0]!.length >= limit - half) {
+        tailSize -= tail[0]!.length;
+        tail.shift();
+      }
+    }
   }
-  const body = new TextDecoder().decode(Buffer.concat(chunks)).replace(/\uFFFD$/, "");
-  return { body: body.length ? body : null, truncated };
+  if (total <= limit) {
+    const t = new TextDecoder().decode(Buffer.concat([...head, ...tail]));
+    return { body: t.length ? t : null, truncated: false };
+  }
+  return { body: joinHeadTail(Buffer.concat(head), Buffer.concat(tail), limit - half, total), truncated: true };
 }
 
 export function pingHandler(ctx: PingContext) {
@@ -105,7 +120,7 @@ export function pingHandler(ctx: PingContext) {
     // URL parsing by hand: new URL() was a tenth of the cost of a check-in.
     const { parts, query } = splitUrl(req.url);
     const now = ctx.now();
-    const ip = server?.requestIP(req)?.address ?? "local";
+    const ip = clientIp(server, req, ctx.trustProxy);
 
     let target: PingTarget | null = null;
     let kind: CheckinKind = "success";

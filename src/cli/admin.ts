@@ -44,7 +44,9 @@ const createUserCmd = command({
       if (args.tenant) {
         tenant = findTenant(db, args.tenant);
         if (!tenant) {
-          tenant = createTenant(db, { slug: args.tenant }, role === "owner" ? user.id : null);
+          // A new tenant needs an owner: this user, unless another role was asked for.
+          if (role !== "owner") fail(`tenant ${args.tenant} does not exist; create it with an owner first (--role owner)`);
+          tenant = createTenant(db, { slug: args.tenant }, user.id);
         }
         if (!findMembership(db, tenant.id, user.id)) {
           db.query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (?, ?, ?, ?)").run(tenant.id, user.id, role, Date.now());

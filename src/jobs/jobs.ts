@@ -52,6 +52,7 @@ export interface JobRow {
   last_notified_at: number | null;
   last_checkin_id: number | null;
   open_runs: number;
+  alerting: number;
 }
 
 /** What the monitoring engine keeps about a job. */
@@ -70,6 +71,8 @@ export interface JobMonitoring {
   /** The newest applied check-in: the head of the job's history chain. */
   last_checkin_id: number | null;
   open_runs: number;
+  /** A trigger went out and no resolve since. */
+  alerting: boolean;
 }
 
 export interface Job extends JobSpec, JobMonitoring {
@@ -122,6 +125,7 @@ export function rowToJob(r: JobRow): Job {
     last_notified_at: r.last_notified_at,
     last_checkin_id: r.last_checkin_id,
     open_runs: r.open_runs,
+    alerting: r.alerting === 1,
   };
 }
 
@@ -140,7 +144,10 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     schedule: job.schedule,
     schedule_description: describeSchedule(schedule, job.timezone),
     timezone: job.timezone,
-    next_runs: nextRuns(schedule, job.timezone, now, 5).map((ms) => formatInZone(ms, job.timezone)),
+    // An @every job is expected one period after its last check-in, not one period after now.
+    next_runs: nextRuns(schedule, job.timezone, now, 5, schedule.kind === "every" && job.expected_at !== null ? job.expected_at - schedule.seconds * 1000 : undefined).map((ms) =>
+      formatInZone(ms, job.timezone),
+    ),
     command: job.command,
     args: job.args,
     working_dir: job.working_dir,
@@ -360,7 +367,10 @@ export function resumeJob(db: Db, tenantId: string, namespace: string, name: str
     if (!job) throw new NotFound(`job ${namespace}/${name}`);
     if (!job.paused) return job;
     // A resumed job starts afresh: it is "new" until its next check-in.
-    db.query("UPDATE jobs SET paused = 0, status = 'new', status_since = ?1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
+    // A resumed job starts afresh: failures counted while paused do not carry over.
+    db.query(
+      "UPDATE jobs SET paused = 0, status = 'new', status_since = ?1, updated_at = ?1, consecutive_failures = 0, alerting = 0 WHERE tenant_id = ?2 AND id = ?3",
+    ).run(now, tenantId, job.id);
     reschedule(db, tenantId, job.id, now, true);
     return getJob(db, tenantId, namespace, name);
   })();

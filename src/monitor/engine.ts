@@ -33,11 +33,16 @@ type EngineJobRow = Pick<
   | "id" | "tenant_id" | "namespace" | "name" | "schedule" | "timezone" | "grace_s" | "timeout_s" | "alert_after" | "min_runtime_s"
   | "start_grace_s" | "renotify_s" | "channels" | "enabled" | "paused" | "status" | "status_since" | "consecutive_failures"
   | "checkins_total" | "last_ping_at" | "last_success_at" | "last_failure_at" | "last_duration_ms" | "last_exit_code"
-  | "expected_at" | "next_deadline" | "last_notified_at" | "last_checkin_id" | "open_runs"
+  | "expected_at" | "next_deadline" | "last_notified_at" | "last_checkin_id" | "open_runs" | "alerting"
 >;
 
 /** The job as the engine sees it: its policy inputs and its monitoring state. */
-type EngineJob = Omit<EngineJobRow, "channels" | "enabled" | "paused"> & { channels: string[] | null; enabled: boolean; paused: boolean };
+type EngineJob = Omit<EngineJobRow, "channels" | "enabled" | "paused" | "alerting"> & {
+  channels: string[] | null;
+  enabled: boolean;
+  paused: boolean;
+  alerting: boolean;
+};
 
 interface Loaded {
   job: EngineJob;
@@ -102,7 +107,7 @@ export class Engine implements JobStateHolder {
         `SELECT id, tenant_id, namespace, name, schedule, timezone, grace_s, timeout_s, alert_after, min_runtime_s,
            start_grace_s, renotify_s, channels, enabled, paused, status, status_since, consecutive_failures, checkins_total,
            last_ping_at, last_success_at, last_failure_at, last_duration_ms, last_exit_code, expected_at, next_deadline,
-           last_notified_at, last_checkin_id, open_runs
+           last_notified_at, last_checkin_id, open_runs, alerting
          FROM jobs WHERE id = ?`,
       ),
       saveJob: db.query(
@@ -110,7 +115,7 @@ export class Engine implements JobStateHolder {
            checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
            last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
            expected_at = $expected_at, next_deadline = $next_deadline, last_notified_at = $last_notified_at,
-           last_checkin_id = $last_checkin_id, open_runs = $open_runs
+           last_checkin_id = $last_checkin_id, open_runs = $open_runs, alerting = $alerting
          WHERE id = $id`,
       ),
       // The same without next_deadline: leaves the deadline index alone when the deadline did not move.
@@ -119,7 +124,7 @@ export class Engine implements JobStateHolder {
            checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
            last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
            expected_at = $expected_at, last_notified_at = $last_notified_at,
-           last_checkin_id = $last_checkin_id, open_runs = $open_runs
+           last_checkin_id = $last_checkin_id, open_runs = $open_runs, alerting = $alerting
          WHERE id = $id`,
       ),
       setDeadline: db.query("UPDATE checkins SET deadline = ? WHERE id = ?"),
@@ -215,7 +220,13 @@ export class Engine implements JobStateHolder {
     if (cached) return cached;
     const row = this.q.job.get(jobId);
     if (!row) return null; // deleted since the check-in arrived
-    const job: EngineJob = { ...row, channels: row.channels ? JSON.parse(row.channels) : null, enabled: row.enabled === 1, paused: row.paused === 1 };
+    const job: EngineJob = {
+      ...row,
+      channels: row.channels ? JSON.parse(row.channels) : null,
+      enabled: row.enabled === 1,
+      paused: row.paused === 1,
+      alerting: row.alerting === 1,
+    };
     const l: Loaded = { job, policy: policyOf(job), state: { ...job }, dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null };
     this.cache.set(jobId, l);
     return l;
@@ -277,6 +288,7 @@ export class Engine implements JobStateHolder {
       last_notified_at: s.last_notified_at,
       last_checkin_id: j.last_checkin_id,
       open_runs: j.open_runs,
+      alerting: s.alerting ? 1 : 0,
     };
     if (moved) this.q.saveJob.run(params);
     else {

@@ -22,7 +22,7 @@ function policy(over: Partial<Policy> = {}): Policy {
 }
 
 function fresh(p: Policy, now = T0): State {
-  return rescheduled(p, { status: "new", status_since: now, consecutive_failures: 0, expected_at: null, next_deadline: null, last_notified_at: null }, now, true);
+  return rescheduled(p, { status: "new", status_since: now, consecutive_failures: 0, expected_at: null, next_deadline: null, last_notified_at: null, alerting: false }, now, true);
 }
 
 describe("a job that stops checking in", () => {
@@ -121,6 +121,42 @@ describe("failures", () => {
   });
 });
 
+describe("one trigger, one resolve", () => {
+  test("a down job that recovers through a start sends its resolve when the run succeeds", () => {
+    const p = policy();
+    const s = fresh(p);
+    onDeadline(p, s, T0 + 20 * MIN);
+    expect(s.status).toBe("down");
+    expect(onStart(p, s, T0 + 21 * MIN).map((f) => [f.to, f.notify])).toEqual([["running", null]]);
+    expect(onFinish(p, s, "success", null, T0 + 22 * MIN, false).map((f) => [f.to, f.notify])).toEqual([["up", "resolve"]]);
+  });
+
+  test("a failed job that starts and fails again does not trigger again", () => {
+    const p = policy();
+    const s = fresh(p);
+    expect(onFinish(p, s, "failed", "exit code 1", T0 + MIN, false).map((f) => f.notify)).toEqual(["trigger"]);
+    onStart(p, s, T0 + 10 * MIN);
+    expect(onFinish(p, s, "failed", "exit code 1", T0 + 11 * MIN, false).map((f) => [f.to, f.notify])).toEqual([["failed", null]]);
+  });
+
+  test("a failure below the threshold does not resolve a down job", () => {
+    const p = policy({ alert_after: 3 });
+    const s = fresh(p);
+    onDeadline(p, s, T0 + 20 * MIN);
+    expect(onFinish(p, s, "failed", "exit code 1", T0 + 21 * MIN, false)).toEqual([]);
+    expect(s.status).toBe("down");
+  });
+
+  test("a check-in delivered late never moves the expectation backwards", () => {
+    const p = policy();
+    const s = fresh(p);
+    onFinish(p, s, "success", null, T0 + 31 * MIN, false);
+    expect(s.expected_at).toBe(T0 + 40 * MIN);
+    onFinish(p, s, "success", null, T0 + 1 * MIN, false);
+    expect(s.expected_at).toBe(T0 + 40 * MIN);
+  });
+});
+
 describe("runs", () => {
   test("start makes the job running; success makes it up; overlapping runs stay running", () => {
     const p = policy();
@@ -133,7 +169,7 @@ describe("runs", () => {
 
   test("a silenced (paused) job records nothing as a flip and has no deadline", () => {
     const p = policy({ silenced: true });
-    const s: State = { status: "paused", status_since: T0, consecutive_failures: 0, expected_at: null, next_deadline: null, last_notified_at: null };
+    const s: State = { status: "paused", status_since: T0, consecutive_failures: 0, expected_at: null, next_deadline: null, last_notified_at: null, alerting: false };
     expect(onStart(p, s, T0)).toEqual([]);
     expect(onFinish(p, s, "failed", "x", T0, false)).toEqual([]);
     expect(s.status).toBe("paused");

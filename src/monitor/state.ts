@@ -25,6 +25,8 @@ export interface State {
   expected_at: number | null;
   next_deadline: number | null;
   last_notified_at: number | null;
+  /** A trigger went out and no resolve since. */
+  alerting: boolean;
 }
 
 export function policyOf(
@@ -82,14 +84,31 @@ export function deadlineOf(p: Policy, s: State): number | null {
   }
 }
 
+/**
+ * One trigger when a job starts alerting (down or failed), one resolve when it is up again,
+ * whatever it passes through in between (running, late, failed again).
+ */
 function moveTo(s: State, to: JobStatus, reason: string, at: number, flips: Flip[]): void {
   if (s.status === to) return;
   const from = s.status;
-  const notify = ALERTING.has(to) ? "trigger" : to === "up" && ALERTING.has(from) ? "resolve" : null;
+  let notify: Flip["notify"] = null;
+  if (ALERTING.has(to) && !s.alerting) {
+    notify = "trigger";
+    s.alerting = true;
+    s.last_notified_at = at;
+  } else if (to === "up" && s.alerting) {
+    notify = "resolve";
+    s.alerting = false;
+  }
   flips.push({ from, to, reason, at, notify });
   s.status = to;
   s.status_since = at;
-  if (notify === "trigger") s.last_notified_at = at;
+}
+
+/** Check-ins delivered late (e.g. spooled) never move the expectation backwards. */
+function expectFrom(p: Policy, s: State, at: number): void {
+  const next = expectedAfter(p, at);
+  if (s.expected_at === null || next > s.expected_at) s.expected_at = next;
 }
 
 export interface RunOutcome {
@@ -113,7 +132,7 @@ export function judgeRun(p: Policy, o: RunOutcome): { status: "success" | "faile
 /** A run started. */
 export function onStart(p: Policy, s: State, at: number): Flip[] {
   const flips: Flip[] = [];
-  s.expected_at = expectedAfter(p, at);
+  expectFrom(p, s, at);
   if (!p.silenced) moveTo(s, "running", "started", at, flips);
   s.next_deadline = deadlineOf(p, s);
   return flips;
@@ -123,7 +142,7 @@ export function onStart(p: Policy, s: State, at: number): Flip[] {
 export function onFinish(p: Policy, s: State, status: "success" | "failed" | "timeout", reason: string | null, at: number, stillRunning: boolean): Flip[] {
   const flips: Flip[] = [];
   // A timeout is found late by the engine; the schedule moves on from a real check-in only.
-  if (status !== "timeout") s.expected_at = expectedAfter(p, at);
+  if (status !== "timeout") expectFrom(p, s, at);
   if (status === "success") {
     s.consecutive_failures = 0;
     if (!p.silenced) moveTo(s, stillRunning ? "running" : "up", "succeeded", at, flips);
@@ -133,9 +152,10 @@ export function onFinish(p: Policy, s: State, status: "success" | "failed" | "ti
     if (!p.silenced) {
       if (s.consecutive_failures >= p.alert_after) {
         moveTo(s, "failed", s.consecutive_failures > 1 ? `${what} (${s.consecutive_failures} in a row)` : what, at, flips);
-      } else {
+      } else if (!s.alerting) {
         moveTo(s, stillRunning ? "running" : "up", `${what} (${s.consecutive_failures} of ${p.alert_after} before alerting)`, at, flips);
       }
+      // Below the threshold while alerting (e.g. down): a failure is no recovery; the status stays.
     }
   }
   s.next_deadline = deadlineOf(p, s);

@@ -14,6 +14,7 @@ const runQuery = t.Object({
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })),
   cursor: t.Optional(t.String()),
   output: t.Optional(t.BooleanString({ description: "include each run's output" })),
+  all: t.Optional(t.BooleanString({ description: "with a job: every check-in, also log lines and the starts of finished runs" })),
 });
 
 const jobRef = t.Object({ namespace: t.String(), name: t.String() });

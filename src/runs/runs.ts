@@ -31,6 +31,7 @@ function runJson(r: RunRow, job: { namespace: string; name: string }, withOutput
   const isStart = r.kind === "start";
   return {
     id: r.id,
+    kind: r.kind,
     job: `${job.namespace}/${job.name}`,
     job_id: r.job_id,
     run_id: r.rid,
@@ -57,6 +58,8 @@ export interface RunFilter {
   cursor?: string;
   /** Include each run's output (lists leave it out by default). */
   output?: boolean;
+  /** Every check-in of a job: also log lines and the starts of finished runs. */
+  all?: boolean;
 }
 
 function readTime(field: string, v: string | undefined): number | null {
@@ -84,7 +87,7 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
   const until = readTime("until", f.until);
   const cursor = readCursor(f.cursor);
   const wanted = (r: RunRow) =>
-    VISIBLE.has(r.status) &&
+    (f.all || VISIBLE.has(r.status)) &&
     (!f.status || r.status === f.status) &&
     (since === null || r.received_at >= since) &&
     (until === null || r.received_at < until);
