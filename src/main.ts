@@ -20,6 +20,11 @@ export const main = defineCommand({
     tokens: lazy(() => import("./cli/tokens")),
     namespaces: lazy(() => import("./cli/namespaces")),
     jobs: lazy(() => import("./cli/jobs")),
+    runs: lazy(() => import("./cli/runs")),
+    logs: lazy(() => import("./cli/logs")),
+    ping: lazy(() => import("./cli/ping")),
+    exec: lazy(() => import("./cli/exec")),
+    channels: lazy(() => import("./cli/channels")),
   },
 });
 

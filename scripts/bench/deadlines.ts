@@ -21,7 +21,7 @@ createChannel(db, tenant.id, { name: "hook", type: "webhook", config: { url: "ht
 
 // Bulk rows straight into the table: 1M jobs through the service would take minutes.
 const now = Date.now();
-const dueAt = now + 2_000;
+const dueAt = now + 1_800_000; // moved to 1.5 s after seeding, below
 const t0 = performance.now();
 const insert = db.query(
   `INSERT INTO jobs (id, tenant_id, namespace, name, schedule, timezone, grace_s, ping_token, created_at, updated_at, status, status_since, expected_at, next_deadline)
@@ -37,6 +37,7 @@ db.transaction(() => {
 console.log(`seeded ${TOTAL} jobs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 const engine = new Engine({ db, log: createLogger("error"), baseUrl: "http://localhost:8080", now: Date.now });
+engine.tick(now); // warm up statements
 // An idle tick with nothing due: what every tick costs at 1M jobs.
 const idle: number[] = [];
 for (let i = 0; i < 20; i++) {
@@ -46,8 +47,11 @@ for (let i = 0; i < 20; i++) {
 }
 idle.sort((a, b) => a - b);
 
-// Tick the way the server does (every 250 ms) until the due jobs are done.
-while (Date.now() < dueAt) await Bun.sleep(5);
+// Seeding took a while: the due jobs fall due 1.5 s from now.
+const dueAt2 = Date.now() + 1_500;
+db.query("UPDATE jobs SET next_deadline = ?, expected_at = ? WHERE next_deadline = ?").run(dueAt2, dueAt2 - 300_000, dueAt);
+// Tick the way the server does (every 100 ms) until the due jobs are done.
+while (Date.now() < dueAt2) await Bun.sleep(5);
 let flipped = 0;
 let worstTick = 0;
 let doneAt = 0;
@@ -58,11 +62,11 @@ while (flipped < DUE) {
   worstTick = Math.max(worstTick, took);
   flipped += stats.flips;
   if (flipped >= DUE) doneAt = Date.now();
-  else await Bun.sleep(250);
+  else await Bun.sleep(100);
 }
 const queued = db.query<{ n: number }, []>("SELECT count(*) AS n FROM notifications").get()!.n;
 console.log(`deadlines: ${TOTAL} jobs, ${DUE} due at once`);
 console.log(`  idle tick p50 ${ms(idle[10]!)}  max ${ms(idle.at(-1)!)}`);
 console.log(`  the tick that flipped ${DUE} jobs (down + ${queued} notifications queued): ${ms(worstTick)}  target < 50 ms: ${verdict(worstTick < 50)}`);
-console.log(`  all flipped ${doneAt - dueAt} ms after their deadline  target < 1000 ms: ${verdict(doneAt - dueAt < 1000)}`);
+console.log(`  all flipped ${doneAt - dueAt2} ms after their deadline  target < 1000 ms: ${verdict(doneAt - dueAt2 < 1000)}`);
 db.close();

@@ -127,6 +127,7 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
   if (input.exit_code !== undefined) {
     if (!Number.isInteger(input.exit_code) || input.exit_code < 0 || input.exit_code > 255) throw new Invalid("exit_code", "must be 0 to 255");
     if (kind === "success" && input.exit_code !== 0) throw new Invalid("exit_code", "a success has exit code 0; send kind fail");
+    if (kind === "fail" && input.exit_code === 0) throw new Invalid("exit_code", "a failure has an exit code of 1 to 255; send kind success");
   }
   if (input.duration_ms !== undefined && (!Number.isInteger(input.duration_ms) || input.duration_ms < 0)) {
     throw new Invalid("duration_ms", "must be a whole number of milliseconds, 0 or more");

@@ -23,8 +23,17 @@ export function fail(message: string, exitCode = 1): never {
   throw new CliError(message, exitCode);
 }
 
+/** Whether the user asked for help: only our own words count, not those of a command after `--`. */
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  const ours = end < 0 ? argv : argv.slice(0, end);
+  // exec takes its command without `--` too: only a help flag right after "exec" is ours.
+  if (ours[0] === "exec") return ours[1] === "--help" || ours[1] === "-h";
+  return ours.includes("--help") || ours.includes("-h");
+}
+
 export async function runCli(cmd: CommandDef<any>, argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
+  if (argv.length === 0 || wantsHelp(argv)) {
     await runMain(cmd, { rawArgs: argv.length ? argv : ["--help"] });
     return 0;
   }

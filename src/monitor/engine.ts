@@ -7,7 +7,7 @@ import type { Logger } from "../log";
 import type { JobRow } from "../jobs/jobs";
 import { judgeRun, onDeadline, onFinish, onStart, policyOf, type Flip, type Policy, type State } from "./state";
 import type { CheckinKind } from "../checkins/writer";
-import { findChannelsByName } from "../alerts/channels";
+import { findChannelsByName, type Channel } from "../alerts/channels";
 import { holdJobState, releaseJobState, type JobStateHolder } from "../jobs/holders";
 import { enqueueNotification } from "../alerts/outbox";
 import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
@@ -84,6 +84,8 @@ export class Engine implements JobStateHolder {
   /** Busy jobs' state, kept between ticks and written back every flushMs (and on status changes). */
   private readonly cache = new Map<string, Loaded>();
   private readonly dirty = new Set<Loaded>();
+  private readonly tickChannels = new Map<string, Channel[]>();
+  private readonly tickTenants = new Map<string, { slug: string; name: string }>();
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
   private appliedThrough: number;
   flushMs = 1000;
@@ -200,6 +202,8 @@ export class Engine implements JobStateHolder {
   tick(now = this.ctx.now(), flushAll = false): TickStats {
     const t0 = performance.now();
     const stats: TickStats = { checkins: 0, timeouts: 0, deadlines: 0, flips: 0, notifications: 0, behind: false };
+    this.tickChannels.clear();
+    this.tickTenants.clear();
     this.ctx.db.transaction(() => {
       this.applyCheckins(stats);
       this.fireRunDeadlines(stats, now);
@@ -416,9 +420,13 @@ export class Engine implements JobStateHolder {
 
   private notify(l: Loaded, flipId: number | null, event: AlertMessage["event"], reason: string, at: number, stats: TickStats, from?: string): void {
     const { job, state } = l;
-    const channels = findChannelsByName(this.ctx.db, job.tenant_id, job.channels);
+    // Many jobs of one tenant often fall due together: look its channels up once per tick.
+    const key = `${job.tenant_id}\u0000${job.channels ? job.channels.join("\u0000") : "*"}`;
+    let channels = this.tickChannels.get(key);
+    if (!channels) this.tickChannels.set(key, (channels = findChannelsByName(this.ctx.db, job.tenant_id, job.channels)));
     if (channels.length === 0) return;
-    const tenant = this.q.tenant.get(job.tenant_id)!;
+    let tenant = this.tickTenants.get(job.tenant_id);
+    if (!tenant) this.tickTenants.set(job.tenant_id, (tenant = this.q.tenant.get(job.tenant_id)!));
     const message: AlertMessage = {
       event,
       tenant: { slug: tenant.slug, name: tenant.name },

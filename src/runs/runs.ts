@@ -104,46 +104,49 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
   let next: number | null = null;
 
   if (f.jobId) {
-    // Walk the job's chain from its head (or the cursor).
+    // Walk the job's chain from its head (or the cursor). The chain follows arrival, and a
+    // result delivered late may be older than the ones after it: filter, never stop early.
     const head = db.query<{ last_checkin_id: number | null }, [string, string]>("SELECT last_checkin_id FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, f.jobId);
     let id = cursor ?? head?.last_checkin_id ?? null;
     const row = db.query<RunRow, [number, string, string]>("SELECT * FROM checkins WHERE id = ? AND tenant_id = ? AND job_id = ?");
     for (let scanned = 0; id !== null; scanned++) {
-      if (out.length === limit || scanned === MAX_SCAN) {
+      if (scanned === MAX_SCAN) {
         next = id;
         break;
       }
       const r = row.get(id, tenantId, f.jobId);
       if (!r) break;
-      // Older than the window: nothing further down the chain can match.
-      if (since !== null && r.received_at < since - 3_600_000) break;
-      if (wanted(r)) out.push(runJson(r, jobOf(r.job_id), !!f.output));
+      if (wanted(r)) {
+        // One more than the page: it is where the next page starts.
+        if (out.length === limit) {
+          next = r.id;
+          break;
+        }
+        out.push(runJson(r, jobOf(r.job_id), !!f.output));
+      }
       id = r.prev_id;
     }
   } else {
     const page = db.query<RunRow, [string, number, number]>(
       "SELECT * FROM checkins WHERE tenant_id = ? AND id < ? AND status IN ('running', 'success', 'failed', 'timeout') ORDER BY id DESC LIMIT ?",
     );
-    let before = cursor ?? Number.MAX_SAFE_INTEGER;
-    for (let scanned = 0; out.length < limit && scanned < MAX_SCAN; ) {
+    let before = cursor === null ? Number.MAX_SAFE_INTEGER : cursor + 1;
+    scan: for (let scanned = 0; scanned < MAX_SCAN; ) {
       const rows = page.all(tenantId, before, 200);
-      if (rows.length === 0) {
-        before = 0;
-        break;
-      }
+      if (rows.length === 0) break;
       for (const r of rows) {
         scanned++;
         before = r.id;
-        if (wanted(r)) out.push(runJson(r, jobOf(r.job_id), !!f.output));
-        if (out.length === limit) break;
+        if (!wanted(r)) continue;
+        if (out.length === limit) {
+          next = r.id;
+          break scan;
+        }
+        out.push(runJson(r, jobOf(r.job_id), !!f.output));
       }
-      if (since !== null && rows.at(-1)!.received_at < since - 3_600_000) {
-        before = 0;
-        break;
-      }
+      // Out of budget: go on from below the last row looked at.
+      if (scanned >= MAX_SCAN) next = before - 1;
     }
-    // Stopped on the page size or the scan budget: go on below the last row looked at.
-    next = before > 1 ? before : null;
   }
   return { runs: out, next_cursor: next !== null && next > 0 ? String(next) : null };
 }
