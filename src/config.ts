@@ -24,6 +24,10 @@ export interface Config {
   readonly tickMs: number;
   /** SQLite synchronous mode for the check-in log: NORMAL or FULL. */
   readonly syncMode: "NORMAL" | "FULL";
+  /** Where agent binaries for GET /download/<os>-<arch> live (filled by packaging). */
+  readonly downloadDir: string;
+  /** Seconds between agent heartbeats the server asks for; offline after three missed. */
+  readonly agentInterval: number;
 }
 
 export interface ConfigFlags {
@@ -127,6 +131,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     smtpFrom: readVar(env, "CRONTOPUS_SMTP_FROM") ?? "crontopus@localhost",
     metricsToken: readVar(env, "CRONTOPUS_METRICS_TOKEN") ?? null,
     syncMode: syncMode as "NORMAL" | "FULL",
+    downloadDir: resolve(readVar(env, "CRONTOPUS_DOWNLOAD_DIR") ?? join(dataDir, "downloads")),
+    agentInterval: parseCount("CRONTOPUS_AGENT_INTERVAL", readVar(env, "CRONTOPUS_AGENT_INTERVAL"), 30, 1),
   });
 }
 
@@ -147,5 +153,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_SMTP_URL: c.smtpUrl ? c.smtpUrl.replace(/\/\/[^@/]*@/, "//****@") : "(unset)",
     CRONTOPUS_SMTP_FROM: c.smtpFrom,
     CRONTOPUS_METRICS_TOKEN: mask(c.metricsToken),
+    CRONTOPUS_DOWNLOAD_DIR: c.downloadDir,
+    CRONTOPUS_AGENT_INTERVAL: c.agentInterval,
   };
 }

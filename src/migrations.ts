@@ -2,6 +2,7 @@
 // Add each new migrations/NNNN_name.sql here; db.test.ts checks none is forgotten.
 import m0001 from "../migrations/0001_init.sql" with { type: "text" };
 import m0002 from "../migrations/0002_monitoring.sql" with { type: "text" };
+import m0003 from "../migrations/0003_agents.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -12,4 +13,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: m0001 },
   { version: 2, name: "0002_monitoring", sql: m0002 },
+  { version: 3, name: "0003_agents", sql: m0003 },
 ];

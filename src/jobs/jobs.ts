@@ -31,6 +31,7 @@ export interface JobRow {
   paused: number;
   status: JobStatus;
   agent_selector: string | null;
+  run_as: string | null;
   ping_token: string;
   created_at: number;
   updated_at: number;
@@ -104,6 +105,7 @@ export function rowToJob(r: JobRow): Job {
     paused: r.paused === 1,
     status: r.status,
     agent_selector: fromJson(r.agent_selector, null),
+    user: r.run_as,
     ping_token: r.ping_token,
     created_at: r.created_at,
     updated_at: r.updated_at,
@@ -157,6 +159,7 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     enabled: job.enabled,
     paused: job.paused,
     agent: job.agent_selector ? { selector: job.agent_selector } : null,
+    user: job.user,
     alerts: {
       after: job.alert_after,
       min_runtime: job.min_runtime_s,
@@ -223,10 +226,10 @@ function insertJob(db: Db, tenantId: string, spec: JobSpec, now: number): string
   const id = newId();
   db.query(
     `INSERT INTO jobs (id, tenant_id, namespace, name, labels, annotations, schedule, timezone, command, args, working_dir, env,
-       grace_s, timeout_s, enabled, paused, status, agent_selector, ping_token, created_at, updated_at,
+       grace_s, timeout_s, enabled, paused, status, agent_selector, run_as, ping_token, created_at, updated_at,
        alert_after, min_runtime_s, start_grace_s, renotify_s, channels, status_since)
      VALUES ($id, $tenant, $namespace, $name, $labels, $annotations, $schedule, $timezone, $command, $args, $working_dir, $env,
-       $grace, $timeout, $enabled, $paused, $status, $selector, $token, $now, $now,
+       $grace, $timeout, $enabled, $paused, $status, $selector, $run_as, $token, $now, $now,
        $alert_after, $min_runtime, $start_grace, $renotify, $channels, $now)`,
   ).run({
     id,
@@ -270,6 +273,7 @@ function specParams(spec: JobSpec) {
     enabled: spec.enabled ? 1 : 0,
     paused: spec.paused ? 1 : 0,
     selector: spec.agent_selector ? JSON.stringify(spec.agent_selector) : null,
+    run_as: spec.user,
     alert_after: spec.alert_after,
     min_runtime: spec.min_runtime_s,
     start_grace: spec.start_grace_s,
@@ -284,7 +288,7 @@ function updateJob(db: Db, tenantId: string, id: string, spec: JobSpec, previous
   db.query(
     `UPDATE jobs SET labels = $labels, annotations = $annotations, schedule = $schedule, timezone = $timezone,
        command = $command, args = $args, working_dir = $working_dir, env = $env, grace_s = $grace, timeout_s = $timeout,
-       enabled = $enabled, paused = $paused, status = $status, agent_selector = $selector, updated_at = $now,
+       enabled = $enabled, paused = $paused, status = $status, agent_selector = $selector, run_as = $run_as, updated_at = $now,
        alert_after = $alert_after, min_runtime_s = $min_runtime, start_grace_s = $start_grace, renotify_s = $renotify,
        channels = $channels, status_since = CASE WHEN status = $status THEN status_since ELSE $now END
      WHERE tenant_id = $tenant AND id = $id`,

@@ -42,6 +42,7 @@ const aliceBackup: JobSpec = {
   enabled: true,
   paused: false,
   agent_selector: { role: "db", region: "eu-1" },
+  user: "backup",
   alert_after: 2,
   min_runtime_s: 30,
   start_grace_s: 120,
@@ -191,6 +192,7 @@ spec:
   paused: false
   agent:
     selector: {role: db, region: eu-1}
+  user: backup
   alerts:
     after: 2
     minRuntime: 30s
@@ -345,6 +347,7 @@ describe("parseJob reads plain JSON", () => {
       enabled: true,
       paused: false,
       agent: { selector: { role: "db", region: "eu-1" } },
+      user: "backup",
       alerts: { after: 2, min_runtime: 30, start_grace: "2m", renotify: 3600, channels: ["ops", "pager"] },
     });
     expect(parsed).toEqual({ fields: aliceBackup, warnings: [], format: "plain" });
@@ -371,6 +374,7 @@ describe("parseJob reads plain JSON", () => {
       enabled: true,
       paused: false,
       agent: { selector: aliceBackup.agent_selector },
+      user: aliceBackup.user,
       alerts: { after: 2, min_runtime: 30, start_grace: 120, renotify: 3600, channels: ["ops", "pager"] },
       ping_url: "https://crontopus.example.com/ping/abc",
       badge_url: "https://crontopus.example.com/badge/k/ops/nightly-backup.svg",
@@ -620,6 +624,7 @@ describe("withDefaults", () => {
       enabled: true,
       paused: false,
       agent_selector: null,
+      user: null,
       alert_after: 1,
       min_runtime_s: null,
       start_grace_s: null,
@@ -658,7 +663,7 @@ describe("toManifest", () => {
 
   test("writes durations compactly and fields in reading order", () => {
     const m = toManifest(aliceBackup);
-    expect(Object.keys(m.spec)).toEqual(["schedule", "timezone", "command", "args", "workingDir", "env", "grace", "timeout", "enabled", "paused", "agent", "alerts"]);
+    expect(Object.keys(m.spec)).toEqual(["schedule", "timezone", "command", "args", "workingDir", "env", "grace", "timeout", "enabled", "paused", "agent", "user", "alerts"]);
     expect(m.spec).toMatchObject({ grace: "15m", timeout: "1h30m", agent: { selector: { role: "db", region: "eu-1" } } });
   });
 

@@ -21,6 +21,8 @@ export interface JobSpec {
   enabled: boolean;
   paused: boolean;
   agent_selector: Record<string, string> | null;
+  /** The host user whose crontab runs the job (agent mode, agent running as root); null: the agent's user. */
+  user: string | null;
   /** Alert after this many failed runs in a row. */
   alert_after: number;
   /** A successful run shorter than this counts as failed. */
@@ -66,6 +68,7 @@ export interface JobManifest {
     enabled: boolean;
     paused: boolean;
     agent?: { selector: Record<string, string> };
+    user?: string;
     alerts?: { after?: number; minRuntime?: string; startGrace?: string; renotify?: string; channels?: string[] };
   };
 }
@@ -94,6 +97,7 @@ export function withDefaults(fields: Partial<JobSpec>): JobSpec {
     enabled: fields.enabled ?? true,
     paused: fields.paused ?? false,
     agent_selector: fields.agent_selector ? { ...fields.agent_selector } : null,
+    user: fields.user ?? null,
     alert_after: fields.alert_after ?? 1,
     min_runtime_s: fields.min_runtime_s ?? null,
     start_grace_s: fields.start_grace_s ?? null,
@@ -119,6 +123,7 @@ export function toManifest(job: JobSpec): JobManifest {
   spec.enabled = job.enabled;
   spec.paused = job.paused;
   if (job.agent_selector !== null) spec.agent = { selector: { ...job.agent_selector } };
+  if (job.user !== null) spec.user = job.user;
   const alerts: NonNullable<JobManifest["spec"]["alerts"]> = {};
   if (job.alert_after !== 1) alerts.after = job.alert_after;
   if (job.min_runtime_s !== null) alerts.minRuntime = formatDuration(job.min_runtime_s);
@@ -409,6 +414,7 @@ class JobReader {
   readPlain(doc: Obj): void {
     for (const [key, v] of Object.entries(doc)) {
       if (key === "working_dir") this.fields.working_dir = readWorkingDir(key, v);
+      else if (key === "user") this.fields.user = readUser(key, v);
       else if (key === "agent") this.readAgent("agent", v);
       else if (this.readCommon(key, key, v)) continue;
       else if (READ_ONLY.has(key) || key.startsWith("last_")) continue;
@@ -446,6 +452,7 @@ class JobReader {
     for (const [key, v] of Object.entries(spec)) {
       const path = `spec.${key}`;
       if (key === "workingDir") this.fields.working_dir = readWorkingDir(path, v);
+      else if (key === "user") this.fields.user = readUser(path, v);
       else if (key === "agent") this.readAgent(path, v);
       else if (key === "environment") {
         if ("env" in spec) throw new Invalid(path, "cannot be used together with spec.env; use spec.env");
@@ -707,6 +714,16 @@ function readWorkingDir(path: string, v: unknown): string | null {
   if (typeof v !== "string") throw new Invalid(path, `expected a string or null, got ${typeName(v)}`);
   if (v.trim() === "") throw new Invalid(path, "is empty; leave it out (or null) to use the agent's default");
   if (/[\r\n\0]/.test(v)) throw new Invalid(path, "must be a single line");
+  return v;
+}
+
+/** A POSIX user name (or a Windows account such as DOMAIN\\svc-backup). */
+function readUser(path: string, v: unknown): string | null {
+  if (v === null) return null;
+  if (typeof v !== "string") throw new Invalid(path, `expected a user name or null, got ${typeName(v)}`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.\\@-]{0,63}$/.test(v) || /^-/.test(v)) {
+    throw new Invalid(path, `"${v}" is not a valid user name (letters, digits, '_', '.', '-', '@', '\\'; at most 64)`);
+  }
   return v;
 }
 
