@@ -15,6 +15,7 @@ import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
 import { channelsApi } from "./alerts/api";
+import { agentsApi } from "./agents/api";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
 
@@ -31,6 +32,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
     checkins: new CheckinWriter(db),
     now: opts.now ?? Date.now,
+    kick: () => {},
   };
 }
 
@@ -42,7 +44,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
     .use(jobsApi(ctx))
     .use(checkinsApi(ctx))
     .use(runsApi(ctx))
-    .use(channelsApi(ctx));
+    .use(channelsApi(ctx))
+    .use(agentsApi(ctx));
 
   const ping = pingHandler({
     db: ctx.db,

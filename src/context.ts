@@ -14,4 +14,6 @@ export interface AppContext {
   checkins: CheckinWriter;
   /** The clock; tests pass their own. */
   now: () => number;
+  /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */
+  kick: () => void;
 }

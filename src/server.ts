@@ -60,6 +60,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const app = createApp(ctx, { engine });
   const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
+  ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
   const pruner = setInterval(() => {

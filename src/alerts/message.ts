@@ -1,12 +1,15 @@
 // The alert message: built once when a notification is queued, rendered by each channel type.
 
-export type AlertEvent = "trigger" | "resolve" | "renotify" | "test";
+/** trigger/resolve open and close an incident; renotify reminds; drift reports a hand edit an agent undid; test checks a channel. */
+export type AlertEvent = "trigger" | "resolve" | "renotify" | "drift" | "test";
 
 export interface AlertMessage {
   event: AlertEvent;
   tenant: { slug: string; name: string };
   /** null for messages about no particular job (channel tests). */
   job: { id: string; namespace: string; name: string; /** console link: <base>/jobs/<ns>/<name> */ url: string } | null;
+  /** The agent the message is about (an agent offline or back online), or where a drift was found. */
+  agent?: { id: string; name: string; hostname: string; url: string };
   status: string;
   previous_status: string | null;
   reason: string;
@@ -40,7 +43,8 @@ export function jobConsoleUrl(baseUrl: string, namespace: string, name: string):
 }
 
 export function jobRef(m: AlertMessage): string {
-  return m.job ? `${m.job.namespace}/${m.job.name}` : m.tenant.slug;
+  if (m.job) return `${m.job.namespace}/${m.job.name}`;
+  return m.agent ? `agent ${m.agent.name}` : m.tenant.slug;
 }
 
 /** One line, fit for a mail subject, a chat message or a PagerDuty incident title. */
@@ -55,6 +59,8 @@ export function summary(m: AlertMessage): string {
       return `${jobRef(m)} is still ${status} (since ${shortTime(m.since)}): ${m.reason}`;
     case "resolve":
       return `${jobRef(m)} is ${status} again: ${m.reason}`;
+    case "drift":
+      return `${jobRef(m)}: managed entry changed by hand ${m.reason}`;
   }
 }
 
@@ -62,14 +68,15 @@ export function summary(m: AlertMessage): string {
 export function text(m: AlertMessage): string {
   const lines = [summary(m), ""];
   if (m.job) lines.push(`Job:      ${m.job.namespace}/${m.job.name}`);
+  if (m.agent) lines.push(`Agent:    ${m.agent.name} (${m.agent.hostname})`);
   lines.push(`Tenant:   ${m.tenant.name}${m.tenant.name !== m.tenant.slug ? ` (${m.tenant.slug})` : ""}`);
-  if (m.event !== "test") {
+  if (m.event !== "test" && m.event !== "drift") {
     lines.push(`Status:   ${m.status}${m.previous_status ? ` (was ${m.previous_status})` : ""}`);
     lines.push(`Since:    ${longTime(m.since)}`);
   }
   lines.push(`Reason:   ${m.reason}`);
   if (m.last_output) lines.push("", "Last output:", ...m.last_output.split("\n").map((l) => `  ${l}`));
-  if (m.job) lines.push("", `Open in Crontopus: ${m.job.url}`);
+  if (m.job ?? m.agent) lines.push("", `Open in Crontopus: ${(m.job ?? m.agent)!.url}`);
   return lines.join("\n");
 }
 

@@ -274,7 +274,8 @@ export function slackPayload(m: AlertMessage) {
     { type: "section", text: { type: "mrkdwn", text: `*${slackEscape(summary(m))}*\n${details.join("\n")}` } },
   ];
   if (m.last_output) blocks.push({ type: "section", text: { type: "mrkdwn", text: "```" + slackEscape(m.last_output.slice(-2900)) + "```" } });
-  if (m.job) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `<${m.job.url}|Open ${slackEscape(jobRef(m))} in Crontopus>` }] });
+  const link = (m.job ?? m.agent)?.url;
+  if (link) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `<${link}|Open ${slackEscape(jobRef(m))} in Crontopus>` }] });
   return { text: summary(m), blocks };
 }
 
@@ -322,7 +323,7 @@ export function teamsPayload(m: AlertMessage) {
           version: "1.4",
           msteams: { width: "Full" },
           body,
-          actions: m.job ? [{ type: "Action.OpenUrl", title: "Open in Crontopus", url: m.job.url }] : [],
+          actions: (m.job ?? m.agent) ? [{ type: "Action.OpenUrl", title: "Open in Crontopus", url: (m.job ?? m.agent)!.url }] : [],
         },
       },
     ],
@@ -334,7 +335,7 @@ export function sendTeams(config: ChannelConfig, m: AlertMessage, opts: SendOpti
 }
 
 export function pagerDutyPayload(config: ChannelConfig, m: AlertMessage) {
-  const severity = (config.severity as string | undefined) ?? (m.event === "test" ? "info" : m.status === "late" ? "warning" : "critical");
+  const severity = (config.severity as string | undefined) ?? (m.event === "test" ? "info" : m.status === "late" || m.event === "drift" ? "warning" : "critical");
   return {
     routing_key: String(config.routing_key),
     event_action: m.event === "resolve" ? "resolve" : "trigger",
@@ -359,7 +360,7 @@ export function pagerDutyPayload(config: ChannelConfig, m: AlertMessage) {
     },
     client: "Crontopus",
     client_url: m.job?.url,
-    links: m.job ? [{ href: m.job.url, text: "Open in Crontopus" }] : [],
+    links: (m.job ?? m.agent) ? [{ href: (m.job ?? m.agent)!.url, text: "Open in Crontopus" }] : [],
   };
 }
 
@@ -370,14 +371,14 @@ export function sendPagerDuty(config: ChannelConfig, m: AlertMessage, opts: Send
 
 export function ntfyHeaders(config: ChannelConfig, m: AlertMessage): Record<string, string> {
   const priority = (config.priority as string | undefined) ?? (m.event === "trigger" || m.event === "renotify" ? "high" : "default");
-  const tag = { trigger: "rotating_light", renotify: "rotating_light", resolve: "white_check_mark", test: "test_tube" }[m.event];
+  const tag = { trigger: "rotating_light", renotify: "rotating_light", resolve: "white_check_mark", drift: "warning", test: "test_tube" }[m.event];
   const headers: Record<string, string> = {
     "content-type": "text/plain; charset=utf-8",
     title: headerValue(summary(m)),
     priority: String(priority),
     tags: [tag, "crontopus", m.status].map(headerValue).join(","),
   };
-  if (m.job) headers.click = m.job.url;
+  if (m.job ?? m.agent) headers.click = (m.job ?? m.agent)!.url;
   if (typeof config.token === "string" && config.token) headers.authorization = `Bearer ${config.token}`;
   return headers;
 }
@@ -445,8 +446,9 @@ async function post(rawUrl: string, body: string, headers: HeadersInit, opts: Se
 function detailLines(m: AlertMessage): [string, string][] {
   const lines: [string, string][] = [];
   if (m.job) lines.push(["Job", jobRef(m)]);
+  if (m.agent) lines.push(["Agent", `${m.agent.name} (${m.agent.hostname})`]);
   lines.push(["Tenant", m.tenant.name]);
-  if (m.event !== "test") {
+  if (m.event !== "test" && m.event !== "drift") {
     lines.push(["Status", `${m.status}${m.previous_status ? ` (was ${m.previous_status})` : ""}`]);
     lines.push(["Since", m.since]);
   }

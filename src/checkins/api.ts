@@ -1,17 +1,54 @@
-import { t } from "elysia";
+import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
-import { apiGroup } from "../http";
+import { Forbidden, NotFound, Unauthorized } from "../errors";
+import { authenticate } from "../auth/authenticate";
 import { requireScope } from "../auth/principal";
-import { checkinEvent, findCheckinJob } from "./checkins";
+import { authenticateAgent } from "../agents/agents";
+import { checkinEvent, findCheckinJob, type PingTarget } from "./checkins";
 
+/**
+ * Who may record check-ins, and for which jobs:
+ * - an API token with `write` (or a session): any job of its tenant;
+ * - an agent token (cta_…): any job of the agent's tenant;
+ * - a job's own check-in token (its ping token, as `Bearer <token>`): that one job. `exec`
+ *   running as another user than the agent reports with it: it can do nothing else.
+ */
 export function checkinsApi(ctx: AppContext) {
-  return apiGroup(ctx, "", "checkins").post(
+  const { db } = ctx;
+  const jobByToken = db.query<PingTarget & { namespace: string; name: string }, [string]>(
+    "SELECT id, tenant_id, last_checkin_id, namespace, name FROM jobs WHERE ping_token = ?",
+  );
+
+  async function resolveTarget(request: Request, ref: string): Promise<{ target: PingTarget; source: string }> {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (bearer?.startsWith("cta_")) {
+      const agent = authenticateAgent(db, bearer);
+      if (!agent) throw new Unauthorized("invalid or revoked agent token");
+      return { target: findCheckinJob(db, agent.tenant_id, ref), source: `agent ${agent.name}` };
+    }
+    if (bearer && !bearer.startsWith("ctp_")) {
+      const job = jobByToken.get(bearer);
+      if (!job) throw new Unauthorized("invalid token");
+      if (ref !== job.id && ref !== `${job.namespace}/${job.name}` && !(job.namespace === "default" && ref === job.name)) {
+        throw new Forbidden("a job's check-in token records check-ins for that job only");
+      }
+      return { target: job, source: "job token" };
+    }
+    const { principal } = await authenticate(ctx, request);
+    const p = requireScope(principal, "write");
+    return { target: findCheckinJob(db, p.tenantId, ref), source: `api (${p.email})` };
+  }
+
+  return new Elysia({ detail: { tags: ["checkins"] } }).post(
     "/checkins",
-    async ({ principal, body }) => {
-      const p = requireScope(principal, "write");
+    async ({ request, body }) => {
       const now = ctx.now();
-      const target = findCheckinJob(ctx.db, p.tenantId, body.job);
-      const event = checkinEvent(target, body, `api (${p.email})`, ctx.config.pingBodyLimit, now);
+      const { target, source } = await resolveTarget(request, body.job).catch((e) => {
+        // Never say whether a job exists to a caller who may not see it.
+        if (e instanceof NotFound) throw new NotFound(`job ${body.job}`);
+        throw e;
+      });
+      const event = checkinEvent(target, body, body.host ? `${source} on ${body.host}` : source, ctx.config.pingBodyLimit, now);
       // Answered only once the check-in is committed.
       await ctx.checkins.append(event);
       return { ok: true, job_id: target.id, kind: event.kind, received_at: new Date(event.received_at).toISOString() };
@@ -26,8 +63,13 @@ export function checkinsApi(ctx: AppContext) {
         run_id: t.Optional(t.String({ description: "UUID pairing a start with its finish" })),
         started_at: t.Optional(t.Union([t.String(), t.Integer()])),
         at: t.Optional(t.Union([t.String(), t.Integer()], { description: "when it happened, for late delivery" })),
+        host: t.Optional(t.String({ maxLength: 253, description: "the host the run happened on, shown as its source" })),
+        timed_out: t.Optional(t.Boolean({ description: "with kind fail: the wrapper killed the command at the job's timeout" })),
       }),
-      detail: { summary: "Record a check-in (start, success, fail, log) for a job" },
+      detail: {
+        summary: "Record a check-in (start, success, fail, log) for a job",
+        description: "Authenticated by an API token with write scope, an agent token (cta_…), or the job's own check-in token (its ping token).",
+      },
     },
   );
 }

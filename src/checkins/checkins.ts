@@ -99,6 +99,8 @@ export interface CheckinInput {
   started_at?: string | number;
   /** When it happened, for results delivered late (e.g. spooled by an agent). */
   at?: string | number;
+  /** With kind fail: the wrapper killed the command at the job's timeout. */
+  timed_out?: boolean;
 }
 
 function readTime(field: string, v: string | number | undefined, now: number): number | null {
@@ -150,6 +152,7 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
     body: text,
     truncated,
     source,
+    ...(input.timed_out && kind === "fail" ? { timed_out: true } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ export interface CheckinEvent {
   body: string | null;
   truncated: boolean;
   source: string | null;
+  /** "timeout": a wrapper killed the run at the job's timeout (kind fail). */
+  timed_out?: boolean;
 }
 
 /** A check-in's status as written; the engine may judge a finish otherwise (e.g. too short). */
@@ -72,7 +74,7 @@ export class CheckinWriter {
         for (const { event: e } of batch) {
           const prev = moved.get(e.job_id) ?? this.heads.get(e.job_id) ?? e.last_checkin_id;
           const { lastInsertRowid } = this.insert.run(
-            e.tenant_id, e.job_id, e.kind, STATUS_OF[e.kind], e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms,
+            e.tenant_id, e.job_id, e.kind, (e.timed_out ? "timeout" : STATUS_OF[e.kind]), e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms,
             e.body, e.truncated ? 1 : 0, e.source, prev,
           );
           moved.set(e.job_id, Number(lastInsertRowid));

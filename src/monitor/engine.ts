@@ -11,11 +11,13 @@ import { findChannelsByName, type Channel } from "../alerts/channels";
 import { holdJobState, releaseJobState, type JobStateHolder } from "../jobs/holders";
 import { enqueueNotification } from "../alerts/outbox";
 import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
+import { fireAgentDeadlines, foldedInto } from "../agents/agents";
 
 interface CheckinRow {
   id: number;
   job_id: string;
   kind: CheckinKind;
+  status: string;
   exit_code: number | null;
   rid: string | null;
   received_at: number;
@@ -102,7 +104,7 @@ export class Engine implements JobStateHolder {
       cursor: db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'"),
       setCursor: db.query("UPDATE engine_state SET value = ? WHERE key = 'checkins_applied'"),
       checkins: db.query<CheckinRow, [number, number]>(
-        "SELECT id, job_id, kind, exit_code, rid, received_at, started_at, duration_ms FROM checkins WHERE id > ? ORDER BY id LIMIT ?",
+        "SELECT id, job_id, kind, status, exit_code, rid, received_at, started_at, duration_ms FROM checkins WHERE id > ? ORDER BY id LIMIT ?",
       ),
       // Only what the engine needs: no labels, env or other JSON to parse on this path.
       job: db.query<EngineJobRow, [string]>(
@@ -208,6 +210,9 @@ export class Engine implements JobStateHolder {
       this.applyCheckins(stats);
       this.fireRunDeadlines(stats, now);
       this.fireJobDeadlines(stats, now);
+      const agents = fireAgentDeadlines(this.ctx.db, this.ctx.baseUrl, now);
+      stats.flips += agents.flips;
+      stats.notifications += agents.notifications;
       this.flush(flushAll, now);
     })();
     this.totals.ticks++;
@@ -344,7 +349,10 @@ export class Engine implements JobStateHolder {
     }
     const startedAt = open?.received_at ?? c.started_at ?? (c.duration_ms !== null ? at - c.duration_ms : null);
     const duration = c.duration_ms ?? (startedAt !== null ? Math.max(0, at - startedAt) : null);
-    const judged = judgeRun(policy, { result: c.kind === "success" ? "success" : "failed", at, duration_ms: duration, exit_code: c.exit_code });
+    const judged =
+      c.status === "timeout"
+        ? { status: "timeout" as const, reason: `killed after ${policy.timeout_s ?? "its"}s timeout` }
+        : judgeRun(policy, { result: c.kind === "success" ? "success" : "failed", at, duration_ms: duration, exit_code: c.exit_code });
     // The row was written as success or failed; touch it only when pairing or judging added something.
     if (open || judged.reason !== null || (judged.status === "success") !== (c.kind === "success")) {
       l.urgent = true;
@@ -390,7 +398,7 @@ export class Engine implements JobStateHolder {
       stats.deadlines++;
       const { flips, renotify } = onDeadline(l.policy, l.state, now);
       this.record(l, flips, stats);
-      if (renotify) {
+      if (renotify && l.state.alerting) {
         l.urgent = true;
         this.notify(l, null, "renotify", `still ${l.state.status}`, now, stats);
       }
@@ -412,9 +420,13 @@ export class Engine implements JobStateHolder {
   private record(l: Loaded, flips: Flip[], stats: TickStats): void {
     if (flips.length) l.urgent = true;
     for (const f of flips) {
-      const flipId = this.q.insertFlip.get(l.job.tenant_id, l.job.id, f.from, f.to, f.reason, f.at)!.id;
+      // A job missed its run because its host is offline: the agent's alert covers it.
+      const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.id) : null;
+      const reason = folded ? `${f.reason} (agent ${folded.join(", ")} offline: folded into its alert)` : f.reason;
+      const flipId = this.q.insertFlip.get(l.job.tenant_id, l.job.id, f.from, f.to, reason, f.at)!.id;
       stats.flips++;
-      if (f.notify) this.notify(l, flipId, f.notify, f.reason, f.at, stats, f.from);
+      if (folded) l.state.alerting = false;
+      else if (f.notify) this.notify(l, flipId, f.notify, f.reason, f.at, stats, f.from);
     }
   }
 
