@@ -16,6 +16,7 @@ import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
 import { channelsApi } from "./alerts/api";
 import { agentsApi } from "./agents/api";
+import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
 
@@ -64,6 +65,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
     .use(
       openapi({
         path: "/api/docs",
+        // Include /install.sh and /install.ps1 (paths with a dot are left out by default).
+        exclude: { staticFile: false },
         specPath: "/api/openapi.json",
         provider: "swagger-ui",
         swagger: { cdn: "/public/vendor/swagger-ui-bundle.js", theme: "/public/vendor/swagger-ui.css", autoDarkMode: false },
@@ -97,6 +100,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
       detail: { hide: true },
     })
     .use(metricsApi(ctx, sources))
+    .use(installApi(ctx))
     .use(api);
 }
 

@@ -25,6 +25,9 @@ export const main = defineCommand({
     ping: lazy(() => import("./cli/ping")),
     exec: lazy(() => import("./cli/exec")),
     channels: lazy(() => import("./cli/channels")),
+    agent: lazy(() => import("./cli/agent")),
+    agents: lazy(() => import("./cli/agents")),
+    "enroll-tokens": () => import("./cli/agents").then((m) => m.enrollTokens),
   },
 });
 

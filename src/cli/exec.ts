@@ -56,8 +56,43 @@ export class Tail {
   }
 }
 
+/** Keeps the first and the last `limit / 2` bytes of a stream; what lies between is counted, not kept. */
+export class HeadTail {
+  private head: Uint8Array[] = [];
+  private headSize = 0;
+  private readonly tail: Tail;
+  private total = 0;
+
+  constructor(private readonly limit: number) {
+    this.tail = new Tail(limit - Math.floor(limit / 2));
+  }
+
+  push(chunk: Uint8Array): void {
+    this.total += chunk.length;
+    const room = Math.floor(this.limit / 2) - this.headSize;
+    if (room > 0) {
+      const part = chunk.subarray(0, room);
+      this.head.push(part);
+      this.headSize += part.length;
+      if (part.length === chunk.length) return;
+      chunk = chunk.subarray(room);
+    }
+    this.tail.push(chunk);
+  }
+
+  text(): string {
+    const head = Buffer.concat(this.head);
+    if (this.total <= this.limit) return Buffer.concat([head, Buffer.from(this.tail.text(), "utf8")]).toString("utf8");
+    const tail = this.tail.text();
+    const dropped = this.total - head.length - Buffer.byteLength(tail);
+    return `${head.toString("utf8").replace(/\uFFFD$/, "")}\n[… ${dropped} bytes cut …]\n${tail}`;
+  }
+}
+
 interface ExecArgs {
   pingUrl: string | null;
+  job: string | null;
+  stateDir: string | null;
   timeout: string | null;
   command: string[];
 }
@@ -67,8 +102,13 @@ interface ExecArgs {
  * untouched (its own flags, `--help` included, are its business).
  */
 export function parseExecArgs(rawArgs: string[]): ExecArgs {
-  const out: ExecArgs = { pingUrl: null, timeout: null, command: [] };
-  const flags: Record<string, "pingUrl" | "timeout"> = { "--ping-url": "pingUrl", "--timeout": "timeout" };
+  const out: ExecArgs = { pingUrl: null, job: null, stateDir: null, timeout: null, command: [] };
+  const flags: Record<string, "pingUrl" | "timeout" | "job" | "stateDir"> = {
+    "--ping-url": "pingUrl",
+    "--timeout": "timeout",
+    "--job": "job",
+    "--state-dir": "stateDir",
+  };
   for (let i = 0; i < rawArgs.length; i++) {
     const a = rawArgs[i]!;
     if (a === "--") {
@@ -88,7 +128,8 @@ export function parseExecArgs(rawArgs: string[]): ExecArgs {
     out[key] = value;
   }
   if (out.command.length === 0) throw new UsageError("no command given: crontopus exec --ping-url URL -- COMMAND [ARGS…]");
-  if (out.pingUrl === null) throw new UsageError("--ping-url is required");
+  if (out.pingUrl === null && out.job === null) throw new UsageError("--ping-url (or --job, in agent mode) is required");
+  if (out.pingUrl !== null && out.job !== null) throw new UsageError("give --ping-url or --job, not both");
   return out;
 }
 
@@ -106,7 +147,7 @@ async function parseTimeout(value: string): Promise<number> {
 }
 
 /** Copies a child's stream to ours, keeping its tail; a closed terminal or pipe on our side does not stop the copy. */
-async function pump(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream, tail: Tail): Promise<void> {
+async function pump(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream, tail: Sink): Promise<void> {
   let writable = true;
   // Errors also come to each write's callback; this listener only keeps them from being thrown.
   out.on("error", () => {});
@@ -129,17 +170,40 @@ async function pump(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream,
 }
 
 /** Runs the command to its end; never throws for anything the command does. */
-async function runCommand(command: string[], timeoutS: number | null, tail: Tail): Promise<{ exitCode: number; note: string | null }> {
+interface Sink {
+  push(chunk: Uint8Array): void;
+}
+
+interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string | null;
+}
+
+export type RunCommand = typeof runCommand;
+
+async function runCommand(
+  command: string[],
+  timeoutS: number | null,
+  tail: Sink,
+  opts: RunOptions = {},
+): Promise<{ exitCode: number; note: string | null; timedOut: boolean }> {
   let proc: Bun.Subprocess<"inherit", "pipe", "pipe">;
   try {
     // With a timeout the command gets its own process group, so killing it kills what it started too.
-    proc = Bun.spawn(command, { stdin: "inherit", stdout: "pipe", stderr: "pipe", detached: timeoutS !== null });
+    proc = Bun.spawn(command, {
+      stdin: "inherit",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: timeoutS !== null,
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
   } catch (e) {
     const code = (e as { code?: string }).code;
     const note = code === "ENOENT" ? `${command[0]}: command not found` : `${command[0]}: cannot run: ${(e as Error).message}`;
     process.stderr.write(`crontopus: ${note}\n`);
     // As a shell: 127 for a command that is not there, 126 for one that cannot be run.
-    return { exitCode: code === "ENOENT" ? 127 : 126, note };
+    return { exitCode: code === "ENOENT" ? 127 : 126, note, timedOut: false };
   }
   const kill = (signal: NodeJS.Signals) => {
     try {
@@ -179,15 +243,19 @@ async function runCommand(command: string[], timeoutS: number | null, tail: Tail
     kill("SIGKILL");
     const note = `timed out after ${timeoutS}s; killed`;
     warn(`command ${note}`);
-    return { exitCode: 124, note };
+    return { exitCode: 124, note, timedOut: true };
   }
   const signal = proc.signalCode;
-  if (!signal) return { exitCode: proc.exitCode ?? 1, note: null };
-  return { exitCode: 128 + (typeof signal === "number" ? signal : constants.signals[signal]), note: `killed by ${signal}` };
+  if (!signal) return { exitCode: proc.exitCode ?? 1, note: null, timedOut: false };
+  return { exitCode: 128 + (typeof signal === "number" ? signal : constants.signals[signal]), note: `killed by ${signal}`, timedOut: false };
 }
 
 export async function execCommand(rawArgs: string[]): Promise<number> {
   const args = parseExecArgs(rawArgs);
+  if (args.job !== null) {
+    const { execJob } = await import("../../agent/exec");
+    return execJob({ jobId: args.job, stateDir: args.stateDir, timeout: args.timeout === null ? null : await parseTimeout(args.timeout), command: args.command, run: runCommand });
+  }
   const pingUrl = checkPingUrl(args.pingUrl!, "--ping-url");
   const timeoutS = args.timeout === null ? null : await parseTimeout(args.timeout);
   const reporter = pingReporter(pingUrl);
@@ -206,6 +274,8 @@ export default defineCommand({
   meta: { name: "exec", description: "Run a command and report its start, exit code, duration and output to a ping URL" },
   args: {
     "ping-url": { type: "string", description: "The job's ping URL", valueHint: "URL" },
+    job: { type: "string", description: "Agent mode: the job id; env, working directory, timeout and where to report come from the agent's cache", valueHint: "UUID" },
+    "state-dir": { type: "string", description: "Agent mode: the agent state directory holding the job's cache", valueHint: "DIR" },
     timeout: { type: "string", description: "Kill the command (and what it started) after this long: 30s, 5m, 1h…; exit 124", valueHint: "DURATION" },
     command: { type: "positional", required: false, description: "The command and its arguments, after --: exec --ping-url URL -- COMMAND [ARGS…]", valueHint: "COMMAND" },
   },

@@ -1,0 +1,310 @@
+// The agent end to end on this machine's real cron: a live server, an enrollment token,
+// `crontopus agent enroll` and `agent run --once` as subprocesses, the real `crontab` binary,
+// and the managed line run through /bin/sh -c with cron's minimal environment, as cron would.
+// The jobs run as a dedicated user (spec.user), so the test never touches root's crontab.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { BUN, cli, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
+import { startReceiver, until } from "./receiver";
+
+const root = process.getuid?.() === 0;
+const hasCrontab = spawnSync("sh", ["-c", "command -v crontab"]).status === 0;
+const USER = "crontopus-e2e";
+
+function ensureUser(name: string): void {
+  if (spawnSync("id", ["-u", name]).status === 0) return;
+  const r = spawnSync("useradd", ["-M", "-r", "-s", "/usr/sbin/nologin", name], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
+}
+
+function crontabOf(user: string): string {
+  const r = spawnSync("crontab", ["-u", user, "-l"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout : "";
+}
+
+function installCrontab(user: string, text: string): void {
+  const r = spawnSync("crontab", ["-u", user, "-"], { input: text, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`crontab: ${r.stderr}`);
+}
+
+/** What cron hands to the shell for an entry line: the command after the five fields, "%" rules applied. */
+function cronCommand(line: string): string {
+  const m = /^\s*(\S+\s+){5}(.*)$/.exec(line);
+  if (!m) throw new Error(`not an entry line: ${line}`);
+  let out = "";
+  const cmd = m[2]!;
+  for (let i = 0; i < cmd.length; i++) {
+    if (cmd[i] === "\\" && cmd[i + 1] === "%") {
+      out += "%";
+      i++;
+    } else if (cmd[i] === "%") break; // the rest would be stdin
+    else out += cmd[i];
+  }
+  return out;
+}
+
+/**
+ * Runs a command line as cron does: `/bin/sh -c` with cron's minimal environment, as the
+ * crontab's user when they can reach the binary. Asynchronous: the server runs in this process.
+ */
+async function runAsCron(command: string, user: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const env = ["SHELL=/bin/sh", "PATH=/usr/bin:/bin", "HOME=/nonexistent", `LOGNAME=${user}`];
+  const canRun = spawnSync("runuser", ["-u", user, "--", "test", "-x", BUN, "-a", "-r", MAIN]).status === 0;
+  const argv = canRun ? ["runuser", "-u", user, "--", "env", "-i", ...env, "/bin/sh", "-c", command] : ["env", "-i", ...env, "/bin/sh", "-c", command];
+  const p = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+  const [stdout, stderr, status] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { status, stdout, stderr };
+}
+
+const USER_LINES = [
+  "# bob's own jobs: the agent must keep these byte for byte",
+  'MAILTO=""',
+  "",
+  "17 3 * * *\t/usr/bin/true  # legacy report",
+  "@reboot /bin/echo booted",
+  "",
+].join("\n");
+
+let s: TestServer;
+let alice: Persona;
+let dir: string;
+let env: Record<string, string>;
+let agentId: string;
+let port: number;
+const receiver = startReceiver();
+
+const agent = (args: string[]) => cli(["agent", ...args], env);
+const api = (path: string, init: RequestInit & { json?: unknown } = {}) => s.api(path, { token: alice.token, ...init });
+const managedLines = (text: string) => text.split("\n").filter((l) => l.includes("exec --job"));
+
+describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
+  beforeAll(async () => {
+    ensureUser(USER);
+    installCrontab(USER, USER_LINES);
+    s = await startTestServer();
+    port = s.port;
+    alice = await persona(s.db, "alice", "acme", "owner");
+    dir = tempDir("crontopus-agent-e2e-");
+    chmodSync(dir, 0o711); // as /var/lib is: the job's user passes through to its own directory
+    env = {
+      CRONTOPUS_AGENT_CONFIG: join(dir, "etc", "agent.json"),
+      CRONTOPUS_AGENT_STATE_DIR: join(dir, "state"),
+      CRONTOPUS_MACHINE_ID: `e2e-${crypto.randomUUID()}`,
+    };
+    await api("/api/v1/channels", { method: "POST", json: { name: "hook", type: "webhook", config: { url: receiver.url } } });
+  });
+  afterAll(async () => {
+    installCrontab(USER, "");
+    spawnSync("crontab", ["-u", USER, "-r"]);
+    await s?.close().catch(() => {});
+    receiver.stop();
+  });
+
+  test("enroll with a token from the API; the agent token lands in a private config file", async () => {
+    const res = await api("/api/v1/enrollment-tokens", { method: "POST", json: { name: "web servers", labels: { role: "web" }, max_uses: 5 } });
+    expect(res.status).toBe(201);
+    const { token } = (await res.json()) as { token: string };
+    expect(token).toMatch(/^cte_[A-Za-z0-9_-]{32,}$/);
+
+    const r = await agent(["enroll", "--server", s.url, "--token", token, "--name", "web1", "--label", "dc=eu"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("enrolled as web1");
+    const cfgPath = env.CRONTOPUS_AGENT_CONFIG!;
+    expect(statSync(cfgPath).mode & 0o777).toBe(0o600);
+    const cfg = await Bun.file(cfgPath).json();
+    expect(cfg.token).toMatch(/^cta_/);
+    agentId = cfg.agent_id;
+
+    const { agents } = (await (await api("/api/v1/agents")).json()) as { agents: { id: string; name: string; status: string; labels: Record<string, string> }[] };
+    expect(agents).toHaveLength(1);
+    expect(agents[0]).toMatchObject({ name: "web1", status: "online", labels: { role: "web", dc: "eu" } });
+    // The enrollment token's secret is never shown again, and its use is counted.
+    const list = (await (await api("/api/v1/enrollment-tokens")).json()) as { enrollment_tokens: { uses: number; prefix: string }[] };
+    expect(list.enrollment_tokens[0]!.uses).toBe(1);
+    expect(JSON.stringify(list)).not.toContain(token);
+  });
+
+  test("a wrong enrollment token exits 1 with one line and saves nothing", async () => {
+    const other = join(dir, "other.json");
+    const r = await cli(["agent", "enroll", "--server", s.url, "--token", "cte_nope"], { ...env, CRONTOPUS_AGENT_CONFIG: other });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("invalid or expired enrollment token");
+    expect(existsSync(other)).toBe(false);
+  });
+
+  let jobId: string;
+  test("agent run --once installs the job's line in the user's crontab and keeps their lines byte for byte", async () => {
+    const res = await api("/api/v1/jobs", {
+      method: "POST",
+      json: {
+        namespace: "ops",
+        name: "backup",
+        schedule: "*/5 * * * *",
+        command: "echo backing up; echo 100% done",
+        env: { TARGET: "s3://bucket" },
+        agent: { selector: { role: "web" } },
+        user: USER,
+        timeout: "1m",
+      },
+    });
+    expect(res.status).toBe(201);
+    jobId = ((await res.json()) as { id: string }).id;
+
+    const dry = await agent(["run", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`crontab of ${USER}:`);
+    expect(dry.stdout).toContain(`+ */5 * * * *`);
+    expect(crontabOf(USER)).toBe(USER_LINES); // a dry run changes nothing
+
+    const r = await agent(["run", "--once"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const text = crontabOf(USER);
+    expect(text.startsWith(USER_LINES)).toBe(true);
+    const lines = managedLines(text);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^\\*/5 \\* \\* \\* \\* .* exec --job ${jobId} --state-dir .* -- /bin/sh -c 'echo backing up; echo 100\\\\% done'$`));
+
+    const detail = (await (await api(`/api/v1/agents/${agentId}`)).json()) as any;
+    expect(detail.jobs).toEqual([expect.objectContaining({ job_id: jobId, job: "ops/backup", state: "applied" })]);
+    expect(detail.discovered.map((d: any) => d.schedule).sort()).toEqual(["17 3 * * *", "@reboot"]);
+    const agentsOfJob = (await (await api("/api/v1/jobs/ops/backup/agents")).json()) as any;
+    expect(agentsOfJob.agents).toEqual([expect.objectContaining({ name: "web1", state: "applied", assigned: true })]);
+    // The job's cache is the user's alone; the agent token is not in it.
+    const cache = join(dir, "state", "users", USER, "jobs", `${jobId}.json`);
+    expect(statSync(cache).mode & 0o777).toBe(0o600);
+    expect(await Bun.file(cache).text()).not.toContain("cta_");
+    // The first change saved the user's original crontab.
+    expect(await Bun.file(join(dir, "state", "backups", `crontab.${USER}.orig`)).text()).toBe(USER_LINES);
+
+    const status = await agent(["status"]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("ops/backup");
+    expect(status.stdout).toMatch(/Drift:\s+none/);
+  });
+
+  test("the managed line, run as cron runs it, reports the run with exit code, duration and output", async () => {
+    const line = managedLines(crontabOf(USER))[0]!;
+    const r = await runAsCron(cronCommand(line), USER);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("backing up\n100% done\n");
+    const run = await until(async () => {
+      const { runs } = (await (await api("/api/v1/jobs/ops/backup/runs")).json()) as { runs: any[] };
+      return runs.find((x) => x.status === "success");
+    });
+    expect(run.exit_code).toBe(0);
+    expect(run.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(run.source).toContain("job token");
+    const full = (await (await api(`/api/v1/runs/${run.id}`)).json()) as { output: string };
+    expect(full.output).toBe("backing up\n100% done\n");
+  });
+
+  test("changing, pausing and deleting the job updates, comments out and removes the line", async () => {
+    await api("/api/v1/jobs/ops/backup", { method: "PATCH", json: { schedule: "30 4 * * *" } });
+    expect((await agent(["run", "--once"])).code).toBe(0);
+    expect(managedLines(crontabOf(USER))[0]).toStartWith("30 4 * * * ");
+
+    await api("/api/v1/jobs/ops/backup/pause", { method: "POST" });
+    expect((await agent(["run", "--once"])).code).toBe(0);
+    expect(managedLines(crontabOf(USER))[0]).toStartWith("#30 4 * * * ");
+
+    await api("/api/v1/jobs/ops/backup/resume", { method: "POST" });
+    expect((await agent(["run", "--once"])).code).toBe(0);
+    expect(managedLines(crontabOf(USER))[0]).toStartWith("30 4 * * * ");
+  });
+
+  test("a hand edit is reported as drift, alerts the job's channels, and is restored", async () => {
+    const before = crontabOf(USER);
+    installCrontab(USER, before.replace(/^30 4 \* \* \* /m, "0 * * * * "));
+    const r = await agent(["run", "--once"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("ops/backup drifted");
+    expect(crontabOf(USER)).toBe(before);
+    const detail = (await (await api(`/api/v1/agents/${agentId}`)).json()) as any;
+    expect(detail.jobs[0].state).toBe("drifted");
+    const hook = await until(() => receiver.received.find((x) => x.json?.event === "drift"));
+    expect(hook.json.job.name).toBe("backup");
+    expect(hook.json.reason).toContain("web1");
+    // The next pass finds it intact again.
+    expect((await agent(["run", "--once"])).code).toBe(0);
+    expect(((await (await api(`/api/v1/agents/${agentId}`)).json()) as any).jobs[0].state).toBe("applied");
+  });
+
+  test("a discovered line is adopted: it becomes a managed job in place of the user's line", async () => {
+    const detail = (await (await api(`/api/v1/agents/${agentId}`)).json()) as any;
+    const legacy = detail.discovered.find((d: any) => d.schedule === "17 3 * * *");
+    expect(legacy.user).toBe(USER);
+    const res = await api(`/api/v1/agents/${agentId}/discovered/${legacy.id}/adopt`, { method: "POST", json: { namespace: "ops", name: "legacy-report" } });
+    expect(res.status).toBe(201);
+    const job = (await res.json()) as any;
+    expect(job).toMatchObject({ schedule: "17 3 * * *", command: "/usr/bin/true  # legacy report", user: USER, agent: { selector: { hostname: detail.hostname } } });
+
+    expect((await agent(["run", "--once"])).code).toBe(0);
+    const text = crontabOf(USER);
+    expect(text).not.toContain("\t/usr/bin/true");
+    expect(managedLines(text).some((l) => l.startsWith("17 3 * * * ") && l.includes(job.id))).toBe(true);
+    expect(text).toContain("@reboot /bin/echo booted");
+    const after = (await (await api(`/api/v1/agents/${agentId}`)).json()) as any;
+    expect(after.discovered.map((d: any) => d.schedule)).toEqual(["@reboot"]);
+    expect(after.jobs.map((j: any) => j.job).sort()).toEqual(["ops/backup", "ops/legacy-report"]);
+    // A second adoption of the same entry is a conflict... it is gone from the host, so 404.
+    expect((await api(`/api/v1/agents/${agentId}/discovered/${legacy.id}/adopt`, { method: "POST", json: { name: "again" } })).status).toBe(404);
+  });
+
+  test("server down: entries untouched, results spooled, delivered with their own times once it is back", async () => {
+    const before = crontabOf(USER);
+    const line = managedLines(before).find((l) => l.includes("echo backing up"))!;
+    await s.stop();
+
+    const r = await agent(["run", "--once"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain("entries left as they are");
+    expect(crontabOf(USER)).toBe(before);
+
+    const ranAt = Date.now();
+    const ran = await runAsCron(cronCommand(line), USER);
+    expect(ran.status).toBe(0);
+    expect(ran.stdout).toBe("backing up\n100% done\n");
+    const spoolDir = join(dir, "state", "users", USER, "spool");
+    expect(readdirSync(spoolDir).filter((f) => f.endsWith(".json"))).toHaveLength(2); // start and finish
+
+    const st = await agent(["status"]);
+    expect(st.stdout).toContain("cannot reach");
+
+    await Bun.sleep(1200);
+    s = await startTestServer({ CRONTOPUS_DATA_DIR: s.dataDir, CRONTOPUS_PORT: String(port) });
+    const back = await agent(["run", "--once"]);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain("delivered 2 spooled result(s)");
+    expect(readdirSync(spoolDir).filter((f) => f.endsWith(".json"))).toHaveLength(0);
+    // The engine applies delivered check-ins in the background.
+    const runs = await until(async () => {
+      const { runs } = (await (await api("/api/v1/jobs/ops/backup/runs")).json()) as { runs: any[] };
+      return runs.filter((x) => x.status === "success").length === 2 ? runs : null;
+    });
+    // The run keeps the time it ran at, not the time it was delivered.
+    const late = runs[0];
+    expect(Math.abs(Date.parse(late.started_at) - ranAt)).toBeLessThan(1000);
+    expect(late).toMatchObject({ status: "success", exit_code: 0 });
+  });
+
+  test("a revoked agent keeps every entry; uninstall takes only the managed lines out", async () => {
+    const before = crontabOf(USER);
+    expect((await api(`/api/v1/agents/${agentId}`, { method: "DELETE" })).status).toBe(204);
+    const r = await agent(["run", "--once"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain("refused the agent token");
+    expect(crontabOf(USER)).toBe(before);
+
+    const u = await agent(["uninstall"]);
+    expect(u.code).toBe(0);
+    expect(u.stdout).toContain(`removed from the crontab of ${USER}`);
+    // What is left is the user's text, minus the adopted line.
+    expect(crontabOf(USER)).toBe(USER_LINES.replace("17 3 * * *\t/usr/bin/true  # legacy report\n", ""));
+  });
+});
