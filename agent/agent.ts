@@ -13,6 +13,7 @@ import { saveBackupOnce } from "./host";
 import { DEFAULT_OUTPUT_LIMIT, listSpool, syncJobCaches, userStateDir, writePrivate, type JobCache, type Owner, type SpoolRecord } from "./jobcache";
 import type { DesiredJob, DesiredState } from "../src/agents/agents";
 import { VERSION } from "../src/version";
+import { cronToTriggers, type ApplyResult, type DesiredTask } from "./schtasks";
 
 // ---------------------------------------------------------------------------------------
 // Config
@@ -184,6 +185,8 @@ export interface SyncDeps {
   print?: (line: string) => void;
   /** Looks up a user's uid and gid (root only); null when there is no such user. */
   lookupUser?: (user: string) => Owner | null;
+  /** Windows: the Task Scheduler backend (agent/schtasks.ts) instead of crontabs. */
+  tasks?: { apply(desired: DesiredTask[]): Promise<ApplyResult[]> };
 }
 
 export interface SyncSummary {
@@ -292,6 +295,8 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
   const notModified = fetched === null;
   const desired = fetched?.state ?? base.desired!;
   const etag = fetched?.etag ?? base.etag;
+
+  if (deps.tasks) return syncTasks(cfg, deps, desired, etag, base, attemptAt, notModified, intervalS);
 
   // Group the jobs by the user whose crontab holds them.
   const byUser = new Map<string, DesiredJob[]>();
@@ -406,6 +411,62 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
     spooled: left,
   });
   return { changed, results, discovered: discovered.length, delivered, spooled: left, notModified, intervalS };
+}
+
+/** The arguments of a task's action: this binary's exec, then the command through cmd.exe. */
+export function taskCommand(self: string[], jobId: string, stateDir: string | null, job: Pick<DesiredJob, "command" | "args">): string[] {
+  const full = [job.command, ...job.args].join(" ");
+  return [...self, "exec", "--job", jobId, ...(stateDir ? ["--state-dir", stateDir] : []), "--", "cmd.exe", "/d", "/s", "/c", full];
+}
+
+/** One pass on Windows: the jobs become tasks under \Crontopus\ (run as SYSTEM, or the job's user). */
+async function syncTasks(
+  cfg: AgentConfig,
+  deps: SyncDeps,
+  desired: DesiredState,
+  etag: string | null,
+  base: AgentState,
+  attemptAt: string,
+  notModified: boolean,
+  intervalS: number | null,
+): Promise<SyncSummary> {
+  const stateDir = cfg.state_dir || process.env.CRONTOPUS_AGENT_STATE_DIR ? deps.stateDir : null;
+  const tasks: DesiredTask[] = desired.jobs.map((j) => ({
+    jobId: j.id,
+    ref: `${j.namespace}/${j.name}`,
+    schedule: j.schedule,
+    timezone: j.timezone,
+    command: taskCommand(deps.self, j.id, stateDir, j),
+    paused: j.paused,
+  }));
+  const byId = new Map(desired.jobs.map((j) => [j.id, j]));
+  if (deps.dryRun) {
+    for (const t of tasks) (deps.print ?? (() => {}))(`task ${t.ref}: ${t.schedule} (${t.timezone}) ${t.paused ? "disabled" : "enabled"}`);
+    return { changed: [], results: [], discovered: 0, delivered: 0, spooled: 0, notModified, intervalS };
+  }
+  const applied = await deps.tasks!.apply(tasks);
+  const results: ManagedEntry[] = applied
+    .filter((r) => byId.has(r.jobId))
+    .map((r) => {
+      const j = byId.get(r.jobId)!;
+      return { job_id: r.jobId, ref: `${j.namespace}/${j.name}`, user: j.user ?? deps.agentUser, state: r.state, ...(r.state !== "applied" && r.message ? { message: r.message } : {}) };
+    });
+  const caches: JobCache[] = results
+    .filter((r) => r.state !== "error")
+    .map((r) => {
+      const j = byId.get(r.job_id)!;
+      let gate = false;
+      try {
+        gate = !cronToTriggers(j.schedule, j.timezone, deps.host.timezone).exact;
+      } catch {}
+      return { job_id: j.id, ref: r.ref, server: cfg.server, checkin_token: j.checkin_token, env: j.env, working_dir: j.working_dir, timeout_s: j.timeout_s, schedule: j.schedule, timezone: j.timezone, gate, output_limit: DEFAULT_OUTPUT_LIMIT, host: osHostname() };
+    });
+  await syncJobCaches(deps.stateDir, caches);
+  const { delivered, left } = await deliverSpool(deps.client, deps.stateDir);
+  await deps.client.report({ etag: etag ?? undefined, jobs: results.map((r) => ({ job_id: r.job_id, state: r.state, ...(r.message ? { message: r.message } : {}) })), discovered: [] });
+  await writeAgentState(deps.stateDir, { ...base, last_attempt_at: attemptAt, last_sync_at: new Date().toISOString(), last_error: null, etag, desired, users: [deps.agentUser], managed: results, discovered: 0, spooled: left });
+  const changed = applied.some((r) => r.message && r.message !== "unchanged") ? ["\\Crontopus\\"] : [];
+  return { changed, results, discovered: 0, delivered, spooled: left, notModified, intervalS };
 }
 
 /** Sends every spooled result (the agent's own and each user's), oldest first; stops at the first network error. */

@@ -43,10 +43,18 @@ function parseInterval(v: string | undefined): number | null {
 async function syncDeps(cfg: { server: string; token: string; state_dir?: string; binary?: string[] }, dryRun: boolean) {
   const { AgentClient, selfCommand } = await import("../../agent/agent");
   const { SystemCrontab, detectHostCron, currentUser } = await import("../../agent/host");
+  const host = await detectHostCron();
+  let tasks;
+  if (process.platform === "win32") {
+    const { TaskSchedulerBackend, systemRunner } = await import("../../agent/schtasks");
+    const { tmpdir } = await import("node:os");
+    tasks = new TaskSchedulerBackend(systemRunner, { tmpDir: tmpdir(), host: { timezone: host.timezone } });
+  }
   return {
+    tasks,
     client: new AgentClient(cfg.server, cfg.token),
     io: new SystemCrontab(),
-    host: await detectHostCron(),
+    host,
     stateDir: cfg.state_dir ?? defaultStateDir(),
     agentUser: currentUser(),
     root: isRoot(),
@@ -183,6 +191,12 @@ const uninstallCmd = command({
       console.error(`warning: ${(e as Error).message}`);
     }
     if (args["keep-entries"]) return console.log("managed entries kept");
+    if (process.platform === "win32") {
+      const { TaskSchedulerBackend, systemRunner } = await import("../../agent/schtasks");
+      const { tmpdir } = await import("node:os");
+      await new TaskSchedulerBackend(systemRunner, { tmpDir: tmpdir(), host: { timezone: Intl.DateTimeFormat().resolvedOptions().timeZone } }).uninstall();
+      return console.log("managed tasks removed from \\Crontopus\\");
+    }
     const { removeManagedEntries } = await import("../../agent/agent");
     const { SystemCrontab, currentUser } = await import("../../agent/host");
     const changed = await removeManagedEntries(new SystemCrontab(), cfg.state_dir ?? defaultStateDir(), currentUser());
