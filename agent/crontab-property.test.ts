@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureUser, lockUser } from "../test/crontab-users";
 import { reconcile, uninstall, type DesiredEntry, type HostCron } from "./crontab";
 import { SystemCrontab } from "./host";
 
@@ -206,38 +207,12 @@ function writeSpool(text: string): void {
 
 // ---------------------------------------------------------------------------------------
 
-/**
- * Holds a lock on a test user until the returned function is called, so that two runs of the
- * suite at once (engineers sharing a machine) take turns instead of sharing a crontab.
- */
-async function lockUser(name: string): Promise<() => void> {
-  const dir = join(tmpdir(), `crontopus-test-${name}.lock`);
-  const until = Date.now() + 60_000;
-  for (;;) {
-    try {
-      mkdirSync(dir);
-      writeFileSync(join(dir, "pid"), String(process.pid));
-      return () => rmSync(dir, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    // A run that was killed leaves its lock behind: take it over once its process is gone.
-    const holder = Number(existsSync(join(dir, "pid")) ? readFileSync(join(dir, "pid"), "utf8") : 0);
-    if (holder > 0 && spawnSync("kill", ["-0", String(holder)]).status !== 0) rmSync(dir, { recursive: true, force: true });
-    if (Date.now() > until) throw new Error(`test user ${name} is still locked by another run (${dir})`);
-    await Bun.sleep(50);
-  }
-}
-
 let unlock = () => {};
 
 beforeAll(async () => {
   if (skipReason) return;
   unlock = await lockUser(EVE);
-  if (spawnSync("id", ["-u", EVE]).status !== 0) {
-    const r = spawnSync("useradd", ["-M", "-r", "-s", "/usr/sbin/nologin", EVE], { encoding: "utf8" });
-    if (r.status !== 0 && spawnSync("id", ["-u", EVE]).status !== 0) throw new Error(`useradd ${EVE}: ${r.stderr}`);
-  }
+  ensureUser(EVE);
 }, 70_000);
 
 afterAll(async () => {

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureUser, lockUser } from "../test/crontab-users";
 import { currentUser, detectHostCron, hostCronFromFacts, saveBackupOnce, SystemCrontab, type HostCronFacts } from "./host";
 
 // The agent runs as root on a Debian box and manages the crontabs of two service users, "bob"
@@ -23,35 +24,7 @@ if (skipReason) console.warn(`agent/host.test.ts: skipping the real-crontab test
 const crontabTest = skipReason ? test.skip : test;
 
 /** Creates a system user without home or login shell, unless it exists. */
-function ensureUser(name: string): void {
-  if (spawnSync("id", ["-u", name]).status === 0) return;
-  const r = spawnSync("useradd", ["-M", "-r", "-s", "/usr/sbin/nologin", name], { encoding: "utf8" });
-  // Another test file may have created it in the meantime.
-  if (r.status !== 0 && spawnSync("id", ["-u", name]).status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
-}
 
-/**
- * Holds a lock on a test user until the returned function is called, so that two runs of the
- * suite at once (engineers sharing a machine) take turns instead of sharing a crontab.
- */
-async function lockUser(name: string): Promise<() => void> {
-  const dir = join(tmpdir(), `crontopus-test-${name}.lock`);
-  const until = Date.now() + 60_000;
-  for (;;) {
-    try {
-      mkdirSync(dir);
-      writeFileSync(join(dir, "pid"), String(process.pid));
-      return () => rmSync(dir, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    // A run that was killed leaves its lock behind: take it over once its process is gone.
-    const holder = Number(existsSync(join(dir, "pid")) ? readFileSync(join(dir, "pid"), "utf8") : 0);
-    if (holder > 0 && spawnSync("kill", ["-0", String(holder)]).status !== 0) rmSync(dir, { recursive: true, force: true });
-    if (Date.now() > until) throw new Error(`test user ${name} is still locked by another run (${dir})`);
-    await Bun.sleep(50);
-  }
-}
 
 const io = new SystemCrontab();
 

@@ -8,16 +8,12 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { BUN, cli, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
 import { startReceiver, until } from "./receiver";
+import { ensureUser, lockUser } from "./crontab-users";
 
 const root = process.getuid?.() === 0;
 const hasCrontab = spawnSync("sh", ["-c", "command -v crontab"]).status === 0;
 const USER = "crontopus-e2e";
 
-function ensureUser(name: string): void {
-  if (spawnSync("id", ["-u", name]).status === 0) return;
-  const r = spawnSync("useradd", ["-M", "-r", "-s", "/usr/sbin/nologin", name], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
-}
 
 function crontabOf(user: string): string {
   const r = spawnSync("crontab", ["-u", user, "-l"], { encoding: "utf8" });
@@ -73,6 +69,7 @@ let dir: string;
 let env: Record<string, string>;
 let agentId: string;
 let port: number;
+let unlock = () => {};
 const receiver = startReceiver();
 
 const agent = (args: string[]) => cli(["agent", ...args], env);
@@ -81,6 +78,7 @@ const managedLines = (text: string) => text.split("\n").filter((l) => l.includes
 
 describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
   beforeAll(async () => {
+    unlock = await lockUser(USER);
     ensureUser(USER);
     installCrontab(USER, USER_LINES);
     s = await startTestServer();
@@ -94,12 +92,13 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
       CRONTOPUS_MACHINE_ID: `e2e-${crypto.randomUUID()}`,
     };
     await api("/api/v1/channels", { method: "POST", json: { name: "hook", type: "webhook", config: { url: receiver.url } } });
-  });
+  }, 70_000);
   afterAll(async () => {
     installCrontab(USER, "");
     spawnSync("crontab", ["-u", USER, "-r"]);
     await s?.close().catch(() => {});
     receiver.stop();
+    unlock();
   });
 
   test("enroll with a token from the API; the agent token lands in a private config file", async () => {
