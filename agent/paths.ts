@@ -6,7 +6,8 @@
 //   state   /var/lib/crontopus (root) or ~/.local/state/crontopus; CRONTOPUS_AGENT_STATE_DIR
 //           or the config's state_dir override it. Inside:
 //             jobs/<job id>.json      what `exec --job` needs (see agent/jobcache.ts)
-//             spool/<user>/…          results `exec` could not deliver, sent later by the agent
+//             spool/…                 results `exec` could not deliver, sent later by the agent
+//             users/<user>/jobs, spool  the same for jobs run from another user's crontab (spec.user)
 //             backups/                the original crontab of each user, saved before the first change
 //             state.json              the agent's view: last sync, managed entries, drift
 import { homedir } from "node:os";
