@@ -60,6 +60,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const app = createApp(ctx, { engine });
   const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
+  // Committed check-ins go to the engine in memory: it reads the log only to catch up.
+  ctx.checkins.onCommit = (rows) => engine.accept(rows);
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();

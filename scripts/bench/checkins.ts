@@ -91,7 +91,7 @@ request = function()
 end
 `,
   );
-  const { url, proc } = await spawnServer(data, { cpu: 0, env: { CRONTOPUS_SQLITE_SYNC: sync, CRONTOPUS_PING_RATE_LIMIT: "0", ...(process.env.BENCH_TICK_MS ? { CRONTOPUS_TICK_MS: process.env.BENCH_TICK_MS } : {}) } });
+  const { url, proc } = await spawnServer(data, { cpu: 0, env: { CRONTOPUS_SQLITE_SYNC: sync, ...(process.env.BENCH_TICK_MS ? { CRONTOPUS_TICK_MS: process.env.BENCH_TICK_MS } : {}) } });
   await wrk(url, lua, CONNS, 2); // warm-up
   const peak = await wrk(url, lua);
   // Half the peak rate, paced: each connection waits before its next request.

@@ -22,8 +22,10 @@ export interface PingContext {
 
 type Server = { requestIP(r: Request): { address: string } | null } | null | undefined;
 
-const text = (status: number, body: string, head: boolean) =>
-  new Response(head ? null : body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+const TEXT = { "content-type": "text/plain; charset=utf-8" };
+const text = (status: number, body: string, head: boolean) => new Response(head ? null : body, { status, headers: TEXT });
+/** The answer to nearly every ping; Bun gives a string body its text/plain content type itself. */
+const ok = (head: boolean) => (head ? text(200, "OK", true) : new Response("OK"));
 
 const KIND_WORDS: Record<string, CheckinKind> = { start: "start", fail: "fail", log: "log" };
 
@@ -108,9 +110,37 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
   return { body: joinHeadTail(Buffer.concat(head), Buffer.concat(tail), limit - half, total), truncated: true };
 }
 
+type Window = { start: number; count: number };
+
+/**
+ * A job's check-ins per minute. The window hangs off the lookup's cached result, so a ping by
+ * token finds it without searching a map; other lookups find it by job id.
+ */
+class JobLimiter {
+  private readonly windows = new Map<string, Window>();
+  constructor(private readonly limit: number) {}
+
+  hit(target: PingTarget & { window?: Window }, now: number): void {
+    let w = target.window;
+    if (!w) {
+      w = this.windows.get(target.id);
+      if (!w) {
+        if (this.windows.size > 100_000) for (const [k, v] of this.windows) if (now - v.start >= 60_000) this.windows.delete(k);
+        this.windows.set(target.id, (w = { start: now, count: 0 }));
+      }
+      target.window = w;
+    }
+    if (now - w.start >= 60_000) {
+      w.start = now;
+      w.count = 0;
+    }
+    if (++w.count > this.limit) throw new TooManyRequests("rate limited", Math.ceil((w.start + 60_000 - now) / 1000));
+  }
+}
+
 export function pingHandler(ctx: PingContext) {
   const lookup = new PingLookup(ctx.db);
-  const perJob = new RateLimiter(ctx.perJobPerMinute || Number.MAX_SAFE_INTEGER, 60_000, "rate limited");
+  const perJob = ctx.perJobPerMinute > 0 ? new JobLimiter(ctx.perJobPerMinute) : null;
   // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
   const misses = new RateLimiter(120, 60_000, "rate limited");
 
@@ -159,7 +189,7 @@ export function pingHandler(ctx: PingContext) {
       }
       const rid = queryParam(query, "rid");
       if (rid !== null && !isRunId(rid)) return text(400, "invalid run id", head);
-      perJob.hit(target.id, now);
+      perJob?.hit(target, now);
 
       const { body, truncated } = head ? { body: null, truncated: false } : await readBody(req, ctx.bodyLimit);
       const agent = req.headers.get("user-agent");
@@ -177,7 +207,7 @@ export function pingHandler(ctx: PingContext) {
         truncated,
         source: `ping from ${ip}${agent ? ` (${agent.slice(0, 80)})` : ""}`,
       });
-      return created ? text(201, "Created", head) : text(200, "OK", head);
+      return created ? text(201, "Created", head) : ok(head);
     } catch (e) {
       if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { "retry-after": String(e.retryAfterSeconds) } });
       // A name that is no valid job name, when provisioning.

@@ -1,6 +1,7 @@
 // The check-in write path: every check-in is appended to the `checkins` log, many per
 // transaction (group commit), and its request is answered only after that commit.
-// Nothing else happens on the request path; the engine applies the log in the background.
+// Nothing else happens on the request path; the engine applies the log in the background,
+// handed the committed rows in memory (it reads the log itself only to catch up).
 import type { Db } from "../db";
 
 export type CheckinKind = "start" | "success" | "fail" | "log";
@@ -23,8 +24,26 @@ export interface CheckinEvent {
   timed_out?: boolean;
 }
 
+/** A committed check-in as the engine applies it: the columns it reads from the log. */
+export interface CheckinRow {
+  id: number;
+  job_id: string;
+  kind: CheckinKind;
+  status: string;
+  exit_code: number | null;
+  rid: string | null;
+  received_at: number;
+  started_at: number | null;
+  duration_ms: number | null;
+}
+
 /** A check-in's status as written; the engine may judge a finish otherwise (e.g. too short). */
 const STATUS_OF: Record<CheckinKind, string> = { start: "running", success: "success", fail: "failed", log: "log" };
+
+const COLUMNS = "id, tenant_id, job_id, kind, status, exit_code, rid, received_at, started_at, duration_ms, body, truncated, source, prev_id";
+const WIDTH = 14;
+/** Rows per INSERT statement: one statement for many rows saves most of the per-statement cost. */
+const CHUNKS = [32, 8, 1] as const;
 
 interface Pending {
   event: CheckinEvent;
@@ -38,16 +57,36 @@ export class CheckinWriter {
    *  history is a chain read by rowid and the append needs no index on the job. */
   private readonly heads = new Map<string, number>();
   private scheduled = false;
-  private readonly insert;
+  private readonly inserts = new Map<number, ReturnType<Db["query"]>>();
+  /**
+   * The id the next check-in gets. Ids are given here, never by SQLite: they only grow, even
+   * when retention has deleted every row (SQLite would hand out the ids of deleted rows again,
+   * and the engine, already past them, would skip those check-ins).
+   */
+  private nextId: number;
+  /** Told of every committed batch, in id order (the engine). */
+  onCommit: ((rows: CheckinRow[]) => void) | null = null;
   /** Check-ins committed since start, for /metrics. */
   committed = 0;
   batches = 0;
 
   constructor(private readonly db: Db) {
-    this.insert = db.query(
-      `INSERT INTO checkins (tenant_id, job_id, kind, status, exit_code, rid, received_at, started_at, duration_ms, body, truncated, source, prev_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    for (const n of CHUNKS) {
+      this.inserts.set(n, db.query(`INSERT INTO checkins (${COLUMNS}) VALUES ${Array(n).fill(`(${Array(WIDTH).fill("?").join(",")})`).join(",")}`));
+    }
+    const top = db
+      .query<{ n: number }, []>(
+        `SELECT max(ifnull((SELECT max(id) FROM checkins), 0),
+                (SELECT value FROM engine_state WHERE key = 'checkins_applied'),
+                ifnull((SELECT max(last_checkin_id) FROM jobs), 0)) AS n`,
+      )
+      .get()!.n;
+    this.nextId = top + 1;
+  }
+
+  /** The newest id committed (or about to be): the head of the log. */
+  get head(): number {
+    return this.nextId - 1;
   }
 
   /** Resolves once the check-in is committed. */
@@ -67,26 +106,39 @@ export class CheckinWriter {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    // Heads move only once the batch is committed.
+    // Heads and ids move only once the batch is committed.
     const moved = new Map<string, number>();
+    const rows: CheckinRow[] = new Array(batch.length);
+    const first = this.nextId;
     try {
       this.db.transaction(() => {
-        for (const { event: e } of batch) {
-          const prev = moved.get(e.job_id) ?? this.heads.get(e.job_id) ?? e.last_checkin_id;
-          const { lastInsertRowid } = this.insert.run(
-            e.tenant_id, e.job_id, e.kind, (e.timed_out ? "timeout" : STATUS_OF[e.kind]), e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms,
-            e.body, e.truncated ? 1 : 0, e.source, prev,
-          );
-          moved.set(e.job_id, Number(lastInsertRowid));
+        const params: (string | number | null)[] = [];
+        let i = 0;
+        for (const size of CHUNKS) {
+          for (; batch.length - i >= size; i += size) {
+            params.length = 0;
+            for (let k = i; k < i + size; k++) {
+              const e = batch[k]!.event;
+              const id = first + k;
+              const status = e.timed_out ? "timeout" : STATUS_OF[e.kind];
+              const prev = moved.get(e.job_id) ?? this.heads.get(e.job_id) ?? e.last_checkin_id;
+              params.push(id, e.tenant_id, e.job_id, e.kind, status, e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms, e.body, e.truncated ? 1 : 0, e.source, prev);
+              moved.set(e.job_id, id);
+              rows[k] = { id, job_id: e.job_id, kind: e.kind, status, exit_code: e.exit_code, rid: e.rid, received_at: e.received_at, started_at: e.started_at, duration_ms: e.duration_ms };
+            }
+            this.inserts.get(size)!.run(...params);
+          }
         }
       })();
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
     }
+    this.nextId = first + batch.length;
     for (const [job, id] of moved) this.heads.set(job, id);
     this.committed += batch.length;
     this.batches++;
+    this.onCommit?.(rows);
     for (const p of batch) p.resolve();
   }
 }

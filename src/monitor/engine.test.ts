@@ -88,4 +88,72 @@ describe("engine", () => {
     expect(stats.checkins).toBe(0);
     expect(stats.flips).toBe(0);
   });
+
+  test("after retention deleted every check-in, a restarted server's new check-ins are still applied", async () => {
+    const { db, tenantId } = await setup();
+    const now = Date.UTC(2026, 10, 24, 12);
+    const { job } = putJob(db, tenantId, "default", "quiet", { schedule: "@every 1h" }, now);
+    const before = new CheckinWriter(db);
+    await ping(before, tenantId, job.id, now, 5);
+    engine(db, now).tick(now + 10, true);
+    // Retention removes the whole log; SQLite alone would hand out ids 1..5 again.
+    db.exec("DELETE FROM checkins");
+    const after = new CheckinWriter(db);
+    const e = engine(db, now + 20);
+    await ping(after, tenantId, job.id, now + 20, 2);
+    const stats = e.tick(now + 30, true);
+    expect(stats.checkins).toBe(2);
+    expect(getJob(db, tenantId, "default", "quiet")).toMatchObject({ checkins_total: 7, last_ping_at: now + 21 });
+    const ids = db.query<{ id: number }, []>("SELECT id FROM checkins ORDER BY id").all().map((r) => r.id);
+    expect(ids).toEqual([6, 7]);
+  });
+
+  test("check-ins handed over in memory and read from the log give the same result, also across a restart", async () => {
+    const { db, tenantId } = await setup();
+    const now = Date.UTC(2026, 10, 24, 12);
+    const { job } = putJob(db, tenantId, "default", "mixed", { schedule: "@every 1h" }, now);
+    // Written before this engine existed: only in the log.
+    await ping(new CheckinWriter(db), tenantId, job.id, now, 3);
+    const writer = new CheckinWriter(db);
+    const e = engine(db, now);
+    writer.onCommit = (rows) => e.accept(rows);
+    await ping(writer, tenantId, job.id, now + 100, 4);
+    let stats = e.tick(now + 200);
+    // The three from the log first (they come before the first one held), then the rest.
+    expect(stats.checkins).toBe(3);
+    stats = e.tick(now + 300);
+    expect(stats.checkins).toBe(4);
+    await ping(writer, tenantId, job.id, now + 400, 2);
+    stats = e.tick(now + 500, true);
+    expect(stats.checkins).toBe(2);
+    expect(getJob(db, tenantId, "default", "mixed")).toMatchObject({ checkins_total: 9, last_ping_at: now + 401 });
+  });
+
+  test("changed jobs are written back in a sweep that goes round the table once per flush interval", async () => {
+    const { db, tenantId } = await setup();
+    const now = Date.UTC(2026, 10, 24, 12);
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) ids.push(putJob(db, tenantId, "default", `j-${i}`, { schedule: "@every 1h" }, now).job.id);
+    const writer = new CheckinWriter(db);
+    const e = new Engine({ db, log: createLogger("silent"), baseUrl: "http://localhost", now: () => now });
+    e.flushMs = 1000;
+    writer.onCommit = (rows) => e.accept(rows);
+    // First check-ins flip every job new -> up: written at once.
+    for (const id of ids) await ping(writer, tenantId, id, now, 1);
+    e.tick(now);
+    // Second ones change only counters: written by the sweep.
+    for (const id of ids) await ping(writer, tenantId, id, now + 10, 1);
+    const saved = () => db.query<{ n: number }, []>("SELECT count(*) AS n FROM jobs WHERE checkins_total = 2").get()!.n;
+    e.tick(now + 10);
+    const counts: number[] = [];
+    for (let t = 110; t <= 1010; t += 100) {
+      e.tick(now + t);
+      counts.push(saved());
+    }
+    // A tenth of the table per 100 ms tick, in order; all of it within one interval.
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[0]).toBeLessThan(100);
+    expect(counts.slice(1).every((n, i) => n >= counts[i]!)).toBe(true);
+    expect(counts.at(-1)).toBe(200);
+  });
 });

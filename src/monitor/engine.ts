@@ -6,31 +6,19 @@ import type { Db } from "../db";
 import type { Logger } from "../log";
 import type { JobRow } from "../jobs/jobs";
 import { judgeRun, onDeadline, onFinish, onStart, policyOf, type Flip, type Policy, type State } from "./state";
-import type { CheckinKind } from "../checkins/writer";
+import type { CheckinRow } from "../checkins/writer";
 import { findChannelsByName, type Channel } from "../alerts/channels";
 import { holdJobState, releaseJobState, type JobStateHolder } from "../jobs/holders";
 import { enqueueNotification } from "../alerts/outbox";
 import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
 import { fireAgentDeadlines, foldedInto } from "../agents/agents";
 
-interface CheckinRow {
-  id: number;
-  job_id: string;
-  kind: CheckinKind;
-  status: string;
-  exit_code: number | null;
-  rid: string | null;
-  received_at: number;
-  started_at: number | null;
-  duration_ms: number | null;
-}
-
 interface OpenRun {
   id: number;
   received_at: number;
 }
 
-type EngineJobRow = Pick<
+type EngineJobRow = { rowid: number } & Pick<
   JobRow,
   | "id" | "tenant_id" | "namespace" | "name" | "schedule" | "timezone" | "grace_s" | "timeout_s" | "alert_after" | "min_runtime_s"
   | "start_grace_s" | "renotify_s" | "channels" | "enabled" | "paused" | "status" | "status_since" | "consecutive_failures"
@@ -39,7 +27,7 @@ type EngineJobRow = Pick<
 >;
 
 /** The job as the engine sees it: its policy inputs and its monitoring state. */
-type EngineJob = Omit<EngineJobRow, "channels" | "enabled" | "paused" | "alerting"> & {
+type EngineJob = Omit<EngineJobRow, "rowid" | "channels" | "enabled" | "paused" | "alerting"> & {
   channels: string[] | null;
   enabled: boolean;
   paused: boolean;
@@ -56,6 +44,8 @@ interface Loaded {
   urgent: boolean;
   /** When it was first changed since written back. */
   dirtySince: number;
+  /** The job row's rowid: write-backs go in rowid order, so each page of the table is written once per sweep. */
+  rowid: number;
   /** The first check-in applied to it since written back: the log must be kept from there. */
   firstUnsaved: number | null;
 }
@@ -74,6 +64,8 @@ const MAX_CHECKINS_PER_TICK = 20_000;
 /** Jobs kept in memory between ticks; clean ones beyond this are dropped. */
 const MAX_CACHED_JOBS = 50_000;
 const MAX_DEADLINES_PER_TICK = 5_000;
+/** Committed check-ins held for the engine; beyond this it reads the log instead. */
+const MAX_INBOX = 500_000;
 export interface EngineContext {
   db: Db;
   log: Logger;
@@ -90,6 +82,13 @@ export class Engine implements JobStateHolder {
   private readonly tickTenants = new Map<string, { slug: string; name: string }>();
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
   private appliedThrough: number;
+  /** Committed check-ins handed over by the writer, in id order, from inboxAt on. */
+  private inbox: CheckinRow[] = [];
+  private inboxAt = 0;
+  /** The write-back sweep: where it is in rowid order, the highest rowid held, when it last moved. */
+  private sweepAt = 0;
+  private maxRowid = 0;
+  private lastSweep: number | null = null;
   flushMs = 1000;
   private stopped = true;
   private readonly q;
@@ -106,30 +105,32 @@ export class Engine implements JobStateHolder {
       checkins: db.query<CheckinRow, [number, number]>(
         "SELECT id, job_id, kind, status, exit_code, rid, received_at, started_at, duration_ms FROM checkins WHERE id > ? ORDER BY id LIMIT ?",
       ),
+      checkinsBefore: db.query<CheckinRow, [number, number, number]>(
+        "SELECT id, job_id, kind, status, exit_code, rid, received_at, started_at, duration_ms FROM checkins WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
+      ),
       // Only what the engine needs: no labels, env or other JSON to parse on this path.
       job: db.query<EngineJobRow, [string]>(
-        `SELECT id, tenant_id, namespace, name, schedule, timezone, grace_s, timeout_s, alert_after, min_runtime_s,
+        `SELECT rowid, id, tenant_id, namespace, name, schedule, timezone, grace_s, timeout_s, alert_after, min_runtime_s,
            start_grace_s, renotify_s, channels, enabled, paused, status, status_since, consecutive_failures, checkins_total,
            last_ping_at, last_success_at, last_failure_at, last_duration_ms, last_exit_code, expected_at, next_deadline,
            last_notified_at, last_checkin_id, open_runs, alerting
          FROM jobs WHERE id = ?`,
       ),
-      saveJob: db.query(
-        `UPDATE jobs SET status = $status, status_since = $status_since, consecutive_failures = $consecutive_failures,
-           checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
-           last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
-           expected_at = $expected_at, next_deadline = $next_deadline, last_notified_at = $last_notified_at,
-           last_checkin_id = $last_checkin_id, open_runs = $open_runs, alerting = $alerting
-         WHERE id = $id`,
-      ),
-      // The same without next_deadline: leaves the deadline index alone when the deadline did not move.
+      // Positional, in this order: status, status_since, consecutive_failures, checkins_total,
+      // last_ping_at, last_success_at, last_failure_at, last_duration_ms, last_exit_code,
+      // expected_at, last_notified_at, last_checkin_id, open_runs, alerting, id; saveJob then
+      // next_deadline before id. saveCounters leaves the deadline index alone when it did not move.
       saveCounters: db.query(
-        `UPDATE jobs SET status = $status, status_since = $status_since, consecutive_failures = $consecutive_failures,
-           checkins_total = $checkins_total, last_ping_at = $last_ping_at, last_success_at = $last_success_at,
-           last_failure_at = $last_failure_at, last_duration_ms = $last_duration_ms, last_exit_code = $last_exit_code,
-           expected_at = $expected_at, last_notified_at = $last_notified_at,
-           last_checkin_id = $last_checkin_id, open_runs = $open_runs, alerting = $alerting
-         WHERE id = $id`,
+        `UPDATE jobs SET status = ?, status_since = ?, consecutive_failures = ?, checkins_total = ?, last_ping_at = ?,
+           last_success_at = ?, last_failure_at = ?, last_duration_ms = ?, last_exit_code = ?, expected_at = ?,
+           last_notified_at = ?, last_checkin_id = ?, open_runs = ?, alerting = ?
+         WHERE id = ?`,
+      ),
+      saveJob: db.query(
+        `UPDATE jobs SET status = ?, status_since = ?, consecutive_failures = ?, checkins_total = ?, last_ping_at = ?,
+           last_success_at = ?, last_failure_at = ?, last_duration_ms = ?, last_exit_code = ?, expected_at = ?,
+           last_notified_at = ?, last_checkin_id = ?, open_runs = ?, alerting = ?, next_deadline = ?
+         WHERE id = ?`,
       ),
       setDeadline: db.query("UPDATE checkins SET deadline = ? WHERE id = ?"),
       openByRid: db.query<OpenRun, [string, string]>(
@@ -200,6 +201,17 @@ export class Engine implements JobStateHolder {
     this.cache.delete(jobId);
   }
 
+  /** Check-ins just committed by the writer, in id order: applied by the next tick without reading the log. */
+  accept(rows: CheckinRow[]): void {
+    if (this.inbox.length - this.inboxAt + rows.length > MAX_INBOX) {
+      // Far behind: drop what is held; the log has it all and the engine reads it from there.
+      this.inbox = [];
+      this.inboxAt = 0;
+      return;
+    }
+    for (const r of rows) this.inbox.push(r);
+  }
+
   /** One pass, in one transaction. `now` is a parameter so tests can drive time. */
   tick(now = this.ctx.now(), flushAll = false): TickStats {
     const t0 = performance.now();
@@ -229,14 +241,16 @@ export class Engine implements JobStateHolder {
     if (cached) return cached;
     const row = this.q.job.get(jobId);
     if (!row) return null; // deleted since the check-in arrived
+    const { rowid: _, ...fields } = row;
     const job: EngineJob = {
-      ...row,
+      ...fields,
       channels: row.channels ? JSON.parse(row.channels) : null,
       enabled: row.enabled === 1,
       paused: row.paused === 1,
       alerting: row.alerting === 1,
     };
-    const l: Loaded = { job, policy: policyOf(job), state: { ...job }, dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null };
+    const l: Loaded = { job, policy: policyOf(job), state: { ...job }, dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null, rowid: row.rowid };
+    if (row.rowid > this.maxRowid) this.maxRowid = row.rowid;
     this.cache.set(jobId, l);
     return l;
   }
@@ -251,21 +265,35 @@ export class Engine implements JobStateHolder {
   }
 
   /**
-   * Writes back jobs that changed status or rows now, and others once they have been dirty for
-   * flushMs (so the writes spread over the ticks). Then moves the durable cursor to the newest
-   * check-in whose effects are all in the database: after a crash, the engine applies the log
-   * again from there, skipping what each job row already reflects (its last_checkin_id).
+   * Writes back jobs that changed status or rows now; the others in a sweep through the jobs
+   * table in rowid order that goes round once every flushMs, so each page of the table is
+   * written at most once per round however many of its jobs changed (writing jobs back as they
+   * came due wrote the same pages again and again: most of the engine's cost). Then moves the
+   * durable cursor to the newest check-in whose effects are all in the database: after a crash,
+   * the engine applies the log again from there, skipping what each job row already reflects
+   * (its last_checkin_id).
    */
   private flush(all: boolean, now: number): void {
-    const ripe = now - this.flushMs;
+    const last = this.lastSweep ?? now;
+    this.lastSweep = now;
+    const range = this.maxRowid + 1;
+    const span = Math.min(range, Math.ceil((range * Math.max(0, now - last)) / this.flushMs));
+    const from = this.sweepAt;
+    const to = from + span;
+    this.sweepAt = to % range;
+    // In the sweep: [from, to), wrapping round past the end of the table.
+    const swept = (rowid: number) => span >= range || (rowid >= from && rowid < to) || rowid < to - range;
+    const late = now - 2 * this.flushMs;
     let safe = this.appliedThrough;
+    const due: Loaded[] = [];
     for (const l of this.dirty) {
-      if (all || l.urgent || l.dirtySince <= ripe) {
-        this.save(l);
-        this.dirty.delete(l);
-      } else if (l.firstUnsaved !== null) {
-        safe = Math.min(safe, l.firstUnsaved - 1);
-      }
+      if (all || l.urgent || swept(l.rowid) || l.dirtySince <= late) due.push(l);
+      else if (l.firstUnsaved !== null) safe = Math.min(safe, l.firstUnsaved - 1);
+    }
+    due.sort((a, b) => a.rowid - b.rowid);
+    for (const l of due) {
+      this.save(l);
+      this.dirty.delete(l);
     }
     this.q.setCursor.run(safe);
     if (this.cache.size > MAX_CACHED_JOBS) {
@@ -281,36 +309,47 @@ export class Engine implements JobStateHolder {
     const s = l.state;
     const moved = s.next_deadline !== j.next_deadline;
     j.next_deadline = s.next_deadline;
-    const params = {
-      id: j.id,
-      status: s.status,
-      status_since: s.status_since,
-      consecutive_failures: s.consecutive_failures,
-      checkins_total: j.checkins_total,
-      last_ping_at: j.last_ping_at,
-      last_success_at: j.last_success_at,
-      last_failure_at: j.last_failure_at,
-      last_duration_ms: j.last_duration_ms,
-      last_exit_code: j.last_exit_code,
-      expected_at: s.expected_at,
-      next_deadline: s.next_deadline,
-      last_notified_at: s.last_notified_at,
-      last_checkin_id: j.last_checkin_id,
-      open_runs: j.open_runs,
-      alerting: s.alerting ? 1 : 0,
-    };
-    if (moved) this.q.saveJob.run(params);
-    else {
-      const { next_deadline: _, ...rest } = params;
-      this.q.saveCounters.run(rest);
+    const alerting = s.alerting ? 1 : 0;
+    if (moved) {
+      this.q.saveJob.run(
+        s.status, s.status_since, s.consecutive_failures, j.checkins_total, j.last_ping_at, j.last_success_at, j.last_failure_at,
+        j.last_duration_ms, j.last_exit_code, s.expected_at, s.last_notified_at, j.last_checkin_id, j.open_runs, alerting, s.next_deadline, j.id,
+      );
+    } else {
+      this.q.saveCounters.run(
+        s.status, s.status_since, s.consecutive_failures, j.checkins_total, j.last_ping_at, j.last_success_at, j.last_failure_at,
+        j.last_duration_ms, j.last_exit_code, s.expected_at, s.last_notified_at, j.last_checkin_id, j.open_runs, alerting, j.id,
+      );
     }
     l.dirty = false;
     l.urgent = false;
     l.firstUnsaved = null;
   }
 
+  /** The next check-ins to apply: handed over by the writer, or read from the log to catch up. */
+  private nextCheckins(limit: number): CheckinRow[] {
+    const held = this.inbox.length - this.inboxAt;
+    const first = held > 0 ? this.inbox[this.inboxAt]!.id : null;
+    if (first === null) return this.q.checkins.all(this.appliedThrough, limit);
+    if (first > this.appliedThrough + 1) {
+      // Rows before the first one held: from before a restart, or dropped from a full inbox.
+      const rows = this.q.checkinsBefore.all(this.appliedThrough, first, limit);
+      if (rows.length) return rows;
+      this.appliedThrough = first - 1;
+    }
+    let at = this.inboxAt;
+    while (at < this.inbox.length && this.inbox[at]!.id <= this.appliedThrough) at++;
+    const end = Math.min(this.inbox.length, at + limit);
+    const rows = this.inbox.slice(at, end);
+    if (end === this.inbox.length) {
+      this.inbox = [];
+      this.inboxAt = 0;
+    } else this.inboxAt = end;
+    return rows;
+  }
+
   private applyCheckins(stats: TickStats): void {
-    const rows = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
+    const rows = this.nextCheckins(MAX_CHECKINS_PER_TICK);
     if (rows.length === 0) return;
     for (const c of rows) {
       const l = this.load(c.job_id);
@@ -322,7 +361,7 @@ export class Engine implements JobStateHolder {
       this.applyOne(l, c, stats);
     }
     this.appliedThrough = rows.at(-1)!.id;
-    stats.behind = rows.length === MAX_CHECKINS_PER_TICK;
+    stats.behind = rows.length === MAX_CHECKINS_PER_TICK || this.inbox.length > this.inboxAt;
   }
 
   private applyOne(l: Loaded, c: CheckinRow, stats: TickStats): void {
