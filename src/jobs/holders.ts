@@ -7,6 +7,8 @@ import type { Db } from "../db";
 export interface JobStateHolder {
   writeBack(jobId: string): void;
   forget(jobId: string): void;
+  /** The newest check-in of the job applied, when the holder is ahead of the job row. */
+  newestCheckin?(jobId: string): number | null;
 }
 
 const holders = new WeakMap<Db, Set<JobStateHolder>>();
@@ -27,4 +29,14 @@ export function beforeJobWrite(db: Db, jobId: string): void {
 
 export function afterJobWrite(db: Db, jobId: string): void {
   for (const h of holders.get(db) ?? []) h.forget(jobId);
+}
+
+/** The newest check-in applied to a job: the job row's, or a holder's when it is ahead. */
+export function newestCheckin(db: Db, jobId: string, stored: number | null): number | null {
+  let newest = stored;
+  for (const h of holders.get(db) ?? []) {
+    const id = h.newestCheckin?.(jobId) ?? null;
+    if (id !== null && (newest === null || id > newest)) newest = id;
+  }
+  return newest;
 }

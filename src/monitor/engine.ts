@@ -201,6 +201,11 @@ export class Engine implements JobStateHolder {
     this.cache.delete(jobId);
   }
 
+  /** The newest check-in applied to a job, which the job row may not show yet. */
+  newestCheckin(jobId: string): number | null {
+    return this.cache.get(jobId)?.job.last_checkin_id ?? null;
+  }
+
   /** Check-ins just committed by the writer, in id order: applied by the next tick without reading the log. */
   accept(rows: CheckinRow[]): void {
     if (this.inbox.length - this.inboxAt + rows.length > MAX_INBOX) {

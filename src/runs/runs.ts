@@ -1,7 +1,10 @@
 // Runs are check-ins: a finish (success or failure, paired with its start when there was one),
 // or a start still running or timed out. A job's history is the chain of its check-ins
-// (checkins.prev_id, linked by the engine), read by rowid; the tenant's by its index.
+// (checkins.prev_id, linked by the writer), read by rowid from the newest check-in the engine
+// applied; the tenant's is its jobs' chains merged newest first. The log has no index on
+// tenant or job: appending stays cheap.
 import type { Db } from "../db";
+import { newestCheckin } from "../jobs/holders";
 import { BadRequest, Invalid, NotFound } from "../errors";
 
 export const RUN_STATUSES = ["running", "success", "failed", "timeout"] as const;
@@ -78,6 +81,43 @@ function readCursor(cursor: string | undefined): number | null {
 /** How many check-ins one request may walk before it hands back a cursor. */
 const MAX_SCAN = 5_000;
 
+/** Check-in rows by id, newest on top. */
+class RowHeap {
+  private readonly a: RunRow[] = [];
+  peek(): RunRow | undefined {
+    return this.a[0];
+  }
+  push(r: RunRow): void {
+    const a = this.a;
+    let i = a.push(r) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]!.id >= r.id) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = r;
+  }
+  pop(): RunRow | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length && last) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1]!.id > a[l]!.id ? l + 1 : l;
+        if (a[c]!.id <= last.id) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
 /** Runs, newest first, a page at a time. */
 export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJson[]; next_cursor: string | null } {
   const limit = f.limit ?? 50;
@@ -103,19 +143,22 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
   const out: RunJson[] = [];
   let next: number | null = null;
 
+  const row = db.query<RunRow, [number]>("SELECT * FROM checkins WHERE id = ?");
+  // The engine may have applied newer check-ins than the job row says yet.
+  const headOf = (jobId: string, stored: number | null) => newestCheckin(db, jobId, stored);
+
   if (f.jobId) {
     // Walk the job's chain from its head (or the cursor). The chain follows arrival, and a
     // result delivered late may be older than the ones after it: filter, never stop early.
     const head = db.query<{ last_checkin_id: number | null }, [string, string]>("SELECT last_checkin_id FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, f.jobId);
-    let id = cursor ?? head?.last_checkin_id ?? null;
-    const row = db.query<RunRow, [number, string, string]>("SELECT * FROM checkins WHERE id = ? AND tenant_id = ? AND job_id = ?");
+    let id = cursor ?? (head ? headOf(f.jobId, head.last_checkin_id) : null);
     for (let scanned = 0; id !== null; scanned++) {
       if (scanned === MAX_SCAN) {
         next = id;
         break;
       }
-      const r = row.get(id, tenantId, f.jobId);
-      if (!r) break;
+      const r = row.get(id);
+      if (!r || r.tenant_id !== tenantId || r.job_id !== f.jobId) break;
       if (wanted(r)) {
         // One more than the page: it is where the next page starts.
         if (out.length === limit) {
@@ -127,25 +170,62 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
       id = r.prev_id;
     }
   } else {
-    const page = db.query<RunRow, [string, number, number]>(
-      "SELECT * FROM checkins WHERE tenant_id = ? AND id < ? AND status IN ('running', 'success', 'failed', 'timeout') ORDER BY id DESC LIMIT ?",
-    );
-    let before = cursor === null ? Number.MAX_SAFE_INTEGER : cursor + 1;
-    scan: for (let scanned = 0; scanned < MAX_SCAN; ) {
-      const rows = page.all(tenantId, before, 200);
-      if (rows.length === 0) break;
+    // Every job's chain, merged newest first: each job's newest check-in below the cursor
+    // goes into a heap, and each one taken out brings in its predecessor.
+    const jobs = db.query<{ id: string; last_checkin_id: number | null }, [string]>("SELECT id, last_checkin_id FROM jobs WHERE tenant_id = ?").all(tenantId);
+    const heap = new RowHeap();
+    // One read per job to start with, and at most MAX_SCAN more to walk down to the cursor.
+    let reads = -jobs.length;
+    let placed = true;
+    place: for (const j of jobs) {
+      for (let id = headOf(j.id, j.last_checkin_id); id !== null; ) {
+        if (++reads > MAX_SCAN && cursor !== null) {
+          placed = false;
+          break place;
+        }
+        const r = row.get(id);
+        if (!r || r.tenant_id !== tenantId) break;
+        if (cursor === null || r.id <= cursor) {
+          heap.push(r);
+          break;
+        }
+        id = r.prev_id;
+      }
+    }
+    if (placed) {
+      reads = 0;
+      for (let r = heap.pop(); r; r = heap.pop()) {
+        if (wanted(r)) {
+          if (out.length === limit) {
+            next = r.id;
+            break;
+          }
+          out.push(runJson(r, jobOf(r.job_id), !!f.output));
+        }
+        const prev = r.prev_id !== null ? row.get(r.prev_id) : null;
+        if (prev && prev.tenant_id === tenantId) heap.push(prev);
+        if (++reads >= MAX_SCAN) {
+          // Out of budget: everything above the heap's newest is done.
+          next = heap.peek()?.id ?? null;
+          break;
+        }
+      }
+    } else {
+      // Far down the history (more than MAX_SCAN check-ins above the cursor): look at the next
+      // MAX_SCAN ids of the log below the cursor instead, and hand back a cursor below them.
+      const top = cursor!;
+      const rows = db
+        .query<RunRow, [number, number, string]>("SELECT * FROM checkins WHERE id <= ? AND id > ? AND tenant_id = ? ORDER BY id DESC")
+        .all(top, top - MAX_SCAN, tenantId);
+      next = top - MAX_SCAN;
       for (const r of rows) {
-        scanned++;
-        before = r.id;
         if (!wanted(r)) continue;
         if (out.length === limit) {
           next = r.id;
-          break scan;
+          break;
         }
         out.push(runJson(r, jobOf(r.job_id), !!f.output));
       }
-      // Out of budget: go on from below the last row looked at.
-      if (scanned >= MAX_SCAN) next = before - 1;
     }
   }
   return { runs: out, next_cursor: next !== null && next > 0 ? String(next) : null };
@@ -169,6 +249,49 @@ export function listFlips(db: Db, tenantId: string, jobId: string, limit = 100) 
     .map((f) => ({ id: f.id, from: f.from_status, to: f.to_status, reason: f.reason, created_at: iso(f.created_at) }));
 }
 
+/**
+ * Check-ins past their tenant's retention, oldest first through the whole log (it has no index
+ * on tenant: appends stay cheap). Ids follow arrival, so a pass stops at the first row every
+ * tenant keeps; rows of tenants that keep longer are stepped over and the place is remembered
+ * (engine_state 'prune_from'), so a pass cut short by its budget goes on from there next time.
+ * Rows of tenants that no longer exist go once they are older than the shortest retention.
+ */
+function pruneLog(db: Db, cutoffs: Map<string, number>, applied: number, inBudget: () => boolean): number {
+  let newestCutoff = -Infinity;
+  for (const c of cutoffs.values()) newestCutoff = Math.max(newestCutoff, c);
+  const position = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'prune_from'");
+  const savePosition = db.query("INSERT INTO engine_state (key, value) VALUES ('prune_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  const page = db.query<{ id: number; tenant_id: string; received_at: number; status: string }, [number, number]>(
+    "SELECT id, tenant_id, received_at, status FROM checkins WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000",
+  );
+  const del = db.query("DELETE FROM checkins WHERE id = ?");
+  let from = position.get()?.value ?? 0;
+  let deleted = 0;
+  // At least one step per pass, however small the budget.
+  for (let more = true; more; more = more && inBudget()) {
+    db.transaction(() => {
+      const rows = page.all(from, applied);
+      more = rows.length === 1000;
+      for (const r of rows) {
+        if (r.received_at >= newestCutoff) {
+          // Every tenant keeps this one and (nearly) all after it: the next pass starts over.
+          from = 0;
+          more = false;
+          return;
+        }
+        if (r.status !== "running" && r.received_at < (cutoffs.get(r.tenant_id) ?? Infinity)) {
+          del.run(r.id);
+          deleted++;
+        }
+        from = r.id;
+      }
+      if (!more) from = 0;
+    })();
+  }
+  savePosition.run(from);
+  return deleted;
+}
+
 export interface PruneResult {
   checkins: number;
   flips: number;
@@ -186,28 +309,16 @@ export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
   const applied = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'").get()!.value;
   const del = db.query("DELETE FROM checkins WHERE id = ?");
   const tenants = db.query<{ id: string; retention_days: number; retention_runs: number }, []>("SELECT id, retention_days, retention_runs FROM tenants").all();
+  const cutoffs = new Map(tenants.map((t) => [t.id, now - t.retention_days * 86_400_000]));
   for (const t of tenants) {
-    const cutoff = now - t.retention_days * 86_400_000;
+    const cutoff = cutoffs.get(t.id)!;
     db.transaction(() => {
       out.flips += db.query("DELETE FROM flips WHERE tenant_id = ? AND created_at < ?").run(t.id, cutoff).changes;
       out.notifications += db.query("DELETE FROM notifications WHERE tenant_id = ? AND created_at < ? AND status != 'pending'").run(t.id, cutoff).changes;
-      // Oldest first; ids follow arrival, so stop at the first applied row inside the window.
-      const oldest = db.query<{ id: number; received_at: number; status: string }, [string, number]>(
-        "SELECT id, received_at, status FROM checkins WHERE tenant_id = ? AND id <= ? ORDER BY id LIMIT 1000",
-      );
-      for (let more = true; more && performance.now() - started < budgetMs; ) {
-        const rows = oldest.all(t.id, applied);
-        more = false;
-        for (const r of rows) {
-          if (r.received_at >= cutoff) break;
-          if (r.status !== "running") {
-            del.run(r.id);
-            out.checkins++;
-          }
-          more = r === rows.at(-1);
-        }
-      }
     })();
+  }
+  out.checkins += pruneLog(db, cutoffs, applied, () => performance.now() - started < budgetMs);
+  for (const t of tenants) {
     // Per job: keep the newest retention_runs runs of each chain; cut the rest.
     const jobs = db
       .query<{ id: string; last_checkin_id: number }, [string, number]>(

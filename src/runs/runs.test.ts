@@ -1,0 +1,155 @@
+// Run history over a real SQLite file: a tenant's runs are its jobs' chains merged newest first,
+// paged without gaps or repeats (also far down, past the walking budget); retention deletes
+// what each tenant's policy says and nothing else.
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { migrate, openDb, type Db } from "../db";
+import { createTenant, createUser } from "../auth/identity";
+import { putJob } from "../jobs/jobs";
+import { CheckinWriter, type CheckinEvent } from "../checkins/writer";
+import { Engine } from "../monitor/engine";
+import { createLogger } from "../log";
+import { tempDir } from "../../test/helpers";
+import { listRuns, pruneHistory } from "./runs";
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 1);
+
+async function setup() {
+  const db = openDb(join(tempDir(), "crontopus.db"));
+  migrate(db);
+  const user = await createUser(db, { email: "alice@example.com", password: "correct horse battery" });
+  const acme = createTenant(db, { slug: "acme" }, user.id).id;
+  const other = createTenant(db, { slug: "other" }, user.id).id;
+  const writer = new CheckinWriter(db);
+  const engine = new Engine({ db, log: createLogger("silent"), baseUrl: "http://localhost", now: () => T0 });
+  writer.onCommit = (rows) => engine.accept(rows);
+  return { db, acme, other, writer, engine };
+}
+
+function job(db: Db, tenantId: string, name: string): string {
+  return putJob(db, tenantId, "default", name, { schedule: "@every 1h" }, T0).job.id;
+}
+
+/** Appends check-ins (job id, time) in this order, in one commit. */
+async function send(writer: CheckinWriter, tenantId: string, list: [string, number][], kind: CheckinEvent["kind"] = "success") {
+  const done = list.map(([jobId, at]) =>
+    writer.append({ tenant_id: tenantId, job_id: jobId, last_checkin_id: null, kind, exit_code: kind === "success" ? 0 : null, rid: null, received_at: at, started_at: null, duration_ms: null, body: null, truncated: false, source: "test" }),
+  );
+  writer.flush();
+  await Promise.all(done);
+}
+
+function allPages(db: Db, tenantId: string, limit: number, jobId?: string): number[] {
+  const ids: number[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = listRuns(db, tenantId, { limit, cursor, jobId });
+    ids.push(...page.runs.map((r) => r.id));
+    if (!page.next_cursor) return ids;
+    cursor = page.next_cursor;
+  }
+  throw new Error("pages never ended");
+}
+
+describe("run history", () => {
+  test("a tenant's runs are its jobs' check-ins newest first, paged without gaps or repeats, and no other tenant's", async () => {
+    const { db, acme, other, writer, engine } = await setup();
+    const a = job(db, acme, "a");
+    const b = job(db, acme, "b");
+    const c = job(db, acme, "c");
+    const x = job(db, other, "x");
+    const order: [string, number][] = [];
+    for (let i = 0; i < 40; i++) order.push([[a, b, a, c, b][i % 5]!, T0 + i * 1000]);
+    await send(writer, acme, order);
+    await send(writer, other, [[x, T0], [x, T0 + 1]]);
+    engine.tick(T0 + 60_000);
+    const expected = db.query<{ id: number }, [string]>("SELECT id FROM checkins WHERE tenant_id = ? ORDER BY id DESC").all(acme).map((r) => r.id);
+    expect(expected).toHaveLength(40);
+    expect(listRuns(db, acme, { limit: 5 }).runs.map((r) => r.job)).toEqual(["default/b", "default/c", "default/a", "default/b", "default/a"]);
+    for (const limit of [1, 7, 40, 100]) expect(allPages(db, acme, limit)).toEqual(expected);
+    expect(allPages(db, other, 10)).toHaveLength(2);
+  });
+
+  test("far down the history, past what one request walks, pages still cover every run once", async () => {
+    const { db, acme, writer, engine } = await setup();
+    const jobs = [job(db, acme, "one"), job(db, acme, "two"), job(db, acme, "three")];
+    for (let batch = 0; batch < 14; batch++) {
+      await send(writer, acme, Array.from({ length: 500 }, (_, i) => [jobs[(batch + i) % 3]!, T0 + batch * 500 + i] as [string, number]));
+    }
+    engine.tick(T0 + DAY);
+    const ids = allPages(db, acme, 250);
+    expect(ids).toHaveLength(7000);
+    expect(new Set(ids).size).toBe(7000);
+    expect(ids).toEqual([...ids].sort((p, q) => q - p));
+  });
+
+  test("a job's runs include what the engine applied before it wrote the job row back", async () => {
+    const { db, acme, writer, engine } = await setup();
+    const a = job(db, acme, "a");
+    await send(writer, acme, [[a, T0]]);
+    engine.tick(T0 + 10); // new -> up: written back at once
+    await send(writer, acme, [[a, T0 + 20], [a, T0 + 30]]);
+    engine.tick(T0 + 40); // counters only: not written back yet
+    expect(db.query<{ n: number }, [string]>("SELECT checkins_total AS n FROM jobs WHERE id = ?").get(a)!.n).toBe(1);
+    expect(listRuns(db, acme, { jobId: a }).runs).toHaveLength(3);
+    expect(listRuns(db, acme, {}).runs).toHaveLength(3);
+  });
+
+  test("retention deletes each tenant's check-ins past its own retention, keeps running starts, and drops those of deleted tenants", async () => {
+    const { db, acme, other, writer, engine } = await setup();
+    db.query("UPDATE tenants SET retention_days = 7 WHERE id = ?").run(acme);
+    db.query("UPDATE tenants SET retention_days = 30 WHERE id = ?").run(other);
+    const a = job(db, acme, "a");
+    const x = job(db, other, "x");
+    const now = T0 + 40 * DAY;
+    // A tenant that is gone: its rows go once they are past the shortest retention.
+    const gone = createTenant(db, { slug: "gone" }, db.query<{ id: string }, []>("SELECT id FROM users").get()!.id).id;
+    const g = job(db, gone, "g");
+    await send(writer, gone, [[g, now - 10 * DAY]]);
+    // Interleaved through the log: a day apart, from 40 days ago to today.
+    for (let d = 40; d >= 0; d--) {
+      await send(writer, acme, [[a, now - d * DAY]]);
+      await send(writer, other, [[x, now - d * DAY + 1]]);
+    }
+    const aStart = job(db, acme, "long");
+    await send(writer, acme, [[aStart, now - 20 * DAY]], "start");
+    engine.tick(now, true);
+    db.query("DELETE FROM jobs WHERE tenant_id = ?").run(gone);
+    db.query("DELETE FROM namespaces WHERE tenant_id = ?").run(gone);
+    db.query("DELETE FROM memberships WHERE tenant_id = ?").run(gone);
+    db.query("DELETE FROM tenants WHERE id = ?").run(gone);
+
+    const pruned = pruneHistory(db, now);
+    const left = (t: string) => db.query<{ received_at: number; status: string }, [string]>("SELECT received_at, status FROM checkins WHERE tenant_id = ? ORDER BY id").all(t);
+    const acmeLeft = left(acme);
+    expect(acmeLeft.filter((r) => r.status !== "running").map((r) => Math.round((now - r.received_at) / DAY) + 0)).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
+    expect(acmeLeft.filter((r) => r.status === "running")).toHaveLength(1);
+    expect(left(other).map((r) => Math.round((now - r.received_at) / DAY) + 0)).toEqual(Array.from({ length: 31 }, (_, i) => 30 - i));
+    expect(left(gone)).toHaveLength(0);
+    expect(pruned.checkins).toBe(33 + 10 + 1);
+    // A second pass finds nothing more, and new check-ins still arrive and apply.
+    expect(pruneHistory(db, now).checkins).toBe(0);
+    await send(writer, acme, [[a, now + 1]]);
+    expect(engine.tick(now + 2).checkins).toBe(1);
+  });
+
+  test("retention cut short by its budget goes on where it stopped", async () => {
+    const { db, acme, writer, engine } = await setup();
+    db.query("UPDATE tenants SET retention_days = 1 WHERE id = ?").run(acme);
+    const a = job(db, acme, "a");
+    for (let i = 0; i < 5; i++) await send(writer, acme, Array.from({ length: 1000 }, (_, k) => [a, T0 + i * 1000 + k] as [string, number]));
+    engine.tick(T0, true);
+    const count = () => db.query<{ n: number }, []>("SELECT count(*) AS n FROM checkins").get()!.n;
+    // A budget of nothing still does one step (a thousand rows) per pass.
+    expect(pruneHistory(db, T0 + 3 * DAY, 0).checkins).toBe(1000);
+    expect(count()).toBe(4000);
+    let passes = 1;
+    while (count() > 0 && passes < 20) {
+      pruneHistory(db, T0 + 3 * DAY, 0);
+      passes++;
+    }
+    expect(count()).toBe(0);
+    expect(passes).toBe(5);
+  });
+});
