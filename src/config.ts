@@ -126,7 +126,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     pingBodyLimit: parseSize("CRONTOPUS_PING_BODY_LIMIT", readVar(env, "CRONTOPUS_PING_BODY_LIMIT"), 100 * 1024),
     pingRateLimit: parseCount("CRONTOPUS_PING_RATE_LIMIT", readVar(env, "CRONTOPUS_PING_RATE_LIMIT"), 600),
     trustProxy: parseBool("CRONTOPUS_TRUST_PROXY", readVar(env, "CRONTOPUS_TRUST_PROXY")),
-    tickMs: parseCount("CRONTOPUS_TICK_MS", readVar(env, "CRONTOPUS_TICK_MS"), 100, 10),
+    tickMs: parseCount("CRONTOPUS_TICK_MS", readVar(env, "CRONTOPUS_TICK_MS"), 25, 10),
     smtpUrl,
     smtpFrom: readVar(env, "CRONTOPUS_SMTP_FROM") ?? "crontopus@localhost",
     metricsToken: readVar(env, "CRONTOPUS_METRICS_TOKEN") ?? null,

@@ -82,6 +82,8 @@ export class Engine implements JobStateHolder {
   private readonly tickTenants = new Map<string, { slug: string; name: string }>();
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
   private appliedThrough: number;
+  /** The cursor as the database has it. */
+  private savedCursor: number;
   /** Committed check-ins handed over by the writer, in id order, from inboxAt on. */
   private inbox: CheckinRow[] = [];
   private inboxAt = 0;
@@ -161,6 +163,7 @@ export class Engine implements JobStateHolder {
       tenant: db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?"),
     };
     this.appliedThrough = this.q.cursor.get()!.value;
+    this.savedCursor = this.appliedThrough;
     holdJobState(db, this);
   }
 
@@ -300,7 +303,11 @@ export class Engine implements JobStateHolder {
       this.save(l);
       this.dirty.delete(l);
     }
-    this.q.setCursor.run(safe);
+    // Idle ticks write nothing: no WAL frame for an unchanged cursor.
+    if (safe !== this.savedCursor) {
+      this.q.setCursor.run(safe);
+      this.savedCursor = safe;
+    }
     if (this.cache.size > MAX_CACHED_JOBS) {
       for (const [id, l] of this.cache) {
         if (this.cache.size <= MAX_CACHED_JOBS * 0.8) break;
