@@ -73,12 +73,14 @@ function queryParam(query: string, name: string): string | null {
  * (errors are usually at the end), marked truncated; never refused.
  */
 async function readBody(req: Request, limit: number): Promise<{ body: string | null; truncated: boolean }> {
-  if (!req.body) return { body: null, truncated: false };
-  const length = Number(req.headers.get("content-length") ?? NaN);
-  if (length <= limit) {
+  // Decided by the headers: touching req.body makes a stream, a good part of a ping's cost.
+  const length = req.headers.get("content-length");
+  if (length !== null && Number(length) <= limit) {
+    if (length === "0") return { body: null, truncated: false };
     const t = await req.text();
     return { body: t.length ? t : null, truncated: false };
   }
+  if (!req.body) return { body: null, truncated: false };
   const half = Math.floor(limit / 2);
   const head: Uint8Array[] = [];
   let headSize = 0;

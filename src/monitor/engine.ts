@@ -82,6 +82,8 @@ export class Engine implements JobStateHolder {
   private readonly tickTenants = new Map<string, { slug: string; name: string }>();
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
   private appliedThrough: number;
+  /** The earliest deadline among jobs held but not written back (the query cannot see them). */
+  private dirtyDeadline = Infinity;
   /** The cursor as the database has it. */
   private savedCursor: number;
   /** Committed check-ins handed over by the writer, in id order, from inboxAt on. */
@@ -281,6 +283,12 @@ export class Engine implements JobStateHolder {
    * the engine applies the log again from there, skipping what each job row already reflects
    * (its last_checkin_id).
    */
+  /** A held job's deadline may have moved: keep the earliest of them known. */
+  private noteDeadline(l: Loaded): void {
+    const d = l.state.next_deadline;
+    if (d !== null && d < this.dirtyDeadline) this.dirtyDeadline = d;
+  }
+
   private flush(all: boolean, now: number): void {
     const last = this.lastSweep ?? now;
     this.lastSweep = now;
@@ -294,10 +302,16 @@ export class Engine implements JobStateHolder {
     const late = now - 2 * this.flushMs;
     let safe = this.appliedThrough;
     const due: Loaded[] = [];
+    let earliest = Infinity;
     for (const l of this.dirty) {
       if (all || l.urgent || swept(l.rowid) || l.dirtySince <= late) due.push(l);
-      else if (l.firstUnsaved !== null) safe = Math.min(safe, l.firstUnsaved - 1);
+      else {
+        if (l.firstUnsaved !== null) safe = Math.min(safe, l.firstUnsaved - 1);
+        const d = l.state.next_deadline;
+        if (d !== null && d < earliest) earliest = d;
+      }
     }
+    this.dirtyDeadline = earliest;
     due.sort((a, b) => a.rowid - b.rowid);
     for (const l of due) {
       this.save(l);
@@ -371,6 +385,7 @@ export class Engine implements JobStateHolder {
       l.job.checkins_total++;
       stats.checkins++;
       this.applyOne(l, c, stats);
+      this.noteDeadline(l);
     }
     this.appliedThrough = rows.at(-1)!.id;
     stats.behind = rows.length === MAX_CHECKINS_PER_TICK || this.inbox.length > this.inboxAt;
@@ -428,6 +443,7 @@ export class Engine implements JobStateHolder {
       l.job.last_failure_at = r.deadline;
       l.job.open_runs = Math.max(0, l.job.open_runs - 1);
       this.record(l, onFinish(l.policy, l.state, "timeout", judged.reason, r.deadline, l.job.open_runs > 0), stats);
+      this.noteDeadline(l);
     }
   }
 
@@ -438,7 +454,9 @@ export class Engine implements JobStateHolder {
       const l = this.load(id);
       if (l) due.add(l);
     }
-    for (const l of this.dirty) if (l.state.next_deadline !== null && l.state.next_deadline <= now) due.add(l);
+    if (this.dirtyDeadline <= now) {
+      for (const l of this.dirty) if (l.state.next_deadline !== null && l.state.next_deadline <= now) due.add(l);
+    }
     for (const l of due) {
       // The database may be behind: what we hold decides whether the deadline really passed.
       if (l.state.next_deadline === null || l.state.next_deadline > now) {
