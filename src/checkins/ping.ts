@@ -46,7 +46,8 @@ function splitUrl(url: string): { parts: string[]; query: string } {
   const start = url.indexOf("/ping/");
   const q = url.indexOf("?", start);
   const path = q < 0 ? url.slice(start + 6) : url.slice(start + 6, q);
-  const parts = path.split("/").filter(Boolean).map((p) => (p.includes("%") ? safeDecode(p) : p));
+  const parts: string[] = [];
+  for (const p of path.split("/")) if (p) parts.push(p.includes("%") ? safeDecode(p) : p);
   return { parts, query: q < 0 ? "" : url.slice(q + 1) };
 }
 

@@ -156,4 +156,29 @@ describe("engine", () => {
     expect(counts.slice(1).every((n, i) => n >= counts[i]!)).toBe(true);
     expect(counts.at(-1)).toBe(200);
   });
+
+  test("a job whose rowid moved (as VACUUM may do) is still written back, to the right row", async () => {
+    const { db, tenantId } = await setup();
+    const now = Date.UTC(2026, 10, 24, 12);
+    const a = putJob(db, tenantId, "default", "a", { schedule: "@every 1h" }, now).job.id;
+    const b = putJob(db, tenantId, "default", "b", { schedule: "@every 1h" }, now).job.id;
+    const writer = new CheckinWriter(db);
+    const e = engine(db, now);
+    writer.onCommit = (rows) => e.accept(rows);
+    await ping(writer, tenantId, a, now, 1);
+    await ping(writer, tenantId, b, now, 1);
+    e.tick(now + 10);
+    await ping(writer, tenantId, a, now + 20, 3);
+    e.tick(now + 30); // held in memory, not written back
+    // a moves to a new rowid, and b takes a's old one.
+    const rowid = (id: string) => db.query<{ r: number }, [string]>("SELECT rowid AS r FROM jobs WHERE id = ?").get(id)!.r;
+    const [ra, rb] = [rowid(a), rowid(b)];
+    db.query("UPDATE jobs SET rowid = 1000 WHERE id = ?").run(a);
+    db.query("UPDATE jobs SET rowid = ? WHERE id = ?").run(ra, b);
+    expect([rowid(a), rowid(b)]).toEqual([1000, ra]);
+    expect(rb).not.toBe(ra);
+    e.tick(now + 40, true);
+    expect(getJob(db, tenantId, "default", "a").checkins_total).toBe(4);
+    expect(getJob(db, tenantId, "default", "b").checkins_total).toBe(1);
+  });
 });

@@ -122,20 +122,23 @@ export class Engine implements JobStateHolder {
       ),
       // Positional, in this order: status, status_since, consecutive_failures, checkins_total,
       // last_ping_at, last_success_at, last_failure_at, last_duration_ms, last_exit_code,
-      // expected_at, last_notified_at, last_checkin_id, open_runs, alerting, id; saveJob then
-      // next_deadline before id. saveCounters leaves the deadline index alone when it did not move.
+      // expected_at, last_notified_at, last_checkin_id, open_runs, alerting, rowid, id; saveJob
+      // then next_deadline before rowid. saveCounters leaves the deadline index alone when it did
+      // not move. By rowid, checked against the id: no index to search, and a rowid that moved
+      // (VACUUM renumbers them) matches nothing and is looked up again.
       saveCounters: db.query(
         `UPDATE jobs SET status = ?, status_since = ?, consecutive_failures = ?, checkins_total = ?, last_ping_at = ?,
            last_success_at = ?, last_failure_at = ?, last_duration_ms = ?, last_exit_code = ?, expected_at = ?,
            last_notified_at = ?, last_checkin_id = ?, open_runs = ?, alerting = ?
-         WHERE id = ?`,
+         WHERE rowid = ? AND id = ?`,
       ),
       saveJob: db.query(
         `UPDATE jobs SET status = ?, status_since = ?, consecutive_failures = ?, checkins_total = ?, last_ping_at = ?,
            last_success_at = ?, last_failure_at = ?, last_duration_ms = ?, last_exit_code = ?, expected_at = ?,
            last_notified_at = ?, last_checkin_id = ?, open_runs = ?, alerting = ?, next_deadline = ?
-         WHERE id = ?`,
+         WHERE rowid = ? AND id = ?`,
       ),
+      rowidOf: db.query<{ rowid: number }, [string]>("SELECT rowid FROM jobs WHERE id = ?"),
       setDeadline: db.query("UPDATE checkins SET deadline = ? WHERE id = ?"),
       openByRid: db.query<OpenRun, [string, string]>(
         "SELECT id, received_at FROM checkins WHERE job_id = ? AND rid = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
@@ -336,16 +339,22 @@ export class Engine implements JobStateHolder {
     const moved = s.next_deadline !== j.next_deadline;
     j.next_deadline = s.next_deadline;
     const alerting = s.alerting ? 1 : 0;
-    if (moved) {
-      this.q.saveJob.run(
-        s.status, s.status_since, s.consecutive_failures, j.checkins_total, j.last_ping_at, j.last_success_at, j.last_failure_at,
-        j.last_duration_ms, j.last_exit_code, s.expected_at, s.last_notified_at, j.last_checkin_id, j.open_runs, alerting, s.next_deadline, j.id,
-      );
-    } else {
-      this.q.saveCounters.run(
-        s.status, s.status_since, s.consecutive_failures, j.checkins_total, j.last_ping_at, j.last_success_at, j.last_failure_at,
-        j.last_duration_ms, j.last_exit_code, s.expected_at, s.last_notified_at, j.last_checkin_id, j.open_runs, alerting, j.id,
-      );
+    const write = () =>
+      moved
+        ? this.q.saveJob.run(
+            s.status, s.status_since, s.consecutive_failures, j.checkins_total, j.last_ping_at, j.last_success_at, j.last_failure_at,
+            j.last_duration_ms, j.last_exit_code, s.expected_at, s.last_notified_at, j.last_checkin_id, j.open_runs, alerting, s.next_deadline, l.rowid, j.id,
+          ).changes
+        : this.q.saveCounters.run(
+            s.status, s.status_since, s.consecutive_failures, j.checkins_total, j.last_ping_at, j.last_success_at, j.last_failure_at,
+            j.last_duration_ms, j.last_exit_code, s.expected_at, s.last_notified_at, j.last_checkin_id, j.open_runs, alerting, l.rowid, j.id,
+          ).changes;
+    if (write() === 0) {
+      const found = this.q.rowidOf.get(j.id);
+      if (found) {
+        l.rowid = found.rowid;
+        write();
+      }
     }
     l.dirty = false;
     l.urgent = false;
