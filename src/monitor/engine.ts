@@ -64,6 +64,8 @@ const MAX_CHECKINS_PER_TICK = 20_000;
 /** Jobs kept in memory between ticks; clean ones beyond this are dropped. */
 const MAX_CACHED_JOBS = 50_000;
 const MAX_DEADLINES_PER_TICK = 5_000;
+/** How often the write-back sweep moves on (urgent write-backs go every tick). */
+const SWEEP_STEP_MS = 100;
 /** Committed check-ins held for the engine; beyond this it reads the log instead. */
 const MAX_INBOX = 500_000;
 export interface EngineContext {
@@ -78,6 +80,8 @@ export class Engine implements JobStateHolder {
   /** Busy jobs' state, kept between ticks and written back every flushMs (and on status changes). */
   private readonly cache = new Map<string, Loaded>();
   private readonly dirty = new Set<Loaded>();
+  /** Jobs to write back at the end of this tick. */
+  private urgentQueue: Loaded[] = [];
   private readonly tickChannels = new Map<string, Channel[]>();
   private readonly tickTenants = new Map<string, { slug: string; name: string }>();
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
@@ -205,8 +209,19 @@ export class Engine implements JobStateHolder {
   /** A job was written by a service: read it afresh next time. */
   forget(jobId: string): void {
     const l = this.cache.get(jobId);
-    if (l) this.dirty.delete(l);
+    if (l) {
+      this.dirty.delete(l);
+      l.dirty = false; // never written back now, even if queued as urgent
+    }
     this.cache.delete(jobId);
+  }
+
+  /** Changed status or rows: written back at the end of this tick. */
+  private urgent(l: Loaded): void {
+    if (!l.urgent) {
+      l.urgent = true;
+      this.urgentQueue.push(l);
+    }
   }
 
   /** The newest check-in applied to a job, which the job row may not show yet. */
@@ -277,6 +292,12 @@ export class Engine implements JobStateHolder {
     if (checkinId !== null && l.firstUnsaved === null) l.firstUnsaved = checkinId;
   }
 
+  /** A held job's deadline may have moved: keep the earliest of them known. */
+  private noteDeadline(l: Loaded): void {
+    const d = l.state.next_deadline;
+    if (d !== null && d < this.dirtyDeadline) this.dirtyDeadline = d;
+  }
+
   /**
    * Writes back jobs that changed status or rows now; the others in a sweep through the jobs
    * table in rowid order that goes round once every flushMs, so each page of the table is
@@ -286,13 +307,17 @@ export class Engine implements JobStateHolder {
    * the engine applies the log again from there, skipping what each job row already reflects
    * (its last_checkin_id).
    */
-  /** A held job's deadline may have moved: keep the earliest of them known. */
-  private noteDeadline(l: Loaded): void {
-    const d = l.state.next_deadline;
-    if (d !== null && d < this.dirtyDeadline) this.dirtyDeadline = d;
-  }
-
   private flush(all: boolean, now: number): void {
+    for (const l of this.urgentQueue) {
+      if (l.dirty) {
+        this.save(l);
+        this.dirty.delete(l);
+      }
+      l.urgent = false;
+    }
+    this.urgentQueue = [];
+    // The rest every SWEEP_STEP_MS, not every tick: it looks at every job held.
+    if (!all && this.lastSweep !== null && now - this.lastSweep < SWEEP_STEP_MS) return;
     const last = this.lastSweep ?? now;
     this.lastSweep = now;
     const range = this.maxRowid + 1;
@@ -307,7 +332,7 @@ export class Engine implements JobStateHolder {
     const due: Loaded[] = [];
     let earliest = Infinity;
     for (const l of this.dirty) {
-      if (all || l.urgent || swept(l.rowid) || l.dirtySince <= late) due.push(l);
+      if (all || swept(l.rowid) || l.dirtySince <= late) due.push(l);
       else {
         if (l.firstUnsaved !== null) safe = Math.min(safe, l.firstUnsaved - 1);
         const d = l.state.next_deadline;
@@ -410,7 +435,7 @@ export class Engine implements JobStateHolder {
     job.last_ping_at = Math.max(job.last_ping_at ?? 0, at);
     if (c.kind === "start") {
       // Rows and open_runs change together: write the job back with them.
-      l.urgent = true;
+      this.urgent(l);
       job.open_runs++;
       if (policy.timeout_s) this.q.setDeadline.run(at + policy.timeout_s * 1000, c.id);
       this.record(l, onStart(policy, state, at), stats);
@@ -430,7 +455,7 @@ export class Engine implements JobStateHolder {
         : judgeRun(policy, { result: c.kind === "success" ? "success" : "failed", at, duration_ms: duration, exit_code: c.exit_code });
     // The row was written as success or failed; touch it only when pairing or judging added something.
     if (open || judged.reason !== null || (judged.status === "success") !== (c.kind === "success")) {
-      l.urgent = true;
+      this.urgent(l);
       this.q.finish.run({ id: c.id, start: open?.id ?? null, started: startedAt, duration, status: judged.status, reason: judged.reason });
     }
     if (judged.status === "success") job.last_success_at = at;
@@ -447,7 +472,7 @@ export class Engine implements JobStateHolder {
       const judged = judgeRun(l.policy, { result: "timeout", at: r.deadline, duration_ms: null, exit_code: null });
       this.q.timeoutRun.run(judged.reason, r.deadline - r.received_at, r.id);
       this.touch(l);
-      l.urgent = true;
+      this.urgent(l);
       stats.timeouts++;
       l.job.last_failure_at = r.deadline;
       l.job.open_runs = Math.max(0, l.job.open_runs - 1);
@@ -477,7 +502,7 @@ export class Engine implements JobStateHolder {
       const { flips, renotify } = onDeadline(l.policy, l.state, now);
       this.record(l, flips, stats);
       if (renotify && l.state.alerting) {
-        l.urgent = true;
+        this.urgent(l);
         this.notify(l, null, "renotify", `still ${l.state.status}`, now, stats);
       }
     }
@@ -496,7 +521,7 @@ export class Engine implements JobStateHolder {
 
   /** Writes flips and queues their notifications. */
   private record(l: Loaded, flips: Flip[], stats: TickStats): void {
-    if (flips.length) l.urgent = true;
+    if (flips.length) this.urgent(l);
     for (const f of flips) {
       // A job missed its run because its host is offline: the agent's alert covers it.
       const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.id) : null;
