@@ -64,6 +64,18 @@ describe("enrollment", () => {
     expect(((await third.json()) as any).error.message).toContain("used up");
   });
 
+  test("enrolling again keeps the name and the labels an operator set since, unless given anew", async () => {
+    const token = await enrollmentToken(alice, { labels: { role: "web" } });
+    const first = (await (await enroll(token, "m-keep", { name: "web7" })).json()) as { agent: { id: string } };
+    const patched = await as(alice)(`/api/v1/agents/${first.agent.id}`, { method: "PATCH", json: { labels: { role: "web", rack: "r2" } } });
+    expect(patched.status).toBe(200);
+    const again = (await (await enroll(token, "m-keep")).json()) as { agent: { name: string; labels: Record<string, string> } };
+    expect(again.agent.name).toBe("web7");
+    expect(again.agent.labels).toEqual({ role: "web", rack: "r2" });
+    const renamed = (await (await enroll(token, "m-keep", { name: "web8", labels: { rack: "r3" } })).json()) as { agent: { name: string; labels: Record<string, string> } };
+    expect(renamed.agent).toMatchObject({ name: "web8", labels: { role: "web", rack: "r3" } });
+  });
+
   test("a bad enrollment names the field", async () => {
     const token = await enrollmentToken(alice);
     const res = await enroll(token, "m-bad", { name: "no spaces please" });

@@ -209,13 +209,18 @@ export function enroll(db: Db, input: EnrollInput, intervalS: number, now: numbe
   if (t.max_uses !== null && t.uses >= t.max_uses) throw new Unauthorized("this enrollment token has been used up");
   const hostname = input.hostname.trim();
   if (!hostname || hostname.length > 253 || /[\s\0]/.test(hostname)) throw new Invalid("hostname", "must be a host name without spaces");
-  const name = checkName("name", input.name?.trim() || hostname.split(".")[0]!);
   if (!/^[A-Za-z0-9._:{}-]{1,128}$/.test(input.machine_id)) throw new Invalid("machine_id", "must be 1 to 128 letters, digits or '.', '_', ':', '-', '{', '}'");
-  const labels = { ...fromJson<Record<string, string>>(t.labels, {}), ...readLabels("labels", input.labels) };
   const token = newToken("cta_");
   const existing = db
     .query<AgentRow, [string, string]>("SELECT * FROM agents WHERE tenant_id = ? AND machine_id = ?")
     .get(t.tenant_id, input.machine_id);
+  // Enrolling again keeps what an operator set since (name, labels by PATCH) unless given anew.
+  const name = checkName("name", input.name?.trim() || existing?.name || hostname.split(".")[0]!);
+  const labels = {
+    ...fromJson<Record<string, string>>(t.labels, {}),
+    ...fromJson<Record<string, string>>(existing?.labels ?? null, {}),
+    ...readLabels("labels", input.labels),
+  };
   const fields = {
     name,
     hostname,
