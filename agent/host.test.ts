@@ -93,7 +93,7 @@ describe("SystemCrontab with the real crontab", () => {
 
   crontabTest("reads a spool file edited by hand without a final newline as it is", async () => {
     if (!existsSync(SPOOL)) return; // not Debian's layout
-    await io.install("# placeholder\n", BOB);
+    await io.install("# replaced by the hand edit below\n", BOB); // crontab writes the spool file and its header
     // What an admin's editor leaves behind: crontab's own header, then no final newline.
     const path = join(SPOOL, BOB);
     const header = readFileSync(path, "utf8").split("\n").slice(0, 3).join("\n");

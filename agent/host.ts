@@ -31,6 +31,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { validateTimezone } from "../src/jobs/schedule";
 import type { HostCron } from "./crontab";
+import { CommandTimeout, spawnBounded } from "./schtasks";
 
 export interface CrontabIO {
   /** The user's crontab exactly as stored, or null when they have none. */
@@ -143,39 +144,13 @@ function userArgs(user: string | undefined): string[] {
 
 /** Runs argv to completion: exit code, stdout bytes and stderr; killed after timeoutMs. */
 async function runCommand(argv: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<Output> {
-  const posix = process.platform !== "win32";
-  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
-    proc = Bun.spawn(argv, {
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      // Messages we match ("no crontab for") must not be translated.
-      env: { ...process.env, LC_ALL: "C", ...env },
-      // Its own process group, so a timeout also ends the editor of `crontab -e`.
-      detached: posix,
-    });
+    // Messages we match ("no crontab for") must not be translated.
+    const out = await spawnBounded(argv, { timeoutMs, env: { LC_ALL: "C", ...env } });
+    return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
   } catch (e) {
+    if (e instanceof CommandTimeout) throw new Error(`${argv.join(" ")} did not finish within ${timeoutMs / 1000} s; killed it`);
     throw new Error(`cannot run ${argv[0]}: ${(e as Error).message}`);
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      try {
-        if (posix) process.kill(-proc.pid, "SIGKILL");
-        else proc.kill("SIGKILL");
-      } catch {
-        proc.kill("SIGKILL");
-      }
-      reject(new Error(`${argv.join(" ")} did not finish within ${timeoutMs / 1000} s; killed it`));
-    }, timeoutMs);
-  });
-  const finished = Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
-  try {
-    const [stdout, stderr, code] = await Promise.race([finished, expired]);
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

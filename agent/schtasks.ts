@@ -943,7 +943,8 @@ function scheduleXml(days: TriggerDays): string[] {
   }
 }
 
-function principalXml(runAs: RunAs): string[] {
+/** The task's Principals element: LocalSystem, or a user with the given logon type. */
+export function principalXml(runAs: RunAs): string[] {
   if (runAs === "system") {
     return [
       `  <Principals>`,
@@ -1049,38 +1050,49 @@ export class CommandTimeout extends Error {
 }
 
 /**
- * Runs commands with Bun.spawn. The time limit is hard: wine's schtasks spins for ever on a
- * truncated XML file, so on timeout the process (and, on POSIX, its process group) gets
- * SIGKILL and we stop waiting for its output at once.
+ * Runs argv to completion with a hard time limit: on timeout the process (and, on POSIX, its
+ * process group: it runs detached) gets SIGKILL, we stop waiting for its output at once and
+ * reject with CommandTimeout. Wine's schtasks spins for ever on a truncated XML file, and an
+ * editor started by `crontab -e` would outlive its crontab. The one place the agent spawns.
  */
+export async function spawnBounded(
+  argv: string[],
+  opts: { input?: Uint8Array; timeoutMs: number; env?: Record<string, string> },
+): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
+  const posix = process.platform !== "win32";
+  const proc = Bun.spawn(argv, {
+    stdin: opts.input ?? "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: posix,
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      try {
+        if (posix) process.kill(-proc.pid, "SIGKILL");
+        else proc.kill("SIGKILL");
+      } catch {
+        proc.kill("SIGKILL");
+      }
+      reject(new CommandTimeout(argv, opts.timeoutMs));
+    }, opts.timeoutMs);
+  });
+  const finished = Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).bytes(), proc.exited]);
+  try {
+    const [stdout, stderr, code] = await Promise.race([finished, expired]);
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs commands with spawnBounded and decodes their output. */
 export const systemRunner: CommandRunner = {
   async run(argv, { input, timeoutMs }) {
-    const posix = process.platform !== "win32";
-    const proc = Bun.spawn(argv, {
-      stdin: input ?? "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      detached: posix,
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        try {
-          if (posix) process.kill(-proc.pid, "SIGKILL");
-          else proc.kill("SIGKILL");
-        } catch {
-          proc.kill("SIGKILL");
-        }
-        reject(new CommandTimeout(argv, timeoutMs));
-      }, timeoutMs);
-    });
-    const finished = Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).bytes(), proc.exited]);
-    try {
-      const [stdout, stderr, code] = await Promise.race([finished, expired]);
-      return { code, stdout: decodeOutput(stdout), stderr: decodeOutput(stderr) };
-    } finally {
-      clearTimeout(timer);
-    }
+    const { code, stdout, stderr } = await spawnBounded(argv, { input, timeoutMs });
+    return { code, stdout: decodeOutput(stdout), stderr: decodeOutput(stderr) };
   },
 };
 

@@ -14,7 +14,7 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join, posix, win32 } from "node:path";
 import { Invalid } from "../src/errors";
 import { isRoot } from "./paths";
-import { quoteWindowsArg, systemRunner, TASK_NAMESPACE, utf16le, type CommandRunner } from "./schtasks";
+import { principalXml, quoteWindowsArg, systemRunner, TASK_NAMESPACE, utf16le, type CommandRunner } from "./schtasks";
 
 export const SYSTEMD_UNIT = "crontopus-agent.service";
 export const LAUNCHD_LABEL = "io.crontopus.agent";
@@ -196,12 +196,7 @@ export function agentTaskXml(o: TaskOptions): string {
     `    </TimeTrigger>`,
     `  </Triggers>`,
     // LocalSystem, like root's crontab: it may create tasks that run as any account.
-    `  <Principals>`,
-    `    <Principal id="Author">`,
-    `      <UserId>S-1-5-18</UserId>`,
-    `      <RunLevel>HighestAvailable</RunLevel>`,
-    `    </Principal>`,
-    `  </Principals>`,
+    ...principalXml("system"),
     `  <Settings>`,
     `    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>`,
     `    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>`,
