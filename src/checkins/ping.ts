@@ -3,7 +3,7 @@
 // This is the hot path: one indexed lookup, one queued insert, answered after its commit.
 import type { Db } from "../db";
 import type { Logger } from "../log";
-import { RateLimiter } from "../ratelimit";
+import { RateLimiter, type Window } from "../ratelimit";
 import { TooManyRequests } from "../errors";
 import { clientIp } from "../clientip";
 import { isRunId, joinHeadTail, PingLookup, provisionJob, type PingTarget } from "./checkins";
@@ -113,37 +113,9 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
   return { body: joinHeadTail(Buffer.concat(head), Buffer.concat(tail), limit - half, total), truncated: true };
 }
 
-type Window = { start: number; count: number };
-
-/**
- * A job's check-ins per minute. The window hangs off the lookup's cached result, so a ping by
- * token finds it without searching a map; other lookups find it by job id.
- */
-class JobLimiter {
-  private readonly windows = new Map<string, Window>();
-  constructor(private readonly limit: number) {}
-
-  hit(target: PingTarget & { window?: Window }, now: number): void {
-    let w = target.window;
-    if (!w) {
-      w = this.windows.get(target.id);
-      if (!w) {
-        if (this.windows.size > 100_000) for (const [k, v] of this.windows) if (now - v.start >= 60_000) this.windows.delete(k);
-        this.windows.set(target.id, (w = { start: now, count: 0 }));
-      }
-      target.window = w;
-    }
-    if (now - w.start >= 60_000) {
-      w.start = now;
-      w.count = 0;
-    }
-    if (++w.count > this.limit) throw new TooManyRequests("rate limited", Math.ceil((w.start + 60_000 - now) / 1000));
-  }
-}
-
 export function pingHandler(ctx: PingContext) {
   const lookup = new PingLookup(ctx.db);
-  const perJob = ctx.perJobPerMinute > 0 ? new JobLimiter(ctx.perJobPerMinute) : null;
+  const perJob = ctx.perJobPerMinute > 0 ? new RateLimiter(ctx.perJobPerMinute, 60_000, "rate limited") : null;
   // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
   const misses = new RateLimiter(120, 60_000, "rate limited");
 
@@ -192,7 +164,8 @@ export function pingHandler(ctx: PingContext) {
       }
       const rid = queryParam(query, "rid");
       if (rid !== null && !isRunId(rid)) return text(400, "invalid run id", head);
-      perJob?.hit(target, now);
+      // The window hangs off the cached lookup result: no map to search on the hot path.
+      perJob?.hit(target.id, now, target as PingTarget & { window?: Window });
 
       const { body, truncated } = head ? { body: null, truncated: false } : await readBody(req, ctx.bodyLimit);
       const agent = req.headers.get("user-agent");

@@ -74,19 +74,14 @@ export class CheckinWriter {
     for (const n of CHUNKS) {
       this.inserts.set(n, db.query(`INSERT INTO checkins (${COLUMNS}) VALUES ${Array(n).fill(`(${Array(WIDTH).fill("?").join(",")})`).join(",")}`));
     }
+    // Retention deletes only rows the engine's cursor has passed, so the newest row and the
+    // cursor bound every id handed out before (job rows' last_checkin_id included).
     const top = db
       .query<{ n: number }, []>(
-        `SELECT max(ifnull((SELECT max(id) FROM checkins), 0),
-                (SELECT value FROM engine_state WHERE key = 'checkins_applied'),
-                ifnull((SELECT max(last_checkin_id) FROM jobs), 0)) AS n`,
+        "SELECT max(ifnull((SELECT max(id) FROM checkins), 0), (SELECT value FROM engine_state WHERE key = 'checkins_applied')) AS n",
       )
       .get()!.n;
     this.nextId = top + 1;
-  }
-
-  /** The newest id committed (or about to be): the head of the log. */
-  get head(): number {
-    return this.nextId - 1;
   }
 
   /** Resolves once the check-in is committed. */
