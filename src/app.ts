@@ -11,6 +11,7 @@ import { jobsApi } from "./jobs/api";
 import { errorResponse, renderApiError } from "./http";
 import { publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
+import { StorageStatus } from "./storage";
 import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
@@ -26,12 +27,15 @@ export interface AppOptions {
 }
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const storage = new StorageStatus(db, log);
   return {
     db,
     config,
-    log: opts.log ?? createLogger(config.logLevel),
+    log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
-    checkins: new CheckinWriter(db),
+    checkins: new CheckinWriter(db, storage),
+    storage,
     now: opts.now ?? Date.now,
     kick: () => {},
   };
@@ -87,13 +91,18 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
       ({ set }) => {
         try {
           ctx.db.query("SELECT 1").get();
-          return { status: "ok", version: VERSION };
         } catch {
           set.status = 503;
           return { status: "unavailable", version: VERSION };
         }
+        const fault = ctx.storage.check(ctx.now());
+        if (fault) {
+          set.status = 503;
+          return { status: "degraded", reason: fault.reason, since: new Date(fault.since).toISOString(), version: VERSION };
+        }
+        return { status: "ok", version: VERSION };
       },
-      { detail: { tags: ["system"], summary: "Liveness and database check" } },
+      { detail: { tags: ["system"], summary: "Liveness and database check: 503 degraded while the database refuses writes" } },
     )
     .all("/ping/*", ({ request, server }) => ping(request, server), { detail: { hide: true } })
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {

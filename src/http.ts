@@ -2,7 +2,8 @@
 import { Elysia } from "elysia";
 import { authenticate } from "./auth/authenticate";
 import type { AppContext } from "./context";
-import { AppError, TooManyRequests } from "./errors";
+import { AppError, StorageUnavailable, TooManyRequests } from "./errors";
+import { storageFault } from "./db";
 import { newId } from "./tokens";
 
 /** A route group whose handlers receive `principal` (null when anonymous). */
@@ -31,8 +32,16 @@ interface ValidationIssue {
 
 /** Maps any error thrown on the API to `{"error": {code, message, details?}}`. */
 export function renderApiError(ctx: AppContext, code: string | number, error: unknown, request: Request): Response {
+  // A write the disk could not take (full, read-only, I/O error): 503, try again later.
+  const fault = storageFault(error);
+  if (fault) {
+    ctx.storage.failed(fault, ctx.now());
+    ctx.log.warn("write refused: storage unavailable", { method: request.method, path: new URL(request.url).pathname, reason: fault.reason });
+    error = fault;
+  }
   if (error instanceof AppError) {
-    const headers = error instanceof TooManyRequests ? { "retry-after": String(error.retryAfterSeconds) } : undefined;
+    const retry = error instanceof TooManyRequests || error instanceof StorageUnavailable ? error.retryAfterSeconds : null;
+    const headers = retry !== null ? { "retry-after": String(retry) } : undefined;
     return errorResponse(error.status, error.code, error.message, error.details, headers);
   }
   switch (code) {

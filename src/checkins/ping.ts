@@ -5,6 +5,7 @@ import type { Db } from "../db";
 import type { Logger } from "../log";
 import { RateLimiter, type Window } from "../ratelimit";
 import { TooManyRequests } from "../errors";
+import { storageFault } from "../db";
 import { clientIp } from "../clientip";
 import { isRunId, joinHeadTail, PingLookup, provisionJob, type PingTarget } from "./checkins";
 import type { CheckinKind, CheckinWriter } from "./writer";
@@ -186,6 +187,11 @@ export function pingHandler(ctx: PingContext) {
       return created ? text(201, "Created", head) : ok(head);
     } catch (e) {
       if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { "retry-after": String(e.retryAfterSeconds) } });
+      // Not stored (disk full, read-only, I/O error): the client may send it again later.
+      const fault = storageFault(e);
+      if (fault) {
+        return new Response(head ? null : `not stored: ${fault.reason}`, { status: 503, headers: { ...TEXT, "retry-after": String(fault.retryAfterSeconds) } });
+      }
       // A name that is no valid job name, when provisioning.
       if (created === false && target === null && (e as { status?: number }).status === 422) return text(400, "invalid slug", head);
       ctx.log.error("ping failed", { error: e instanceof Error ? e.message : String(e) });
