@@ -8,6 +8,8 @@ export interface StorageFault {
   reason: string;
   /** When the first failed commit of this spell happened (ms). */
   since: number;
+  /** When the latest one did. */
+  last: number;
 }
 
 /**
@@ -19,12 +21,15 @@ export function probeWrite(db: Db, now: number): void {
   db.query("INSERT INTO engine_state (key, value) VALUES ('storage_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(now);
 }
 
-/** How often a degraded server tries a write of its own, at most (ms). */
-const PROBE_EVERY_MS = 1000;
+/**
+ * A degraded server tries a write of its own once no commit has failed for this long (ms).
+ * While writes keep coming and failing, they are the test; and a one-row probe could fit in
+ * room the WAL has left where the failed batch did not, and say "ok" too early.
+ */
+export const PROBE_AFTER_MS = 10_000;
 
 export class StorageStatus {
   fault: StorageFault | null = null;
-  private probedAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -33,8 +38,11 @@ export class StorageStatus {
 
   /** A commit failed for lack of storage: nothing it carried was stored. */
   failed(e: StorageUnavailable, now: number): void {
-    if (this.fault) return;
-    this.fault = { reason: e.reason, since: now };
+    if (this.fault) {
+      this.fault.last = now;
+      return;
+    }
+    this.fault = { reason: e.reason, since: now, last: now };
     this.log?.error("storage fault: writes are refused with 503 until a commit succeeds", { reason: e.reason });
   }
 
@@ -46,17 +54,17 @@ export class StorageStatus {
   }
 
   /**
-   * The current fault, if any. While degraded it first tries a one-row write of its own (at
-   * most once a second), so a server that no check-in reaches still sees space come back.
+   * The current fault, if any. A server degraded for a while with no write failing since (no
+   * check-in reaching it) first tries a one-row write of its own, so it sees space come back.
    */
   check(now: number): StorageFault | null {
-    if (!this.fault || now - this.probedAt < PROBE_EVERY_MS) return this.fault;
-    this.probedAt = now;
+    if (!this.fault || now - this.fault.last < PROBE_AFTER_MS) return this.fault;
     try {
       probeWrite(this.db, now);
       this.succeeded(now);
     } catch {
-      // Still failing: the fault and its first time stand.
+      // Still failing: the probe is the latest failed write.
+      this.fault.last = now;
     }
     return this.fault;
   }
