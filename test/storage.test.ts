@@ -2,7 +2,7 @@
 // a small tmpfs that fills up, an ext4 image that goes read-only, SIGTERM and SIGKILL.
 import { afterAll, describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BUN, MAIN, PASSWORD, cli, freePort, tempDir } from "./helpers";
 import { until } from "./receiver";
 
@@ -10,6 +10,15 @@ import { until } from "./receiver";
 
 const mounted: string[] = [];
 const loopImages: string[] = [];
+const procs: Bun.Subprocess[] = [];
+
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  await Promise.all(procs.map((p) => p.exited));
+  for (const dir of [...mounted]) unmount(dir);
+  for (const img of loopImages) rmSync(dirname(img), { recursive: true, force: true });
+  rmSync(logs, { recursive: true, force: true });
+});
 
 function sh(cmd: string[]): { ok: boolean; out: string } {
   const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
@@ -32,10 +41,6 @@ function unmount(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-afterAll(() => {
-  for (const dir of [...mounted]) unmount(dir);
-  for (const img of loopImages) rmSync(img, { force: true });
-});
 
 const CAN_MOUNT = (() => {
   try {
@@ -67,10 +72,6 @@ function freeDisk(dir: string): void {
 // ---- the server as a process ----------------------------------------------------------------
 
 const logs = tempDir("crontopus-storage-logs-");
-const procs: Bun.Subprocess[] = [];
-afterAll(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
-});
 
 interface Serve {
   proc: Bun.Subprocess;
