@@ -11,6 +11,7 @@ import { jobsApi } from "./jobs/api";
 import { errorResponse, renderApiError } from "./http";
 import { publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
+import { Engine } from "./monitor/engine";
 import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
@@ -26,19 +27,26 @@ export interface AppOptions {
 }
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const now = opts.now ?? Date.now;
+  const engine = new Engine({ db, log, baseUrl: config.baseUrl, now });
+  const checkins = new CheckinWriter(db);
+  // A check-in is applied to its job's state after its commit and before its answer.
+  checkins.onCommit = (rows) => engine.applyCommitted(rows);
   return {
     db,
     config,
-    log: opts.log ?? createLogger(config.logLevel),
+    log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
-    checkins: new CheckinWriter(db),
-    now: opts.now ?? Date.now,
+    checkins,
+    engine,
+    now,
     kick: () => {},
   };
 }
 
 /** The whole HTTP surface: REST API, docs, health, static files. */
-export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
+export function createApp(ctx: AppContext, sources: MetricsSources = { engine: ctx.engine }) {
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
     .use(tenantsApi(ctx))

@@ -3,6 +3,7 @@ import type { Db } from "./db";
 import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
 import type { CheckinWriter } from "./checkins/writer";
+import type { Engine } from "./monitor/engine";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -12,6 +13,8 @@ export interface AppContext {
   sessions: Sessions;
   /** The check-in log's writer (group commit). */
   checkins: CheckinWriter;
+  /** The monitoring engine: applies each committed check-in before it is answered; ticks once serve starts it. */
+  engine: Engine;
   /** The clock; tests pass their own. */
   now: () => number;
   /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */

@@ -3,7 +3,7 @@ import { migrate, openDb, type Db } from "./db";
 import type { Logger } from "./log";
 import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
-import { Engine } from "./monitor/engine";
+import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
 
@@ -56,12 +56,12 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
-  const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
+  const engine = ctx.engine;
+  // Check-ins committed before a restart and not applied yet: applied before the first request.
+  while (engine.tick().behind);
   const app = createApp(ctx, { engine });
   const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
-  // Committed check-ins go to the engine in memory: it reads the log only to catch up.
-  ctx.checkins.onCommit = (rows) => engine.accept(rows);
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
