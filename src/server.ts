@@ -6,6 +6,7 @@ import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
+import { WalGuard } from "./wal";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
 function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
@@ -56,6 +57,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
+  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`) : null;
+  if (wal) ctx.checkins.afterCommit = () => wal.afterCommit();
   const engine = ctx.engine;
   // Check-ins committed before a restart and not applied yet: applied before the first request.
   while (engine.tick().behind);
@@ -91,6 +94,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       ctx.checkins.flush();
       engine.stop();
       await dispatcher.stop();
+      wal?.stop();
       await checkpointer?.stop();
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close();

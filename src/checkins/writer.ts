@@ -66,6 +66,8 @@ export class CheckinWriter {
   private nextId: number;
   /** Told of every committed batch, in id order (the engine). */
   onCommit: ((rows: CheckinRow[]) => void) | null = null;
+  /** Called after each batch is answered (the WAL guard). */
+  afterCommit: (() => void) | null = null;
   /** Check-ins committed since start, for /metrics. */
   committed = 0;
   batches = 0;
@@ -140,5 +142,6 @@ export class CheckinWriter {
     this.batches++;
     this.onCommit?.(rows);
     for (const p of batch) p.resolve();
+    this.afterCommit?.();
   }
 }
