@@ -19,6 +19,7 @@ import { agentsApi } from "./agents/api";
 import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
+import { openSecretBox } from "./secrets";
 
 export interface AppOptions {
   log?: Logger;
@@ -31,6 +32,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     config,
     log: opts.log ?? createLogger(config.logLevel),
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
+    secrets: openSecretBox(config.secretKeyPath),
     checkins: new CheckinWriter(db),
     now: opts.now ?? Date.now,
     kick: () => {},

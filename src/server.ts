@@ -6,6 +6,7 @@ import type { AppContext } from "./context";
 import { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
+import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
 function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
@@ -55,10 +56,12 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const applied = migrate(db);
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
+  const sealed = sealChannelSecrets(db, ctx.secrets);
+  if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
   const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
   const app = createApp(ctx, { engine });
-  const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
+  const dispatcher = new Dispatcher({ db, config, secrets: ctx.secrets, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
   // Committed check-ins go to the engine in memory: it reads the log only to catch up.
   ctx.checkins.onCommit = (rows) => engine.accept(rows);
