@@ -20,6 +20,8 @@ import { agentsApi } from "./agents/api";
 import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
+import { openSecretBox } from "./secrets";
+import { applySecurityHeaders, withSecurityHeaders } from "./headers";
 
 export interface AppOptions {
   log?: Logger;
@@ -38,6 +40,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     config,
     log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
+    secrets: openSecretBox(config.secretKeyPath),
     checkins,
     engine,
     now,
@@ -68,7 +71,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
 
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
-  return new Elysia({ serve: { routes: { "/ping/*": ping } } })
+  return new Elysia({ serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
+    .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
     .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
     .use(
       openapi({

@@ -4,6 +4,7 @@ import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
 import type { CheckinWriter } from "./checkins/writer";
 import type { Engine } from "./monitor/engine";
+import type { SecretBox } from "./secrets";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -11,6 +12,8 @@ export interface AppContext {
   config: Config;
   log: Logger;
   sessions: Sessions;
+  /** Encrypts secrets at rest with the key file (CRONTOPUS_SECRET_KEY_PATH), read on first use. */
+  secrets: SecretBox;
   /** The check-in log's writer (group commit). */
   checkins: CheckinWriter;
   /** The monitoring engine: applies each committed check-in before it is answered; ticks once serve starts it. */

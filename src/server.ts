@@ -7,6 +7,7 @@ import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
 import { WalGuard } from "./wal";
+import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
 function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
@@ -56,6 +57,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const applied = migrate(db);
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
+  const sealed = sealChannelSecrets(db, ctx.secrets);
+  if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
   const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`) : null;
   if (wal) ctx.checkins.afterCommit = () => wal.afterCommit();
@@ -63,7 +66,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   // Check-ins committed before a restart and not applied yet: applied before the first request.
   while (engine.tick().behind);
   const app = createApp(ctx, { engine });
-  const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
+  const dispatcher = new Dispatcher({ db, config, secrets: ctx.secrets, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);

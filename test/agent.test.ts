@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { BUN, cli, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
-import { startReceiver, until } from "./receiver";
+import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 import { ensureUser, lockUser } from "./crontab-users";
 
 const root = process.getuid?.() === 0;
@@ -81,7 +81,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     unlock = await lockUser(USER);
     ensureUser(USER);
     installCrontab(USER, USER_LINES);
-    s = await startTestServer();
+    s = await startTestServer({ ...RECEIVER_ENV });
     port = s.port;
     alice = await persona(s.db, "alice", "acme", "owner");
     dir = tempDir("crontopus-agent-e2e-");
@@ -276,7 +276,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(st.stdout).toContain("cannot reach");
 
     await Bun.sleep(1200);
-    s = await startTestServer({ CRONTOPUS_DATA_DIR: s.dataDir, CRONTOPUS_PORT: String(port) });
+    s = await startTestServer({ ...RECEIVER_ENV, CRONTOPUS_DATA_DIR: s.dataDir, CRONTOPUS_PORT: String(port) });
     const back = await agent(["run", "--once"]);
     expect(back.code).toBe(0);
     expect(back.stdout).toContain("delivered 2 spooled result(s)");
