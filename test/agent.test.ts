@@ -89,6 +89,21 @@ const agent = (args: string[]) => (args[0] === "enroll" ? cli(["agent", ...args]
 const api = (path: string, init: RequestInit & { json?: unknown } = {}) => s.api(path, { token: alice.token, ...init });
 const managedLines = (text: string) => text.split("\n").filter((l) => l.includes("exec --job"));
 
+/**
+ * The story below is one host's life, in steps. A step's test first runs every step before it
+ * (once), so each test stands on its own whatever order the tests run in (--randomize).
+ */
+const steps: Array<() => Promise<void>> = [];
+const reached: Promise<void>[] = [];
+function reach(i: number): Promise<void> {
+  reached[i] ??= (i > 0 ? reach(i - 1) : Promise.resolve()).then(steps[i]!);
+  return reached[i]!;
+}
+function step(name: string, fn: () => Promise<void>): void {
+  const i = steps.push(fn) - 1;
+  test(name, () => reach(i), 120_000);
+}
+
 describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
   beforeAll(async () => {
     unlock = await lockUser(USER);
@@ -113,7 +128,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     unlock();
   });
 
-  test("enroll with a token from the API; the agent token lands in a private config file", async () => {
+  step("enroll with a token from the API; the agent token lands in a private config file", async () => {
     const res = await api("/api/v1/enrollment-tokens", { method: "POST", json: { name: "web servers", labels: { role: "web" }, max_uses: 5 } });
     expect(res.status).toBe(201);
     const { token } = (await res.json()) as { token: string };
@@ -140,7 +155,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(JSON.stringify(list)).not.toContain(token);
   });
 
-  test("a wrong enrollment token exits 1 with one line and saves nothing", async () => {
+  step("a wrong enrollment token exits 1 with one line and saves nothing", async () => {
     const other = join(dir, "other.json");
     const r = await cli(["agent", "enroll", "--server", s.url, "--token", "cte_nope"], { ...env, CRONTOPUS_AGENT_CONFIG: other });
     expect(r.code).toBe(1);
@@ -150,7 +165,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
   });
 
   let jobId: string;
-  test("agent run --once installs the job's line in the user's crontab and keeps their lines byte for byte", async () => {
+  step("agent run --once installs the job's line in the user's crontab and keeps their lines byte for byte", async () => {
     const res = await api("/api/v1/jobs", {
       method: "POST",
       json: {
@@ -200,7 +215,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(status.stdout).toMatch(/Drift:\s+none/);
   });
 
-  test("the managed line, run as cron runs it, reports the run with exit code, duration and output", async () => {
+  step("the managed line, run as cron runs it, reports the run with exit code, duration and output", async () => {
     const line = managedLines(crontabOf(USER))[0]!;
     const r = await runAsCron(cronCommand(line), USER);
     expect(r.stderr).toBe("");
@@ -217,7 +232,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(full.output).toBe("backing up\n100% done\n");
   });
 
-  test("changing, pausing and deleting the job updates, comments out and removes the line", async () => {
+  step("changing, pausing and deleting the job updates, comments out and removes the line", async () => {
     await api("/api/v1/jobs/ops/backup", { method: "PATCH", json: { schedule: "30 4 * * *" } });
     expect((await agent(["run", "--once"])).code).toBe(0);
     expect(managedLines(crontabOf(USER))[0]).toStartWith("30 4 * * * ");
@@ -231,7 +246,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(managedLines(crontabOf(USER))[0]).toStartWith("30 4 * * * ");
   });
 
-  test("a hand edit is reported as drift, alerts the job's channels, and is restored", async () => {
+  step("a hand edit is reported as drift, alerts the job's channels, and is restored", async () => {
     const before = crontabOf(USER);
     installCrontab(USER, before.replace(/^30 4 \* \* \* /m, "0 * * * * "));
     const r = await agent(["run", "--once"]);
@@ -248,7 +263,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(((await (await api(`/api/v1/agents/${agentId}`)).json()) as any).jobs[0].state).toBe("applied");
   });
 
-  test("a discovered line is adopted: it becomes a managed job in place of the user's line", async () => {
+  step("a discovered line is adopted: it becomes a managed job in place of the user's line", async () => {
     const detail = (await (await api(`/api/v1/agents/${agentId}`)).json()) as any;
     const legacy = detail.discovered.find((d: any) => d.schedule === "17 3 * * *");
     expect(legacy.user).toBe(USER);
@@ -269,7 +284,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect((await api(`/api/v1/agents/${agentId}/discovered/${legacy.id}/adopt`, { method: "POST", json: { name: "again" } })).status).toBe(404);
   });
 
-  test("server down: entries untouched, results spooled, delivered with their own times once it is back", async () => {
+  step("server down: entries untouched, results spooled, delivered with their own times once it is back", async () => {
     const before = crontabOf(USER);
     const line = managedLines(before).find((l) => l.includes("echo backing up"))!;
     await s.stop();
@@ -306,7 +321,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(late).toMatchObject({ status: "success", exit_code: 0 });
   });
 
-  test("a revoked agent keeps every entry; uninstall takes only the managed lines out", async () => {
+  step("a revoked agent keeps every entry; uninstall takes only the managed lines out", async () => {
     const before = crontabOf(USER);
     expect((await api(`/api/v1/agents/${agentId}`, { method: "DELETE" })).status).toBe(204);
     const r = await agent(["run", "--once"]);
