@@ -381,9 +381,9 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
     tabs.set(account.uid, tab);
   }
   // Crontabs that held managed entries in an earlier pass: a user no job needs any more is cleaned up.
-  for (const name of base.users) {
+  for (const name of deps.root ? base.users : []) {
     const account = accountOf(name);
-    if (!account || tabs.has(account.uid) || !deps.root) continue; // gone, seen already, or not ours to touch
+    if (!account || tabs.has(account.uid)) continue; // gone, or seen already
     tabs.set(account.uid, { account, own: false, jobs: [] });
   }
   const adoptedBy = new Map(desired.jobs.flatMap((j) => j.adopted_from.map((id) => [id, j.id] as const)));
