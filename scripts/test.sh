@@ -10,4 +10,6 @@ if compgen -G "views/*.tsx" >/dev/null || compgen -G "src/**/*.tsx" >/dev/null; 
   node_modules/.bin/xss-scan || exit 1
 fi
 echo "== bun test" >&2
-exec node_modules/.bin/bun test "$@"
+# An explicit per-test timeout: bunfig.toml's is not applied in a clean clone, and the default 5 s is
+# too short for the property tests on a busy 2-core machine.
+exec node_modules/.bin/bun test --timeout 120000 "$@"

@@ -12,6 +12,7 @@ import { errorResponse, renderApiError } from "./http";
 import { publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
 import { StorageStatus } from "./storage";
+import { Engine } from "./monitor/engine";
 import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
@@ -20,6 +21,8 @@ import { agentsApi } from "./agents/api";
 import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
+import { openSecretBox } from "./secrets";
+import { applySecurityHeaders, withSecurityHeaders } from "./headers";
 
 export interface AppOptions {
   log?: Logger;
@@ -28,21 +31,28 @@ export interface AppOptions {
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
   const log = opts.log ?? createLogger(config.logLevel);
+  const now = opts.now ?? Date.now;
   const storage = new StorageStatus(db, log);
+  const engine = new Engine({ db, log, baseUrl: config.baseUrl, now });
+  const checkins = new CheckinWriter(db, storage);
+  // A check-in is applied to its job's state after its commit and before its answer.
+  checkins.onCommit = (rows) => engine.applyCommitted(rows);
   return {
     db,
     config,
     log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
-    checkins: new CheckinWriter(db, storage),
+    secrets: openSecretBox(config.secretKeyPath),
+    checkins,
     storage,
-    now: opts.now ?? Date.now,
+    engine,
+    now,
     kick: () => {},
   };
 }
 
 /** The whole HTTP surface: REST API, docs, health, static files. */
-export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
+export function createApp(ctx: AppContext, sources: MetricsSources = { engine: ctx.engine }) {
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
     .use(tenantsApi(ctx))
@@ -64,7 +74,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
 
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
-  return new Elysia({ serve: { routes: { "/ping/*": ping } } })
+  return new Elysia({ serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
+    .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
     .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
     .use(
       openapi({

@@ -3,6 +3,8 @@ import type { Db } from "./db";
 import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
 import type { CheckinWriter } from "./checkins/writer";
+import type { Engine } from "./monitor/engine";
+import type { SecretBox } from "./secrets";
 import type { StorageStatus } from "./storage";
 
 /** What every surface closes over. Built once by createApp; no globals. */
@@ -11,8 +13,12 @@ export interface AppContext {
   config: Config;
   log: Logger;
   sessions: Sessions;
+  /** Encrypts secrets at rest with the key file (CRONTOPUS_SECRET_KEY_PATH), read on first use. */
+  secrets: SecretBox;
   /** The check-in log's writer (group commit). */
   checkins: CheckinWriter;
+  /** The monitoring engine: applies each committed check-in before it is answered; ticks once serve starts it. */
+  engine: Engine;
   /** Whether the database takes writes (degraded after a storage fault); /health reports it. */
   storage: StorageStatus;
   /** The clock; tests pass their own. */

@@ -7,7 +7,7 @@
 // Only `serve` (and a restore) takes it; admin, config, migrate and backup share the database
 // through SQLite's own locking, beside a live server.
 import { Database } from "bun:sqlite";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const LOCK_FILE = "crontopus.lock";
@@ -42,7 +42,10 @@ function removeQuietly(path: string): void {
 
 /** Takes the data directory for this process, or throws DataDirLocked naming the holder. */
 export function lockDataDir(dir: string): DataDirLock {
-  const db = new Database(join(dir, LOCK_FILE), { create: true });
+  const path = join(dir, LOCK_FILE);
+  // Private like the database files (SQLite would create it 0644).
+  if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  const db = new Database(path, { create: true });
   try {
     db.exec("PRAGMA busy_timeout = 0");
     db.exec("BEGIN IMMEDIATE");
@@ -58,7 +61,7 @@ export function lockDataDir(dir: string): DataDirLock {
   }
   const pidFile = join(dir, PID_FILE);
   try {
-    writeFileSync(pidFile, `${process.pid}\n`);
+    writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
   } catch {
     // A full disk: better no file than one naming an earlier holder.
     removeQuietly(pidFile);

@@ -7,9 +7,11 @@ import { probeWrite } from "./storage";
 import type { Logger } from "./log";
 import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
-import { Engine } from "./monitor/engine";
+import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
+import { WalGuard } from "./wal";
+import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
 function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
@@ -68,7 +70,7 @@ const FS_REASONS: Record<string, string> = {
 /** The data directory exists and this process may write in it; otherwise one clear line. */
 function prepareDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Creating a file says more than access(2), which a file system gone read-only after an
     // error still passes.
     const probe = join(dir, `.write-test-${process.pid}`);
@@ -116,13 +118,17 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const { db, applied } = opened;
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
+  const sealed = sealChannelSecrets(db, ctx.secrets);
+  if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
-  const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
+  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`) : null;
+  if (wal) ctx.checkins.afterCommit = () => wal.afterCommit();
+  const engine = ctx.engine;
+  // Check-ins committed before a restart and not applied yet: applied before the first request.
+  while (engine.tick().behind);
   const app = createApp(ctx, { engine });
-  const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
+  const dispatcher = new Dispatcher({ db, config, secrets: ctx.secrets, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
-  // Committed check-ins go to the engine in memory: it reads the log only to catch up.
-  ctx.checkins.onCommit = (rows) => engine.accept(rows);
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
@@ -164,6 +170,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
       await step("committing the last check-ins", () => ctx.checkins.flush());
       await step("stopping the engine", () => engine.stop());
+      await step("stopping the WAL guard", () => wal?.stop());
       await Promise.all([
         step("stopping the dispatcher", () => Promise.race([dispatcher.stop(), Bun.sleep(2000)])),
         step("stopping the checkpointer", () => checkpointer?.stop()),

@@ -1,7 +1,7 @@
 // Storage faults and the process lifecycle, through real processes on real file systems:
 // a small tmpfs that fills up, an ext4 image that goes read-only, SIGTERM and SIGKILL.
 import { afterAll, describe, expect, test } from "bun:test";
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BUN, MAIN, PASSWORD, cli, freePort, tempDir } from "./helpers";
 import { until } from "./receiver";
@@ -410,6 +410,7 @@ describe("one server per data directory", () => {
     );
     // The first one never noticed.
     expect((await health(first)).status).toBe(200);
+    expect(statSync(join(dir, "crontopus.lock")).mode & 0o777).toBe(0o600);
 
     // A crash leaves the lock file behind, but not the lock: the OS let go of it with the process.
     first.proc.kill("SIGKILL");
