@@ -134,6 +134,26 @@ async function pinSnapshot(dataDir: string): Promise<{ release(): Promise<void> 
   };
 }
 
+/** Another process holding the database's write lock (as a long `admin` command or a restore might). */
+async function holdWriteLock(dataDir: string): Promise<{ release(): Promise<void> }> {
+  const script = `
+    const { Database } = require("bun:sqlite");
+    const db = new Database(${JSON.stringify(join(dataDir, "crontopus.db"))});
+    db.exec("BEGIN IMMEDIATE");
+    console.log("locked");
+    setInterval(() => {}, 1000);`;
+  const p = Bun.spawn([BUN, "-e", script], { stdout: "pipe", stderr: "inherit" });
+  procs.push(p);
+  const first = await p.stdout.getReader().read();
+  expect(new TextDecoder().decode(first.value)).toContain("locked");
+  return {
+    async release() {
+      p.kill("SIGKILL");
+      await p.exited;
+    },
+  };
+}
+
 /** SIGTERM, then how long the process took to end and its exit code. */
 async function terminate(proc: Bun.Subprocess): Promise<{ ms: number; code: number | null }> {
   const t0 = performance.now();
@@ -294,6 +314,24 @@ describe("a full disk", () => {
     },
     120_000,
   );
+});
+
+describe("a database another process keeps locked", () => {
+  test("SIGTERM still ends the server within 10 s, and what it acknowledged is kept", async () => {
+    const dir = tempDir();
+    const token = await alice(dir);
+    let s = await serve(dir);
+    const ping = await pingToken(s, token, "backup");
+    for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/ping/${ping}`)).status).toBe(200);
+    const lock = await holdWriteLock(dir);
+    const stopped = await terminate(s.proc);
+    await lock.release();
+    expect(stopped.ms).toBeLessThan(10_000);
+    s = await serve(dir);
+    expect(await runsOf(s, token, "backup")).toHaveLength(5);
+    expect((await terminate(s.proc)).code).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });
 
 // ---- read-only ------------------------------------------------------------------------------
