@@ -10,6 +10,7 @@ import { findChannelsByName } from "../alerts/channels";
 import { enqueueNotification } from "../alerts/outbox";
 import type { AlertEvent, AlertMessage } from "../alerts/message";
 import { jobConsoleUrl } from "../alerts/message";
+import { isoTime } from "../time";
 
 export const AGENT_STATUSES = ["online", "offline"] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -18,7 +19,7 @@ export type InstanceState = (typeof INSTANCE_STATES)[number];
 /** An agent is offline once this many heartbeat intervals pass without one. */
 export const MISSED_HEARTBEATS = 3;
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) => isoTime(ms);
 const fromJson = <T>(text: string | null, fallback: T): T => (text ? (JSON.parse(text) as T) : fallback);
 
 // ---------------------------------------------------------------------------------------
@@ -472,7 +473,7 @@ export function flipAgent(db: Db, agent: AgentRow, f: AgentFlip, baseUrl: string
     status: f.to,
     previous_status: f.from,
     reason,
-    since: new Date(f.at).toISOString(),
+    since: isoTime(f.at),
     last_output: null,
     dedup_key: `crontopus-agent-${agent.id}`,
   };

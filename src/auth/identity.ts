@@ -2,6 +2,7 @@
 import type { Db } from "../db";
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from "../errors";
 import { newId, randomSecret } from "../tokens";
+import { isoTime } from "../time";
 
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -177,7 +178,7 @@ export function listMembers(db: Db, tenantId: string): Member[] {
        WHERE m.tenant_id = ? ORDER BY u.email`,
     )
     .all(tenantId)
-    .map((m) => ({ ...m, created_at: new Date(m.created_at as unknown as number).toISOString() }));
+    .map((m) => ({ ...m, created_at: isoTime(m.created_at as unknown as number) }));
 }
 
 function getMember(db: Db, tenantId: string, userId: string): Member {
@@ -188,7 +189,7 @@ function getMember(db: Db, tenantId: string, userId: string): Member {
     )
     .get(tenantId, userId);
   if (!m) throw new NotFound(`member ${userId}`);
-  return { ...m, created_at: new Date(m.created_at as unknown as number).toISOString() };
+  return { ...m, created_at: isoTime(m.created_at as unknown as number) };
 }
 
 /** Only an owner may grant, change or take away the owner role. */
@@ -267,7 +268,7 @@ export function getTenantSettings(db: Db, tenantId: string): TenantSettings {
     )
     .get(tenantId);
   if (!r) throw new NotFound("tenant");
-  return { ...r, auto_provision: r.auto_provision === 1, created_at: new Date(r.created_at).toISOString() };
+  return { ...r, auto_provision: r.auto_provision === 1, created_at: isoTime(r.created_at) };
 }
 
 export function updateTenantSettings(

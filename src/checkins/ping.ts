@@ -34,8 +34,9 @@ function kindOf(word: string): { kind: CheckinKind; exit: number | null } | "bad
   const k = KIND_WORDS[word];
   if (k) return { kind: k, exit: null };
   if (/^-?\d+$/.test(word)) {
+    // "-0" is no exit code either (it would be stored as the float -0).
     const code = Number(word);
-    if (code < 0 || code > 255) return "bad";
+    if (word.startsWith("-") || code > 255) return "bad";
     return { kind: code === 0 ? "success" : "fail", exit: code };
   }
   return null;

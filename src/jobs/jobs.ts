@@ -7,6 +7,7 @@ import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
 import { jobStates } from "../monitor/states";
+import { isoTime } from "../time";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -130,7 +131,7 @@ export function rowToJob(r: JobRow): Job {
   };
 }
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const isoOrNull = (ms: number | null) => isoTime(ms);
 
 /** The job as the API returns it (and accepts back: see manifest.ts). */
 export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: string | null) {
@@ -177,8 +178,8 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     last_exit_code: job.last_exit_code,
     consecutive_failures: job.consecutive_failures,
     checkins_total: job.checkins_total,
-    created_at: new Date(job.created_at).toISOString(),
-    updated_at: new Date(job.updated_at).toISOString(),
+    created_at: isoTime(job.created_at),
+    updated_at: isoTime(job.updated_at),
   };
 }
 

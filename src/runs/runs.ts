@@ -6,6 +6,7 @@
 import type { Db } from "../db";
 import { jobStates } from "../monitor/states";
 import { BadRequest, Invalid, NotFound } from "../errors";
+import { isoTime } from "../time";
 
 export const RUN_STATUSES = ["running", "success", "failed", "timeout"] as const;
 const VISIBLE = new Set<string>(RUN_STATUSES);
@@ -28,7 +29,7 @@ interface RunRow {
   prev_id: number | null;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) => isoTime(ms);
 
 function runJson(r: RunRow, job: { namespace: string; name: string }, withOutput: boolean) {
   const isStart = r.kind === "start";
