@@ -7,6 +7,7 @@ import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
 import { jobStates } from "../monitor/states";
+import { queueJobPurge } from "../runs/runs";
 import { isoTime } from "../time";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
@@ -331,8 +332,13 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
 export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
   const job = findJob(db, tenantId, namespace, name);
   if (!job) throw new NotFound(`job ${namespace}/${name}`);
-  db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
-  jobStates(db).dropped(job.id);
+  const states = jobStates(db);
+  db.transaction(() => {
+    db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
+    // Its check-ins and their output follow in the background (docs/api.md).
+    queueJobPurge(db, tenantId, job.id, states.head(job.id, job.last_checkin_id));
+  })();
+  states.dropped(job.id);
 }
 
 export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {

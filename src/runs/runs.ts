@@ -357,3 +357,75 @@ export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
   }
   return out;
 }
+
+/**
+ * A job was deleted: its check-ins go after it, walked down its chain from `head` (the newest
+ * check-in applied) by the background purge. Run in the transaction that deletes the job.
+ */
+export function queueJobPurge(db: Db, tenantId: string, jobId: string, head: number | null): void {
+  if (head === null) return;
+  db.query("INSERT INTO deleted_jobs (job_id, tenant_id, head_id) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET head_id = excluded.head_id").run(jobId, tenantId, head);
+}
+
+/**
+ * One bounded step of the purge of deleted jobs' check-ins: at most `rows` rows, in one short
+ * transaction, so pings waiting for the writer's next commit are never held up for long.
+ * Rows the engine has not applied yet are left for a later step (the writer and the engine
+ * still count on them). Returns the rows deleted; 0 when there is nothing to do now.
+ */
+export function purgeSlice(db: Db, rows = 200): number {
+  let deleted = 0;
+  db.transaction(() => {
+    const applied = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'").get()?.value ?? 0;
+    const jobs = db.query<{ job_id: string; tenant_id: string; head_id: number | null }, [number]>(
+      "SELECT job_id, tenant_id, head_id FROM deleted_jobs WHERE head_id IS NULL OR head_id <= ? LIMIT 10",
+    ).all(applied);
+    const link = db.query<{ job_id: string; tenant_id: string; prev_id: number | null }, [number]>("SELECT job_id, tenant_id, prev_id FROM checkins WHERE id = ?");
+    const del = db.query("DELETE FROM checkins WHERE id = ?");
+    for (const j of jobs) {
+      let id = j.head_id;
+      while (id !== null && deleted < rows) {
+        const r = link.get(id);
+        // Gone already (retention), or no longer this job's: the chain ends here.
+        if (!r || r.job_id !== j.job_id || r.tenant_id !== j.tenant_id) id = null;
+        else {
+          del.run(id);
+          deleted++;
+          id = r.prev_id;
+        }
+      }
+      if (id === null) db.query("DELETE FROM deleted_jobs WHERE job_id = ?").run(j.job_id);
+      else db.query("UPDATE deleted_jobs SET head_id = ? WHERE job_id = ?").run(id, j.job_id);
+      if (deleted >= rows) break;
+    }
+  })();
+  return deleted;
+}
+
+/**
+ * Runs purgeSlice in the background: every `everyMs` while there is work, one slice at a time
+ * with a pause between them (the event loop serves pings and commits in between).
+ */
+export function startPurger(db: Db, onError: (e: unknown) => void, everyMs = 1000, pauseMs = 5): { stop(): void } {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const step = (delay: number) => {
+    if (!stopped) timer = setTimeout(run, delay);
+  };
+  const run = () => {
+    let n = 0;
+    try {
+      n = purgeSlice(db);
+    } catch (e) {
+      onError(e);
+    }
+    step(n > 0 ? pauseMs : everyMs);
+  };
+  step(everyMs);
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

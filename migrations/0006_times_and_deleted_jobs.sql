@@ -52,3 +52,15 @@ WHERE last_ping_at NOT BETWEEN 0 AND (SELECT latest FROM m0006)
    OR last_duration_ms NOT BETWEEN 0 AND (SELECT max_duration FROM m0006);
 
 DROP TABLE m0006;
+
+-- A deleted job's check-ins (and their output) go in slices in the background (purgeSlice in
+-- src/runs/runs.ts): each row here is a job whose chain is still being walked down from
+-- head_id by prev_id. Jobs deleted before this migration left their check-ins behind: their
+-- chains start at their newest row.
+CREATE TABLE deleted_jobs (
+  job_id    TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  head_id   INTEGER
+);
+INSERT INTO deleted_jobs (job_id, tenant_id, head_id)
+  SELECT job_id, tenant_id, max(id) FROM checkins WHERE job_id NOT IN (SELECT id FROM jobs) GROUP BY job_id;
