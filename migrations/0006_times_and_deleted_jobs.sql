@@ -55,12 +55,16 @@ DROP TABLE m0006;
 
 -- A deleted job's check-ins (and their output) go in slices in the background (purgeSlice in
 -- src/runs/runs.ts): each row here is a job whose chain is still being walked down from
--- head_id by prev_id. Jobs deleted before this migration left their check-ins behind: their
--- chains start at their newest row.
+-- head_id by prev_id; then the ids above scan_from (up to scan_to, the newest id when the walk
+-- ended) are looked through for its check-ins the engine had not applied when it was deleted.
+-- Jobs deleted before this migration left their check-ins behind: their chains start at
+-- their newest row.
 CREATE TABLE deleted_jobs (
   job_id    TEXT PRIMARY KEY,
   tenant_id TEXT NOT NULL,
-  head_id   INTEGER
+  head_id   INTEGER,
+  scan_from INTEGER NOT NULL,
+  scan_to   INTEGER
 );
-INSERT INTO deleted_jobs (job_id, tenant_id, head_id)
-  SELECT job_id, tenant_id, max(id) FROM checkins WHERE job_id NOT IN (SELECT id FROM jobs) GROUP BY job_id;
+INSERT INTO deleted_jobs (job_id, tenant_id, head_id, scan_from, scan_to)
+  SELECT job_id, tenant_id, max(id), max(id), max(id) FROM checkins WHERE job_id NOT IN (SELECT id FROM jobs) GROUP BY job_id;
