@@ -23,6 +23,7 @@ import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
 import { openSecretBox } from "./secrets";
 import { applySecurityHeaders, withSecurityHeaders } from "./headers";
+import { bodyLimit } from "./bodylimit";
 
 export interface AppOptions {
   log?: Logger;
@@ -76,6 +77,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
   return new Elysia({ serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
     .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
+    .use(bodyLimit({ maxBody: ctx.config.maxBody, pingBodyLimit: ctx.config.pingBodyLimit }))
     .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
     .use(
       openapi({

@@ -9,7 +9,7 @@ import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
-import { pruneHistory } from "./runs/runs";
+import { pruneHistory, startPurger } from "./runs/runs";
 import { WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
 
@@ -140,6 +140,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       ctx.log.error("pruning failed", { error: String(e) });
     }
   }, 10 * 60_000);
+  // Deleted jobs' check-ins, a slice at a time.
+  const purger = startPurger(db, (e) => ctx.log.error("purging deleted jobs failed", { error: String(e) }));
   app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
   const server = app.server!;
   const port = server.port!;
@@ -167,6 +169,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
         await server.stop(true);
       });
       clearInterval(pruner);
+      await step("stopping the purger", () => purger.stop());
       await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
       await step("committing the last check-ins", () => ctx.checkins.flush());
       await step("stopping the engine", () => engine.stop());

@@ -31,7 +31,14 @@ import {
   type AgentStatus,
 } from "./agents";
 
-const labelsSchema = t.Record(t.String(), t.String(), { description: "key=value labels; jobs select agents by them" });
+// Checked by the service (readLabels), as job labels are: a schema of Record lets Elysia turn a
+// string such as "abc" into {"0": "a", …} before anything sees it.
+const labelsSchema = t.Unknown({
+  type: "object",
+  additionalProperties: { type: "string", maxLength: 253 },
+  maxProperties: 64,
+  description: "key=value labels; jobs select agents by them",
+}) as unknown as ReturnType<typeof t.Record<ReturnType<typeof t.String>, ReturnType<typeof t.String>>>;
 
 /** The agent behind `Authorization: Bearer cta_…`; 401 for anything else. */
 export function requireAgent(ctx: AppContext, request: Request): AgentRow {
