@@ -117,6 +117,11 @@ async function pinSnapshot(dataDir: string): Promise<{ release(): Promise<void> 
   const script = `
     const { Database } = require("bun:sqlite");
     const db = new Database(${JSON.stringify(join(dataDir, "crontopus.db"))});
+    db.exec("PRAGMA busy_timeout = 5000");
+    // A frame of our own in the WAL first: a snapshot taken on an empty WAL would not stop it
+    // from starting over, and a restarted WAL reuses its file's space even on a full disk.
+    db.exec("CREATE TABLE IF NOT EXISTS test_pin (x)");
+    db.exec("INSERT INTO test_pin VALUES (1)");
     db.exec("BEGIN");
     db.query("SELECT count(*) FROM checkins").get();
     console.log("pinned");

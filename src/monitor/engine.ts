@@ -59,6 +59,7 @@ export class Engine {
   private lastSweep: number | null = null;
   flushMs = 1000;
   private stopped = true;
+  private lastFailureLog = -Infinity;
   private readonly q;
   /** Called after a pass that queued notifications (the dispatcher's kick). */
   onNotify: () => void = () => {};
@@ -116,7 +117,12 @@ export class Engine {
       try {
         behind = this.tick().behind;
       } catch (e) {
-        this.ctx.log.error("engine tick failed", { error: e instanceof Error ? e.message : String(e) });
+        // Once a minute at most: on a full disk every tick fails until space returns.
+        const at = Date.now();
+        if (at - this.lastFailureLog >= 60_000) {
+          this.lastFailureLog = at;
+          this.ctx.log.error("engine tick failed", { error: e instanceof Error ? e.message : String(e) });
+        }
         this.forgetUnsaved();
       }
       this.timer = setTimeout(loop, behind ? 0 : intervalMs);
@@ -156,7 +162,11 @@ export class Engine {
       })();
     } catch (e) {
       // The check-ins are in the log; their effects are not. Start over from what is stored.
-      this.ctx.log.error("applying check-ins failed; replaying from the log", { error: e instanceof Error ? e.message : String(e) });
+      const at = Date.now();
+      if (at - this.lastFailureLog >= 60_000) {
+        this.lastFailureLog = at;
+        this.ctx.log.error("applying check-ins failed; replaying from the log", { error: e instanceof Error ? e.message : String(e) });
+      }
       this.forgetUnsaved();
       return;
     }
