@@ -117,12 +117,7 @@ export class Engine {
       try {
         behind = this.tick().behind;
       } catch (e) {
-        // Once a minute at most: on a full disk every tick fails until space returns.
-        const at = Date.now();
-        if (at - this.lastFailureLog >= 60_000) {
-          this.lastFailureLog = at;
-          this.ctx.log.error("engine tick failed", { error: e instanceof Error ? e.message : String(e) });
-        }
+        this.logFailure("engine tick failed", e);
         this.forgetUnsaved();
       }
       this.timer = setTimeout(loop, behind ? 0 : intervalMs);
@@ -162,15 +157,19 @@ export class Engine {
       })();
     } catch (e) {
       // The check-ins are in the log; their effects are not. Start over from what is stored.
-      const at = Date.now();
-      if (at - this.lastFailureLog >= 60_000) {
-        this.lastFailureLog = at;
-        this.ctx.log.error("applying check-ins failed; replaying from the log", { error: e instanceof Error ? e.message : String(e) });
-      }
+      this.logFailure("applying check-ins failed; replaying from the log", e);
       this.forgetUnsaved();
       return;
     }
     this.count(stats);
+  }
+
+  /** Once a minute at most: on a full disk every pass fails until space returns. */
+  private logFailure(message: string, e: unknown): void {
+    const at = Date.now();
+    if (at - this.lastFailureLog < 60_000) return;
+    this.lastFailureLog = at;
+    this.ctx.log.error(message, { error: e instanceof Error ? e.message : String(e) });
   }
 
   /** What is held was not stored: forget it and apply the log again from the durable cursor. */
