@@ -1,5 +1,4 @@
 import { Elysia } from "elysia";
-import { openapi } from "@elysiajs/openapi";
 import type { Config } from "./config";
 import type { Db } from "./db";
 import type { AppContext } from "./context";
@@ -19,6 +18,8 @@ import { agentsApi } from "./agents/api";
 import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
+import { apiDocs } from "./openapi";
+import { pingPaths } from "./checkins/api";
 
 export interface AppOptions {
   log?: Logger;
@@ -61,27 +62,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
   return new Elysia({ serve: { routes: { "/ping/*": ping } } })
-    .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
-    .use(
-      openapi({
-        path: "/api/docs",
-        // Include /install.sh and /install.ps1 (paths with a dot are left out by default).
-        exclude: { staticFile: false },
-        specPath: "/api/openapi.json",
-        provider: "swagger-ui",
-        swagger: { cdn: "/public/vendor/swagger-ui-bundle.js", theme: "/public/vendor/swagger-ui.css", autoDarkMode: false },
-        documentation: {
-          info: { title: "Crontopus API", version: VERSION, description: "Cron monitoring and scheduling. See docs/api.md." },
-          components: {
-            securitySchemes: {
-              bearer: { type: "http", scheme: "bearer", description: "API token (ctp_…)" },
-              session: { type: "apiKey", in: "cookie", name: ctx.sessions.cookieName },
-            },
-          },
-          security: [{ bearer: [] }, { session: [] }],
-        },
-      }),
-    )
+    .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))
+    .use(apiDocs({ baseUrl: ctx.config.baseUrl, sessionCookie: ctx.sessions.cookieName, extraPaths: pingPaths }))
     .get(
       "/health",
       ({ set }) => {
