@@ -1,4 +1,4 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Config } from "./config";
 import type { Db } from "./db";
 import type { AppContext } from "./context";
@@ -7,7 +7,7 @@ import { createSessions } from "./auth/sessions";
 import { authApi } from "./auth/api";
 import { tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
-import { errorResponse, renderApiError } from "./http";
+import { errorResponse, NORMALIZE, renderApiError } from "./http";
 import { publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
 import { pingHandler } from "./checkins/ping";
@@ -18,7 +18,7 @@ import { agentsApi } from "./agents/api";
 import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
-import { apiDocs } from "./openapi";
+import { apiDocs, responses } from "./openapi";
 import { pingPaths } from "./checkins/api";
 
 export interface AppOptions {
@@ -61,7 +61,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
 
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
-  return new Elysia({ serve: { routes: { "/ping/*": ping } } })
+  return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": ping } } })
     .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))
     .use(apiDocs({ baseUrl: ctx.config.baseUrl, sessionCookie: ctx.sessions.cookieName, extraPaths: pingPaths }))
     .get(
@@ -75,7 +75,17 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
           return { status: "unavailable", version: VERSION };
         }
       },
-      { detail: { tags: ["system"], summary: "Liveness and database check" } },
+      {
+        detail: {
+          tags: ["system"],
+          summary: "Liveness and database check",
+          security: [],
+          responses: {
+            ...responses(200, "Up", t.Object({ status: t.String(), version: t.String() })),
+            ...responses(503, "The database does not answer", t.Object({ status: t.String(), version: t.String() })),
+          },
+        },
+      },
     )
     .all("/ping/*", ({ request, server }) => ping(request, server), { detail: { hide: true } })
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {

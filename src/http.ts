@@ -6,6 +6,13 @@ import { AppError, TooManyRequests } from "./errors";
 import { newId } from "./tokens";
 import { explain, type Issue } from "./validation";
 
+/**
+ * How the app drops unknown fields from input (createApp's Elysia config): TypeBox's Clean. Elysia's default ("exactMirror")
+ * rebuilds a value by its schema before checking it, so a string sent for a list of objects
+ * became a list of empty objects and the 422 named a field inside it.
+ */
+export const NORMALIZE = "typebox" as const;
+
 /** A route group whose handlers receive `principal` (null when anonymous). */
 export function apiGroup(ctx: AppContext, prefix: string, tag: string) {
   return new Elysia({ prefix, detail: { tags: [tag] } }).resolve(async ({ request, set }) => {
@@ -69,6 +76,9 @@ function fieldHolding(input: RequestInput, value: unknown): string | null {
 
 /** Maps any error thrown on the API to `{"error": {code, message, details?}}`. */
 export function renderApiError(ctx: AppContext, code: string | number, error: unknown, request: Request, input: RequestInput = {}): Response {
+  // A route's own body parser (the job routes') refuses with a domain error; Elysia wraps it.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (code === "PARSE" && cause instanceof AppError) error = cause;
   if (error instanceof AppError) {
     const headers = error instanceof TooManyRequests ? { "retry-after": String(error.retryAfterSeconds) } : undefined;
     return errorResponse(error.status, error.code, error.message, error.details, headers);

@@ -37,6 +37,20 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "503": "Storage is unavailable; retry later",
 };
 
+const TAGS: Record<string, string> = {
+  auth: "Logging in, who you are, your API tokens",
+  tenants: "Tenants, their settings and members",
+  jobs: "Jobs and namespaces (docs/job-manifest.md)",
+  checkins: "Check-ins sent through the API",
+  pings: "The ping URLs cron jobs call (docs/checkins.md)",
+  runs: "Run history and status changes",
+  channels: "Alert channels and their deliveries (docs/alerts.md)",
+  agents: "Enrolled agents, enrollment tokens, installers",
+  "agent protocol": "What the agent calls, with its own token (docs/agent-protocol.md)",
+  badges: "Status badges, public by their key",
+  system: "Health and metrics",
+};
+
 const json = (schema: TSchema | Json) => ({ "application/json": { schema } });
 
 /**
@@ -102,6 +116,8 @@ export function finishDocument(generated: Json, baseUrl: string, extraPaths: Jso
       if (op.requestBody || op.parameters?.some((p: Json) => p.in === "query")) err(422);
     }
   }
+  // Only the error answers some operation refers to.
+  const used = new Set([...JSON.stringify(paths).matchAll(/#\/components\/responses\/(E\d+)/g)].map((m) => m[1]!));
   return {
     openapi: generated.openapi ?? "3.1.0",
     info: {
@@ -113,13 +129,13 @@ export function finishDocument(generated: Json, baseUrl: string, extraPaths: Jso
     servers: [{ url: baseUrl, description: "this server" }],
     tags: [...new Set(Object.values(paths).flatMap((item) => Object.values(item as Json).flatMap((op: Json) => op.tags ?? [])))]
       .sort()
-      .map((name) => ({ name })),
+      .map((name) => ({ name, description: TAGS[name] ?? name })),
     security: [{ bearer: [] }, { session: [] }],
     paths,
     components: {
       schemas: { Error: ErrorSchema },
       responses: Object.fromEntries(
-        Object.entries(ERROR_DESCRIPTIONS).map(([code, description]) => [`E${code}`, { description, content: json({ $ref: "#/components/schemas/Error" }) }]),
+        Object.entries(ERROR_DESCRIPTIONS).filter(([code]) => used.has(`E${code}`)).map(([code, description]) => [`E${code}`, { description, content: json({ $ref: "#/components/schemas/Error" }) }]),
       ),
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "API token (ctp_…); the agent protocol takes the agent's token (cta_…)" },

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { Forbidden, NotFound, Unauthorized } from "../errors";
 import { authenticate } from "../auth/authenticate";
@@ -69,6 +70,12 @@ export function checkinsApi(ctx: AppContext) {
       detail: {
         summary: "Record a check-in (start, success, fail, log) for a job",
         description: "Authenticated by an API token with write scope, an agent token (cta_…), or the job's own check-in token (its ping token).",
+        responses: responses(
+          200,
+          "Recorded, after its commit",
+          t.Object({ ok: t.Boolean(), job_id: t.String(), kind: t.String(), received_at: t.String({ format: "date-time" }) }),
+          [429],
+        ),
       },
     },
   );

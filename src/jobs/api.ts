@@ -154,7 +154,7 @@ export function jobsApi(ctx: AppContext) {
     .get(
       "/namespaces",
       ({ principal }) => ({ namespaces: listNamespaces(db, requireScope(principal, "read").tenantId) }),
-      { detail: { summary: "Namespaces with their job counts" } },
+      { detail: { summary: "Namespaces with their job counts", responses: responses(200, "The namespaces", t.Object({ namespaces: t.Array(NamespaceSchema) })) } },
     )
     .post(
       "/namespaces",
@@ -163,7 +163,7 @@ export function jobsApi(ctx: AppContext) {
         set.status = 201;
         return createNamespace(db, p.tenantId, body.name, ctx.now());
       },
-      { body: t.Object({ name: t.String({ minLength: 1, maxLength: 63 }) }), detail: { summary: "Create a namespace" } },
+      { body: t.Object({ name: t.String({ minLength: 1, maxLength: 63 }) }), detail: { summary: "Create a namespace", responses: responses(201, "The namespace", NamespaceSchema, [409]) } },
     )
     .delete(
       "/namespaces/:name",
@@ -171,7 +171,7 @@ export function jobsApi(ctx: AppContext) {
         deleteNamespace(db, requireScope(principal, "write").tenantId, params.name);
         set.status = 204;
       },
-      { detail: { summary: "Delete an empty namespace (409 while it has jobs)" } },
+      { params: t.Object({ name: t.String() }), detail: { summary: "Delete an empty namespace (409 while it has jobs)", responses: responses(204, "Deleted", null, [409]) } },
     )
     .get(
       "/jobs",
@@ -199,7 +199,7 @@ export function jobsApi(ctx: AppContext) {
           limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })),
           cursor: t.Optional(t.String()),
         }),
-        detail: { summary: "List jobs, a page at a time" },
+        detail: { summary: "List jobs, a page at a time", responses: responses(200, "A page of jobs", t.Object({ jobs: t.Array(JobSchema), next_cursor: orNull(Str) })) },
       },
     )
     .post(
@@ -229,7 +229,7 @@ export function jobsApi(ctx: AppContext) {
       "/jobs/:namespace/:name",
       ({ principal, params }) =>
         show(getJob(db, requireScope(principal, "read").tenantId, params.namespace, params.name)),
-      { params: jobRef, detail: { summary: "One job" } },
+      { params: jobRef, detail: { summary: "One job", responses: responses(200, "The job", JobSchema) } },
     )
     .patch(
       "/jobs/:namespace/:name",
@@ -250,18 +250,18 @@ export function jobsApi(ctx: AppContext) {
         deleteJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name);
         set.status = 204;
       },
-      { params: jobRef, detail: { summary: "Delete a job" } },
+      { params: jobRef, detail: { summary: "Delete a job", responses: responses(204, "Deleted", null) } },
     )
     .post(
       "/jobs/:namespace/:name/pause",
       ({ principal, params }) =>
         show(pauseJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now())),
-      { params: jobRef, detail: { summary: "Pause a job: check-ins are kept, nothing alerts" } },
+      { params: jobRef, detail: { summary: "Pause a job: check-ins are kept, nothing alerts", responses: responses(200, "The job", JobSchema) } },
     )
     .post(
       "/jobs/:namespace/:name/resume",
       ({ principal, params }) =>
         show(resumeJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now())),
-      { params: jobRef, detail: { summary: "Resume a paused job" } },
+      { params: jobRef, detail: { summary: "Resume a paused job", responses: responses(200, "The job", JobSchema) } },
     );
 }
