@@ -4,12 +4,13 @@
 // Safety: nothing on the host changes unless the server answered the heartbeat and the
 // desired state in this pass. A server that is down, answers an error or revoked the token
 // leaves every entry as it is; the loop retries with backoff.
+import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { hostname as osHostname } from "node:os";
 import { discover, hostSchedule, reconcile, uninstall, type DesiredEntry, type HostCron, type JobResult } from "./crontab";
-import type { CrontabIO } from "./host";
-import { saveBackupOnce } from "./host";
+import type { Account, CrontabIO } from "./host";
+import { lookupAccount, saveBackupOnce } from "./host";
 import { DEFAULT_OUTPUT_LIMIT, listSpool, syncJobCaches, userStateDir, writePrivate, type JobCache, type Owner, type SpoolRecord } from "./jobcache";
 import type { DesiredJob, DesiredState } from "../src/agents/agents";
 import { VERSION } from "../src/version";
@@ -174,8 +175,8 @@ export interface SyncDeps {
   io: CrontabIO;
   host: HostCron;
   stateDir: string;
-  /** The user the agent runs as. */
-  agentUser: string;
+  /** The account the agent runs as (host.ts currentAccount: from the uid, never from $USER). */
+  account: Account;
   /** Whether it may manage other users' crontabs. */
   root: boolean;
   /** argv prefix of managed entries: the absolute path of this binary (and main.ts from source). */
@@ -183,8 +184,8 @@ export interface SyncDeps {
   dryRun?: boolean;
   /** Progress lines (dry-run diffs, changes). */
   print?: (line: string) => void;
-  /** Looks up a user's uid and gid (root only); null when there is no such user. */
-  lookupUser?: (user: string) => Owner | null;
+  /** Looks up the account a user name stands for; null when there is no such user. Default: host.ts lookupAccount. */
+  lookupAccount?: (user: string) => Account | null;
   /** Windows: the Task Scheduler backend (agent/schtasks.ts) instead of crontabs. */
   tasks?: { apply(desired: DesiredTask[]): Promise<ApplyResult[]> };
 }
@@ -220,13 +221,6 @@ export function entryCommand(self: string[], jobId: string, stateDir: string | n
   return `${self.map(shQuote).join(" ")} exec --job ${jobId}${dir} -- ${commandWords(job)}`;
 }
 
-function lookupUserById(user: string): Owner | null {
-  const uid = Bun.spawnSync(["id", "-u", user], { stderr: "ignore" });
-  const gid = Bun.spawnSync(["id", "-g", user], { stderr: "ignore" });
-  if (uid.exitCode !== 0 || gid.exitCode !== 0) return null;
-  return { uid: Number(uid.stdout.toString().trim()), gid: Number(gid.stdout.toString().trim()) };
-}
-
 /** A plain line diff for --dry-run: what goes, what comes. */
 function lineDiff(before: string, after: string): string[] {
   const a = before.split("\n");
@@ -249,15 +243,71 @@ function lineDiff(before: string, after: string): string[] {
   return out;
 }
 
-/** Removes the lines of adopted entries (by their discovered id) before the managed section takes them over. */
-function dropAdopted(text: string, ids: Set<string>): string {
-  if (ids.size === 0) return text;
-  const drop = new Set(discover(text).filter((d) => ids.has(d.id)).map((d) => d.line - 1));
-  if (drop.size === 0) return text;
-  return text
-    .split("\n")
-    .filter((_, i) => !drop.has(i))
-    .join("\n");
+/**
+ * Removes the lines of adopted entries (by their discovered id, mapped to the adopting job)
+ * before the managed section takes them over, and says what it removed and where, so that
+ * uninstall can give them back.
+ */
+function dropAdopted(text: string, adoptedBy: Map<string, string>, user: string): { text: string; dropped: AdoptedLine[] } {
+  if (adoptedBy.size === 0) return { text, dropped: [] };
+  const hits = discover(text).filter((d) => adoptedBy.has(d.id));
+  if (hits.length === 0) return { text, dropped: [] };
+  const lines = text.split("\n");
+  const drop = new Set(hits.map((d) => d.line - 1));
+  const dropped = hits.map((d) => ({ job_id: adoptedBy.get(d.id)!, user, line: d.line, prev: d.line > 1 ? lines[d.line - 2]! : null, raw: d.raw }));
+  return { text: lines.filter((_, i) => !drop.has(i)).join("\n"), dropped };
+}
+
+// ---------------------------------------------------------------------------------------
+// Adopted lines: what `agents adopt` took out of a user's crontab, kept to give back on uninstall
+
+/** A user's line that an adopted job replaced, as it was. */
+export interface AdoptedLine {
+  job_id: string;
+  /** Whose crontab it was in. */
+  user: string;
+  /** 1-based line number it had, and the line above it then (null: it was the first). */
+  line: number;
+  prev: string | null;
+  raw: string;
+}
+
+const adoptedPath = (stateDir: string) => join(stateDir, "adopted.json");
+
+export async function readAdopted(stateDir: string): Promise<AdoptedLine[]> {
+  try {
+    return JSON.parse(await readFile(adoptedPath(stateDir), "utf8")) as AdoptedLine[];
+  } catch {
+    return [];
+  }
+}
+
+async function writeAdopted(stateDir: string, lines: AdoptedLine[]): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await writePrivate(adoptedPath(stateDir), JSON.stringify(lines, null, 2) + "\n");
+}
+
+/**
+ * Puts adopted lines back into a crontab the managed lines were taken out of: at the line
+ * they had when the line above is still the same, else below the last copy of that line,
+ * else at the end. A line already there (the user put it back) is not added twice.
+ */
+export function restoreAdopted(text: string, adopted: AdoptedLine[]): string {
+  const lines = text === "" ? [] : text.split("\n");
+  const eol = lines.length === 0 || lines[lines.length - 1] === "";
+  if (eol && lines.length > 0) lines.pop();
+  let added = false;
+  for (const a of [...adopted].sort((x, y) => x.line - y.line)) {
+    if (lines.includes(a.raw)) continue;
+    let at = lines.length;
+    if (a.line - 1 <= lines.length && (a.prev === null ? a.line === 1 : lines[a.line - 2] === a.prev)) at = a.line - 1;
+    else if (a.prev !== null && lines.lastIndexOf(a.prev) >= 0) at = lines.lastIndexOf(a.prev) + 1;
+    lines.splice(at, 0, a.raw);
+    added = true;
+  }
+  if (!added) return text;
+  // crontab needs the final newline; a file that lacked one gets it here.
+  return lines.join("\n") + "\n";
 }
 
 /**
@@ -298,37 +348,61 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
 
   if (deps.tasks) return syncTasks(cfg, deps, desired, etag, base, attemptAt, notModified, intervalS);
 
-  // Group the jobs by the user whose crontab holds them.
-  const byUser = new Map<string, DesiredJob[]>();
-  const results: ManagedEntry[] = [];
-  const lookup = deps.lookupUser ?? lookupUserById;
-  for (const job of desired.jobs) {
-    const user = job.user ?? deps.agentUser;
-    if (user !== deps.agentUser && !deps.root) {
-      results.push({ job_id: job.id, ref: `${job.namespace}/${job.name}`, user, state: "error", message: `the agent runs as ${deps.agentUser} and cannot manage ${user}'s crontab (run it as root)` });
-      continue;
-    }
-    if (user !== deps.agentUser && !lookup(user)) {
-      results.push({ job_id: job.id, ref: `${job.namespace}/${job.name}`, user, state: "error", message: `no user ${user} on this host` });
-      continue;
-    }
-    byUser.set(user, [...(byUser.get(user) ?? []), job]);
+  // Group the jobs by the account whose crontab holds them. Accounts are told apart by uid, so
+  // a job for "root" and a job without a user land in one crontab when the agent is root, and
+  // each crontab is read once and written at most once per pass, whatever names lead to it.
+  const self = deps.account;
+  const lookupOnce = deps.lookupAccount ?? lookupAccount;
+  const known = new Map<string, Account | null>();
+  const accountOf = (name: string): Account | null => {
+    if (!known.has(name)) known.set(name, lookupOnce(name));
+    return known.get(name)!;
+  };
+  interface Tab {
+    account: Account;
+    own: boolean;
+    jobs: DesiredJob[];
   }
-  const users = [...new Set([deps.agentUser, ...base.users.filter((u) => deps.root || u === deps.agentUser), ...byUser.keys()])];
+  const tabs = new Map<number, Tab>([[self.uid, { account: self, own: true, jobs: [] }]]);
+  const results: ManagedEntry[] = [];
+  for (const job of desired.jobs) {
+    const account = job.user == null ? self : accountOf(job.user);
+    const ref = `${job.namespace}/${job.name}`;
+    if (!account) {
+      results.push({ job_id: job.id, ref, user: job.user!, state: "error", message: `no user ${job.user} on this host` });
+      continue;
+    }
+    if (account.uid !== self.uid && !deps.root) {
+      results.push({ job_id: job.id, ref, user: job.user!, state: "error", message: `the agent runs as ${self.name} and cannot manage ${job.user}'s crontab (run it as root)` });
+      continue;
+    }
+    const tab = tabs.get(account.uid) ?? { account, own: account.uid === self.uid, jobs: [] };
+    tab.jobs.push(job);
+    tabs.set(account.uid, tab);
+  }
+  // Crontabs that held managed entries in an earlier pass: a user no job needs any more is cleaned up.
+  for (const name of deps.root ? base.users : []) {
+    const account = accountOf(name);
+    if (!account || tabs.has(account.uid)) continue; // gone, or seen already
+    tabs.set(account.uid, { account, own: false, jobs: [] });
+  }
+  const adoptedBy = new Map(desired.jobs.flatMap((j) => j.adopted_from.map((id) => [id, j.id] as const)));
+  const desiredIds = new Set(desired.jobs.map((j) => j.id));
+  // Lines of adopted jobs still desired; what an adopted job took over goes with the job.
+  const stored = await readAdopted(deps.stateDir);
+  let adopted = stored.filter((a) => desiredIds.has(a.job_id));
 
   const changed: string[] = [];
   const discovered: { id: string; user: string; schedule: string; command: string; line: string }[] = [];
   const cachesByDir = new Map<string, { caches: JobCache[]; owner?: Owner }>();
   const hostName = osHostname();
-  for (const user of users) {
-    const jobs = byUser.get(user) ?? [];
-    const own = user === deps.agentUser;
-    const owner = own ? undefined : (lookup(user) ?? undefined);
-    if (!own && !owner) continue; // a user that went away, with nothing to do
+  for (const { account, own, jobs } of tabs.values()) {
+    const user = account.name;
+    const owner = own ? undefined : { uid: account.uid, gid: account.gid };
     const dir = own ? deps.stateDir : userStateDir(deps.stateDir, user);
     const userArg = own ? undefined : user;
     const original = await deps.io.read(userArg);
-    const current = dropAdopted(original ?? "", new Set(jobs.flatMap((j) => j.adopted_from)));
+    const { text: current, dropped } = dropAdopted(original ?? "", adoptedBy, user);
     const entries: DesiredEntry[] = jobs.map((j) => ({
       jobId: j.id,
       ref: `${j.namespace}/${j.name}`,
@@ -340,22 +414,43 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
     const r = reconcile(current, entries, deps.host);
     const text = r.text;
     const differs = text !== (original ?? "");
+    let onHost = original ?? "";
     if (differs && (original !== null || jobs.length > 0)) {
       changed.push(user);
       if (deps.dryRun) {
         print(`crontab of ${user}:`);
         for (const l of lineDiff(original ?? "", text)) print(`  ${l}`);
+        onHost = text;
       } else {
         await saveBackupOnce(deps.stateDir, user, original);
+        // Kept before the line goes, so that a crash after the write cannot lose it.
+        if (dropped.length > 0) {
+          adopted = [...adopted, ...dropped.filter((d) => !adopted.some((a) => a.job_id === d.job_id && a.raw === d.raw))];
+          await writeAdopted(deps.stateDir, adopted);
+        }
         await deps.io.install(text, userArg);
         print(`updated the crontab of ${user}`);
+        // What crontab says it holds now, not what we handed it.
+        onHost = (await deps.io.read(userArg)) ?? "";
       }
     }
+    // A job counts as on the host only if the crontab as read back holds its block as written.
+    const check = onHost === text ? r : reconcile(dropAdopted(onHost, adoptedBy, user).text, entries, deps.host);
     r.results.forEach((res, i) => {
       const j = jobs[i]!;
-      results.push({ job_id: res.jobId, ref: `${j.namespace}/${j.name}`, user, state: res.state, ...(res.message ? { message: res.message } : {}) });
+      const ok = res.state === "error" || onHost === text || (check.results[i]!.state === "applied" && check.results[i]!.message === "unchanged");
+      const entry: ManagedEntry = ok
+        ? { job_id: res.jobId, ref: `${j.namespace}/${j.name}`, user, state: res.state, ...(res.message ? { message: res.message } : {}) }
+        : {
+            job_id: res.jobId,
+            ref: `${j.namespace}/${j.name}`,
+            user,
+            state: "error",
+            message: `its line is not in the crontab of ${user} as read back after writing it (did something else change the crontab at the same moment?); the next pass writes it again`,
+          };
+      results.push(entry);
     });
-    for (const d of discover(text)) discovered.push({ id: d.id, user, schedule: d.schedule, command: d.command, line: d.raw });
+    for (const d of discover(onHost)) discovered.push({ id: d.id, user, schedule: d.schedule, command: d.command, line: d.raw });
     const caches: JobCache[] = [];
     r.results.forEach((res, i) => {
       if (res.state === "error") return;
@@ -393,6 +488,7 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
     await chmod(join(deps.stateDir, "users"), 0o711);
   }
   for (const [dir, { caches, owner }] of cachesByDir) await syncJobCaches(dir, caches, owner);
+  if (adopted.length !== stored.length) await writeAdopted(deps.stateDir, adopted);
 
   const { delivered, left } = await deliverSpool(deps.client, deps.stateDir);
   await deps.client.report({ etag: etag ?? undefined, jobs: results.map((r) => ({ job_id: r.job_id, state: r.state, ...(r.message ? { message: r.message } : {}) })), discovered });
@@ -405,7 +501,7 @@ export async function syncOnce(cfg: AgentConfig, deps: SyncDeps): Promise<SyncSu
     last_error: null,
     etag,
     desired,
-    users: users.filter((u) => u === deps.agentUser || byUser.has(u)),
+    users: [...tabs.values()].filter((t) => t.own || t.jobs.length > 0).map((t) => t.account.name),
     managed: results,
     discovered: discovered.length,
     spooled: left,
@@ -449,7 +545,7 @@ async function syncTasks(
     .filter((r) => byId.has(r.jobId))
     .map((r) => {
       const j = byId.get(r.jobId)!;
-      return { job_id: r.jobId, ref: `${j.namespace}/${j.name}`, user: j.user ?? deps.agentUser, state: r.state, ...(r.state !== "applied" && r.message ? { message: r.message } : {}) };
+      return { job_id: r.jobId, ref: `${j.namespace}/${j.name}`, user: j.user ?? deps.account.name, state: r.state, ...(r.state !== "applied" && r.message ? { message: r.message } : {}) };
     });
   const caches: JobCache[] = results
     .filter((r) => r.state !== "error")
@@ -464,7 +560,7 @@ async function syncTasks(
   await syncJobCaches(deps.stateDir, caches);
   const { delivered, left } = await deliverSpool(deps.client, deps.stateDir);
   await deps.client.report({ etag: etag ?? undefined, jobs: results.map((r) => ({ job_id: r.job_id, state: r.state, ...(r.message ? { message: r.message } : {}) })), discovered: [] });
-  await writeAgentState(deps.stateDir, { ...base, last_attempt_at: attemptAt, last_sync_at: new Date().toISOString(), last_error: null, etag, desired, users: [deps.agentUser], managed: results, discovered: 0, spooled: left });
+  await writeAgentState(deps.stateDir, { ...base, last_attempt_at: attemptAt, last_sync_at: new Date().toISOString(), last_error: null, etag, desired, users: [deps.account.name], managed: results, discovered: 0, spooled: left });
   const changed = applied.some((r) => r.message && r.message !== "unchanged") ? ["\\Crontopus\\"] : [];
   return { changed, results, discovered: 0, delivered, spooled: left, notModified, intervalS };
 }
@@ -501,20 +597,44 @@ export async function deliverSpool(client: AgentClient, stateDir: string): Promi
 
 /**
  * Takes every managed entry out of the crontabs the agent manages (agent uninstall). User
- * lines stay byte for byte. Returns the users whose crontab changed.
+ * lines stay byte for byte; lines adopted jobs took over come back as they were; a crontab
+ * left empty where the user had none (their backup is `crontab.<user>.none`) is removed.
+ * Returns the users whose crontab changed.
  */
-export async function removeManagedEntries(io: CrontabIO, stateDir: string, agentUser: string): Promise<string[]> {
+export async function removeManagedEntries(
+  io: CrontabIO,
+  stateDir: string,
+  account: Account,
+  lookup: (user: string) => Account | null = lookupAccount,
+): Promise<string[]> {
   const state = await readAgentState(stateDir);
-  const users = [...new Set([agentUser, ...(state?.users ?? [])])];
+  const adopted = await readAdopted(stateDir);
+  const tabs = new Map<number, Account>([[account.uid, account]]);
+  const uidOf = new Map<string, number | undefined>([[account.name, account.uid]]);
+  for (const name of [...(state?.users ?? []), ...adopted.map((a) => a.user)]) {
+    if (uidOf.has(name)) continue;
+    const a = lookup(name);
+    uidOf.set(name, a?.uid);
+    if (a && !tabs.has(a.uid)) tabs.set(a.uid, a);
+  }
   const changed: string[] = [];
-  for (const user of users) {
-    const userArg = user === agentUser ? undefined : user;
+  for (const a of tabs.values()) {
+    const own = a.uid === account.uid;
+    const userArg = own ? undefined : a.name;
     const text = await io.read(userArg).catch(() => null);
     if (text === null) continue;
-    const next = uninstall(text);
-    if (next !== text) {
+    const next = restoreAdopted(
+      uninstall(text),
+      adopted.filter((l) => uidOf.get(l.user) === a.uid),
+    );
+    const backups = join(stateDir, "backups");
+    const hadNone = !existsSync(join(backups, `crontab.${a.name}.orig`)) && (next !== text || existsSync(join(backups, `crontab.${a.name}.none`)));
+    if (next === "" && hadNone) {
+      await io.remove(userArg);
+      changed.push(a.name);
+    } else if (next !== text) {
       await io.install(next, userArg);
-      changed.push(user);
+      changed.push(a.name);
     }
   }
   return changed;

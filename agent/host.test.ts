@@ -48,6 +48,7 @@ afterAll(async () => {
 
 describe("SystemCrontab with the real crontab", () => {
   crontabTest("reads null for a user who has no crontab", async () => {
+    await io.remove(BOB);
     expect(await io.read(BOB)).toBeNull();
   });
 

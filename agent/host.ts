@@ -38,6 +38,8 @@ export interface CrontabIO {
   read(user?: string): Promise<string | null>;
   /** Replaces the user's crontab (crontab installs it atomically). */
   install(text: string, user?: string): Promise<void>;
+  /** Deletes the user's crontab; nothing to do when they have none. */
+  remove(user?: string): Promise<void>;
 }
 
 export const CRONTAB_TIMEOUT_MS = 10_000;
@@ -134,8 +136,56 @@ export class SystemCrontab implements CrontabIO {
   }
 }
 
+/** A host account: the name its crontab is filed under, and its ids. */
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+let self: Account | undefined;
+
+/**
+ * The account this process runs as, from its real uid, as crontab(1) finds it (getuid, then the
+ * passwd entry): never from $USER, $LOGNAME or $HOME, which a service started by systemd without
+ * `User=` does not have (Bun's os.userInfo() then says "unknown").
+ */
+export function currentAccount(): Account {
+  if (self) return self;
+  if (typeof process.getuid !== "function") {
+    // Windows: no uids; the name is only shown.
+    self = { name: userInfo().username, uid: -1, gid: -1 };
+    return self;
+  }
+  const uid = process.getuid();
+  const gid = process.getgid!();
+  // `id <uid>` asks the passwd database (NSS: files, LDAP, …) for the uid's entry.
+  const found = lookupAccount(String(uid));
+  self = found && found.uid === uid ? found : { name: String(uid), uid, gid };
+  return self;
+}
+
 export function currentUser(): string {
-  return userInfo().username;
+  return currentAccount().name;
+}
+
+/**
+ * The account a user name (or uid) stands for, through `id`: its uid, gid and the name of that
+ * uid's passwd entry (an alias that shares a uid gives the first name). Null: no such user.
+ */
+export function lookupAccount(user: string): Account | null {
+  if (user === "" || user.startsWith("-")) return null;
+  let out: { exitCode: number | null; stdout: Buffer };
+  try {
+    out = Bun.spawnSync(["id", user], { stdout: "pipe", stderr: "ignore", env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" }, timeout: 10_000 });
+  } catch {
+    return null;
+  }
+  if (out.exitCode !== 0) return null;
+  // "uid=0(root) gid=0(root) groups=0(root)"; a uid without a passwd entry has no "(name)".
+  const m = /^uid=(\d+)(?:\(([^)]*)\))? gid=(\d+)/.exec(out.stdout.toString());
+  if (!m) return null;
+  return { name: m[2] || m[1]!, uid: Number(m[1]), gid: Number(m[3]) };
 }
 
 function userArgs(user: string | undefined): string[] {

@@ -329,6 +329,54 @@ describe("installService on Linux", () => {
     expect(steps).toEqual(["stopped and disabled crontopus-agent.service", "removed /etc/systemd/system/crontopus-agent.service"]);
   });
 
+  test("a failed install takes its unit file out again and tells systemd", async () => {
+    const root = temp();
+    const { runner, calls } = fakeRunner((argv) => (argv.includes("enable") ? { code: 1, stderr: "Failed to enable unit: Unit file crontopus-agent.service does not exist.\n" } : undefined));
+    await expect(installService(LINUX_ROOT, runner, root)).rejects.toThrow(
+      "systemctl enable --now crontopus-agent.service failed (exit 1): Failed to enable unit: Unit file crontopus-agent.service does not exist.; removed /etc/systemd/system/crontopus-agent.service again",
+    );
+    expect(existsSync(join(root, "etc/systemd/system/crontopus-agent.service"))).toBe(false);
+    expect(calls.slice(-2)).toEqual([
+      ["systemctl", "disable", "crontopus-agent.service"],
+      ["systemctl", "daemon-reload"],
+    ]);
+  });
+
+  test("a failed re-install puts the unit that was running back as it was", async () => {
+    const root = temp();
+    await installService(LINUX_ROOT, fakeRunner().runner, root);
+    const path = join(root, "etc/systemd/system/crontopus-agent.service");
+    const before = readFileSync(path, "utf8");
+    const { runner } = fakeRunner((argv) => (argv.includes("daemon-reload") ? { code: 1, stderr: "Failed to reload daemon: Access denied\n" } : undefined));
+    await expect(installService({ ...LINUX_ROOT, binary: "/opt/crontopus/crontopus" }, runner, root)).rejects.toThrow("put the earlier /etc/systemd/system/crontopus-agent.service back");
+    expect(readFileSync(path, "utf8")).toBe(before);
+  });
+
+  test("uninstall removes the unit even when systemctl cannot stop it, and passes on what systemctl said", async () => {
+    const root = temp();
+    // As a failed install of an earlier version left it.
+    mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(join(root, "etc/systemd/system/crontopus-agent.service"), systemdUnit({ binary: LINUX_ROOT.binary, configPath: LINUX_ROOT.configPath }));
+    const { runner, calls } = fakeRunner((argv) => (argv.includes("disable") ? { code: 1, stderr: "System has not been booted with systemd as init system (PID 1). Can't operate.\n" } : undefined));
+    await expect(uninstallService({ platform: "linux", root: true }, runner, root)).rejects.toThrow(
+      "removed /etc/systemd/system/crontopus-agent.service, but systemctl disable --now crontopus-agent.service failed (exit 1): System has not been booted with systemd",
+    );
+    expect(existsSync(join(root, "etc/systemd/system/crontopus-agent.service"))).toBe(false);
+    expect(calls.at(-1)).toEqual(["systemctl", "daemon-reload"]);
+  });
+
+  test("a binary under /tmp can start: the unit keeps the host's /tmp visible, and install warns that /tmp is emptied at boot", async () => {
+    const opts = { ...LINUX_ROOT, binary: "/tmp/crontopus/crontopus" };
+    const unit = systemdUnit(opts);
+    expect(unit).not.toMatch(/^PrivateTmp=/m);
+    expect(unit).toContain("ExecStart=/tmp/crontopus/crontopus agent run");
+    const steps = await installService(opts, fakeRunner().runner, temp());
+    expect(steps.at(-1)).toBe(
+      "note: /tmp/crontopus/crontopus is under a temporary directory that is emptied at boot; the agent and its cron lines stop working then: keep crontopus in /usr/local/bin",
+    );
+    expect((await installService(LINUX_ROOT, fakeRunner().runner, temp())).join("\n")).not.toContain("note:");
+  });
+
   test("uninstall where nothing is installed says so and runs nothing", async () => {
     const { runner, calls } = fakeRunner();
     const steps = await uninstallService({ platform: "linux", root: true }, runner, temp());

@@ -9,7 +9,7 @@
 // Removing the managed crontab entries on uninstall is the caller's job, not this file's.
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, posix, win32 } from "node:path";
 import { Invalid } from "../src/errors";
@@ -62,10 +62,11 @@ export function systemdUnit(o: UnitOptions): string {
           `# with CAP_SYS_ADMIN, where systemd does not imply it.`,
           `# ProtectSystem=true makes /usr and /boot read-only; "full" would also cover /etc`,
           `# (the agent's config) and "strict" /var (its state and the crontab spool).`,
-          `# MemoryDenyWriteExecute= is left off: the JavaScript JIT needs it.`,
+          `# MemoryDenyWriteExecute= is left off: the JavaScript JIT needs it. PrivateTmp= is left`,
+          `# off too: it would hide a binary or config kept under /tmp, and the service would not`,
+          `# start; the agent's temporary files are private (mode 0700 directories) without it.`,
           `# Jobs are started by cron, not by this service, so none of this applies to them.`,
           `ProtectSystem=true`,
-          `PrivateTmp=true`,
           ...(o.user === undefined
             ? [
                 `ProtectKernelTunables=true`,
@@ -290,19 +291,33 @@ export async function installService(opts: ServiceOptions, runner: CommandRunner
     case "linux": {
       const unit = systemdUnit({ binary: opts.binary, configPath: opts.configPath, scope: t.root ? "system" : "user" });
       const path = serviceFile(t);
-      const existed = existsSync(join(fsRoot, path));
+      const before = await readFile(join(fsRoot, path), "utf8").catch(() => null);
       await writeText(join(fsRoot, path), unit, 0o644);
       steps.push(`wrote ${path}`);
       const systemctl = t.root ? ["systemctl"] : ["systemctl", "--user"];
-      await exec.must([...systemctl, "daemon-reload"]);
-      await exec.must([...systemctl, "enable", "--now", SYSTEMD_UNIT]);
+      try {
+        await exec.must([...systemctl, "daemon-reload"]);
+        await exec.must([...systemctl, "enable", "--now", SYSTEMD_UNIT]);
+      } catch (e) {
+        // Leave no unit behind that is not running (or the earlier one, as it was).
+        if (before === null) {
+          await exec.may([...systemctl, "disable", SYSTEMD_UNIT]);
+          await rm(join(fsRoot, path), { force: true });
+        } else {
+          await writeText(join(fsRoot, path), before, 0o644);
+        }
+        await exec.may([...systemctl, "daemon-reload"]);
+        throw new ServiceError(`${(e as Error).message}; ${before === null ? `removed ${path} again` : `put the earlier ${path} back`}`);
+      }
       steps.push(`enabled and started ${SYSTEMD_UNIT} (${systemctl.join(" ")} enable --now)`);
       // enable --now leaves an agent that is already running alone; a re-install usually
       // brings a new binary or config path, so restart it.
-      if (existed) {
+      if (before !== null) {
         await exec.must([...systemctl, "restart", SYSTEMD_UNIT]);
         steps.push(`restarted ${SYSTEMD_UNIT} to pick up the changes`);
       }
+      const underTmp = agentArgv(opts, "posix").find((a) => /^\/(?:var\/)?tmp\//.test(a));
+      if (underTmp) steps.push(`note: ${underTmp} is under a temporary directory that is emptied at boot; the agent and its cron lines stop working then: keep crontopus in /usr/local/bin`);
       if (!t.root) {
         steps.push(`note: a user service stops when you log out unless lingering is on: loginctl enable-linger ${process.env.USER ?? "$USER"}`);
       }
@@ -361,11 +376,18 @@ export async function uninstallService(opts: ServiceTarget & Partial<ServiceOpti
         steps.push(`no ${path}: the service is not installed`);
         return steps;
       }
-      await exec.must([...systemctl, "disable", "--now", SYSTEMD_UNIT]);
-      steps.push(`stopped and disabled ${SYSTEMD_UNIT}`);
+      // The unit goes even when systemctl cannot stop it (a unit that never loaded, no
+      // systemd running): what it says then is passed on, after the file is gone.
+      const stop = await exec.may([...systemctl, "disable", "--now", SYSTEMD_UNIT]);
+      if (stop.code === 0) steps.push(`stopped and disabled ${SYSTEMD_UNIT}`);
       await rm(join(fsRoot, path), { force: true });
       steps.push(`removed ${path}`);
-      await exec.must([...systemctl, "daemon-reload"]);
+      const reload = await exec.may([...systemctl, "daemon-reload"]);
+      const failed = [stop, reload].find((r) => r.code !== 0);
+      if (failed) {
+        const argv = failed === stop ? [...systemctl, "disable", "--now", SYSTEMD_UNIT] : [...systemctl, "daemon-reload"];
+        throw new ServiceError(`removed ${path}, but ${argv.join(" ")} failed (exit ${failed.code}): ${(failed.stderr || failed.stdout).trim() || "(no output)"}`);
+      }
       return steps;
     }
     case "darwin": {

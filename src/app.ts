@@ -10,6 +10,7 @@ import { jobsApi } from "./jobs/api";
 import { errorResponse, NORMALIZE, renderApiError } from "./http";
 import { publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
+import { Engine } from "./monitor/engine";
 import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
 import { runsApi } from "./runs/api";
@@ -20,6 +21,8 @@ import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
 import { apiDocs, responses } from "./openapi";
 import { pingPaths } from "./checkins/api";
+import { openSecretBox } from "./secrets";
+import { applySecurityHeaders, withSecurityHeaders } from "./headers";
 
 export interface AppOptions {
   log?: Logger;
@@ -27,19 +30,27 @@ export interface AppOptions {
 }
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const now = opts.now ?? Date.now;
+  const engine = new Engine({ db, log, baseUrl: config.baseUrl, now });
+  const checkins = new CheckinWriter(db);
+  // A check-in is applied to its job's state after its commit and before its answer.
+  checkins.onCommit = (rows) => engine.applyCommitted(rows);
   return {
     db,
     config,
-    log: opts.log ?? createLogger(config.logLevel),
+    log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
-    checkins: new CheckinWriter(db),
-    now: opts.now ?? Date.now,
+    secrets: openSecretBox(config.secretKeyPath),
+    checkins,
+    engine,
+    now,
     kick: () => {},
   };
 }
 
 /** The whole HTTP surface: REST API, docs, health, static files. */
-export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
+export function createApp(ctx: AppContext, sources: MetricsSources = { engine: ctx.engine }) {
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
     .use(tenantsApi(ctx))
@@ -61,7 +72,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = {}) {
 
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
-  return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": ping } } })
+  return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
+    .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
     .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))
     .use(apiDocs({ baseUrl: ctx.config.baseUrl, sessionCookie: ctx.sessions.cookieName, extraPaths: pingPaths }))
     .get(

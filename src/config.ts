@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { readFileSync } from "node:fs";
+import { checkTargetHost } from "./net/guard";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -28,6 +29,10 @@ export interface Config {
   readonly downloadDir: string;
   /** Seconds between agent heartbeats the server asks for; offline after three missed. */
   readonly agentInterval: number;
+  /** Let channel targets (and later Git remotes) reach loopback, private and link-local addresses. */
+  readonly allowPrivateTargets: boolean;
+  /** The key file that encrypts channel secrets at rest (created on first use, mode 0600). */
+  readonly secretKeyPath: string;
 }
 
 export interface ConfigFlags {
@@ -115,6 +120,10 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
     throw new ConfigError(`CRONTOPUS_SMTP_URL: expected smtp://… or smtps://…`);
   }
+  const allowPrivateTargets = parseBool("CRONTOPUS_ALLOW_PRIVATE_TARGETS", readVar(env, "CRONTOPUS_ALLOW_PRIVATE_TARGETS"));
+  // The mail relay is a target like any channel's: an internal one must be allowed outright.
+  const smtpRefusal = smtpUrl ? checkTargetHost(smtpHost(smtpUrl), { allowPrivate: allowPrivateTargets }) : null;
+  if (smtpRefusal) throw new ConfigError(`CRONTOPUS_SMTP_URL: ${smtpRefusal}`);
 
   return Object.freeze({
     port,
@@ -133,7 +142,18 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     syncMode: syncMode as "NORMAL" | "FULL",
     downloadDir: resolve(readVar(env, "CRONTOPUS_DOWNLOAD_DIR") ?? join(dataDir, "downloads")),
     agentInterval: parseCount("CRONTOPUS_AGENT_INTERVAL", readVar(env, "CRONTOPUS_AGENT_INTERVAL"), 30, 1),
+    allowPrivateTargets,
+    secretKeyPath: resolve(readVar(env, "CRONTOPUS_SECRET_KEY_PATH") ?? join(dataDir, "secret.key")),
   });
+}
+
+/** The host of an smtp(s):// URL (the URL parser leaves hosts of these schemes as written). */
+export function smtpHost(smtpUrl: string): string {
+  try {
+    return new URL(smtpUrl).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    throw new ConfigError("CRONTOPUS_SMTP_URL: expected smtp://… or smtps://…");
+  }
 }
 
 /** The effective configuration with secrets masked, for `crontopus config`. */
@@ -155,5 +175,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_METRICS_TOKEN: mask(c.metricsToken),
     CRONTOPUS_DOWNLOAD_DIR: c.downloadDir,
     CRONTOPUS_AGENT_INTERVAL: c.agentInterval,
+    CRONTOPUS_ALLOW_PRIVATE_TARGETS: String(c.allowPrivateTargets),
+    CRONTOPUS_SECRET_KEY_PATH: c.secretKeyPath,
   };
 }

@@ -3,6 +3,8 @@ import type { Db } from "./db";
 import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
 import type { CheckinWriter } from "./checkins/writer";
+import type { Engine } from "./monitor/engine";
+import type { SecretBox } from "./secrets";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -10,8 +12,12 @@ export interface AppContext {
   config: Config;
   log: Logger;
   sessions: Sessions;
+  /** Encrypts secrets at rest with the key file (CRONTOPUS_SECRET_KEY_PATH), read on first use. */
+  secrets: SecretBox;
   /** The check-in log's writer (group commit). */
   checkins: CheckinWriter;
+  /** The monitoring engine: applies each committed check-in before it is answered; ticks once serve starts it. */
+  engine: Engine;
   /** The clock; tests pass their own. */
   now: () => number;
   /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */

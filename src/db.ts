@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS, type Migration } from "./migrations";
 
@@ -12,7 +12,7 @@ const CACHE_KIB = 65_536;
 
 /** Opens (creating if needed) a database with the settings Crontopus relies on. */
 export function openDb(path: string, opts: { sync?: "NORMAL" | "FULL" } = {}): Db {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") restrictModes(path);
   const db = new Database(path, { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL");
   db.exec(`PRAGMA synchronous = ${opts.sync ?? "NORMAL"}`);
@@ -22,6 +22,26 @@ export function openDb(path: string, opts: { sync?: "NORMAL" | "FULL" } = {}): D
   // of a busy server, which then reads the same pages back from the OS all the time.
   db.exec(`PRAGMA cache_size = -${CACHE_KIB}`);
   return db;
+}
+
+/**
+ * The data directory 0700 and the database files 0600, created so or tightened if older code
+ * left them 0755 / 0644. SQLite gives the -wal and -shm files it creates the database's mode.
+ */
+function restrictModes(path: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    const st = statSync(dir);
+    // Only a directory of our own, and never a shared one such as /tmp (sticky bit).
+    if ((st.mode & 0o077) !== 0 && (st.mode & 0o1000) === 0 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
+  } catch {}
+  if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {}
+  }
 }
 
 export function schemaVersion(db: Db): number {

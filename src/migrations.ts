@@ -4,6 +4,8 @@ import m0001 from "../migrations/0001_init.sql" with { type: "text" };
 import m0002 from "../migrations/0002_monitoring.sql" with { type: "text" };
 import m0003 from "../migrations/0003_agents.sql" with { type: "text" };
 import m0004 from "../migrations/0004_log_without_tenant_index.sql" with { type: "text" };
+import m0005 from "../migrations/0005_continuous_run_history.sql" with { type: "text" };
+import m0007 from "../migrations/0007_secrets_at_rest.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -16,4 +18,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "0002_monitoring", sql: m0002 },
   { version: 3, name: "0003_agents", sql: m0003 },
   { version: 4, name: "0004_log_without_tenant_index", sql: m0004 },
+  { version: 5, name: "0005_continuous_run_history", sql: m0005 },
+  { version: 7, name: "0007_secrets_at_rest", sql: m0007 },
 ];

@@ -3,9 +3,11 @@ import { migrate, openDb, type Db } from "./db";
 import type { Logger } from "./log";
 import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
-import { Engine } from "./monitor/engine";
+import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { pruneHistory } from "./runs/runs";
+import { WalGuard } from "./wal";
+import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
 function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
@@ -55,13 +57,17 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const applied = migrate(db);
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
+  const sealed = sealChannelSecrets(db, ctx.secrets);
+  if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
-  const engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
+  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`) : null;
+  if (wal) ctx.checkins.afterCommit = () => wal.afterCommit();
+  const engine = ctx.engine;
+  // Check-ins committed before a restart and not applied yet: applied before the first request.
+  while (engine.tick().behind);
   const app = createApp(ctx, { engine });
-  const dispatcher = new Dispatcher({ db, config, log: ctx.log, now: ctx.now });
+  const dispatcher = new Dispatcher({ db, config, secrets: ctx.secrets, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
-  // Committed check-ins go to the engine in memory: it reads the log only to catch up.
-  ctx.checkins.onCommit = (rows) => engine.accept(rows);
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
@@ -91,6 +97,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       ctx.checkins.flush();
       engine.stop();
       await dispatcher.stop();
+      wal?.stop();
       await checkpointer?.stop();
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       db.close();

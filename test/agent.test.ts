@@ -1,19 +1,32 @@
 // The agent end to end on this machine's real cron: a live server, an enrollment token,
 // `crontopus agent enroll` and `agent run --once` as subprocesses, the real `crontab` binary,
 // and the managed line run through /bin/sh -c with cron's minimal environment, as cron would.
-// The jobs run as a dedicated user (spec.user), so the test never touches root's crontab.
+// The agent runs with an empty environment and `--config`, exactly as its systemd unit starts
+// it (no User=, so no $USER, $LOGNAME or $HOME). The jobs run as dedicated users (spec.user,
+// or an agent running as that user), so the tests never touch root's crontab.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { BUN, cli, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
-import { startReceiver, until } from "./receiver";
+import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 import { ensureUser, lockUser } from "./crontab-users";
+import { AgentClient, syncOnce } from "../agent/agent";
+import { currentAccount, detectHostCron, SystemCrontab } from "../agent/host";
 
 const root = process.getuid?.() === 0;
 const hasCrontab = spawnSync("sh", ["-c", "command -v crontab"]).status === 0;
 const USER = "crontopus-e2e";
+/** The only variable a systemd unit without Environment= gives its service. */
+const UNIT_PATH = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** Runs the CLI as the agent's unit does: nothing in the environment but PATH; as `user` when given. */
+async function bare(args: string[], o: { user?: string; path?: string } = {}) {
+  const argv = ["env", "-i", o.path ? `PATH=${o.path}` : UNIT_PATH, BUN, MAIN, ...args];
+  const proc = Bun.spawn(o.user ? ["runuser", "-u", o.user, "--", ...argv] : argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
 
 function crontabOf(user: string): string {
   const r = spawnSync("crontab", ["-u", user, "-l"], { encoding: "utf8" });
@@ -72,23 +85,37 @@ let port: number;
 let unlock = () => {};
 const receiver = startReceiver();
 
-const agent = (args: string[]) => cli(["agent", ...args], env);
+const agent = (args: string[]) => (args[0] === "enroll" ? cli(["agent", ...args], env) : bare(["agent", ...args, "--config", env.CRONTOPUS_AGENT_CONFIG!]));
 const api = (path: string, init: RequestInit & { json?: unknown } = {}) => s.api(path, { token: alice.token, ...init });
 const managedLines = (text: string) => text.split("\n").filter((l) => l.includes("exec --job"));
+
+/**
+ * The story below is one host's life, in steps. A step's test first runs every step before it
+ * (once), so each test stands on its own whatever order the tests run in (--randomize).
+ */
+const steps: Array<() => Promise<void>> = [];
+const reached: Promise<void>[] = [];
+function reach(i: number): Promise<void> {
+  reached[i] ??= (i > 0 ? reach(i - 1) : Promise.resolve()).then(steps[i]!);
+  return reached[i]!;
+}
+function step(name: string, fn: () => Promise<void>): void {
+  const i = steps.push(fn) - 1;
+  test(name, () => reach(i), 120_000);
+}
 
 describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
   beforeAll(async () => {
     unlock = await lockUser(USER);
     ensureUser(USER);
     installCrontab(USER, USER_LINES);
-    s = await startTestServer();
+    s = await startTestServer({ ...RECEIVER_ENV });
     port = s.port;
     alice = await persona(s.db, "alice", "acme", "owner");
     dir = tempDir("crontopus-agent-e2e-");
     chmodSync(dir, 0o711); // as /var/lib is: the job's user passes through to its own directory
     env = {
       CRONTOPUS_AGENT_CONFIG: join(dir, "etc", "agent.json"),
-      CRONTOPUS_AGENT_STATE_DIR: join(dir, "state"),
       CRONTOPUS_MACHINE_ID: `e2e-${crypto.randomUUID()}`,
     };
     await api("/api/v1/channels", { method: "POST", json: { name: "hook", type: "webhook", config: { url: receiver.url } } });
@@ -101,7 +128,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     unlock();
   });
 
-  test("enroll with a token from the API; the agent token lands in a private config file", async () => {
+  step("enroll with a token from the API; the agent token lands in a private config file", async () => {
     const res = await api("/api/v1/enrollment-tokens", { method: "POST", json: { name: "web servers", labels: { role: "web" }, max_uses: 5 } });
     expect(res.status).toBe(201);
     const { token } = (await res.json()) as { token: string };
@@ -116,6 +143,8 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     const cfg = await Bun.file(cfgPath).json();
     expect(cfg.token).toMatch(/^cta_/);
     agentId = cfg.agent_id;
+    // The runs below have no environment to name a state directory in: the config does.
+    writeFileSync(cfgPath, JSON.stringify({ ...cfg, state_dir: join(dir, "state") }));
 
     const { agents } = (await (await api("/api/v1/agents")).json()) as { agents: { id: string; name: string; status: string; labels: Record<string, string> }[] };
     expect(agents).toHaveLength(1);
@@ -126,7 +155,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(JSON.stringify(list)).not.toContain(token);
   });
 
-  test("a wrong enrollment token exits 1 with one line and saves nothing", async () => {
+  step("a wrong enrollment token exits 1 with one line and saves nothing", async () => {
     const other = join(dir, "other.json");
     const r = await cli(["agent", "enroll", "--server", s.url, "--token", "cte_nope"], { ...env, CRONTOPUS_AGENT_CONFIG: other });
     expect(r.code).toBe(1);
@@ -136,7 +165,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
   });
 
   let jobId: string;
-  test("agent run --once installs the job's line in the user's crontab and keeps their lines byte for byte", async () => {
+  step("agent run --once installs the job's line in the user's crontab and keeps their lines byte for byte", async () => {
     const res = await api("/api/v1/jobs", {
       method: "POST",
       json: {
@@ -186,7 +215,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(status.stdout).toMatch(/Drift:\s+none/);
   });
 
-  test("the managed line, run as cron runs it, reports the run with exit code, duration and output", async () => {
+  step("the managed line, run as cron runs it, reports the run with exit code, duration and output", async () => {
     const line = managedLines(crontabOf(USER))[0]!;
     const r = await runAsCron(cronCommand(line), USER);
     expect(r.stderr).toBe("");
@@ -203,7 +232,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(full.output).toBe("backing up\n100% done\n");
   });
 
-  test("changing, pausing and deleting the job updates, comments out and removes the line", async () => {
+  step("changing, pausing and deleting the job updates, comments out and removes the line", async () => {
     await api("/api/v1/jobs/ops/backup", { method: "PATCH", json: { schedule: "30 4 * * *" } });
     expect((await agent(["run", "--once"])).code).toBe(0);
     expect(managedLines(crontabOf(USER))[0]).toStartWith("30 4 * * * ");
@@ -217,7 +246,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(managedLines(crontabOf(USER))[0]).toStartWith("30 4 * * * ");
   });
 
-  test("a hand edit is reported as drift, alerts the job's channels, and is restored", async () => {
+  step("a hand edit is reported as drift, alerts the job's channels, and is restored", async () => {
     const before = crontabOf(USER);
     installCrontab(USER, before.replace(/^30 4 \* \* \* /m, "0 * * * * "));
     const r = await agent(["run", "--once"]);
@@ -234,7 +263,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(((await (await api(`/api/v1/agents/${agentId}`)).json()) as any).jobs[0].state).toBe("applied");
   });
 
-  test("a discovered line is adopted: it becomes a managed job in place of the user's line", async () => {
+  step("a discovered line is adopted: it becomes a managed job in place of the user's line", async () => {
     const detail = (await (await api(`/api/v1/agents/${agentId}`)).json()) as any;
     const legacy = detail.discovered.find((d: any) => d.schedule === "17 3 * * *");
     expect(legacy.user).toBe(USER);
@@ -255,7 +284,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect((await api(`/api/v1/agents/${agentId}/discovered/${legacy.id}/adopt`, { method: "POST", json: { name: "again" } })).status).toBe(404);
   });
 
-  test("server down: entries untouched, results spooled, delivered with their own times once it is back", async () => {
+  step("server down: entries untouched, results spooled, delivered with their own times once it is back", async () => {
     const before = crontabOf(USER);
     const line = managedLines(before).find((l) => l.includes("echo backing up"))!;
     await s.stop();
@@ -276,7 +305,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(st.stdout).toContain("cannot reach");
 
     await Bun.sleep(1200);
-    s = await startTestServer({ CRONTOPUS_DATA_DIR: s.dataDir, CRONTOPUS_PORT: String(port) });
+    s = await startTestServer({ ...RECEIVER_ENV, CRONTOPUS_DATA_DIR: s.dataDir, CRONTOPUS_PORT: String(port) });
     const back = await agent(["run", "--once"]);
     expect(back.code).toBe(0);
     expect(back.stdout).toContain("delivered 2 spooled result(s)");
@@ -292,7 +321,7 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     expect(late).toMatchObject({ status: "success", exit_code: 0 });
   });
 
-  test("a revoked agent keeps every entry; uninstall takes only the managed lines out", async () => {
+  step("a revoked agent keeps every entry; uninstall takes only the managed lines out", async () => {
     const before = crontabOf(USER);
     expect((await api(`/api/v1/agents/${agentId}`, { method: "DELETE" })).status).toBe(204);
     const r = await agent(["run", "--once"]);
@@ -303,7 +332,204 @@ describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
     const u = await agent(["uninstall"]);
     expect(u.code).toBe(0);
     expect(u.stdout).toContain(`removed from the crontab of ${USER}`);
-    // What is left is the user's text, minus the adopted line.
-    expect(crontabOf(USER)).toBe(USER_LINES.replace("17 3 * * *\t/usr/bin/true  # legacy report\n", ""));
+    // What is left is the user's text as it was: the adopted line is back in its place, so
+    // the legacy job runs again without the agent.
+    expect(crontabOf(USER)).toBe(USER_LINES);
   });
+});
+
+// ---------------------------------------------------------------------------------------
+// An agent that runs as a plain account, started as a service is: no $USER, $LOGNAME or
+// $HOME. It must know itself by its uid, so that a job for its own user and a job without a
+// user are the same crontab, read once and written once.
+
+const SELF = "crontopus-e2e-self";
+const canRunAs = (user: string) => spawnSync("runuser", ["-u", user, "--", "test", "-x", BUN, "-a", "-r", MAIN]).status === 0;
+
+describe.skipIf(!root || !hasCrontab)("an agent running as its own account, with an empty environment", () => {
+  let srv: TestServer;
+  let carol: Persona;
+  let unlockSelf = () => {};
+  beforeAll(async () => {
+    unlockSelf = await lockUser(SELF);
+    ensureUser(SELF);
+    srv = await startTestServer();
+    carol = await persona(srv.db, "carol", "initech", "owner");
+  }, 70_000);
+  afterAll(async () => {
+    spawnSync("crontab", ["-u", SELF, "-r"]);
+    await srv?.close().catch(() => {});
+    unlockSelf();
+  });
+
+  const capi = (path: string, init: RequestInit & { json?: unknown } = {}) => srv.api(path, { token: carol.token, ...init });
+
+  /**
+   * Enrolls an agent whose files belong to SELF, with a `crontab` on its PATH that logs each
+   * call before handing it to the real one. SELF starts without a crontab.
+   */
+  async function selfAgent(slot: string) {
+    spawnSync("crontab", ["-u", SELF, "-r"]);
+    const home = tempDir("crontopus-agent-self-");
+    chmodSync(home, 0o755);
+    const config = join(home, "agent.json");
+    const res = await capi("/api/v1/enrollment-tokens", { method: "POST", json: { name: slot, labels: { slot } } });
+    const { token } = (await res.json()) as { token: string };
+    const enrolled = await cli(["agent", "enroll", "--server", srv.url, "--token", token, "--name", slot], { CRONTOPUS_AGENT_CONFIG: config, CRONTOPUS_MACHINE_ID: `self-${crypto.randomUUID()}` });
+    expect(enrolled.code).toBe(0);
+    const cfg = JSON.parse(readFileSync(config, "utf8"));
+    writeFileSync(config, JSON.stringify({ ...cfg, state_dir: join(home, "state") }));
+    const log = join(home, "crontab-calls");
+    writeFileSync(log, "");
+    writeFileSync(join(home, "crontab"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${log}\nexec /usr/bin/crontab "$@"\n`, { mode: 0o755 });
+    const uid = Number(spawnSync("id", ["-u", SELF], { encoding: "utf8" }).stdout.trim());
+    const gid = Number(spawnSync("id", ["-g", SELF], { encoding: "utf8" }).stdout.trim());
+    for (const p of [home, config, log]) chownSync(p, uid, gid);
+    const calls = () => readFileSync(log, "utf8").split("\n").filter((l) => l !== "" && l !== "-V");
+    const takeCalls = () => {
+      const c = calls();
+      writeFileSync(log, "");
+      return c;
+    };
+    const run = (args: string[]) => bare(["agent", ...args, "--config", config], { user: SELF, path: `${home}:/usr/sbin:/usr/bin:/sbin:/bin` });
+    return { id: cfg.agent_id as string, config, home, run, takeCalls };
+  }
+
+  const job = (name: string, slot: string, extra: Record<string, unknown> = {}) =>
+    capi("/api/v1/jobs", { method: "POST", json: { namespace: "ops", name, schedule: "*/5 * * * *", command: `/bin/echo ${name}`, agent: { selector: { slot } }, ...extra } }).then(async (r) => {
+      expect(r.status).toBe(201);
+      return ((await r.json()) as { id: string }).id;
+    });
+
+  test.skipIf(!canRunAs(SELF))(
+    "a job for the agent's own user and one without a user share its crontab: one read and one write a pass, both lines kept, both applied",
+    async () => {
+      const a = await selfAgent("self-1");
+      const named = await job("named", "self-1", { user: SELF });
+      const unnamed = await job("unnamed", "self-1");
+
+      for (const pass of [1, 2]) {
+        const r = await a.run(["run", "--once"]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        const text = crontabOf(SELF);
+        expect(managedLines(text).filter((l) => l.includes(`--job ${named} `))).toHaveLength(1);
+        expect(managedLines(text).filter((l) => l.includes(`--job ${unnamed} `))).toHaveLength(1);
+        // Its own crontab, never through -u; written (and read back) in the first pass only.
+        const calls = a.takeCalls();
+        expect(calls.some((c) => c.includes("-u"))).toBe(false);
+        expect(calls.filter((c) => !c.startsWith("-"))).toHaveLength(pass === 1 ? 1 : 0);
+        expect(calls.filter((c) => c === "-l")).toHaveLength(pass === 1 ? 2 : 1);
+      }
+
+      const st = await a.run(["status", "--json"]);
+      expect(st.code).toBe(0);
+      const managed = (JSON.parse(st.stdout) as { state: { managed: { job_id: string; user: string; state: string }[] } }).state.managed;
+      expect(managed.map((m) => [m.job_id, m.user, m.state]).sort()).toEqual([
+        [named, SELF, "applied"],
+        [unnamed, SELF, "applied"],
+      ].sort());
+      const detail = (await (await capi(`/api/v1/agents/${a.id}`)).json()) as { jobs: { job_id: string; state: string }[] };
+      expect(detail.jobs.map((j) => [j.job_id, j.state]).sort()).toEqual([
+        [named, "applied"],
+        [unnamed, "applied"],
+      ].sort());
+    },
+    60_000,
+  );
+
+  test.skipIf(!canRunAs(SELF))(
+    "uninstall removes the crontab the agent created where the user had none",
+    async () => {
+      const a = await selfAgent("self-2");
+      await job("lonely", "self-2");
+      expect((await a.run(["run", "--once"])).code).toBe(0);
+      expect(managedLines(crontabOf(SELF))).toHaveLength(1);
+
+      const u = await a.run(["uninstall"]);
+      expect(u.code).toBe(0);
+      const l = spawnSync("crontab", ["-u", SELF, "-l"], { encoding: "utf8" });
+      expect(l.stderr).toContain(`no crontab for ${SELF}`);
+      expect(l.status).toBe(1);
+      expect(u.stdout).toContain(`managed entries removed from the crontab of ${SELF}`);
+    },
+    60_000,
+  );
+});
+
+// ---------------------------------------------------------------------------------------
+// `applied` means the crontab, read back, holds the line: here someone else's `crontab`
+// lands just after the agent's, as an admin's editor or a deploy script would.
+
+const RACE = "crontopus-e2e-race";
+
+/** The real crontab of RACE; another writer replaces it right after the agent's next install. Root's own crontab is never read or written. */
+class RacedCrontab extends SystemCrontab {
+  racer: string | null = null;
+  override async read(user?: string) {
+    return user === undefined ? null : super.read(user);
+  }
+  override async install(text: string, user?: string) {
+    if (user === undefined) throw new Error("the test never writes root's crontab");
+    await super.install(text, user);
+    if (this.racer !== null) installCrontab(user, this.racer);
+    this.racer = null;
+  }
+}
+
+describe.skipIf(!root || !hasCrontab)("what the agent reports is what the crontab holds", () => {
+  let srv: TestServer;
+  let dave: Persona;
+  let unlockRace = () => {};
+  beforeAll(async () => {
+    unlockRace = await lockUser(RACE);
+    ensureUser(RACE);
+    srv = await startTestServer();
+    dave = await persona(srv.db, "dave", "hooli", "owner");
+  }, 70_000);
+  afterAll(async () => {
+    spawnSync("crontab", ["-u", RACE, "-r"]);
+    await srv?.close().catch(() => {});
+    unlockRace();
+  });
+
+  test(
+    "a line another writer wiped out right after the agent wrote it is reported as an error, not applied, and is written again by the next pass",
+    async () => {
+      const dapi = (path: string, init: RequestInit & { json?: unknown } = {}) => srv.api(path, { token: dave.token, ...init });
+      installCrontab(RACE, "# dave's crontab\n");
+      const { token } = (await (await dapi("/api/v1/enrollment-tokens", { method: "POST", json: { name: "race", labels: { slot: "race" } } })).json()) as { token: string };
+      const home = tempDir("crontopus-agent-race-");
+      const config = join(home, "agent.json");
+      expect((await cli(["agent", "enroll", "--server", srv.url, "--token", token, "--name", "race"], { CRONTOPUS_AGENT_CONFIG: config, CRONTOPUS_MACHINE_ID: `race-${crypto.randomUUID()}` })).code).toBe(0);
+      const cfg = JSON.parse(readFileSync(config, "utf8"));
+      const res = await dapi("/api/v1/jobs", { method: "POST", json: { namespace: "ops", name: "raced", schedule: "0 3 * * *", command: "/bin/true", agent: { selector: { slot: "race" } }, user: RACE } });
+      expect(res.status).toBe(201);
+      const jobId = ((await res.json()) as { id: string }).id;
+
+      const io = new RacedCrontab();
+      const deps = {
+        client: new AgentClient(cfg.server, cfg.token),
+        io,
+        host: await detectHostCron(),
+        stateDir: join(home, "state"),
+        account: currentAccount(),
+        root: true,
+        self: [BUN, MAIN],
+      };
+      const edited = "# dave's crontab\n# and the line his editor added while the agent wrote\n";
+      io.racer = edited;
+      const raced = await syncOnce(cfg, deps);
+      expect(crontabOf(RACE)).toBe(edited);
+      expect(raced.results).toEqual([expect.objectContaining({ job_id: jobId, user: RACE, state: "error", message: expect.stringContaining(`its line is not in the crontab of ${RACE} as read back`) })]);
+      const detail = (await (await dapi(`/api/v1/agents/${cfg.agent_id}`)).json()) as { jobs: { job_id: string; state: string }[] };
+      expect(detail.jobs).toEqual([expect.objectContaining({ job_id: jobId, state: "error" })]);
+
+      const again = await syncOnce(cfg, deps);
+      expect(again.results).toEqual([expect.objectContaining({ job_id: jobId, state: "applied" })]);
+      expect(crontabOf(RACE)).toStartWith(`${edited}# crontopus:begin`);
+      expect(managedLines(crontabOf(RACE))).toHaveLength(1);
+    },
+    60_000,
+  );
 });

@@ -3,14 +3,14 @@
 // that goes offline: one alert for the host, its jobs' missed runs folded into it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { persona, startTestServer, type Persona, type TestServer } from "./helpers";
-import { startReceiver, until } from "./receiver";
+import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 
 let s: TestServer;
 let alice: Persona, victor: Persona, charlie: Persona;
 const receiver = startReceiver();
 
 beforeAll(async () => {
-  s = await startTestServer({ CRONTOPUS_AGENT_INTERVAL: "1", CRONTOPUS_TICK_MS: "50" });
+  s = await startTestServer({ ...RECEIVER_ENV, CRONTOPUS_AGENT_INTERVAL: "1", CRONTOPUS_TICK_MS: "50" });
   alice = await persona(s.db, "alice", "acme", "owner");
   victor = await persona(s.db, "victor", "acme", "viewer");
   charlie = await persona(s.db, "charlie", "globex", "owner");

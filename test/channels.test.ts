@@ -23,7 +23,13 @@ beforeAll(async () => {
   dir = tempDir();
   db = openDb(join(dir, "crontopus.db"));
   migrate(db);
-  const config = loadConfig({ CRONTOPUS_DATA_DIR: dir, CRONTOPUS_BASE_URL: "http://crontopus.test", CRONTOPUS_LOG_LEVEL: "silent" });
+  const config = loadConfig({
+    CRONTOPUS_DATA_DIR: dir,
+    CRONTOPUS_BASE_URL: "http://crontopus.test",
+    CRONTOPUS_LOG_LEVEL: "silent",
+    // The receiver is on loopback.
+    CRONTOPUS_ALLOW_PRIVATE_TARGETS: "true",
+  });
   const ctx = createContext(db, config, { log: createLogger("silent") });
   app = new Elysia()
     .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))

@@ -5,14 +5,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, cli, freePort, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
-import { startReceiver, until } from "./receiver";
+import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 
 let s: TestServer;
 let alice: Persona, charlie: Persona;
 let home: string;
 
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ ...RECEIVER_ENV });
   alice = await persona(s.db, "alice", "acme", "owner");
   charlie = await persona(s.db, "charlie", "globex", "owner");
   home = tempDir("crontopus-cli-monitoring-");

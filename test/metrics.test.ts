@@ -52,7 +52,7 @@ beforeAll(async () => {
   migrate(db);
   const config = loadConfig({ CRONTOPUS_DATA_DIR: dir, CRONTOPUS_LOG_LEVEL: "silent", CRONTOPUS_METRICS_TOKEN: METRICS_TOKEN });
   ctx = createContext(db, config, { log: createLogger("silent"), now: () => NOW });
-  engine = new Engine({ db, log: ctx.log, baseUrl: config.baseUrl, now: ctx.now });
+  engine = ctx.engine;
   app = appFor(ctx, engine);
 
   alice = await persona(db, "alice", "acme", "owner");

@@ -2,9 +2,9 @@
 // alice owns acme; her jobs use @every schedules of a few seconds; the engine ticks every 50 ms.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
-import { startReceiver, until } from "./receiver";
+import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 
-const ENV = { CRONTOPUS_TICK_MS: "50", CRONTOPUS_PING_BODY_LIMIT: "1KB", CRONTOPUS_PING_RATE_LIMIT: "40" };
+const ENV = { ...RECEIVER_ENV, CRONTOPUS_TICK_MS: "50", CRONTOPUS_PING_BODY_LIMIT: "1KB", CRONTOPUS_PING_RATE_LIMIT: "40" };
 let s: TestServer;
 let alice: Persona, charlie: Persona;
 const hook = startReceiver();

@@ -1,4 +1,7 @@
 // A real HTTP receiver for alert webhooks: records every request it gets.
+
+/** A receiver listens on loopback: a server sending to it must allow internal targets. */
+export const RECEIVER_ENV = { CRONTOPUS_ALLOW_PRIVATE_TARGETS: "true" } as const;
 export interface Received {
   path: string;
   headers: Headers;

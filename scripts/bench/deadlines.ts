@@ -6,6 +6,7 @@ import { migrate, openDb } from "../../src/db";
 import { createTenant, createUser } from "../../src/auth/identity";
 import { Engine } from "../../src/monitor/engine";
 import { createChannel } from "../../src/alerts/channels";
+import { openSecretBox } from "../../src/secrets";
 import { createLogger } from "../../src/log";
 import { newId, randomSecret } from "../../src/tokens";
 import { ms, tempDataDir, verdict } from "./lib";
@@ -17,7 +18,7 @@ const db = openDb(join(dir, "crontopus.db"));
 migrate(db);
 const user = await createUser(db, { email: "bench@example.com", password: "bench-password" });
 const tenant = createTenant(db, { slug: "bench" }, user.id);
-createChannel(db, tenant.id, { name: "hook", type: "webhook", config: { url: "http://127.0.0.1:9/unused" } }, Date.now());
+createChannel(db, { secrets: openSecretBox(join(dir, "secret.key")), allowPrivateTargets: true }, tenant.id, { name: "hook", type: "webhook", config: { url: "http://127.0.0.1:9/unused" } }, Date.now());
 
 // Bulk rows straight into the table: 1M jobs through the service would take minutes.
 const now = Date.now();

@@ -40,6 +40,7 @@ const DeliverySchema = t.Object({
 
 export function channelsApi(ctx: AppContext) {
   const { db } = ctx;
+  const deps = { secrets: ctx.secrets, allowPrivateTargets: ctx.config.allowPrivateTargets };
   return apiGroup(ctx, "/channels", "channels")
     .get("", ({ principal }) => ({ channels: listChannels(db, requireScope(principal, "read").tenantId).map(channelJson) }), {
       detail: { summary: "Alert channels, secrets masked", responses: responses(200, "The channels", t.Object({ channels: t.Array(ChannelSchema) })) },
@@ -49,7 +50,7 @@ export function channelsApi(ctx: AppContext) {
       ({ principal, body, set }) => {
         const p = requireScope(principal, "write");
         set.status = 201;
-        return channelJson(createChannel(db, p.tenantId, body, ctx.now()));
+        return channelJson(createChannel(db, deps, p.tenantId, body, ctx.now()));
       },
       { body: channelBody, detail: { summary: "Create an alert channel (409 if the name is taken)", responses: responses(201, "The channel", ChannelSchema, [409]) } },
     )
@@ -59,7 +60,7 @@ export function channelsApi(ctx: AppContext) {
     })
     .put(
       "/:id",
-      ({ principal, params, body }) => channelJson(updateChannel(db, requireScope(principal, "write").tenantId, params.id, body, ctx.now())),
+      ({ principal, params, body }) => channelJson(updateChannel(db, deps, requireScope(principal, "write").tenantId, params.id, body, ctx.now())),
       {
         params: byId,
         body: channelBody,
@@ -78,7 +79,8 @@ export function channelsApi(ctx: AppContext) {
       "/:id/test",
       async ({ principal, params }) => {
         const p = requireScope(principal, "write");
-        const r = await sendTest(db, p.tenantId, params.id, { smtpUrl: ctx.config.smtpUrl, smtpFrom: ctx.config.smtpFrom }, ctx.now());
+        const { smtpUrl, smtpFrom, allowPrivateTargets } = ctx.config;
+        const r = await sendTest(db, ctx.secrets, p.tenantId, params.id, { smtpUrl, smtpFrom, allowPrivateTargets }, ctx.now());
         return { ok: r.ok, ...(r.code !== undefined ? { code: r.code } : {}), ...(r.error !== undefined ? { error: r.error } : {}) };
       },
       { params: byId, detail: { summary: "Send a test message now; 200 with ok:false when the receiver failed", responses: responses(200, "What the receiver said", TestSchema) } },

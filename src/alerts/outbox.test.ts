@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { migrate, openDb, type Db } from "../db";
 import { createLogger } from "../log";
 import { createTenant } from "../auth/identity";
-import { createChannel, deleteChannel, type Channel } from "./channels";
+import { createChannel, deleteChannel, type Channel, type ChannelDeps } from "./channels";
+import { openSecretBox, type SecretBox } from "../secrets";
 import type { AlertMessage } from "./message";
 import { backoffMs, Dispatcher, enqueueNotification, getNotification, listDeliveries, MAX_ATTEMPTS, sendTest } from "./outbox";
 
@@ -43,7 +44,10 @@ let receiver: ReturnType<typeof startReceiver>;
 let seq = 0;
 
 const silent = createLogger("silent");
-const dispatcher = (d = db) => new Dispatcher({ db: d, config: { smtpUrl: null, smtpFrom: "crontopus@localhost" }, log: silent, now: () => clock });
+// The receiver is on loopback: this outbox serves an installation that allows internal targets.
+let secrets: SecretBox;
+let deps: ChannelDeps;
+const dispatcher = (d = db) => new Dispatcher({ db: d, config: { smtpUrl: null, smtpFrom: "crontopus@localhost", allowPrivateTargets: true }, secrets, log: silent, now: () => clock });
 
 beforeAll(() => {
   receiver = startReceiver();
@@ -55,6 +59,8 @@ beforeEach(() => {
   dbPath = join(dir, "crontopus.db");
   db = openDb(dbPath);
   migrate(db);
+  secrets = openSecretBox(join(dir, "secret.key"));
+  deps = { secrets, allowPrivateTargets: true };
   tenantId = createTenant(db, { slug: "acme", name: "Acme Inc" }, null, T0).id;
   clock = T0;
 });
@@ -64,7 +70,7 @@ afterEach(() => {
 });
 
 function webhook(path: string): Channel {
-  return createChannel(db, tenantId, { name: `hook-${++seq}`, type: "webhook", config: { url: receiver.url + path } }, clock);
+  return createChannel(db, deps, tenantId, { name: `hook-${++seq}`, type: "webhook", config: { url: receiver.url + path } }, clock);
 }
 
 const message: AlertMessage = {
@@ -108,7 +114,7 @@ describe("delivery", () => {
     db.close();
     db = openDb(dbPath);
     clock = Date.now();
-    const d = new Dispatcher({ db, config: { smtpUrl: null, smtpFrom: "x@y" }, log: silent, now: Date.now }, { pollMs: 50 });
+    const d = new Dispatcher({ db, config: { smtpUrl: null, smtpFrom: "x@y", allowPrivateTargets: true }, secrets, log: silent, now: Date.now }, { pollMs: 50 });
     d.start();
     for (let i = 0; i < 100 && getNotification(db, id)!.status !== "sent"; i++) await Bun.sleep(20);
     await d.stop();
@@ -118,7 +124,7 @@ describe("delivery", () => {
 
   test("kick() delivers a row queued after start without waiting for the poll", async () => {
     const ch = webhook("/kick");
-    const d = new Dispatcher({ db, config: { smtpUrl: null, smtpFrom: "x@y" }, log: silent, now: Date.now }, { pollMs: 60_000 });
+    const d = new Dispatcher({ db, config: { smtpUrl: null, smtpFrom: "x@y", allowPrivateTargets: true }, secrets, log: silent, now: Date.now }, { pollMs: 60_000 });
     d.start();
     await Bun.sleep(50);
     clock = Date.now();
@@ -246,7 +252,7 @@ describe("enqueue", () => {
 describe("sendTest", () => {
   test("sends a test message now and records it as sent", async () => {
     const ch = webhook("/test-ok");
-    expect(await sendTest(db, tenantId, ch.id, { smtpUrl: null, smtpFrom: "x@y" }, clock)).toEqual({ ok: true, code: 200, body: "thanks" });
+    expect(await sendTest(db, secrets, tenantId, ch.id, { smtpUrl: null, smtpFrom: "x@y", allowPrivateTargets: true }, clock)).toEqual({ ok: true, code: 200, body: "thanks" });
     const sent = JSON.parse(receiver.hits("/test-ok")[0]!);
     expect(sent).toMatchObject({ event: "test", job: null, tenant: { slug: "acme", name: "Acme Inc" } });
     expect(listDeliveries(db, tenantId, ch.id)).toEqual([
@@ -261,7 +267,7 @@ describe("sendTest", () => {
   test("a failed test is recorded as failed and not retried", async () => {
     const ch = webhook("/test-fail");
     receiver.behaviour.failFirst.set("/test-fail", Infinity);
-    expect(await sendTest(db, tenantId, ch.id, { smtpUrl: null, smtpFrom: "x@y" }, clock)).toMatchObject({ ok: false, code: 503 });
+    expect(await sendTest(db, secrets, tenantId, ch.id, { smtpUrl: null, smtpFrom: "x@y", allowPrivateTargets: true }, clock)).toMatchObject({ ok: false, code: 503 });
     expect(listDeliveries(db, tenantId, ch.id)[0]).toMatchObject({ event: "test", status: "failed", attempts: 1, last_error: "HTTP 503: down for maintenance (1)" });
     clock += 24 * 3600 * SEC;
     expect(await dispatcher().runOnce()).toBe(0);
@@ -273,7 +279,7 @@ describe("sendTest", () => {
     receiver.behaviour.delayMs = 150;
     try {
       const d = dispatcher();
-      const pending = sendTest(db, tenantId, ch.id, { smtpUrl: null, smtpFrom: "x@y" }, clock);
+      const pending = sendTest(db, secrets, tenantId, ch.id, { smtpUrl: null, smtpFrom: "x@y", allowPrivateTargets: true }, clock);
       expect(await d.runOnce()).toBe(0);
       expect((await pending).ok).toBe(true);
     } finally {

@@ -4,9 +4,10 @@ import type { Config } from "../config";
 import type { Db } from "../db";
 import type { Logger } from "../log";
 import { newId } from "../tokens";
-import { getChannel } from "./channels";
+import type { SecretBox } from "../secrets";
+import { getChannel, openChannelConfig, readChannelConfig } from "./channels";
 import { testMessage, type AlertEvent, type AlertMessage } from "./message";
-import { DEFAULT_TIMEOUT_MS, RESPONSE_BODY_MAX, send, type ChannelConfig, type SendOptions, type SendResult } from "./senders";
+import { DEFAULT_TIMEOUT_MS, RESPONSE_BODY_MAX, send, type SendOptions, type SendResult } from "./senders";
 
 export const MAX_ATTEMPTS = 10;
 const BACKOFF_BASE_MS = 30_000;
@@ -131,11 +132,13 @@ function recordAttempt(db: Db, row: { id: number; attempts: number }, result: Se
   return status;
 }
 
-type DueRow = NotificationRow & { channel_name: string; channel_type: string; channel_config: string };
+type DueRow = NotificationRow & { channel_name: string; channel_type: string; channel_config: string; channel_sealed: string | null };
 
 export interface DispatcherContext {
   db: Db;
-  config: Pick<Config, "smtpUrl" | "smtpFrom">;
+  config: Pick<Config, "smtpUrl" | "smtpFrom" | "allowPrivateTargets">;
+  /** Decrypts channel configs, just before each send. */
+  secrets: SecretBox;
   log: Logger;
   now: () => number;
 }
@@ -224,7 +227,7 @@ export class Dispatcher {
     const now = this.ctx.now();
     const due = db
       .query<DueRow, [number, number]>(
-        `SELECT n.*, c.name AS channel_name, c.type AS channel_type, c.config AS channel_config
+        `SELECT n.*, c.name AS channel_name, c.type AS channel_type, c.config AS channel_config, c.sealed AS channel_sealed
          FROM notifications n JOIN channels c ON c.id = n.channel_id
          WHERE n.status = 'pending' AND n.next_attempt_at <= ?
          ORDER BY n.next_attempt_at, n.id LIMIT ?`,
@@ -249,8 +252,13 @@ export class Dispatcher {
       let result: SendResult;
       try {
         const message = JSON.parse(row.payload) as AlertMessage;
-        const channel = { type: row.channel_type, config: JSON.parse(row.channel_config) as ChannelConfig };
-        result = await send(channel, message, { smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom, timeoutMs: this.timeoutMs });
+        const channel = { type: row.channel_type, config: openChannelConfig(this.ctx.secrets, { config: row.channel_config, sealed: row.channel_sealed }) };
+        result = await send(channel, message, {
+          smtpUrl: config.smtpUrl,
+          smtpFrom: config.smtpFrom,
+          allowPrivateTargets: config.allowPrivateTargets,
+          timeoutMs: this.timeoutMs,
+        });
       } catch (e) {
         result = { ok: false, error: e instanceof Error ? e.message : String(e) };
       }
@@ -266,8 +274,9 @@ export class Dispatcher {
 }
 
 /** Sends a `test` message to a channel now, recorded in its outbox like any other; never retried. */
-export async function sendTest(db: Db, tenantId: string, channelId: string, opts: SendOptions, now = Date.now()): Promise<SendResult> {
-  const channel = getChannel(db, tenantId, channelId);
+export async function sendTest(db: Db, secrets: SecretBox, tenantId: string, channelId: string, opts: SendOptions, now = Date.now()): Promise<SendResult> {
+  const stored = getChannel(db, tenantId, channelId);
+  const channel = { type: stored.type, config: readChannelConfig(db, secrets, tenantId, channelId) };
   const tenant = db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?").get(tenantId)!;
   const message = testMessage(tenant, now);
   const id = enqueueNotification(

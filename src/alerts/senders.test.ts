@@ -18,7 +18,8 @@ interface Received {
 let receiver: ReturnType<typeof Bun.serve>;
 let received: Received[] = [];
 let base = "";
-const noSmtp: SendOptions = { smtpUrl: null, smtpFrom: "crontopus@localhost" };
+// The receivers here are on loopback: these sends are those of an installation that allows internal targets.
+const noSmtp: SendOptions = { smtpUrl: null, smtpFrom: "crontopus@localhost", allowPrivateTargets: true };
 
 beforeAll(() => {
   receiver = Bun.serve({
@@ -275,6 +276,7 @@ describe("email", () => {
     const result = await send({ type: "email", config: { to: ["ops@acme.test", "dba@acme.test"] } }, down, {
       smtpUrl,
       smtpFrom: "Crontopus <alerts@crontopus.test>",
+      allowPrivateTargets: true,
     });
     expect(result).toEqual({ ok: true, code: 250, body: "250 Message accepted" });
     const mail = JSON.parse((await lines.next()).value);
@@ -290,9 +292,22 @@ describe("email", () => {
       smtpUrl: "smtp://127.0.0.1:1",
       smtpFrom: "alerts@crontopus.test",
       timeoutMs: 500,
+      allowPrivateTargets: true,
     });
     expect(result.ok).toBe(false);
     expect(result.error).toBeTruthy();
+  });
+
+  test("a relay on an internal address is refused unless internal targets are allowed", async () => {
+    const port = new URL(smtpUrl).port;
+    for (const host of ["127.0.0.1", "2130706433", "localhost"]) {
+      const result = await send({ type: "email", config: { to: ["ops@acme.test"] } }, down, { smtpUrl: `smtp://${host}:${port}`, smtpFrom: "alerts@crontopus.test" });
+      expect(result).toMatchObject({ ok: false, error: expect.stringContaining("refused") });
+    }
+    // The next message the relay got is this one: none of the refused ones reached it.
+    const ok = await send({ type: "email", config: { to: ["after@acme.test"] } }, down, { smtpUrl, smtpFrom: "alerts@crontopus.test", allowPrivateTargets: true });
+    expect(ok.ok).toBe(true);
+    expect(JSON.parse((await lines.next()).value).to).toEqual(["after@acme.test"]);
   });
 });
 
@@ -342,6 +357,24 @@ describe("validateChannel", () => {
     expect(validateChannel("email", { to: "ops@acme.test, dba@acme.test" }).config).toEqual({ to: ["ops@acme.test", "dba@acme.test"] });
     expect(validateChannel("pagerduty", { routing_key: " abc ", severity: "error" }).config).toEqual({ routing_key: "abc", severity: "error" });
     expect(validateChannel("ntfy", { url: "https://ntfy.sh/ops", priority: 5 }).config).toEqual({ url: "https://ntfy.sh/ops", priority: "5" });
+  });
+
+  test("refuses internal addresses and localhost in every URL field, resolving no name", () => {
+    for (const [type, config] of [
+      ["webhook", { url: "http://127.0.0.1:8080/api/v1/tenants" }],
+      ["slack", { url: "http://2130706433/x" }],
+      ["discord", { url: "http://0177.0.0.1/x" }],
+      ["teams", { url: "http://[::ffff:127.0.0.1]/x" }],
+      ["ntfy", { url: "http://localhost/topic" }],
+      ["pagerduty", { routing_key: "k", url: "http://169.254.169.254/latest/meta-data/" }],
+      ["webhook", { url: "http://10.0.0.5/hook" }],
+      ["webhook", { url: "http://[fd00::1]/hook" }],
+    ] as const) {
+      expect(invalid(type, config)).toStartWith("config.url config.url: may not point inside this server's network");
+    }
+    // A name is not looked up when saved: this one does not even exist.
+    expect(validateChannel("webhook", { url: "https://hooks.example.invalid/x" }).config.url).toBe("https://hooks.example.invalid/x");
+    expect(validateChannel("webhook", { url: "http://127.0.0.1/x" }, { allowPrivateTargets: true }).config.url).toBe("http://127.0.0.1/x");
   });
 });
 

@@ -3,6 +3,7 @@
 import { createHmac } from "node:crypto";
 import nodemailer from "nodemailer";
 import { Invalid } from "../errors";
+import { checkTargetHost, guardedFetch, isAddressLiteral, resolveTarget, TargetRefused, type TargetPolicy } from "../net/guard";
 import { VERSION } from "../version";
 import { jobRef, summary, text, type AlertMessage } from "./message";
 
@@ -24,7 +25,16 @@ export interface SendOptions {
   smtpUrl: string | null;
   smtpFrom: string;
   timeoutMs?: number;
+  /** CRONTOPUS_ALLOW_PRIVATE_TARGETS: let sends reach loopback, private and link-local addresses. */
+  allowPrivateTargets?: boolean;
 }
+
+export interface ValidateOptions {
+  /** CRONTOPUS_ALLOW_PRIVATE_TARGETS: accept literal internal addresses and localhost. */
+  allowPrivateTargets?: boolean;
+}
+
+const policyOf = (o: { allowPrivateTargets?: boolean }): TargetPolicy => ({ allowPrivate: o.allowPrivateTargets === true });
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const RESPONSE_BODY_MAX = 2048;
@@ -56,7 +66,7 @@ export function checkChannelType(type: string): ChannelType {
   return type as ChannelType;
 }
 
-function httpUrl(field: string, v: unknown): string {
+function httpUrl(field: string, v: unknown, opts: ValidateOptions): string {
   if (typeof v !== "string" || v.trim() === "") throw new Invalid(field, "is required: an http(s) URL");
   let u: URL;
   try {
@@ -65,6 +75,9 @@ function httpUrl(field: string, v: unknown): string {
     throw new Invalid(field, `must be an http(s) URL, got ${JSON.stringify(v)}`);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new Invalid(field, `must be an http(s) URL, got ${JSON.stringify(v)}`);
+  // Names are checked when a message is sent: saving resolves nothing.
+  const refusal = checkTargetHost(u.hostname.replace(/^\[|\]$/g, ""), policyOf(opts));
+  if (refusal) throw new Invalid(field, `may not point inside this server's network: ${refusal}`);
   return v.trim();
 }
 
@@ -82,7 +95,7 @@ function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[
 }
 
 /** Checks a channel's type and config; returns the config with only the known fields. */
-export function validateChannel(type: string, config: unknown): { type: ChannelType; config: ChannelConfig } {
+export function validateChannel(type: string, config: unknown, opts: ValidateOptions = {}): { type: ChannelType; config: ChannelConfig } {
   const t = checkChannelType(type);
   if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Invalid("config", "must be an object");
   const c = config as Record<string, unknown>;
@@ -95,7 +108,7 @@ export function validateChannel(type: string, config: unknown): { type: ChannelT
   };
   switch (t) {
     case "webhook": {
-      set("url", httpUrl("config.url", c.url));
+      set("url", httpUrl("config.url", c.url, opts));
       set("secret", optString("config.secret", c.secret));
       if (c.headers !== undefined && c.headers !== null) {
         if (typeof c.headers !== "object" || Array.isArray(c.headers)) throw new Invalid("config.headers", "must be an object of header names to values");
@@ -112,7 +125,7 @@ export function validateChannel(type: string, config: unknown): { type: ChannelT
     case "slack":
     case "discord":
     case "teams":
-      set("url", httpUrl("config.url", c.url));
+      set("url", httpUrl("config.url", c.url, opts));
       break;
     case "email": {
       const to = typeof c.to === "string" ? c.to.split(",") : c.to;
@@ -130,12 +143,12 @@ export function validateChannel(type: string, config: unknown): { type: ChannelT
       const key = optString("config.routing_key", c.routing_key);
       if (!key) throw new Invalid("config.routing_key", "is required: the integration key of an Events API v2 integration");
       out.routing_key = key.trim();
-      if (c.url !== undefined && c.url !== null && c.url !== "") out.url = httpUrl("config.url", c.url);
+      if (c.url !== undefined && c.url !== null && c.url !== "") out.url = httpUrl("config.url", c.url, opts);
       set("severity", oneOf("config.severity", c.severity, PAGERDUTY_SEVERITIES));
       break;
     }
     case "ntfy": {
-      const url = httpUrl("config.url", c.url);
+      const url = httpUrl("config.url", c.url, opts);
       if (new URL(url).pathname.replace(/\/+$/, "") === "") throw new Invalid("config.url", "must be a topic URL, such as https://ntfy.sh/my-topic");
       out.url = url;
       set("token", optString("config.token", c.token));
@@ -390,7 +403,20 @@ export function sendNtfy(config: ChannelConfig, m: AlertMessage, opts: SendOptio
 export async function sendEmail(config: ChannelConfig, m: AlertMessage, opts: SendOptions): Promise<SendResult> {
   if (!opts.smtpUrl) return { ok: false, error: "email is not configured on this server: set CRONTOPUS_SMTP_URL" };
   const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const transport = nodemailer.createTransport(opts.smtpUrl, {
+  // Resolved and checked for this send, and the session goes to the address checked; the TLS
+  // server name stays the configured host.
+  const relay = new URL(opts.smtpUrl);
+  const host = relay.hostname.replace(/^\[|\]$/g, "");
+  let address: string;
+  try {
+    [address] = (await resolveTarget(host, policyOf(opts))) as [string];
+  } catch (e) {
+    return { ok: false, error: errorText(e) };
+  }
+  relay.hostname = address.includes(":") ? `[${address}]` : address;
+  const transport = nodemailer.createTransport({
+    url: relay.toString(),
+    ...(isAddressLiteral(host) ? {} : { servername: host }),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
@@ -433,12 +459,14 @@ async function post(rawUrl: string, body: string, headers: HeadersInit, opts: Se
     url.password = "";
   }
   try {
-    const res = await fetch(url, { method: "POST", body, headers: h, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    // The guard resolves and checks the host for this attempt, and never follows a redirect.
+    const res = await guardedFetch(url, { method: "POST", body, headers: h, signal: AbortSignal.timeout(timeoutMs) }, policyOf(opts));
     const answer = (await res.text()).slice(0, RESPONSE_BODY_MAX);
     if (res.ok) return { ok: true, code: res.status, body: answer };
     return { ok: false, code: res.status, body: answer, error: `HTTP ${res.status}${answer ? `: ${oneLine(answer)}` : ""}` };
   } catch (e) {
     if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")) return { ok: false, error: `timed out after ${timeoutMs} ms` };
+    if (e instanceof TargetRefused) return { ok: false, error: e.message };
     return { ok: false, error: errorText(e) };
   }
 }

@@ -7,7 +7,7 @@ import { RateLimiter } from "../ratelimit";
 import { clientIp } from "../clientip";
 import { createApiToken, listApiTokens, revokeApiToken } from "./apitokens";
 import { readCookie } from "./authenticate";
-import { getUser, listUserTenants, verifyLogin } from "./identity";
+import { getUser, listUserTenants, normalizeEmail, verifyLogin } from "./identity";
 import { requireScope, requireUser, type Principal } from "./principal";
 
 const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
@@ -61,10 +61,12 @@ export function authApi(ctx: AppContext) {
       "/auth/login",
       async ({ body, request, server, set }) => {
         const ip = clientIp(server, request, ctx.config.trustProxy);
+        // One account, one key: " Alice@X.test" is alice@x.test, for the lookup and the limit alike.
+        const email = normalizeEmail(body.email);
         perAddress.hit(ip, ctx.now());
-        perAccount.hit(`${ip}|${body.email.toLowerCase()}`, ctx.now());
-        const user = await verifyLogin(ctx.db, body.email, body.password);
-        perAccount.reset(`${ip}|${body.email.toLowerCase()}`);
+        perAccount.hit(`${ip}|${email}`, ctx.now());
+        const user = await verifyLogin(ctx.db, email, body.password);
+        perAccount.reset(`${ip}|${email}`);
         const tenants = listUserTenants(ctx.db, user.id);
         const { cookie } = await ctx.sessions.create(user.id, tenants[0]?.tenant_id ?? null);
         set.headers["set-cookie"] = cookie;

@@ -82,6 +82,11 @@ export async function createUser(
   return getUser(db, id);
 }
 
+/** How an e-mail address is looked up and rate-limited: trimmed and lower-cased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 export function findUserByEmail(db: Db, email: string): User | null {
   const r = db.query<UserRow, [string]>("SELECT * FROM users WHERE email = ?").get(email.trim());
   return r ? toUser(r) : null;
@@ -107,7 +112,8 @@ let dummyHash: Promise<string> | null = null;
 
 /** Checks a login. Unknown email and wrong password fail alike, in about the same time. */
 export async function verifyLogin(db: Db, email: string, password: string): Promise<User> {
-  const r = db.query<UserRow, [string]>("SELECT * FROM users WHERE email = ?").get(email.trim());
+  // users.email is COLLATE NOCASE, so the lower-cased address finds the row however it was written.
+  const r = db.query<UserRow, [string]>("SELECT * FROM users WHERE email = ?").get(normalizeEmail(email));
   if (!r) {
     dummyHash ??= hashPassword("crontopus-timing-equaliser");
     await Bun.password.verify(password, await dummyHash);

@@ -1,5 +1,8 @@
 // Console sessions. Lucia v3 is unmaintained upstream, so it stays behind this one module.
-import { Lucia, TimeSpan } from "lucia";
+// The database keeps only the SHA-256 of each session's cookie value, as api_tokens does: a
+// copy of the database does not let anyone sign in as its users.
+import { createHash } from "node:crypto";
+import { Lucia, TimeSpan, type Adapter } from "lucia";
 import { BunSQLiteAdapter } from "@lucia-auth/adapter-sqlite";
 import type { Db } from "../db";
 import { findMembership, getTenant, getUser, listUserTenants } from "./identity";
@@ -18,8 +21,30 @@ export interface Sessions {
   switchTenant(sessionId: string, userId: string, slug: string): Promise<void>;
 }
 
+/** The sessions row id of a cookie value. */
+export function sessionRowId(cookieValue: string): string {
+  return createHash("sha256").update(cookieValue).digest("hex");
+}
+
+/** Lucia's SQLite adapter, storing the hash of every session id it is given. */
+function hashingAdapter(inner: Adapter): Adapter {
+  return {
+    async getSessionAndUser(id) {
+      const [session, user] = await inner.getSessionAndUser(sessionRowId(id));
+      // Lucia builds the cookie from the id it gets back: give it the cookie value, not the hash.
+      return [session ? { ...session, id } : null, user];
+    },
+    getUserSessions: (userId) => inner.getUserSessions(userId),
+    setSession: (session) => inner.setSession({ ...session, id: sessionRowId(session.id) }),
+    updateSessionExpiration: (id, expiresAt) => inner.updateSessionExpiration(sessionRowId(id), expiresAt),
+    deleteSession: (id) => inner.deleteSession(sessionRowId(id)),
+    deleteUserSessions: (userId) => inner.deleteUserSessions(userId),
+    deleteExpiredSessions: () => inner.deleteExpiredSessions(),
+  };
+}
+
 export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
-  const lucia = new Lucia(new BunSQLiteAdapter(db, { user: "users", session: "sessions" }), {
+  const lucia = new Lucia(hashingAdapter(new BunSQLiteAdapter(db, { user: "users", session: "sessions" })), {
     sessionExpiresIn: new TimeSpan(30, "d"),
     sessionCookie: { name: SESSION_COOKIE, attributes: { secure: opts.secure, sameSite: "lax" } },
     getSessionAttributes: (a) => ({ tenantId: (a as { tenant_id: string | null }).tenant_id }),
@@ -67,7 +92,7 @@ export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
       const t = listUserTenants(db, userId).find((m) => m.slug === slug);
       if (!t) throw new NotFound("tenant");
       if (!sessionId) throw new Forbidden("only a console session can switch tenant");
-      db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(t.tenant_id, sessionId, userId);
+      db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(t.tenant_id, sessionRowId(sessionId), userId);
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Db } from "../db";
 import { Invalid, NotFound } from "../errors";
 import { createJob } from "../jobs/jobs";
 import type { CheckinEvent, CheckinKind } from "./writer";
-import { holdJobState, type JobStateHolder } from "../jobs/holders";
+import { jobStates, type JobStates } from "../monitor/states";
 
 export interface PingTarget {
   id: string;
@@ -22,14 +22,17 @@ export function isRunId(rid: string): boolean {
 /** Jobs found by ping token, kept in memory: the lookup runs on every ping. */
 const MAX_CACHED_TOKENS = 100_000;
 
-export class PingLookup implements JobStateHolder {
+export class PingLookup {
   private readonly cache = new Map<string, PingTarget>();
   private readonly tokenOf = new Map<string, string>();
   private readonly byToken;
   private readonly tenantByKey;
   private readonly byName;
+  private readonly states: JobStates;
 
   constructor(private readonly db: Db) {
+    // A deleted job must stop answering at once: cached hits are checked against the owner of job state.
+    this.states = jobStates(db);
     this.byToken = db.query<PingTarget, [string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE ping_token = ?");
     this.tenantByKey = db.query<{ id: string; auto_provision: number }, [string]>(
       "SELECT id, auto_provision FROM tenants WHERE ping_key = ?",
@@ -37,13 +40,16 @@ export class PingLookup implements JobStateHolder {
     this.byName = db.query<PingTarget, [string, string, string]>(
       "SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?",
     );
-    // A deleted job must stop answering at once: the job service tells us when one changes.
-    holdJobState(db, this);
   }
 
   token(token: string): PingTarget | null {
     const hit = this.cache.get(token);
-    if (hit) return hit;
+    if (hit) {
+      if (!this.states.isDeleted(hit.id)) return hit;
+      this.cache.delete(token);
+      this.tokenOf.delete(hit.id);
+      return null;
+    }
     const found = this.byToken.get(token);
     if (found) {
       if (this.cache.size >= MAX_CACHED_TOKENS) {
@@ -54,16 +60,6 @@ export class PingLookup implements JobStateHolder {
       this.tokenOf.set(found.id, token);
     }
     return found;
-  }
-
-  writeBack(): void {}
-
-  forget(jobId: string): void {
-    const token = this.tokenOf.get(jobId);
-    if (token !== undefined) {
-      this.cache.delete(token);
-      this.tokenOf.delete(jobId);
-    }
   }
 
   /**

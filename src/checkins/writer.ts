@@ -66,6 +66,8 @@ export class CheckinWriter {
   private nextId: number;
   /** Told of every committed batch, in id order (the engine). */
   onCommit: ((rows: CheckinRow[]) => void) | null = null;
+  /** Called after each batch is answered (the WAL guard). */
+  afterCommit: (() => void) | null = null;
   /** Check-ins committed since start, for /metrics. */
   committed = 0;
   batches = 0;
@@ -76,12 +78,15 @@ export class CheckinWriter {
     }
     // Retention deletes only rows the engine's cursor has passed, so the newest row and the
     // cursor bound every id handed out before (job rows' last_checkin_id included).
-    const top = db
-      .query<{ n: number }, []>(
-        "SELECT max(ifnull((SELECT max(id) FROM checkins), 0), (SELECT value FROM engine_state WHERE key = 'checkins_applied')) AS n",
-      )
-      .get()!.n;
-    this.nextId = top + 1;
+    const cursor = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'").get()!.value;
+    const top = db.query<{ n: number | null }, []>("SELECT max(id) AS n FROM checkins").get()!.n ?? 0;
+    this.nextId = Math.max(top, cursor) + 1;
+    // A job row is written back up to a second after its check-ins, so after a crash it may
+    // name an older head than the log has. Every check-in a job row may not reflect yet lies
+    // past the engine's cursor: the chains go on from the newest of those.
+    for (const r of db.query<{ job_id: string; id: number }, [number]>("SELECT job_id, max(id) AS id FROM checkins WHERE id > ? GROUP BY job_id").iterate(cursor)) {
+      this.heads.set(r.job_id, r.id);
+    }
   }
 
   /** Resolves once the check-in is committed. */
@@ -137,5 +142,6 @@ export class CheckinWriter {
     this.batches++;
     this.onCommit?.(rows);
     for (const p of batch) p.resolve();
+    this.afterCommit?.();
   }
 }

@@ -42,7 +42,7 @@ function parseInterval(v: string | undefined): number | null {
 
 async function syncDeps(cfg: { server: string; token: string; state_dir?: string; binary?: string[] }, dryRun: boolean) {
   const { AgentClient, selfCommand } = await import("../../agent/agent");
-  const { SystemCrontab, detectHostCron, currentUser } = await import("../../agent/host");
+  const { SystemCrontab, detectHostCron, currentAccount } = await import("../../agent/host");
   const host = await detectHostCron();
   let tasks;
   if (process.platform === "win32") {
@@ -56,7 +56,7 @@ async function syncDeps(cfg: { server: string; token: string; state_dir?: string
     io: new SystemCrontab(),
     host,
     stateDir: cfg.state_dir ?? defaultStateDir(),
-    agentUser: currentUser(),
+    account: currentAccount(),
     root: isRoot(),
     self: cfg.binary ?? selfCommand(),
     dryRun,
@@ -198,8 +198,8 @@ const uninstallCmd = command({
       return console.log("managed tasks removed from \\Crontopus\\");
     }
     const { removeManagedEntries } = await import("../../agent/agent");
-    const { SystemCrontab, currentUser } = await import("../../agent/host");
-    const changed = await removeManagedEntries(new SystemCrontab(), cfg.state_dir ?? defaultStateDir(), currentUser());
+    const { SystemCrontab, currentAccount } = await import("../../agent/host");
+    const changed = await removeManagedEntries(new SystemCrontab(), cfg.state_dir ?? defaultStateDir(), currentAccount());
     console.log(changed.length ? `managed entries removed from the crontab of ${changed.join(", ")}` : "no managed entries to remove");
   },
 });

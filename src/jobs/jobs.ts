@@ -6,8 +6,7 @@ import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
-import { policyOf, rescheduled } from "../monitor/state";
-import { afterJobWrite, beforeJobWrite } from "./holders";
+import { jobStates } from "../monitor/states";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -185,11 +184,16 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
 
 export type JobJson = ReturnType<typeof jobJson>;
 
+/** The job with its current monitoring state: the one read every surface goes through. */
+export function currentJob(db: Db, r: JobRow): Job {
+  return jobStates(db).current(rowToJob(r));
+}
+
 export function findJob(db: Db, tenantId: string, namespace: string, name: string): Job | null {
   const r = db
     .query<JobRow, [string, string, string]>("SELECT * FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?")
     .get(tenantId, namespace, name);
-  return r ? rowToJob(r) : null;
+  return r ? currentJob(db, r) : null;
 }
 
 export function getJob(db: Db, tenantId: string, namespace: string, name: string): Job {
@@ -198,20 +202,10 @@ export function getJob(db: Db, tenantId: string, namespace: string, name: string
   return job;
 }
 
-/** The job about to be written, with any state the engine holds in memory written back first. */
-function jobForWrite(db: Db, tenantId: string, namespace: string, name: string): Job | null {
-  const row = db
-    .query<{ id: string }, [string, string, string]>("SELECT id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?")
-    .get(tenantId, namespace, name);
-  if (!row) return null;
-  beforeJobWrite(db, row.id);
-  return findJob(db, tenantId, namespace, name);
-}
-
 export function getJobById(db: Db, tenantId: string, id: string): Job {
   const r = db.query<JobRow, [string, string]>("SELECT * FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, id);
   if (!r) throw new NotFound("job");
-  return rowToJob(r);
+  return currentJob(db, r);
 }
 
 /** Warnings the caller should see beyond the parser's own, e.g. a manifest written for another tenant. */
@@ -239,21 +233,9 @@ function insertJob(db: Db, tenantId: string, spec: JobSpec, now: number): string
     token: randomSecret(18),
     now,
   });
-  reschedule(db, tenantId, id, now, true);
+  // When it is first expected, and when the engine must look at it.
+  jobStates(db).changed(id, now, true, spec.paused);
   return id;
-}
-
-/** Recomputes when the job is next expected and when the engine must look at it. */
-function reschedule(db: Db, tenantId: string, id: string, now: number, scheduleChanged: boolean): void {
-  const job = getJobById(db, tenantId, id);
-  const next = rescheduled(policyOf(job), job, now, scheduleChanged);
-  db.query("UPDATE jobs SET expected_at = ?, next_deadline = ? WHERE tenant_id = ? AND id = ?").run(
-    next.expected_at,
-    next.next_deadline,
-    tenantId,
-    id,
-  );
-  afterJobWrite(db, id);
 }
 
 function specParams(spec: JobSpec) {
@@ -283,18 +265,17 @@ function specParams(spec: JobSpec) {
 }
 
 function updateJob(db: Db, tenantId: string, id: string, spec: JobSpec, previous: Job, now: number): void {
-  // Pausing and resuming through an update moves the status the same way pauseJob/resumeJob do.
-  const status: JobStatus = spec.paused ? "paused" : previous.paused ? "new" : previous.status;
   db.query(
     `UPDATE jobs SET labels = $labels, annotations = $annotations, schedule = $schedule, timezone = $timezone,
        command = $command, args = $args, working_dir = $working_dir, env = $env, grace_s = $grace, timeout_s = $timeout,
-       enabled = $enabled, paused = $paused, status = $status, agent_selector = $selector, run_as = $run_as, updated_at = $now,
+       enabled = $enabled, paused = $paused, agent_selector = $selector, run_as = $run_as, updated_at = $now,
        alert_after = $alert_after, min_runtime_s = $min_runtime, start_grace_s = $start_grace, renotify_s = $renotify,
-       channels = $channels, status_since = CASE WHEN status = $status THEN status_since ELSE $now END
+       channels = $channels
      WHERE tenant_id = $tenant AND id = $id`,
-  ).run({ ...specParams(spec), status, now, tenant: tenantId, id });
-  const scheduleChanged = spec.schedule !== previous.schedule || spec.timezone !== previous.timezone || status !== previous.status;
-  reschedule(db, tenantId, id, now, scheduleChanged);
+  ).run({ ...specParams(spec), now, tenant: tenantId, id });
+  // Pausing and resuming through an update moves the status the same way pauseJob/resumeJob do.
+  const scheduleChanged = spec.schedule !== previous.schedule || spec.timezone !== previous.timezone;
+  jobStates(db).changed(id, now, scheduleChanged, previous.paused);
 }
 
 export interface WriteResult {
@@ -328,7 +309,7 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
   const parsed = parseJob(doc, { namespace, name });
   const spec = withDefaults({ ...parsed.fields, namespace, name });
   return db.transaction(() => {
-    const existing = jobForWrite(db, tenantId, namespace, name);
+    const existing = findJob(db, tenantId, namespace, name);
     // Applying the same manifest again writes nothing: updated_at keeps meaning "last changed".
     const changed = !existing || !sameSpec(spec, existing);
     if (existing && changed) updateJob(db, tenantId, existing.id, spec, existing, now);
@@ -346,7 +327,7 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
 export function patchJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number): WriteResult {
   const parsed = parseJob(doc, { partial: true, namespace, name });
   return db.transaction(() => {
-    const existing = jobForWrite(db, tenantId, namespace, name);
+    const existing = findJob(db, tenantId, namespace, name);
     if (!existing) throw new NotFound(`job ${namespace}/${name}`);
     const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
     // The schedule and timezone are checked together: a new timezone may meet an old schedule.
@@ -358,35 +339,32 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
 }
 
 export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
-  const job = jobForWrite(db, tenantId, namespace, name);
+  const job = findJob(db, tenantId, namespace, name);
   if (!job) throw new NotFound(`job ${namespace}/${name}`);
   db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
-  afterJobWrite(db, job.id);
+  jobStates(db).dropped(job.id);
 }
 
 export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {
   return db.transaction(() => {
-    const job = jobForWrite(db, tenantId, namespace, name);
+    const job = findJob(db, tenantId, namespace, name);
     if (!job) throw new NotFound(`job ${namespace}/${name}`);
     // Return early, without touching the status, if the job is already paused.
     if (job.paused) return job;
-    db.query("UPDATE jobs SET paused = 1, status = 'paused', status_since = ?1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
-    reschedule(db, tenantId, job.id, now, true);
+    db.query("UPDATE jobs SET paused = 1, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
+    jobStates(db).changed(job.id, now, true, false);
     return getJob(db, tenantId, namespace, name);
   })();
 }
 
 export function resumeJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {
   return db.transaction(() => {
-    const job = jobForWrite(db, tenantId, namespace, name);
+    const job = findJob(db, tenantId, namespace, name);
     if (!job) throw new NotFound(`job ${namespace}/${name}`);
     if (!job.paused) return job;
-    // A resumed job starts afresh: it is "new" until its next check-in.
-    // A resumed job starts afresh: failures counted while paused do not carry over.
-    db.query(
-      "UPDATE jobs SET paused = 0, status = 'new', status_since = ?1, updated_at = ?1, consecutive_failures = 0, alerting = 0 WHERE tenant_id = ?2 AND id = ?3",
-    ).run(now, tenantId, job.id);
-    reschedule(db, tenantId, job.id, now, true);
+    // A resumed job starts afresh (see JobStates.changed).
+    db.query("UPDATE jobs SET paused = 0, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3").run(now, tenantId, job.id);
+    jobStates(db).changed(job.id, now, true, true);
     return getJob(db, tenantId, namespace, name);
   })();
 }
@@ -455,7 +433,7 @@ export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[];
     )
     .all(params);
   const more = rows.length > limit;
-  const page = (more ? rows.slice(0, limit) : rows).map(rowToJob);
+  const page = (more ? rows.slice(0, limit) : rows).map((r) => currentJob(db, r));
   const last = page.at(-1);
   return { jobs: page, next_cursor: more && last ? encodeCursor(last.namespace, last.name) : null };
 }

@@ -35,7 +35,7 @@ function badgeResponse(badge: Badge | null, format: "svg" | "json"): Response {
   if (!badge) return notFound();
   if (format === "json") return Response.json(badgeEndpointJson(badge), { headers: BADGE_HEADERS });
   return new Response(renderBadge(badge.label, badge.status, BADGE_COLORS[badge.status].hex), {
-    headers: { ...BADGE_HEADERS, "content-type": "image/svg+xml; charset=utf-8", "content-security-policy": "default-src 'none'" },
+    headers: { ...BADGE_HEADERS, "content-type": "image/svg+xml; charset=utf-8", "content-security-policy": "default-src 'none'; frame-ancestors 'none'" },
   });
 }
 

@@ -48,8 +48,9 @@ describe("engine", () => {
     expect(getJob(db, tenantId, "default", "backup")).toMatchObject({ status: "up", checkins_total: 10 });
     await ping(writer, tenantId, job.id, now + 3000, 7);
     first.tick(now + 4000);
-    // Seven more applied in memory only: the database still says 10.
-    expect(getJob(db, tenantId, "default", "backup").checkins_total).toBe(10);
+    // Seven more applied in memory only: every read shows 17, the job row still says 10.
+    expect(getJob(db, tenantId, "default", "backup").checkins_total).toBe(17);
+    expect(db.query<{ n: number }, [string]>("SELECT checkins_total AS n FROM jobs WHERE id = ?").get(job.id)!.n).toBe(10);
 
     // Crash: the first engine is gone without writing back. A new one starts on the same file.
     const second = engine(db, now + 5000);
@@ -108,7 +109,7 @@ describe("engine", () => {
     expect(ids).toEqual([6, 7]);
   });
 
-  test("check-ins handed over in memory and read from the log give the same result, also across a restart", async () => {
+  test("check-ins committed before the engine started are applied before the first one handed over, and each is visible once answered", async () => {
     const { db, tenantId } = await setup();
     const now = Date.UTC(2026, 10, 24, 12);
     const { job } = putJob(db, tenantId, "default", "mixed", { schedule: "@every 1h" }, now);
@@ -116,17 +117,16 @@ describe("engine", () => {
     await ping(new CheckinWriter(db), tenantId, job.id, now, 3);
     const writer = new CheckinWriter(db);
     const e = engine(db, now);
-    writer.onCommit = (rows) => e.accept(rows);
+    writer.onCommit = (rows) => e.applyCommitted(rows);
     await ping(writer, tenantId, job.id, now + 100, 4);
-    let stats = e.tick(now + 200);
-    // The three from the log first (they come before the first one held), then the rest.
-    expect(stats.checkins).toBe(3);
-    stats = e.tick(now + 300);
-    expect(stats.checkins).toBe(4);
+    // Answered: the three from the log and the four new ones are all applied, without a tick.
+    expect(getJob(db, tenantId, "default", "mixed")).toMatchObject({ checkins_total: 7, last_ping_at: now + 103, status: "up" });
+    expect(e.tick(now + 200).checkins).toBe(0);
     await ping(writer, tenantId, job.id, now + 400, 2);
-    stats = e.tick(now + 500, true);
-    expect(stats.checkins).toBe(2);
     expect(getJob(db, tenantId, "default", "mixed")).toMatchObject({ checkins_total: 9, last_ping_at: now + 401 });
+    e.tick(now + 500, true);
+    const row = db.query<{ checkins_total: number; last_checkin_id: number }, [string]>("SELECT checkins_total, last_checkin_id FROM jobs WHERE id = ?").get(job.id)!;
+    expect(row).toEqual({ checkins_total: 9, last_checkin_id: 9 });
   });
 
   test("changed jobs are written back in a sweep that goes round the table once per flush interval", async () => {
@@ -137,7 +137,7 @@ describe("engine", () => {
     const writer = new CheckinWriter(db);
     const e = new Engine({ db, log: createLogger("silent"), baseUrl: "http://localhost", now: () => now });
     e.flushMs = 1000;
-    writer.onCommit = (rows) => e.accept(rows);
+    writer.onCommit = (rows) => e.applyCommitted(rows);
     // First check-ins flip every job new -> up: written at once.
     for (const id of ids) await ping(writer, tenantId, id, now, 1);
     e.tick(now);
@@ -164,7 +164,7 @@ describe("engine", () => {
     const b = putJob(db, tenantId, "default", "b", { schedule: "@every 1h" }, now).job.id;
     const writer = new CheckinWriter(db);
     const e = engine(db, now);
-    writer.onCommit = (rows) => e.accept(rows);
+    writer.onCommit = (rows) => e.applyCommitted(rows);
     await ping(writer, tenantId, a, now, 1);
     await ping(writer, tenantId, b, now, 1);
     e.tick(now + 10);

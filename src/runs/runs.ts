@@ -4,7 +4,7 @@
 // applied; the tenant's is its jobs' chains merged newest first. The log has no index on
 // tenant or job: appending stays cheap.
 import type { Db } from "../db";
-import { newestCheckin } from "../jobs/holders";
+import { jobStates } from "../monitor/states";
 import { BadRequest, Invalid, NotFound } from "../errors";
 
 export const RUN_STATUSES = ["running", "success", "failed", "timeout"] as const;
@@ -145,7 +145,8 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
 
   const row = db.query<RunRow, [number]>("SELECT * FROM checkins WHERE id = ?");
   // The engine may have applied newer check-ins than the job row says yet.
-  const headOf = (jobId: string, stored: number | null) => newestCheckin(db, jobId, stored);
+  const states = jobStates(db);
+  const headOf = (jobId: string, stored: number | null) => states.head(jobId, stored);
 
   if (f.jobId) {
     // Walk the job's chain from its head (or the cursor). The chain follows arrival, and a
