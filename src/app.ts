@@ -23,6 +23,7 @@ import { apiDocs, responses } from "./openapi";
 import { pingPaths } from "./checkins/api";
 import { openSecretBox } from "./secrets";
 import { applySecurityHeaders, withSecurityHeaders } from "./headers";
+import { bodyLimit } from "./bodylimit";
 
 export interface AppOptions {
   log?: Logger;
@@ -74,6 +75,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
   return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
     .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
+    .use(bodyLimit({ maxBody: ctx.config.maxBody, pingBodyLimit: ctx.config.pingBodyLimit }))
     .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))
     .use(apiDocs({ baseUrl: ctx.config.baseUrl, sessionCookie: ctx.sessions.cookieName, extraPaths: pingPaths }))
     .get(

@@ -5,7 +5,7 @@ import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
-import { pruneHistory } from "./runs/runs";
+import { pruneHistory, startPurger } from "./runs/runs";
 import { WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
 
@@ -79,6 +79,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       ctx.log.error("pruning failed", { error: String(e) });
     }
   }, 10 * 60_000);
+  // Deleted jobs' check-ins, a slice at a time.
+  const purger = startPurger(db, (e) => ctx.log.error("purging deleted jobs failed", { error: String(e) }));
   app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
   const server = app.server!;
   const port = server.port!;
@@ -94,6 +96,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await Promise.race([server.stop(false), Bun.sleep(2000)]);
       await server.stop(true);
       clearInterval(pruner);
+      purger.stop();
       ctx.checkins.flush();
       engine.stop();
       await dispatcher.stop();

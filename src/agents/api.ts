@@ -33,7 +33,14 @@ import {
   type AgentStatus,
 } from "./agents";
 
-const labelsSchema = t.Record(t.String(), t.String(), { description: "key=value labels; jobs select agents by them" });
+// Checked by the service (readLabels), as job labels are: a schema of Record lets Elysia turn a
+// string such as "abc" into {"0": "a", …} before anything sees it.
+const labelsSchema = t.Unknown({
+  type: "object",
+  additionalProperties: { type: "string", maxLength: 253 },
+  maxProperties: 64,
+  description: "key=value labels; jobs select agents by them",
+}) as unknown as ReturnType<typeof t.Record<ReturnType<typeof t.String>, ReturnType<typeof t.String>>>;
 
 const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
 const Time = t.String({ format: "date-time" });

@@ -5,7 +5,8 @@ import { Forbidden, NotFound, Unauthorized } from "../errors";
 import { authenticate } from "../auth/authenticate";
 import { requireScope } from "../auth/principal";
 import { authenticateAgent } from "../agents/agents";
-import { checkinEvent, findCheckinJob, type PingTarget } from "./checkins";
+import { checkinEvent, findCheckinJob, tenantRetentionDays, type PingTarget } from "./checkins";
+import { isoTime } from "../time";
 
 /**
  * Who may record check-ins, and for which jobs:
@@ -49,21 +50,21 @@ export function checkinsApi(ctx: AppContext) {
         if (e instanceof NotFound) throw new NotFound(`job ${body.job}`);
         throw e;
       });
-      const event = checkinEvent(target, body, body.host ? `${source} on ${body.host}` : source, ctx.config.pingBodyLimit, now);
+      const event = checkinEvent(target, body, body.host ? `${source} on ${body.host}` : source, ctx.config.pingBodyLimit, now, tenantRetentionDays(db, target.tenant_id));
       // Answered only once the check-in is committed.
       await ctx.checkins.append(event);
-      return { ok: true, job_id: target.id, kind: event.kind, received_at: new Date(event.received_at).toISOString() };
+      return { ok: true, job_id: target.id, kind: event.kind, received_at: isoTime(event.received_at) };
     },
     {
       body: t.Object({
-        job: t.String({ minLength: 1, description: "namespace/name, name (default namespace) or job id" }),
+        job: t.String({ minLength: 1, maxLength: 128, description: "namespace/name, name (default namespace) or job id" }),
         kind: t.Union([t.Literal("start"), t.Literal("success"), t.Literal("fail"), t.Literal("log")]),
         exit_code: t.Optional(t.Integer({ minimum: 0, maximum: 255 })),
-        duration_ms: t.Optional(t.Integer({ minimum: 0 })),
-        output: t.Optional(t.String()),
-        run_id: t.Optional(t.String({ description: "UUID pairing a start with its finish" })),
-        started_at: t.Optional(t.Union([t.String(), t.Integer()])),
-        at: t.Optional(t.Union([t.String(), t.Integer()], { description: "when it happened, for late delivery" })),
+        duration_ms: t.Optional(t.Integer({ minimum: 0, description: "at most 31 days" })),
+        output: t.Optional(t.String({ description: "kept up to the ping body limit (head and tail when longer)" })),
+        run_id: t.Optional(t.String({ maxLength: 36, description: "UUID pairing a start with its finish" })),
+        started_at: t.Optional(t.Union([t.String(), t.Integer()], { description: "within the tenant's retention, at most 5 minutes ahead" })),
+        at: t.Optional(t.Union([t.String(), t.Integer()], { description: "when it happened, for late delivery; within the tenant's retention, at most 5 minutes ahead" })),
         host: t.Optional(t.String({ maxLength: 253, description: "the host the run happened on, shown as its source" })),
         timed_out: t.Optional(t.Boolean({ description: "with kind fail: the wrapper killed the command at the job's timeout" })),
       }),

@@ -34,8 +34,9 @@ function kindOf(word: string): { kind: CheckinKind; exit: number | null } | "bad
   const k = KIND_WORDS[word];
   if (k) return { kind: k, exit: null };
   if (/^-?\d+$/.test(word)) {
+    // "-0" is no exit code either (it would be stored as the float -0).
     const code = Number(word);
-    if (code < 0 || code > 255) return "bad";
+    if (word.startsWith("-") || code > 255) return "bad";
     return { kind: code === 0 ? "success" : "fail", exit: code };
   }
   return null;
@@ -82,35 +83,48 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
     return { body: t.length ? t : null, truncated: false };
   }
   if (!req.body) return { body: null, truncated: false };
+  return readHeadTail(req.body as unknown as AsyncIterable<Uint8Array>, limit);
+}
+
+/**
+ * The head and tail of a stream of any length, holding no more than `limit` bytes: the first
+ * half is copied as it comes, the rest goes round a buffer of the other half, so neither a
+ * long body nor a large chunk is ever kept whole.
+ */
+export async function readHeadTail(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<{ body: string | null; truncated: boolean }> {
   const half = Math.floor(limit / 2);
+  const tailCap = limit - half;
   const head: Uint8Array[] = [];
   let headSize = 0;
-  let tail: Uint8Array[] = [];
-  let tailSize = 0;
+  let ring: Uint8Array | null = null;
+  let ringEnd = 0; // where the next tail byte goes
+  let ringLen = 0;
   let total = 0;
-  for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of chunks) {
     total += chunk.length;
     let rest = chunk;
     if (headSize < half) {
-      const take = rest.subarray(0, half - headSize);
+      const take = rest.slice(0, half - headSize);
       head.push(take);
       headSize += take.length;
       rest = rest.subarray(take.length);
     }
-    if (rest.length) {
-      tail.push(rest);
-      tailSize += rest.length;
-      while (tail.length > 1 && tailSize - tail[0]!.length >= limit - half) {
-        tailSize -= tail[0]!.length;
-        tail.shift();
-      }
-    }
+    if (!rest.length || tailCap === 0) continue;
+    ring ??= new Uint8Array(tailCap);
+    if (rest.length >= tailCap) rest = rest.subarray(rest.length - tailCap);
+    const first = Math.min(rest.length, tailCap - ringEnd);
+    ring.set(rest.subarray(0, first), ringEnd);
+    ring.set(rest.subarray(first), 0);
+    ringEnd = (ringEnd + rest.length) % tailCap;
+    ringLen = Math.min(tailCap, ringLen + rest.length);
   }
+  // The tail in order: the oldest byte sits at ringEnd once the ring is full.
+  const tail = ring === null ? new Uint8Array(0) : ringLen < tailCap ? ring.subarray(0, ringLen) : Buffer.concat([ring.subarray(ringEnd), ring.subarray(0, ringEnd)]);
   if (total <= limit) {
-    const t = new TextDecoder().decode(Buffer.concat([...head, ...tail]));
+    const t = new TextDecoder().decode(Buffer.concat([...head, tail]));
     return { body: t.length ? t : null, truncated: false };
   }
-  return { body: joinHeadTail(Buffer.concat(head), Buffer.concat(tail), limit - half, total), truncated: true };
+  return { body: joinHeadTail(Buffer.concat(head), tail, tailCap, total), truncated: true };
 }
 
 export function pingHandler(ctx: PingContext) {

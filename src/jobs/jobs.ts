@@ -7,6 +7,8 @@ import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
 import { jobStates } from "../monitor/states";
+import { queueJobPurge } from "../runs/runs";
+import { isoTime } from "../time";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -130,7 +132,7 @@ export function rowToJob(r: JobRow): Job {
   };
 }
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const isoOrNull = (ms: number | null) => isoTime(ms);
 
 /** The job as the API returns it (and accepts back: see manifest.ts). */
 export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: string | null) {
@@ -177,8 +179,8 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     last_exit_code: job.last_exit_code,
     consecutive_failures: job.consecutive_failures,
     checkins_total: job.checkins_total,
-    created_at: new Date(job.created_at).toISOString(),
-    updated_at: new Date(job.updated_at).toISOString(),
+    created_at: isoTime(job.created_at),
+    updated_at: isoTime(job.updated_at),
   };
 }
 
@@ -341,8 +343,13 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
 export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
   const job = findJob(db, tenantId, namespace, name);
   if (!job) throw new NotFound(`job ${namespace}/${name}`);
-  db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
-  jobStates(db).dropped(job.id);
+  const states = jobStates(db);
+  db.transaction(() => {
+    db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
+    // Its check-ins and their output follow in the background (docs/api.md).
+    queueJobPurge(db, tenantId, job.id, states.head(job.id, job.last_checkin_id));
+  })();
+  states.dropped(job.id);
 }
 
 export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {

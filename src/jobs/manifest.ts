@@ -2,6 +2,7 @@
 // Two shapes are accepted: a crontopus/v1 manifest (apiVersion/kind/metadata/spec) and the
 // API's own plain JSON (what GET returns, so it can be PUT back). docs/job-manifest.md is
 // the user-facing spec; keep the two in step.
+import { checkCount, checkLength, LIMITS } from "../limits";
 import { Invalid } from "../errors";
 import { formatDuration, parseDuration, parseSchedule, validateTimezone } from "./schedule";
 
@@ -462,7 +463,7 @@ class JobReader {
       const path = `metadata.${key}`;
       if (key === "tenant") {
         if (typeof v !== "string") throw new Invalid(path, `expected a string, got ${typeName(v)}`);
-        this.tenant = v;
+        this.tenant = checkLength(path, v, LIMITS.name);
       } else if (["name", "namespace", "labels", "annotations"].includes(key)) this.readCommon(key, path, v);
       else this.unknown(path, key);
     }
@@ -496,16 +497,16 @@ class JobReader {
         if (v !== null) f.namespace = readName(path, v);
         return true;
       case "labels":
-        f.labels = readStringMap(path, v, "key");
+        f.labels = readStringMap(path, v, "key", LIMITS.labelValue);
         return true;
       case "annotations":
-        f.annotations = readStringMap(path, v, "key");
+        f.annotations = readStringMap(path, v, "key", LIMITS.annotationValue);
         return true;
       case "schedule":
-        this.schedule = { path, value: v };
+        this.schedule = { path, value: typeof v === "string" ? checkLength(path, v, LIMITS.schedule) : v };
         return true;
       case "timezone":
-        f.timezone = v === null ? "UTC" : validateTimezone(path, v as string);
+        f.timezone = v === null ? "UTC" : validateTimezone(path, checkLength(path, v as string, LIMITS.timezone));
         return true;
       case "command":
         f.command = readCommand(path, v);
@@ -544,7 +545,7 @@ class JobReader {
     }
     const agent = objectAt(path, v);
     for (const [key, value] of Object.entries(agent)) {
-      if (key === "selector") this.fields.agent_selector = value === null ? null : readStringMap(`${path}.selector`, value, "key");
+      if (key === "selector") this.fields.agent_selector = value === null ? null : readStringMap(`${path}.selector`, value, "key", LIMITS.labelValue);
       else this.unknown(`${path}.${key}`, key);
     }
   }
@@ -582,7 +583,11 @@ class JobReader {
           if (value === null) f.channels = null;
           else if (!Array.isArray(value) || value.some((c) => typeof c !== "string" || !c)) {
             throw new Invalid(p, "expected a list of channel names");
-          } else f.channels = [...new Set(value as string[])];
+          } else {
+            checkCount(p, value, LIMITS.channels);
+            (value as string[]).forEach((c, i) => checkLength(`${p}[${i}]`, c, LIMITS.name));
+            f.channels = [...new Set(value as string[])];
+          }
           break;
         default:
           this.unknown(p, key);
@@ -673,12 +678,14 @@ function readString(path: string, v: unknown): string {
   throw new Invalid(path, `expected a string, got ${typeName(v)}${v === null ? ' (write "" for an empty value)' : ""}`);
 }
 
-function readStringMap(path: string, v: unknown, keys: "key" | "env"): Record<string, string> {
+function readStringMap(path: string, v: unknown, keys: "key" | "env", maxValue: number): Record<string, string> {
   if (v === null) return {};
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(objectAt(path, v))) {
+  const entries = Object.entries(objectAt(path, v));
+  checkCount(path, entries, keys === "env" ? LIMITS.envEntries : LIMITS.mapEntries);
+  for (const [key, value] of entries) {
     checkKey(path, key, keys);
-    out[key] = readString(`${path}.${key}`, value);
+    out[key] = checkLength(`${path}.${key}`, readString(`${path}.${key}`, value), maxValue);
   }
   return out;
 }
@@ -694,7 +701,8 @@ function checkKey(path: string, key: string, keys: "key" | "env"): void {
 
 /** env as a map, or as a list of {name, value} (Kubernetes' shape, and legacy v1's). */
 function readEnv(path: string, v: unknown): Record<string, string> {
-  if (!Array.isArray(v)) return readStringMap(path, v, "env");
+  if (!Array.isArray(v)) return readStringMap(path, v, "env", LIMITS.envValue);
+  checkCount(path, v, LIMITS.envEntries);
   const out: Record<string, string> = {};
   v.forEach((item, i) => {
     const p = `${path}[${i}]`;
@@ -707,7 +715,7 @@ function readEnv(path: string, v: unknown): Record<string, string> {
     if (typeof entry.name !== "string") throw new Invalid(`${p}.name`, `expected a string, got ${typeName(entry.name)}`);
     checkKey(`${p}.name`, entry.name, "env");
     if (entry.name in out) throw new Invalid(`${p}.name`, `${JSON.stringify(entry.name)} is set twice`);
-    out[entry.name] = "value" in entry ? readString(`${p}.value`, entry.value) : "";
+    out[entry.name] = "value" in entry ? checkLength(`${p}.value`, readString(`${p}.value`, entry.value), LIMITS.envValue) : "";
   });
   return out;
 }
@@ -719,13 +727,14 @@ function readCommand(path: string, v: unknown): string | null {
   if (v.trim() === "") throw new Invalid(path, "is empty; leave it out (or null) for a job that only pings");
   // The agent writes the command into a crontab line.
   if (/[\r\n\0]/.test(v)) throw new Invalid(path, "must be a single line; put longer scripts in a file and run that");
-  return v;
+  return checkLength(path, v, LIMITS.command);
 }
 
 function readArgs(path: string, v: unknown): string[] {
   if (v === null) return [];
   if (!Array.isArray(v)) throw new Invalid(path, `expected a list of strings, got ${typeName(v)}`);
-  return v.map((a, i) => readString(`${path}[${i}]`, a));
+  checkCount(path, v, LIMITS.args);
+  return v.map((a, i) => checkLength(`${path}[${i}]`, readString(`${path}[${i}]`, a), LIMITS.arg));
 }
 
 function readWorkingDir(path: string, v: unknown): string | null {
@@ -733,7 +742,7 @@ function readWorkingDir(path: string, v: unknown): string | null {
   if (typeof v !== "string") throw new Invalid(path, `expected a string or null, got ${typeName(v)}`);
   if (v.trim() === "") throw new Invalid(path, "is empty; leave it out (or null) to use the agent's default");
   if (/[\r\n\0]/.test(v)) throw new Invalid(path, "must be a single line");
-  return v;
+  return checkLength(path, v, LIMITS.workingDir);
 }
 
 /** A POSIX user name (or a Windows account such as DOMAIN\\svc-backup). */

@@ -14,6 +14,7 @@ import { enqueueNotification } from "../alerts/outbox";
 import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
 import { fireAgentDeadlines, foldedInto } from "../agents/agents";
 import { jobStates, type Held, type JobStates } from "./states";
+import { isoTime } from "../time";
 
 interface OpenRun {
   id: number;
@@ -396,7 +397,7 @@ export class Engine {
       status: state.status,
       previous_status: from ?? null,
       reason,
-      since: new Date(state.status_since ?? at).toISOString(),
+      since: isoTime(state.status_since ?? at),
       last_output: tailOutput(this.lastOutput(job.last_checkin_id)),
       dedup_key: `crontopus-${job.id}`,
     };

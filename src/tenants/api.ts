@@ -16,6 +16,7 @@ import {
   ROLES,
 } from "../auth/identity";
 import { requireScope, requireUser } from "../auth/principal";
+import { isoTime } from "../time";
 
 const role = t.Union(ROLES.map((r) => t.Literal(r)));
 
@@ -54,7 +55,7 @@ export function tenantsApi(ctx: AppContext) {
         if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
         const tenant = createTenant(ctx.db, body, p.userId, ctx.now());
         set.status = 201;
-        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: new Date(tenant.created_at).toISOString() };
+        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: isoTime(tenant.created_at) };
       },
       {
         body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),
