@@ -51,6 +51,12 @@ export class Invalid extends AppError {
   }
 }
 
+export class UnsupportedMediaType extends AppError {
+  constructor(message: string) {
+    super(415, "unsupported_media_type", message);
+  }
+}
+
 export class TooManyRequests extends AppError {
   constructor(
     message = "too many requests",

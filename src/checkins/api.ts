@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { Forbidden, NotFound, Unauthorized } from "../errors";
 import { authenticate } from "../auth/authenticate";
@@ -70,7 +71,68 @@ export function checkinsApi(ctx: AppContext) {
       detail: {
         summary: "Record a check-in (start, success, fail, log) for a job",
         description: "Authenticated by an API token with write scope, an agent token (cta_…), or the job's own check-in token (its ping token).",
+        responses: responses(
+          200,
+          "Recorded, after its commit",
+          t.Object({ ok: t.Boolean(), job_id: t.String(), kind: t.String(), received_at: t.String({ format: "date-time" }) }),
+          [429],
+        ),
       },
     },
   );
 }
+
+// The pings are Bun routes of their own (src/checkins/ping.ts), outside Elysia's router: their
+// part of the API document is written here, beside the check-in API it mirrors.
+const pingText = (description: string) => ({ description, content: { "text/plain": { schema: { type: "string" } } } });
+const pingAnswers = {
+  "200": {
+    ...pingText("Recorded (`OK`), after its commit"),
+    headers: {
+      "Ping-Body-Limit": { description: "The most bytes of a body that are kept (head and tail of a larger one)", schema: { type: "integer" } },
+    },
+  },
+  "400": pingText("An exit code outside 0–255, or an invalid `rid`"),
+  "404": pingText("No such token, ping key or slug (`not found`)"),
+  "429": pingText("Too many check-ins for this job, or too many unknown URLs from this address; see Retry-After"),
+};
+const pingParam = (name: string, description: string, schema: Record<string, unknown> = { type: "string" }) => ({ name, in: "path", required: true, description, schema });
+const signal = pingParam("signal", "`start`, `fail`, `log` or an exit code 0–255 (0 is a success)", {
+  anyOf: [{ type: "string", enum: ["start", "fail", "log"] }, { type: "integer", minimum: 0, maximum: 255 }],
+});
+const rid = { name: "rid", in: "query", required: false, description: "A UUID pairing a start with its finish", schema: { type: "string", format: "uuid" } };
+const create = { name: "create", in: "query", required: false, description: "`1`: create the job if the tenant auto-provisions", schema: { type: "string", enum: ["1"] } };
+const output = { required: false, content: { "text/plain": { schema: { type: "string", description: "The run's output; see Ping-Body-Limit" } } } };
+
+function pingOperations(id: string, summary: string, description: string, parameters: unknown[], extra: Record<string, unknown> = {}) {
+  const op = (method: string) => ({
+    tags: ["pings"],
+    summary,
+    description,
+    operationId: `${method}${id}`,
+    security: [],
+    parameters,
+    responses: { ...pingAnswers, ...extra },
+    ...(method === "post" ? { requestBody: output } : {}),
+  });
+  return { get: op("get"), post: op("post"), head: op("head") };
+}
+
+/** The ping endpoints, for the API document (GET, POST with the output as body, HEAD). */
+export const pingPaths = {
+  "/ping/{token}": pingOperations("Ping", "The run succeeded", "Healthchecks-compatible; see docs/checkins.md.", [pingParam("token", "The job's ping token (from `ping_url`)"), rid]),
+  "/ping/{token}/{signal}": pingOperations(
+    "PingSignal",
+    "A run started, failed, logged or finished with an exit code",
+    "Also `/ping/{ping_key}/{slug}`: the success of the job named `slug` in the tenant with that ping key (add `?create=1` to auto-provision it).",
+    [pingParam("token", "The job's ping token, or the tenant's ping key followed by a slug"), signal, rid, create],
+    { "201": pingText("The job was created (`?create=1`) and its check-in recorded") },
+  ),
+  "/ping/{ping_key}/{slug}/{signal}": pingOperations(
+    "PingSlugSignal",
+    "A signal for the job named by a slug, in the tenant with this ping key",
+    "See docs/checkins.md, \"Ping keys and slugs\".",
+    [pingParam("ping_key", "The tenant's `ping_key`"), pingParam("slug", "The job's name in namespace default"), signal, rid, create],
+    { "201": pingText("The job was created (`?create=1`) and its check-in recorded") },
+  ),
+};

@@ -198,7 +198,10 @@ export function pingHandler(ctx: PingContext) {
         truncated,
         source: `ping from ${ip}${agent ? ` (${agent.slice(0, 80)})` : ""}`,
       });
-      return created ? text(201, "Created", head) : ok(head);
+      const res = created ? text(201, "Created", head) : ok(head);
+      // As Healthchecks does: runitor and others send up to this many bytes of output (10 KB otherwise).
+      res.headers.set("ping-body-limit", String(ctx.bodyLimit));
+      return res;
     } catch (e) {
       if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { "retry-after": String(e.retryAfterSeconds) } });
       // Not stored (disk full, read-only, I/O error): the client may send it again later.

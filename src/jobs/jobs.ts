@@ -283,7 +283,14 @@ function updateJob(db: Db, tenantId: string, id: string, spec: JobSpec, previous
 export interface WriteResult {
   job: Job;
   created: boolean;
+  /** False when the job already had this spec: nothing was written, `updated_at` stays. */
+  changed: boolean;
   warnings: string[];
+}
+
+/** Whether a write would store what is stored already (the same columns, the same values). */
+function sameSpec(a: JobSpec, b: JobSpec): boolean {
+  return JSON.stringify(specParams(a)) === JSON.stringify(specParams(b));
 }
 
 /** POST: creates a job; 409 when one of that name exists in the namespace. */
@@ -295,7 +302,7 @@ export function createJob(db: Db, tenantId: string, doc: unknown, now: number): 
       throw new Conflict(`job ${spec.namespace}/${spec.name} already exists; use PUT to replace it`);
     }
     insertJob(db, tenantId, spec, now);
-    return { job: getJob(db, tenantId, spec.namespace, spec.name), created: true, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+    return { job: getJob(db, tenantId, spec.namespace, spec.name), created: true, changed: true, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
   })();
 }
 
@@ -305,11 +312,14 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
   const spec = withDefaults({ ...parsed.fields, namespace, name });
   return db.transaction(() => {
     const existing = findJob(db, tenantId, namespace, name);
-    if (existing) updateJob(db, tenantId, existing.id, spec, existing, now);
-    else insertJob(db, tenantId, spec, now);
+    // Applying the same manifest again writes nothing: updated_at keeps meaning "last changed".
+    const changed = !existing || !sameSpec(spec, existing);
+    if (existing && changed) updateJob(db, tenantId, existing.id, spec, existing, now);
+    else if (!existing) insertJob(db, tenantId, spec, now);
     return {
       job: getJob(db, tenantId, namespace, name),
       created: !existing,
+      changed,
       warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)],
     };
   })();
@@ -324,8 +334,9 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
     const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
     // The schedule and timezone are checked together: a new timezone may meet an old schedule.
     parseSchedule("schedule", spec.schedule, spec.timezone);
-    updateJob(db, tenantId, existing.id, spec, existing, now);
-    return { job: getJob(db, tenantId, namespace, name), created: false, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+    const changed = !sameSpec(spec, existing);
+    if (changed) updateJob(db, tenantId, existing.id, spec, existing, now);
+    return { job: getJob(db, tenantId, namespace, name), created: false, changed, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
   })();
 }
 

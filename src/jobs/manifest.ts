@@ -146,25 +146,33 @@ const JSON_TYPES = /^application\/json$|\+json$/;
  * `---`; a top-level list (JSON or YAML) holds several jobs. Empty documents are skipped.
  */
 export function parseJobText(text: string, contentType?: string): unknown[] {
+  const docs = parseJobDocuments(text, contentType);
+  for (const d of docs) if ("error" in d) throw d.error;
+  return docs.map((d) => (d as { value: unknown }).value);
+}
+
+/**
+ * The job documents of a text, each parsed on its own: a YAML document with a syntax error is
+ * an `error` in its place while the others keep their value (the CLI applies those).
+ * Throws for what spoils the whole text: empty, invalid JSON, no document at all.
+ */
+export function parseJobDocuments(text: string, contentType?: string): ({ value: unknown } | { error: Invalid })[] {
   const body = text.replace(/^\uFEFF/, "");
   if (body.trim() === "") throw new Invalid("body", "is empty; expected a job as JSON or YAML");
   const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  let docs: unknown[];
-  if (JSON_TYPES.test(media)) docs = [parseJsonText(body)];
-  else if (YAML_TYPES.test(media) || !/^\s*[[{]/.test(body)) docs = parseYamlText(body);
+  let docs: ({ value: unknown } | { error: Invalid })[];
+  if (JSON_TYPES.test(media)) docs = [{ value: parseJsonText(body) }];
+  else if (YAML_TYPES.test(media) || !/^\s*[[{]/.test(body)) docs = parseYamlDocuments(body);
   else {
     // Undeclared and looks like JSON; it may still be YAML's flow style ({name: x}).
     try {
-      docs = [parseJsonText(body)];
+      docs = [{ value: parseJsonText(body) }];
     } catch (jsonError) {
-      try {
-        docs = parseYamlText(body);
-      } catch {
-        throw jsonError;
-      }
+      docs = parseYamlDocuments(body);
+      if (docs.some((d) => "error" in d)) throw jsonError;
     }
   }
-  const out = docs.flatMap((d) => (Array.isArray(d) ? d : [d]));
+  const out = docs.flatMap((d) => ("value" in d && Array.isArray(d.value) ? d.value.map((value) => ({ value })) : [d]));
   if (out.length === 0) throw new Invalid("body", "holds no job: the YAML documents are empty");
   return out;
 }
@@ -180,25 +188,35 @@ function parseJsonText(text: string): unknown {
   }
 }
 
-function parseYamlText(text: string): unknown[] {
-  const docs: unknown[] = [];
+function parseYamlDocuments(text: string): ({ value: unknown } | { error: Invalid })[] {
+  const docs: ({ value: unknown } | { error: Invalid })[] = [];
   for (const chunk of splitYamlDocuments(text)) {
-    let doc: unknown;
     try {
-      doc = Bun.YAML.parse(chunk.lines.join("\n"));
+      const doc = parseYamlChunk(chunk);
+      if (doc !== null && doc !== undefined) docs.push({ value: doc });
     } catch (e) {
-      const problem = (e as Error).message.replace(/^YAML Parse error: /, "");
-      // Bun's YAML errors carry no position; find the first line that breaks the document.
-      const k = yamlErrorLine(chunk.lines);
-      if (k === null) throw new Invalid("body", `invalid YAML in the document starting at line ${chunk.firstLine}: ${problem}`);
-      const near = chunk.lines[k - 1]!.trim();
-      // The classic trap: in YAML, @ is reserved and * starts an alias.
-      const hint = /:\s+[@*]/.test(near) ? '; quote values that start with @ or *, e.g. schedule: "@daily"' : "";
-      throw new Invalid("body", `invalid YAML at line ${chunk.firstLine + k - 1}: ${problem}${near ? ` (near "${clip(near)}")` : ""}${hint}`);
+      if (!(e instanceof Invalid)) throw e;
+      docs.push({ error: e });
     }
-    if (doc !== null && doc !== undefined) docs.push(doc);
   }
   return docs;
+}
+
+function parseYamlChunk(chunk: YamlChunk): unknown {
+  let doc: unknown;
+  try {
+    doc = Bun.YAML.parse(chunk.lines.join("\n"));
+  } catch (e) {
+    const problem = (e as Error).message.replace(/^YAML Parse error: /, "");
+    // Bun's YAML errors carry no position; find the first line that breaks the document.
+    const k = yamlErrorLine(chunk.lines);
+    if (k === null) throw new Invalid("body", `invalid YAML in the document starting at line ${chunk.firstLine}: ${problem}`);
+    const near = chunk.lines[k - 1]!.trim();
+    // The classic trap: in YAML, @ is reserved and * starts an alias.
+    const hint = /:\s+[@*]/.test(near) ? '; quote values that start with @ or *, e.g. schedule: "@daily"' : "";
+    throw new Invalid("body", `invalid YAML at line ${chunk.firstLine + k - 1}: ${problem}${near ? ` (near "${clip(near)}")` : ""}${hint}`);
+  }
+  return doc;
 }
 
 interface YamlChunk {
@@ -693,6 +711,7 @@ function readEnv(path: string, v: unknown): Record<string, string> {
       if (key !== "name" && key !== "value") throw new Invalid(`${p}.${key}`, 'is not supported: each entry has only "name" and "value"');
     }
     if (!("name" in entry)) throw new Invalid(`${p}.name`, "is required");
+    if (entry.name === undefined) throw new Invalid(`${p}.name`, "is required");
     if (typeof entry.name !== "string") throw new Invalid(`${p}.name`, `expected a string, got ${typeName(entry.name)}`);
     checkKey(`${p}.name`, entry.name, "env");
     if (entry.name in out) throw new Invalid(`${p}.name`, `${JSON.stringify(entry.name)} is set twice`);
@@ -757,6 +776,7 @@ function isObj(v: unknown): v is Obj {
 }
 
 function typeName(v: unknown): string {
+  if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";

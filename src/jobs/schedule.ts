@@ -589,6 +589,7 @@ function describeEvery(seconds: number): string {
 // ---------------------------------------------------------------------------------------
 
 function typeName(v: unknown): string {
+  if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
