@@ -23,7 +23,7 @@ import { VERSION } from "./version";
 import { apiDocs, responses } from "./openapi";
 import { pingPaths } from "./checkins/api";
 import { openSecretBox } from "./secrets";
-import { applySecurityHeaders, withSecurityHeaders } from "./headers";
+import { applySecurityHeaders } from "./headers";
 import { bodyLimit } from "./bodylimit";
 
 export interface AppOptions {
@@ -76,7 +76,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
 
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
-  return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
+  return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": ping } } })
     .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
     .use(bodyLimit({ maxBody: ctx.config.maxBody, pingBodyLimit: ctx.config.pingBodyLimit }))
     .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))

@@ -7,6 +7,7 @@ import { RateLimiter, type Window } from "../ratelimit";
 import { TooManyRequests } from "../errors";
 import { storageFault } from "../db";
 import { clientIp } from "../clientip";
+import { SECURITY_HEADERS } from "../headers";
 import { isRunId, joinHeadTail, PingLookup, provisionJob, type PingTarget } from "./checkins";
 import type { CheckinKind, CheckinWriter } from "./writer";
 
@@ -23,10 +24,11 @@ export interface PingContext {
 
 type Server = { requestIP(r: Request): { address: string } | null } | null | undefined;
 
-const TEXT = { "content-type": "text/plain; charset=utf-8" };
+/** Every ping answer carries the security headers itself: the route skips Elysia's hooks. */
+const TEXT = { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" };
 const text = (status: number, body: string, head: boolean) => new Response(head ? null : body, { status, headers: TEXT });
 /** The answer to nearly every ping; Bun gives a string body its text/plain content type itself. */
-const ok = (head: boolean) => (head ? text(200, "OK", true) : new Response("OK"));
+
 
 const KIND_WORDS: Record<string, CheckinKind> = { start: "start", fail: "fail", log: "log" };
 
@@ -133,6 +135,8 @@ export function pingHandler(ctx: PingContext) {
   const perJob = ctx.perJobPerMinute > 0 ? new RateLimiter(ctx.perJobPerMinute, 60_000, "rate limited") : null;
   // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
   const misses = new RateLimiter(120, 60_000, "rate limited");
+  // As Healthchecks does: runitor and others send up to this many bytes of output (10 KB otherwise).
+  const answered = { ...TEXT, "ping-body-limit": String(ctx.bodyLimit) };
 
   return async function ping(req: Request, server?: Server): Promise<Response> {
     const head = req.method === "HEAD";
@@ -198,12 +202,9 @@ export function pingHandler(ctx: PingContext) {
         truncated,
         source: `ping from ${ip}${agent ? ` (${agent.slice(0, 80)})` : ""}`,
       });
-      const res = created ? text(201, "Created", head) : ok(head);
-      // As Healthchecks does: runitor and others send up to this many bytes of output (10 KB otherwise).
-      res.headers.set("ping-body-limit", String(ctx.bodyLimit));
-      return res;
+      return new Response(head ? null : created ? "Created" : "OK", { status: created ? 201 : 200, headers: answered });
     } catch (e) {
-      if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { "retry-after": String(e.retryAfterSeconds) } });
+      if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { ...TEXT, "retry-after": String(e.retryAfterSeconds) } });
       // Not stored (disk full, read-only, I/O error): the client may send it again later.
       const fault = storageFault(e);
       if (fault) {
