@@ -26,7 +26,9 @@ type Server = { requestIP(r: Request): { address: string } | null } | null | und
 
 /** Every ping answer carries the security headers itself: the route skips Elysia's hooks. */
 const TEXT = { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" };
-const text = (status: number, body: string, head: boolean) => new Response(head ? null : body, { status, headers: TEXT });
+/** A Headers object is copied natively, a plain object key by key: a third of the cost per answer. */
+const TEXT_HEADERS = new Headers(TEXT);
+const text = (status: number, body: string, head: boolean) => new Response(head ? null : body, { status, headers: TEXT_HEADERS });
 /** The answer to nearly every ping; Bun gives a string body its text/plain content type itself. */
 
 
@@ -136,7 +138,7 @@ export function pingHandler(ctx: PingContext) {
   // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
   const misses = new RateLimiter(120, 60_000, "rate limited");
   // As Healthchecks does: runitor and others send up to this many bytes of output (10 KB otherwise).
-  const answered = { ...TEXT, "ping-body-limit": String(ctx.bodyLimit) };
+  const answered = new Headers({ ...TEXT, "ping-body-limit": String(ctx.bodyLimit) });
 
   return async function ping(req: Request, server?: Server): Promise<Response> {
     const head = req.method === "HEAD";
