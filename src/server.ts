@@ -5,7 +5,7 @@ import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
-import { pruneHistory } from "./runs/runs";
+import { Pruner } from "./runs/runs";
 import { WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
 
@@ -71,14 +71,13 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
-  const pruner = setInterval(() => {
-    try {
-      const pruned = pruneHistory(db, ctx.now());
-      ctx.log.debug("history pruned", { ...pruned });
-    } catch (e) {
-      ctx.log.error("pruning failed", { error: String(e) });
-    }
-  }, 10 * 60_000);
+  // Retention in short slices between requests, however much is due (see Pruner).
+  const pruner = new Pruner(db, ctx.now);
+  pruner.onPass = (pruned, ms) => {
+    const deleted = pruned.checkins + pruned.flips + pruned.notifications;
+    ctx.log[deleted ? "info" : "debug"]("history pruned", { ...pruned, ms: Math.round(ms) });
+  };
+  pruner.onError = (e) => ctx.log.error("pruning failed", { error: String(e) });
   app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
   const server = app.server!;
   const port = server.port!;
@@ -93,7 +92,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       // Let requests in flight (pings waiting for their commit) finish; then close the rest.
       await Promise.race([server.stop(false), Bun.sleep(2000)]);
       await server.stop(true);
-      clearInterval(pruner);
+      pruner.stop();
       ctx.checkins.flush();
       engine.stop();
       await dispatcher.stop();
