@@ -177,3 +177,23 @@ describe("retention in the server", () => {
     expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM checkins").get()!.n).toBe(1);
   }, 30_000);
 });
+
+test("a busy job's runs beyond retention_runs go a thousand a step, and its newest runs stay listed", async () => {
+  const { db, acme, writer, engine } = await setup();
+  db.query("UPDATE tenants SET retention_runs = 10 WHERE id = ?").run(acme);
+  const a = job(db, acme, "a");
+  for (let i = 0; i < 3; i++) await send(writer, acme, Array.from({ length: 1000 }, (_, k) => [a, T0 + i * 1000 + k] as [string, number]));
+  engine.tick(T0 + 4000, true);
+  let between = 0;
+  const other = setInterval(() => between++, 0);
+  const pruner = new Pruner(db, () => T0 + 4000, { firstMs: 0, sliceMs: 0, gapMs: 1 });
+  const result = await new Promise<PruneResult>((resolve) => (pruner.onPass = (r) => resolve(r)));
+  clearInterval(other);
+  pruner.stop();
+  expect(result.checkins).toBe(2990);
+  // The other work ran while the tail went, not only before and after it.
+  expect(between).toBeGreaterThanOrEqual(3);
+  const page = listRuns(db, acme, { jobId: a, limit: 500 });
+  expect(page.runs).toHaveLength(10);
+  expect(page.next_cursor).toBeNull();
+}, 30_000);

@@ -358,29 +358,41 @@ function* prunePass(db: Db, now: number, out: PruneResult): Generator<void, void
     const link = db.query<{ prev_id: number | null; status: string }, [number]>("SELECT prev_id, status FROM checkins WHERE id = ?");
     for (const j of jobs) {
       yield;
-      db.transaction(() => {
+      // The tail below the newest retention_runs runs, cut off the chain first.
+      let id = db.transaction((): number | null => {
         let id: number | null = j.last_checkin_id;
         let kept = 0;
         let last: number | null = null;
         while (id !== null && kept < t.retention_runs) {
           const r = link.get(id);
-          if (!r) return;
+          if (!r) return null;
           if (VISIBLE.has(r.status)) kept++;
           last = id;
           id = r.prev_id;
         }
-        if (last === null || id === null) return;
+        if (last === null || id === null) return null;
         db.query("UPDATE checkins SET prev_id = NULL WHERE id = ?").run(last);
-        while (id !== null) {
-          const r = link.get(id);
-          if (!r) break;
-          if (r.status !== "running") {
-            del.run(id);
-            out.checkins++;
-          }
-          id = r.prev_id;
-        }
+        return id;
       })();
+      // Then deleted a thousand rows a step: a busy job's tail can be hundreds of thousands of
+      // rows, far too many for one transaction between two requests. (A pass stopped half-way
+      // leaves the rest of a cut tail to age-based retention.)
+      while (id !== null) {
+        id = db.transaction((): number | null => {
+          let at: number | null = id;
+          for (let n = 0; at !== null && n < 1000; n++) {
+            const r = link.get(at);
+            if (!r) return null;
+            if (r.status !== "running") {
+              del.run(at);
+              out.checkins++;
+            }
+            at = r.prev_id;
+          }
+          return at;
+        })();
+        if (id !== null) yield;
+      }
     }
   }
 }
