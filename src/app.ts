@@ -45,6 +45,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     engine,
     now,
     kick: () => {},
+    pruneSoon: () => {},
   };
 }
 

@@ -6,7 +6,8 @@ import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { Pruner } from "./runs/runs";
-import { WalGuard } from "./wal";
+import { WAL_KEEP_BYTES, WalGuard } from "./wal";
+import { statSync } from "node:fs";
 import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
@@ -72,7 +73,10 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   engine.start(config.tickMs);
   dispatcher.start();
   // Retention in short slices between requests, however much is due (see Pruner).
-  const pruner = new Pruner(db, ctx.now);
+  const walPath = `${config.dbPath}-wal`;
+  const pruner = new Pruner(db, ctx.now, { busy: () => (wal ? fileBytes(walPath) > WAL_KEEP_BYTES : false) });
+  if (wal) pruner.afterSlice = () => wal.afterCommit();
+  ctx.pruneSoon = () => pruner.soon();
   pruner.onPass = (pruned, ms) => {
     const deleted = pruned.checkins + pruned.flips + pruned.notifications;
     ctx.log[deleted ? "info" : "debug"]("history pruned", { ...pruned, ms: Math.round(ms) });
@@ -102,4 +106,12 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       db.close();
     },
   };
+}
+
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }

@@ -374,13 +374,13 @@ function* prunePass(db: Db, now: number, out: PruneResult): Generator<void, void
         db.query("UPDATE checkins SET prev_id = NULL WHERE id = ?").run(last);
         return id;
       })();
-      // Then deleted a thousand rows a step: a busy job's tail can be hundreds of thousands of
+      // Then deleted 100 rows a step: a busy job's tail can be hundreds of thousands of
       // rows, far too many for one transaction between two requests. (A pass stopped half-way
       // leaves the rest of a cut tail to age-based retention.)
       while (id !== null) {
         id = db.transaction((): number | null => {
           let at: number | null = id;
-          for (let n = 0; at !== null && n < 1000; n++) {
+          for (let n = 0; at !== null && n < 100; n++) {
             const r = link.get(at);
             if (!r) return null;
             if (r.status !== "running") {
@@ -420,8 +420,12 @@ export interface PrunerOptions {
   gapMs?: number;
   /** Time between passes. */
   everyMs?: number;
-  /** The first pass after start. */
+  /** The first pass after start (default: everyMs). */
   firstMs?: number;
+  /** How soon a pass starts after soon() (several changes in a row make one pass). */
+  soonMs?: number;
+  /** True while the server would rather not write more (e.g. the WAL is over its limit): the pass waits. */
+  busy?: () => boolean;
 }
 
 /**
@@ -439,6 +443,12 @@ export class Pruner {
   private readonly sliceMs: number;
   private readonly gapMs: number;
   private readonly everyMs: number;
+  private readonly busy: () => boolean;
+  private readonly soonMs: number;
+  private dueAt = Infinity;
+  private stopped = false;
+  /** Called after each slice that wrote (the WAL guard checkpoints between writes). */
+  afterSlice: () => void = () => {};
   /** Called when a pass ends, with what it deleted and how long it took. */
   onPass: (r: PruneResult, ms: number) => void = () => {};
   onError: (e: unknown) => void = () => {};
@@ -447,10 +457,20 @@ export class Pruner {
     this.sliceMs = opts.sliceMs ?? 4;
     this.gapMs = opts.gapMs ?? 12;
     this.everyMs = opts.everyMs ?? 10 * 60_000;
-    this.schedule(opts.firstMs ?? 30_000);
+    this.busy = opts.busy ?? (() => false);
+    this.soonMs = opts.soonMs ?? 2000;
+    this.schedule(opts.firstMs ?? this.everyMs);
+  }
+
+  /** A pass soon (retention was lowered): unless one is running or already due sooner. */
+  soon(): void {
+    if (this.pass || this.stopped || this.dueAt <= performance.now() + this.soonMs) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(this.soonMs);
   }
 
   private schedule(ms: number): void {
+    this.dueAt = performance.now() + ms;
     this.timer = setTimeout(() => this.slice(), ms);
   }
 
@@ -463,8 +483,12 @@ export class Pruner {
         this.passStarted = started;
         this.pass = prunePass(this.db, this.now(), this.result);
       }
+      // Deleting writes as much WAL as it deletes: wait while the log is over its limit, so
+      // retention goes no faster than checkpoints copy it back.
+      if (this.busy()) return this.schedule(this.gapMs);
       let step = this.pass.next();
       while (!step.done && performance.now() - started < this.sliceMs) step = this.pass.next();
+      this.afterSlice();
       if (!step.done) return this.schedule(this.gapMs);
       this.pass = null;
       this.onPass(this.result, performance.now() - this.passStarted);
@@ -476,6 +500,7 @@ export class Pruner {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.pass?.return();
