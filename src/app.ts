@@ -1,5 +1,4 @@
-import { Elysia } from "elysia";
-import { openapi } from "@elysiajs/openapi";
+import { Elysia, t } from "elysia";
 import type { Config } from "./config";
 import type { Db } from "./db";
 import type { AppContext } from "./context";
@@ -8,9 +7,10 @@ import { createSessions } from "./auth/sessions";
 import { authApi } from "./auth/api";
 import { tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
-import { errorResponse, renderApiError } from "./http";
+import { errorResponse, NORMALIZE, renderApiError } from "./http";
 import { publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
+import { StorageStatus } from "./storage";
 import { Engine } from "./monitor/engine";
 import { pingHandler } from "./checkins/ping";
 import { checkinsApi } from "./checkins/api";
@@ -20,8 +20,11 @@ import { agentsApi } from "./agents/api";
 import { installApi } from "./agents/install";
 import { metricsApi, type MetricsSources } from "./metrics/api";
 import { VERSION } from "./version";
+import { apiDocs, responses } from "./openapi";
+import { pingPaths } from "./checkins/api";
 import { openSecretBox } from "./secrets";
-import { applySecurityHeaders, withSecurityHeaders } from "./headers";
+import { applySecurityHeaders } from "./headers";
+import { bodyLimit } from "./bodylimit";
 
 export interface AppOptions {
   log?: Logger;
@@ -31,8 +34,9 @@ export interface AppOptions {
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
   const log = opts.log ?? createLogger(config.logLevel);
   const now = opts.now ?? Date.now;
+  const storage = new StorageStatus(db, log);
   const engine = new Engine({ db, log, baseUrl: config.baseUrl, now });
-  const checkins = new CheckinWriter(db);
+  const checkins = new CheckinWriter(db, storage);
   // A check-in is applied to its job's state after its commit and before its answer.
   checkins.onCommit = (rows) => engine.applyCommitted(rows);
   return {
@@ -42,6 +46,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
     secrets: openSecretBox(config.secretKeyPath),
     checkins,
+    storage,
     engine,
     now,
     kick: () => {},
@@ -72,41 +77,38 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
 
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
   // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
-  return new Elysia({ serve: { routes: { "/ping/*": withSecurityHeaders(ping) } } })
+  return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": ping } } })
     .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
-    .onError(({ code, error, request }) => renderApiError(ctx, code, error, request))
-    .use(
-      openapi({
-        path: "/api/docs",
-        // Include /install.sh and /install.ps1 (paths with a dot are left out by default).
-        exclude: { staticFile: false },
-        specPath: "/api/openapi.json",
-        provider: "swagger-ui",
-        swagger: { cdn: "/public/vendor/swagger-ui-bundle.js", theme: "/public/vendor/swagger-ui.css", autoDarkMode: false },
-        documentation: {
-          info: { title: "Crontopus API", version: VERSION, description: "Cron monitoring and scheduling. See docs/api.md." },
-          components: {
-            securitySchemes: {
-              bearer: { type: "http", scheme: "bearer", description: "API token (ctp_…)" },
-              session: { type: "apiKey", in: "cookie", name: ctx.sessions.cookieName },
-            },
-          },
-          security: [{ bearer: [] }, { session: [] }],
-        },
-      }),
-    )
+    .use(bodyLimit({ maxBody: ctx.config.maxBody, pingBodyLimit: ctx.config.pingBodyLimit }))
+    .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))
+    .use(apiDocs({ baseUrl: ctx.config.baseUrl, sessionCookie: ctx.sessions.cookieName, extraPaths: pingPaths }))
     .get(
       "/health",
       ({ set }) => {
         try {
           ctx.db.query("SELECT 1").get();
-          return { status: "ok", version: VERSION };
         } catch {
           set.status = 503;
           return { status: "unavailable", version: VERSION };
         }
+        const fault = ctx.storage.check(ctx.now());
+        if (fault) {
+          set.status = 503;
+          return { status: "degraded", reason: fault.reason, since: new Date(fault.since).toISOString(), version: VERSION };
+        }
+        return { status: "ok", version: VERSION };
       },
-      { detail: { tags: ["system"], summary: "Liveness and database check" } },
+      {
+        detail: {
+          tags: ["system"],
+          summary: "Liveness and database check: 503 degraded while the database refuses writes",
+          security: [],
+          responses: {
+            ...responses(200, "Up", t.Object({ status: t.String(), version: t.String() })),
+            ...responses(503, "The database does not answer, or refuses writes (degraded, with reason and since)", t.Object({ status: t.String(), version: t.String(), reason: t.Optional(t.String()), since: t.Optional(t.String()) })),
+          },
+        },
+      },
     )
     .all("/ping/*", ({ request, server }) => ping(request, server), { detail: { hide: true } })
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {

@@ -14,6 +14,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Largest ping body kept, in bytes; larger bodies are truncated. */
   readonly pingBodyLimit: number;
+  /** Largest API request body read, in bytes (CRONTOPUS_MAX_BODY); larger ones are answered 413. */
+  readonly maxBody: number;
   readonly smtpUrl: string | null;
   readonly smtpFrom: string;
   readonly metricsToken: string | null;
@@ -133,6 +135,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     baseUrl,
     logLevel: logLevel as LogLevel,
     pingBodyLimit: parseSize("CRONTOPUS_PING_BODY_LIMIT", readVar(env, "CRONTOPUS_PING_BODY_LIMIT"), 100 * 1024),
+    maxBody: parseSize("CRONTOPUS_MAX_BODY", readVar(env, "CRONTOPUS_MAX_BODY"), 1024 * 1024),
     pingRateLimit: parseCount("CRONTOPUS_PING_RATE_LIMIT", readVar(env, "CRONTOPUS_PING_RATE_LIMIT"), 600),
     trustProxy: parseBool("CRONTOPUS_TRUST_PROXY", readVar(env, "CRONTOPUS_TRUST_PROXY")),
     tickMs: parseCount("CRONTOPUS_TICK_MS", readVar(env, "CRONTOPUS_TICK_MS"), 25, 10),
@@ -166,6 +169,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_BASE_URL: c.baseUrl,
     CRONTOPUS_LOG_LEVEL: c.logLevel,
     CRONTOPUS_PING_BODY_LIMIT: c.pingBodyLimit,
+    CRONTOPUS_MAX_BODY: c.maxBody,
     CRONTOPUS_SQLITE_SYNC: c.syncMode,
     CRONTOPUS_PING_RATE_LIMIT: c.pingRateLimit,
     CRONTOPUS_TICK_MS: c.tickMs,

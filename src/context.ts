@@ -5,6 +5,7 @@ import type { Sessions } from "./auth/sessions";
 import type { CheckinWriter } from "./checkins/writer";
 import type { Engine } from "./monitor/engine";
 import type { SecretBox } from "./secrets";
+import type { StorageStatus } from "./storage";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -18,6 +19,8 @@ export interface AppContext {
   checkins: CheckinWriter;
   /** The monitoring engine: applies each committed check-in before it is answered; ticks once serve starts it. */
   engine: Engine;
+  /** Whether the database takes writes (degraded after a storage fault); /health reports it. */
+  storage: StorageStatus;
   /** The clock; tests pass their own. */
   now: () => number;
   /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */

@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS, type Migration } from "./migrations";
+import { StorageUnavailable } from "./errors";
 
 export type Db = Database;
 
@@ -71,6 +72,28 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, n
     applied.push(m.name);
   }
   return applied;
+}
+
+/** SQLite's result codes for "the storage cannot take this write", and what they mean to a person. */
+const STORAGE_FAULTS: [RegExp, string][] = [
+  [/^SQLITE_FULL/, "the disk is full"],
+  [/^SQLITE_READONLY/, "the database is read-only"],
+  [/^SQLITE_IOERR/, "an I/O error on the database"],
+  [/^SQLITE_CANTOPEN/, "a database file cannot be opened"],
+  [/^ENOSPC$/, "the disk is full"],
+  [/^EROFS$/, "the file system is read-only"],
+];
+
+/**
+ * A storage fault as the domain error every surface renders as 503 (already one: itself);
+ * null for any other error. Only these mean "nothing was stored, try again later".
+ */
+export function storageFault(e: unknown): StorageUnavailable | null {
+  if (e instanceof StorageUnavailable) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return null;
+  for (const [re, reason] of STORAGE_FAULTS) if (re.test(code)) return new StorageUnavailable(reason);
+  return null;
 }
 
 /** Parses a JSON column, tolerating NULL. */

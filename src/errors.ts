@@ -51,11 +51,31 @@ export class Invalid extends AppError {
   }
 }
 
+export class UnsupportedMediaType extends AppError {
+  constructor(message: string) {
+    super(415, "unsupported_media_type", message);
+  }
+}
+
 export class TooManyRequests extends AppError {
   constructor(
     message = "too many requests",
     readonly retryAfterSeconds = 60,
   ) {
     super(429, "rate_limited", message);
+  }
+}
+
+/**
+ * The database cannot take writes now (disk full, I/O error, read-only file system): nothing
+ * was stored, and the same request can succeed later, once an operator has made room.
+ */
+export class StorageUnavailable extends AppError {
+  constructor(
+    /** What is wrong, for people: "the disk is full". */
+    readonly reason: string,
+    readonly retryAfterSeconds = 30,
+  ) {
+    super(503, "storage_unavailable", `not stored: ${reason}; try again later`);
   }
 }

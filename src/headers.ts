@@ -20,12 +20,3 @@ export function applySecurityHeaders(request: Request, headers: Record<string, u
   const path = url.indexOf("/", url.indexOf("//") + 2);
   if (path >= 0 && url.startsWith(API_PREFIX, path)) headers["cache-control"] = "no-store";
 }
-
-/** Wraps a handler that answers outside Elysia (the ping route on a live server). */
-export function withSecurityHeaders<A extends unknown[]>(handler: (...args: A) => Response | Promise<Response>) {
-  return async (...args: A): Promise<Response> => {
-    const res = await handler(...args);
-    for (const k in SECURITY_HEADERS) res.headers.set(k, SECURITY_HEADERS[k]!);
-    return res;
-  };
-}

@@ -2,8 +2,17 @@
 import { Elysia } from "elysia";
 import { authenticate } from "./auth/authenticate";
 import type { AppContext } from "./context";
-import { AppError, TooManyRequests } from "./errors";
+import { AppError, StorageUnavailable, TooManyRequests } from "./errors";
+import { storageFault } from "./db";
 import { newId } from "./tokens";
+import { explain, type Issue } from "./validation";
+
+/**
+ * How the app drops unknown fields from input (createApp's Elysia config): TypeBox's Clean. Elysia's default ("exactMirror")
+ * rebuilds a value by its schema before checking it, so a string sent for a list of objects
+ * became a list of empty objects and the 422 named a field inside it.
+ */
+export const NORMALIZE = "typebox" as const;
 
 /** A route group whose handlers receive `principal` (null when anonymous). */
 export function apiGroup(ctx: AppContext, prefix: string, tag: string) {
@@ -23,33 +32,74 @@ export function errorResponse(status: number, code: string, message: string, det
   return Response.json(body, { status, headers });
 }
 
-interface ValidationIssue {
-  path?: string;
-  summary?: string;
-  message?: string;
+interface ElysiaValidationError {
+  type?: string;
+  value?: unknown;
+  validator?: { schema?: unknown };
+  all?: { path?: string }[];
+}
+
+/** The 422 details of a failed route schema, in words a person reads (see validation.ts). */
+function validationIssues(error: unknown, input: RequestInput): Issue[] {
+  const e = error as ElysiaValidationError;
+  // Elysia says which part failed: body, query, params, headers.
+  let part = e.type ?? "body";
+  const schema = (e.validator?.schema ?? e.validator) as Record<string, unknown> | undefined;
+  // A number or boolean read from text (query strings) fails inside Elysia's conversion, which
+  // reports the bare value as "property": find the field that holds it.
+  if (part === "property") part = fieldHolding(input, e.value) ?? "value";
+  const issues = schema ? explain(schema, e.value, part) : [];
+  // One line per field: a missing field also fails its type, which says nothing new.
+  const seen = new Set<string>();
+  const unique = issues.filter((i) => !seen.has(i.field) && seen.add(i.field));
+  if (unique.length) return unique;
+  // The schema walk found nothing (a check it does not know): name the place, at least.
+  const path = e.all?.[0]?.path;
+  const field = path && path !== "root" ? path.replace(/^\//, "").split("/").map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : i ? `.${k}` : k)).join("") : part;
+  return [{ field, message: "is invalid" }];
+}
+
+/** What Elysia had read of the request when it failed (onError's context). */
+export interface RequestInput {
+  query?: Record<string, unknown>;
+  body?: unknown;
+}
+
+/** The top-level query or body field whose value reads as `value` (e.g. "0" for 0). */
+function fieldHolding(input: RequestInput, value: unknown): string | null {
+  const reads = (v: unknown) => v === value || (typeof v === "string" && v.trim() !== "" && String(value) === v.trim());
+  for (const source of [input.query, input.body]) {
+    if (!source || typeof source !== "object" || Array.isArray(source)) continue;
+    for (const [k, v] of Object.entries(source)) if (reads(v)) return k;
+  }
+  return null;
 }
 
 /** Maps any error thrown on the API to `{"error": {code, message, details?}}`. */
-export function renderApiError(ctx: AppContext, code: string | number, error: unknown, request: Request): Response {
+export function renderApiError(ctx: AppContext, code: string | number, error: unknown, request: Request, input: RequestInput = {}): Response {
+  // A route's own body parser (the job routes') refuses with a domain error; Elysia wraps it.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (code === "PARSE" && cause instanceof AppError) error = cause;
+  // A write the disk could not take (full, read-only, I/O error): 503, try again later.
+  const fault = storageFault(error);
+  if (fault) {
+    ctx.storage.failed(fault, ctx.now());
+    ctx.log.warn("write refused: storage unavailable", { method: request.method, path: new URL(request.url).pathname, reason: fault.reason });
+    error = fault;
+  }
   if (error instanceof AppError) {
-    const headers = error instanceof TooManyRequests ? { "retry-after": String(error.retryAfterSeconds) } : undefined;
+    const retry = error instanceof TooManyRequests || error instanceof StorageUnavailable ? error.retryAfterSeconds : null;
+    const headers = retry !== null ? { "retry-after": String(retry) } : undefined;
     return errorResponse(error.status, error.code, error.message, error.details, headers);
   }
   switch (code) {
     case "VALIDATION": {
-      const all = ((error as { all?: ValidationIssue[] }).all ?? []) as ValidationIssue[];
-      // Elysia says which part failed: body, query, params, headers.
-      const part = (error as { type?: string }).type ?? "body";
-      const details = all.map((e) => ({
-        field: (e.path ?? "").replace(/^\//, "").replaceAll("/", ".") || part,
-        message: e.summary ?? e.message ?? "is invalid",
-      }));
-      const first = details[0];
-      const message = first ? `${first.field}: ${first.message}` : "request is invalid";
-      return errorResponse(422, "validation_failed", message, details);
+      const details = validationIssues(error, input);
+      const first = details[0]!;
+      return errorResponse(422, "validation_failed", `${first.field}: ${first.message}`, details);
     }
     case "PARSE":
-      return errorResponse(400, "bad_request", "request body is not valid JSON");
+      return errorResponse(400, "bad_request", "body: is not valid JSON");
     case "NOT_FOUND":
       return errorResponse(404, "not_found", `no route for ${request.method} ${new URL(request.url).pathname}`);
     case "INVALID_COOKIE_SIGNATURE":

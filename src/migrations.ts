@@ -5,6 +5,7 @@ import m0002 from "../migrations/0002_monitoring.sql" with { type: "text" };
 import m0003 from "../migrations/0003_agents.sql" with { type: "text" };
 import m0004 from "../migrations/0004_log_without_tenant_index.sql" with { type: "text" };
 import m0005 from "../migrations/0005_continuous_run_history.sql" with { type: "text" };
+import m0006 from "../migrations/0006_times_and_deleted_jobs.sql" with { type: "text" };
 import m0007 from "../migrations/0007_secrets_at_rest.sql" with { type: "text" };
 
 export interface Migration {
@@ -19,5 +20,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "0003_agents", sql: m0003 },
   { version: 4, name: "0004_log_without_tenant_index", sql: m0004 },
   { version: 5, name: "0005_continuous_run_history", sql: m0005 },
+  { version: 6, name: "0006_times_and_deleted_jobs", sql: m0006 },
   { version: 7, name: "0007_secrets_at_rest", sql: m0007 },
 ];

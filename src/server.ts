@@ -1,11 +1,15 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Config } from "./config";
-import { migrate, openDb, type Db } from "./db";
+import { DbError, migrate, openDb, storageFault, type Db } from "./db";
+import { lockDataDir, type DataDirLock } from "./lock";
+import { probeWrite } from "./storage";
 import type { Logger } from "./log";
 import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
-import { Pruner } from "./runs/runs";
+import { Pruner, startPurger } from "./runs/runs";
 import { WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { statSync } from "node:fs";
 import { sealChannelSecrets } from "./alerts/channels";
@@ -20,8 +24,12 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     return null;
   }
   db.exec("PRAGMA wal_autocheckpoint = 0");
+  // On a full disk every checkpoint fails, once a second: say so once a minute.
+  let warnedAt = 0;
   worker.onmessage = (m) => {
-    if (typeof m.data === "object" && m.data?.error) log.warn("checkpoint failed", { error: m.data.error });
+    if (typeof m.data !== "object" || !m.data?.error || Date.now() - warnedAt < 60_000) return;
+    warnedAt = Date.now();
+    log.warn("checkpoint failed", { error: m.data.error });
   };
   worker.postMessage({ path });
   return {
@@ -52,10 +60,63 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Opens the data directory, applies pending migrations and starts listening. */
+const FS_REASONS: Record<string, string> = {
+  EROFS: "the file system is read-only",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ENOSPC: "the disk is full",
+  ENOTDIR: "a part of the path is not a directory",
+};
+
+/** The data directory exists and this process may write in it; otherwise one clear line. */
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Creating a file says more than access(2), which a file system gone read-only after an
+    // error still passes.
+    const probe = join(dir, `.write-test-${process.pid}`);
+    writeFileSync(probe, "");
+    rmSync(probe);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? "";
+    throw new DbError(`cannot write to the data directory ${dir}: ${FS_REASONS[code] ?? (e as Error).message}`);
+  }
+}
+
+/** Opens the database, applies pending migrations and proves that it takes writes. */
+function openWritable(config: Config): { db: Db; applied: string[] } {
+  let db: Db | null = null;
+  try {
+    db = openDb(config.dbPath, { sync: config.syncMode });
+    const applied = migrate(db);
+    probeWrite(db, Date.now());
+    return { db, applied };
+  } catch (e) {
+    db?.close();
+    if (e instanceof DbError) throw e;
+    const reason = storageFault(e)?.reason ?? (e as Error).message;
+    throw new DbError(`cannot write the database ${config.dbPath}: ${reason}`);
+  }
+}
+
+/** Time a step of stop() may wait for another connection's lock, so that stop stays bounded. */
+const STOP_BUSY_TIMEOUT_MS = 1000;
+
+/**
+ * Takes the data directory (one server each), opens the database, applies pending migrations
+ * and starts listening. Throws with one clear line when the database cannot be written.
+ */
 export async function startServer(config: Config, opts: AppOptions = {}): Promise<RunningServer> {
-  const db = openDb(config.dbPath, { sync: config.syncMode });
-  const applied = migrate(db);
+  prepareDataDir(config.dataDir);
+  const lock: DataDirLock = lockDataDir(config.dataDir);
+  let opened: { db: Db; applied: string[] };
+  try {
+    opened = openWritable(config);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const { db, applied } = opened;
   const ctx = createContext(db, config, opts);
   if (applied.length) ctx.log.info("migrations applied", { applied });
   const sealed = sealChannelSecrets(db, ctx.secrets);
@@ -82,6 +143,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
     ctx.log[deleted ? "info" : "debug"]("history pruned", { ...pruned, ms: Math.round(ms) });
   };
   pruner.onError = (e) => ctx.log.error("pruning failed", { error: String(e) });
+  // Deleted jobs' check-ins, a slice at a time.
+  const purger = startPurger(db, (e) => ctx.log.error("purging deleted jobs failed", { error: String(e) }));
   app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
   const server = app.server!;
   const port = server.port!;
@@ -93,17 +156,34 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
     engine,
     dispatcher,
     async stop() {
+      // Every step runs whatever the one before did: on a full disk or a read-only file the
+      // engine's last write-back and the final checkpoint fail, and the process must still end.
+      // Nothing committed is lost by that: it is in the WAL, checkpointed at the next start.
+      const step = async (what: string, fn: () => unknown) => {
+        try {
+          await fn();
+        } catch (e) {
+          ctx.log.warn(`stop: ${what} failed`, { error: e instanceof Error ? e.message : String(e) });
+        }
+      };
       // Let requests in flight (pings waiting for their commit) finish; then close the rest.
-      await Promise.race([server.stop(false), Bun.sleep(2000)]);
-      await server.stop(true);
-      pruner.stop();
-      ctx.checkins.flush();
-      engine.stop();
-      await dispatcher.stop();
-      wal?.stop();
-      await checkpointer?.stop();
-      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      db.close();
+      await step("closing connections", async () => {
+        await Promise.race([server.stop(false), Bun.sleep(2000)]);
+        await server.stop(true);
+      });
+      await step("stopping retention", () => pruner.stop());
+      await step("stopping the purger", () => purger.stop());
+      await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
+      await step("committing the last check-ins", () => ctx.checkins.flush());
+      await step("stopping the engine", () => engine.stop());
+      await step("stopping the WAL guard", () => wal?.stop());
+      await Promise.all([
+        step("stopping the dispatcher", () => Promise.race([dispatcher.stop(), Bun.sleep(2000)])),
+        step("stopping the checkpointer", () => checkpointer?.stop()),
+      ]);
+      await step("final checkpoint", () => db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+      await step("closing the database", () => db.close());
+      lock.release();
     },
   };
 }

@@ -41,7 +41,15 @@ export class WalGuard {
       this.commits = 0;
       try {
         // Idle for half a second with a log left over: copy it back and cut the file.
-        if (quiet >= 5 && size > 0) truncate.get();
+        // Never wait for the lock here (a backup or an admin command may hold it): try again next round.
+        if (quiet >= 5 && size > 0) {
+          db.exec("PRAGMA busy_timeout = 0");
+          try {
+            truncate.get();
+          } finally {
+            db.exec("PRAGMA busy_timeout = 5000");
+          }
+        }
         // No commit may come for a while: do it now, between turns of the event loop.
         else if (this.over) this.restartSoon();
       } catch {

@@ -266,9 +266,13 @@ spec:
     expect(put.status).toBe(200);
     const again = (await put.json()) as Record<string, unknown>;
     expect(again.warnings).toEqual([]);
-    expect({ ...again, warnings: undefined, updated_at: undefined, next_runs: undefined }).toEqual({
+    // The same definition again: nothing written, updated_at as it was.
+    expect(again.changed).toBe(false);
+    expect(again.updated_at).toBe(got.updated_at);
+    expect({ ...again, warnings: undefined, changed: undefined, updated_at: undefined, next_runs: undefined }).toEqual({
       ...got,
       warnings: undefined,
+      changed: undefined,
       updated_at: undefined,
       next_runs: undefined,
     });
@@ -297,9 +301,11 @@ spec:
     expect((await errorOf(y)).message).toMatch(/^spec\.(schedule|timezone)/);
   });
 
-  test("malformed JSON is a 400 and a bad name a 422", async () => {
+  test("malformed JSON is a 422 that says where, and a bad name a 422", async () => {
+    // Job bodies go through the manifest parser, which locates the error (docs/job-manifest.md).
     const r = await s.api("/api/v1/jobs", { method: "POST", token: bob.token, headers: { "content-type": "application/json" }, body: "{nope" });
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(422);
+    expect((await errorOf(r)).message).toMatch(/^body: invalid JSON at line 1/);
     const bad = await s.api("/api/v1/jobs", { method: "POST", token: bob.token, json: { name: "Bad_Name", schedule: "@daily" } });
     expect(bad.status).toBe(422);
     expect((await errorOf(bad)).message).toStartWith("name");

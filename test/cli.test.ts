@@ -60,7 +60,7 @@ describe("auth", () => {
     expect(who.stdout).toMatch(/scopes:\s+read, write, admin/);
 
     const tokens = JSON.parse((await run(["tokens", "list", "--json"], { CRONTOPUS_CONFIG: config })).stdout);
-    expect(tokens.map((t: { name: string }) => t.name)).toContain(`cli@${hostname()}`);
+    expect(tokens.tokens.map((t: { name: string }) => t.name)).toContain(`cli@${hostname()}`);
   });
 
   test("a wrong password exits 1 with one line on stderr and saves nothing", async () => {
@@ -165,14 +165,14 @@ spec:
   command: /opt/backup.sh
 `;
 
-  test("apply of a multi-document YAML file creates each job; applying again configures them", async () => {
+  test("apply of a multi-document YAML file creates each job; applying it again changes nothing", async () => {
     writeFiles(dir, { "multi.yaml": `${backup}---\nname: report\nnamespace: ops\nschedule: "@daily"\n---\n` });
     const first = await as(bob, ["jobs", "apply", "-f", join(dir, "multi.yaml")]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
     expect(lines(first.stdout)).toEqual(["job default/backup created", "job ops/report created"]);
     const again = await as(bob, ["jobs", "apply", "-f", join(dir, "multi.yaml")]);
-    expect(lines(again.stdout)).toEqual(["job default/backup configured", "job ops/report configured"]);
+    expect(lines(again.stdout)).toEqual(["job default/backup unchanged", "job ops/report unchanged"]);
   });
 
   test("apply of a directory reads every manifest in it, recursively, in path order", async () => {
@@ -240,7 +240,7 @@ spec:
     const job = JSON.parse((await as(bob, ["jobs", "get", "ops/report", "--json"])).stdout);
     expect(job).toMatchObject({ namespace: "ops", name: "report", schedule: "@daily", next_runs: expect.any(Array) });
     const namespaces = JSON.parse((await as(bob, ["namespaces", "list", "--json"])).stdout);
-    expect(namespaces).toContainEqual(expect.objectContaining({ name: "ops", jobs: 2 }));
+    expect(namespaces.namespaces).toContainEqual(expect.objectContaining({ name: "ops", jobs: 2 }));
     const applied = JSON.parse((await as(bob, ["jobs", "apply", "-f", "-", "--json"], '{"name": "from-json", "schedule": "@daily"}')).stdout);
     expect(applied).toEqual([expect.objectContaining({ namespace: "default", name: "from-json", action: "created", warnings: [] })]);
   });
@@ -259,7 +259,7 @@ spec:
     writeFileSync(manifest, yaml.stdout);
     const r = await as(bob, ["jobs", "apply", "-f", manifest]);
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("job ops/full configured\n");
+    expect(r.stdout).toBe("job ops/full unchanged\n");
     const after = JSON.parse((await as(bob, ["jobs", "get", "ops/full", "--json"])).stdout);
     expect({ ...after, updated_at: 0, next_runs: 0 }).toEqual({ ...before, updated_at: 0, next_runs: 0 });
   });

@@ -41,7 +41,7 @@ const get = (path: string, token?: string) =>
   app.handle(new Request(`http://localhost${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }));
 
 async function checkin(tenantId: string, ref: string, kind: "success" | "fail", at: number, duration_ms: number) {
-  const done = ctx.checkins.append(checkinEvent(findCheckinJob(db, tenantId, ref), { job: ref, kind, duration_ms }, "test", 1024, at));
+  const done = ctx.checkins.append(checkinEvent(findCheckinJob(db, tenantId, ref), { job: ref, kind, duration_ms }, "test", 1024, at, 90));
   ctx.checkins.flush();
   await done;
 }

@@ -68,6 +68,7 @@ describe("ping protocol", () => {
   test("answers 400 for a bad exit code or run id, 404 for an unknown token", async () => {
     const { ping_url } = await putJob("bad-input", { schedule: "@every 1h" });
     expect((await fetch(ping_url + "/256")).status).toBe(400);
+    expect((await fetch(ping_url + "/-0")).status).toBe(400);
     expect((await fetch(ping_url + "?rid=not-a-uuid")).status).toBe(400);
     expect((await fetch(`${s.url}/ping/no-such-token`)).status).toBe(404);
     expect((await fetch(`${s.url}/ping/no-such-token/start`)).status).toBe(404);

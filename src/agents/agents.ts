@@ -10,6 +10,8 @@ import { findChannelsByName } from "../alerts/channels";
 import { enqueueNotification } from "../alerts/outbox";
 import type { AlertEvent, AlertMessage } from "../alerts/message";
 import { jobConsoleUrl } from "../alerts/message";
+import { isoTime } from "../time";
+import { checkCount, checkLength, LIMITS } from "../limits";
 
 export const AGENT_STATUSES = ["online", "offline"] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -18,7 +20,7 @@ export type InstanceState = (typeof INSTANCE_STATES)[number];
 /** An agent is offline once this many heartbeat intervals pass without one. */
 export const MISSED_HEARTBEATS = 3;
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) => isoTime(ms);
 const fromJson = <T>(text: string | null, fallback: T): T => (text ? (JSON.parse(text) as T) : fallback);
 
 // ---------------------------------------------------------------------------------------
@@ -62,6 +64,7 @@ const LABEL_KEY = /^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/i;
 export function readLabels(field: string, v: unknown): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (typeof v !== "object" || Array.isArray(v)) throw new Invalid(field, "expected a map of string to string");
+  checkCount(field, Object.keys(v), LIMITS.mapEntries);
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     if (!LABEL_KEY.test(k)) throw new Invalid(`${field}.${k}`, "is not a valid label key (letters, digits, '.', '_', '/', '-'; at most 63)");
@@ -209,6 +212,11 @@ export function enroll(db: Db, input: EnrollInput, intervalS: number, now: numbe
   if (t.max_uses !== null && t.uses >= t.max_uses) throw new Unauthorized("this enrollment token has been used up");
   const hostname = input.hostname.trim();
   if (!hostname || hostname.length > 253 || /[\s\0]/.test(hostname)) throw new Invalid("hostname", "must be a host name without spaces");
+  checkLength("platform", input.platform, LIMITS.shortText);
+  checkLength("arch", input.arch, LIMITS.shortText);
+  checkLength("scheduler", input.scheduler, LIMITS.shortText);
+  checkLength("version", input.version, LIMITS.shortText);
+  checkLength("os_version", input.os_version, LIMITS.osVersion);
   if (!/^[A-Za-z0-9._:{}-]{1,128}$/.test(input.machine_id)) throw new Invalid("machine_id", "must be 1 to 128 letters, digits or '.', '_', ':', '-', '{', '}'");
   const token = newToken("cta_");
   const existing = db
@@ -423,6 +431,9 @@ export interface AgentFlip {
  * notifications queued (the caller kicks the dispatcher).
  */
 export function heartbeat(db: Db, agent: AgentRow, input: HeartbeatInput, baseUrl: string, now: number): { agent: AgentRow; notifications: number } {
+  checkLength("version", input.version, LIMITS.shortText);
+  checkLength("hostname", input.hostname, LIMITS.hostname);
+  checkLength("os_version", input.os_version, LIMITS.osVersion);
   let notifications = 0;
   db.transaction(() => {
     const deadline = now + agent.interval_s * MISSED_HEARTBEATS * 1000;
@@ -472,7 +483,7 @@ export function flipAgent(db: Db, agent: AgentRow, f: AgentFlip, baseUrl: string
     status: f.to,
     previous_status: f.from,
     reason,
-    since: new Date(f.at).toISOString(),
+    since: isoTime(f.at),
     last_output: null,
     dedup_key: `crontopus-agent-${agent.id}`,
   };
@@ -508,6 +519,24 @@ export function foldedInto(db: Db, jobId: string): string[] | null {
   return hosts.map((h) => h.name);
 }
 
+/** What an agent tells about its host is stored: each text has its limit (src/limits.ts). */
+function checkReport(input: ReportInput): void {
+  checkLength("etag", input.etag, LIMITS.osVersion);
+  checkCount("jobs", input.jobs, LIMITS.reportedJobs);
+  input.jobs.forEach((j, i) => {
+    checkLength(`jobs[${i}].job_id`, j.job_id, LIMITS.shortText);
+    checkLength(`jobs[${i}].message`, j.message, LIMITS.message);
+  });
+  checkCount("discovered", input.discovered, LIMITS.discovered);
+  input.discovered?.forEach((d, i) => {
+    checkLength(`discovered[${i}].id`, d.id, LIMITS.osVersion);
+    checkLength(`discovered[${i}].user`, d.user, LIMITS.osVersion);
+    checkLength(`discovered[${i}].schedule`, d.schedule, LIMITS.schedule);
+    checkLength(`discovered[${i}].command`, d.command, LIMITS.line);
+    checkLength(`discovered[${i}].line`, d.line, LIMITS.line);
+  });
+}
+
 export interface ReportInput {
   etag?: string;
   jobs: { job_id: string; state: InstanceState; message?: string }[];
@@ -520,6 +549,7 @@ export interface ReportInput {
  * alerts the job's channels.
  */
 export function report(db: Db, agent: AgentRow, input: ReportInput, baseUrl: string, now: number): { notifications: number } {
+  checkReport(input);
   let notifications = 0;
   db.transaction(() => {
     const known = new Set(

@@ -1,6 +1,8 @@
 // REST surface of agents: enrollment tokens and the management API (users' tokens and
 // sessions), and the agent protocol under /api/v1/agent/… (the agent's cta_ token).
-import { Elysia, t } from "elysia";
+import { Elysia, t, type TSchema } from "elysia";
+import { OkSchema, responses } from "../openapi";
+import { JobSchema } from "../jobs/api";
 import type { AppContext } from "../context";
 import { Unauthorized } from "../errors";
 import { apiGroup } from "../http";
@@ -31,7 +33,57 @@ import {
   type AgentStatus,
 } from "./agents";
 
-const labelsSchema = t.Record(t.String(), t.String(), { description: "key=value labels; jobs select agents by them" });
+// Checked by the service (readLabels), as job labels are: a schema of Record lets Elysia turn a
+// string such as "abc" into {"0": "a", …} before anything sees it.
+const labelsSchema = t.Unknown({
+  type: "object",
+  additionalProperties: { type: "string", maxLength: 253 },
+  maxProperties: 64,
+  description: "key=value labels; jobs select agents by them",
+}) as unknown as ReturnType<typeof t.Record<ReturnType<typeof t.String>, ReturnType<typeof t.String>>>;
+
+const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+const Time = t.String({ format: "date-time" });
+const Loose = t.Object({}, { additionalProperties: true });
+const EnrollmentTokenSchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  prefix: t.String(),
+  labels: t.Record(t.String(), t.String()),
+  max_uses: orNull(t.Integer()),
+  uses: t.Integer(),
+  expires_at: orNull(Time),
+  usable: t.Boolean(),
+  created_at: Time,
+  last_used_at: orNull(Time),
+});
+const AgentFields = {
+  id: t.String(),
+  name: t.String(),
+  hostname: t.String(),
+  machine_id: t.String(),
+  platform: t.String(),
+  arch: t.String(),
+  os_version: orNull(t.String()),
+  scheduler: t.String(),
+  version: orNull(t.String()),
+  labels: t.Record(t.String(), t.String()),
+  status: t.String({ description: "online or offline" }),
+  status_since: orNull(Time),
+  interval_s: t.Integer(),
+  last_seen_at: orNull(Time),
+  last_sync_at: orNull(Time),
+  desired_etag: orNull(t.String()),
+  created_at: Time,
+  updated_at: Time,
+};
+const AgentSchema = t.Object(AgentFields);
+const AgentDetailSchema = t.Object({
+  ...AgentFields,
+  jobs: t.Array(Loose, { description: "the job instances on this host and their reported state" }),
+  discovered: t.Array(Loose, { description: "unmanaged crontab entries found on the host" }),
+});
+const EnrolledSchema = t.Object({ agent: AgentSchema, token: t.String({ description: "cta_…, shown once" }), server: t.String() });
 
 /** The agent behind `Authorization: Bearer cta_…`; 401 for anything else. */
 export function requireAgent(ctx: AppContext, request: Request): AgentRow {
@@ -48,7 +100,7 @@ export function agentsApi(ctx: AppContext) {
 
   const management = apiGroup(ctx, "", "agents")
     .get("/enrollment-tokens", ({ principal }) => ({ enrollment_tokens: listEnrollmentTokens(db, requireScope(principal, "admin").tenantId, ctx.now()) }), {
-      detail: { summary: "Enrollment tokens (the secrets are never shown again)" },
+      detail: { summary: "Enrollment tokens (the secrets are never shown again)", responses: responses(200, "The tokens", t.Object({ enrollment_tokens: t.Array(EnrollmentTokenSchema) })) },
     })
     .post(
       "/enrollment-tokens",
@@ -65,7 +117,10 @@ export function agentsApi(ctx: AppContext) {
           max_uses: t.Optional(t.Integer({ minimum: 1, description: "Enrollments it allows; unlimited when left out" })),
           expires_in_days: t.Optional(t.Number({ description: "1 to 3650; never expires when left out" })),
         }),
-        detail: { summary: "Create an enrollment token (cte_…, shown once)" },
+        detail: {
+          summary: "Create an enrollment token (cte_…, shown once)",
+          responses: responses(201, "The token, with its secret", t.Object({ token: t.String(), enrollment_token: EnrollmentTokenSchema })),
+        },
       },
     )
     .delete(
@@ -74,19 +129,19 @@ export function agentsApi(ctx: AppContext) {
         revokeEnrollmentToken(db, requireScope(principal, "admin").tenantId, params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), detail: { summary: "Revoke an enrollment token (enrolled agents keep working)" } },
+      { params: t.Object({ id: t.String() }), detail: { summary: "Revoke an enrollment token (enrolled agents keep working)", responses: responses(204, "Revoked", null) } },
     )
     .get(
       "/agents",
       ({ principal, query }) => ({ agents: listAgents(db, requireScope(principal, "read").tenantId, { status: query.status as AgentStatus | undefined }).map(agentJson) }),
       {
         query: t.Object({ status: t.Optional(t.Union(AGENT_STATUSES.map((s) => t.Literal(s)))) }),
-        detail: { summary: "Enrolled agents" },
+        detail: { summary: "Enrolled agents", responses: responses(200, "The agents", t.Object({ agents: t.Array(AgentSchema) })) },
       },
     )
     .get("/agents/:id", ({ principal, params }) => agentDetail(db, requireScope(principal, "read").tenantId, params.id), {
       params: t.Object({ id: t.String({ description: "agent id or name" }) }),
-      detail: { summary: "One agent, with its job instances and the unmanaged entries found on its host" },
+      detail: { summary: "One agent, with its job instances and the unmanaged entries found on its host", responses: responses(200, "The agent", AgentDetailSchema) },
     })
     .patch(
       "/agents/:id",
@@ -102,7 +157,7 @@ export function agentsApi(ctx: AppContext) {
           labels: t.Optional(labelsSchema),
           interval_s: t.Optional(t.Integer({ minimum: 1, maximum: 86400, description: "heartbeat interval; offline after three missed" })),
         }),
-        detail: { summary: "Rename an agent, replace its labels or change its heartbeat interval" },
+        detail: { summary: "Rename an agent, replace its labels or change its heartbeat interval", responses: responses(200, "The agent", AgentDetailSchema, [409]) },
       },
     )
     .delete(
@@ -111,7 +166,10 @@ export function agentsApi(ctx: AppContext) {
         deleteAgent(db, requireScope(principal, "admin").tenantId, params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), detail: { summary: "Forget an agent and revoke its token (its host keeps its entries until `agent uninstall`)" } },
+      {
+        params: t.Object({ id: t.String() }),
+        detail: { summary: "Forget an agent and revoke its token (its host keeps its entries until `agent uninstall`)", responses: responses(204, "Forgotten", null) },
+      },
     )
     .post(
       "/agents/:id/discovered/:entryId/adopt",
@@ -131,7 +189,10 @@ export function agentsApi(ctx: AppContext) {
           name: t.String(),
           timezone: t.Optional(t.String({ description: "the zone the host's cron reads the line in; UTC when left out" })),
         }),
-        detail: { summary: "Turn a discovered crontab line into a managed job; the agent swaps the line on its next pass" },
+        detail: {
+          summary: "Turn a discovered crontab line into a managed job; the agent swaps the line on its next pass",
+          responses: responses(201, "The new job, with warnings", t.Composite([JobSchema, t.Object({ warnings: t.Array(t.String()) })]), [409]),
+        },
       },
     )
     .get(
@@ -141,7 +202,10 @@ export function agentsApi(ctx: AppContext) {
         const job = getJob(db, p.tenantId, params.namespace, params.name);
         return { agents: jobAgents(db, p.tenantId, job.id) };
       },
-      { params: t.Object({ namespace: t.String(), name: t.String() }), detail: { summary: "The agents a job goes to, and the state each reported" } },
+      {
+        params: t.Object({ namespace: t.String(), name: t.String() }),
+        detail: { summary: "The agents a job goes to, and the state each reported", responses: responses(200, "The agents", t.Object({ agents: t.Array(Loose) })) },
+      },
     );
 
   const protocol = new Elysia({ prefix: "/agent", detail: { tags: ["agent protocol"] } })
@@ -166,7 +230,14 @@ export function agentsApi(ctx: AppContext) {
           machine_id: t.String({ description: "/etc/machine-id, IOPlatformUUID or MachineGuid" }),
           labels: t.Optional(labelsSchema),
         }),
-        detail: { summary: "Enroll a host with an enrollment token; returns the agent token (cta_…, shown once)", security: [] },
+        detail: {
+          summary: "Enroll a host with an enrollment token; returns the agent token (cta_…, shown once)",
+          security: [],
+          responses: {
+            ...responses(200, "Enrolled again (same machine)", EnrolledSchema, [401, 429]),
+            ...responses(201, "Enrolled", EnrolledSchema),
+          },
+        },
       },
     )
     .post(
@@ -182,7 +253,10 @@ export function agentsApi(ctx: AppContext) {
         body: t.Optional(
           t.Object({ version: t.Optional(t.String()), hostname: t.Optional(t.String()), os_version: t.Optional(t.String()) }, { additionalProperties: true }),
         ),
-        detail: { summary: "I am alive; returns the heartbeat interval and the ETag of the desired state" },
+        detail: {
+          summary: "I am alive; returns the heartbeat interval and the ETag of the desired state",
+          responses: responses(200, "Seen", t.Object({ ok: t.Boolean(), agent: AgentSchema, interval_s: t.Integer(), desired_etag: t.String() })),
+        },
       },
     )
     .get(
@@ -199,7 +273,15 @@ export function agentsApi(ctx: AppContext) {
         }
         return state;
       },
-      { detail: { summary: "The jobs for this host (ETag; If-None-Match gives 304)" } },
+      {
+        detail: {
+          summary: "The jobs for this host (ETag; If-None-Match gives 304)",
+          responses: {
+            ...responses(200, "The desired state", t.Object({ agent: Loose, jobs: t.Array(Loose) })),
+            304: { description: "Unchanged since the ETag given in If-None-Match" },
+          },
+        },
+      },
     )
     .post(
       "/report",
@@ -232,7 +314,7 @@ export function agentsApi(ctx: AppContext) {
             ),
           ),
         }),
-        detail: { summary: "What the agent applied: per job applied, drifted or error; plus the host's unmanaged entries" },
+        detail: { summary: "What the agent applied: per job applied, drifted or error; plus the host's unmanaged entries", responses: responses(200, "Taken", OkSchema) },
       },
     );
 

@@ -7,6 +7,7 @@
 // The scripts have the server's base URL baked in, so the agent is downloaded from, and
 // enrolled with, the server the command was copied from. The enrollment token is the only
 // secret, and it travels as an argument, never in these responses.
+import { textResponse } from "../openapi";
 import { Elysia } from "elysia";
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +24,8 @@ export function installApi(ctx: AppContext) {
         tags: ["agents"],
         summary: "Agent installer for Linux and macOS (POSIX sh)",
         description: "Use as `curl -fsSL <base>/install.sh | sh -s -- --token cte_… [--name NAME] [--label KEY=VALUE]… [--no-service]`.",
+        security: [],
+        responses: textResponse(200, "The script", ["text/x-shellscript"]),
       },
     })
     .get("/install.ps1", () => script(installPs1(ctx.config.baseUrl), "text/plain; charset=utf-8"), {
@@ -30,6 +33,8 @@ export function installApi(ctx: AppContext) {
         tags: ["agents"],
         summary: "Agent installer for Windows (PowerShell)",
         description: 'Use in an elevated PowerShell as `iex "& { $(irm <base>/install.ps1) } -Token cte_… [-Name NAME] [-Label KEY=VALUE,…]"`.',
+        security: [],
+        responses: textResponse(200, "The script", ["text/plain"]),
       },
     })
     .get("/download/:platform", ({ params }) => downloadAgent(ctx.config.downloadDir, params.platform), {
@@ -37,6 +42,8 @@ export function installApi(ctx: AppContext) {
         tags: ["agents"],
         summary: "Download the agent binary for linux|darwin|windows - x64|arm64",
         description: "Serves `crontopus-<platform>` (`.exe` for Windows) from CRONTOPUS_DOWNLOAD_DIR; 404 when the packaging did not provide it.",
+        security: [],
+        responses: textResponse(200, "The binary", ["application/octet-stream"], { 404: { $ref: "#/components/responses/E404" } }),
       },
     });
 }

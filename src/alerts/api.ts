@@ -1,4 +1,5 @@
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
@@ -13,25 +14,49 @@ const channelBody = t.Object({
 });
 const byId = t.Object({ id: t.String() });
 
+const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+const Time = t.String({ format: "date-time" });
+const ChannelSchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  type: t.String(),
+  config: t.Record(t.String(), t.Unknown(), { description: "secrets masked" }),
+  created_at: Time,
+  updated_at: Time,
+});
+const TestSchema = t.Object({ ok: t.Boolean(), code: t.Optional(t.Integer({ description: "the receiver's HTTP status" })), error: t.Optional(t.String()) });
+const DeliverySchema = t.Object({
+  id: t.Integer(),
+  event: t.String(),
+  job_id: orNull(t.String()),
+  status: t.String({ description: "pending, sent or failed" }),
+  attempts: t.Integer(),
+  response_code: orNull(t.Integer()),
+  last_error: orNull(t.String()),
+  next_attempt_at: orNull(Time),
+  created_at: Time,
+  sent_at: orNull(Time),
+});
+
 export function channelsApi(ctx: AppContext) {
   const { db } = ctx;
   const deps = { secrets: ctx.secrets, allowPrivateTargets: ctx.config.allowPrivateTargets };
   return apiGroup(ctx, "/channels", "channels")
-    .get("/", ({ principal }) => ({ channels: listChannels(db, requireScope(principal, "read").tenantId).map(channelJson) }), {
-      detail: { summary: "Alert channels, secrets masked" },
+    .get("", ({ principal }) => ({ channels: listChannels(db, requireScope(principal, "read").tenantId).map(channelJson) }), {
+      detail: { summary: "Alert channels, secrets masked", responses: responses(200, "The channels", t.Object({ channels: t.Array(ChannelSchema) })) },
     })
     .post(
-      "/",
+      "",
       ({ principal, body, set }) => {
         const p = requireScope(principal, "write");
         set.status = 201;
         return channelJson(createChannel(db, deps, p.tenantId, body, ctx.now()));
       },
-      { body: channelBody, detail: { summary: "Create an alert channel (409 if the name is taken)" } },
+      { body: channelBody, detail: { summary: "Create an alert channel (409 if the name is taken)", responses: responses(201, "The channel", ChannelSchema, [409]) } },
     )
     .get("/:id", ({ principal, params }) => channelJson(getChannel(db, requireScope(principal, "read").tenantId, params.id)), {
       params: byId,
-      detail: { summary: "One channel, secrets masked" },
+      detail: { summary: "One channel, secrets masked", responses: responses(200, "The channel", ChannelSchema) },
     })
     .put(
       "/:id",
@@ -39,7 +64,7 @@ export function channelsApi(ctx: AppContext) {
       {
         params: byId,
         body: channelBody,
-        detail: { summary: "Replace a channel's name, type and config (masked values sent back keep the stored secrets)" },
+        detail: { summary: "Replace a channel's name, type and config (masked values sent back keep the stored secrets)", responses: responses(200, "The channel", ChannelSchema, [409]) },
       },
     )
     .delete(
@@ -48,7 +73,7 @@ export function channelsApi(ctx: AppContext) {
         deleteChannel(db, requireScope(principal, "write").tenantId, params.id);
         set.status = 204;
       },
-      { params: byId, detail: { summary: "Delete a channel and its delivery history" } },
+      { params: byId, detail: { summary: "Delete a channel and its delivery history", responses: responses(204, "Deleted", null) } },
     )
     .post(
       "/:id/test",
@@ -58,7 +83,7 @@ export function channelsApi(ctx: AppContext) {
         const r = await sendTest(db, ctx.secrets, p.tenantId, params.id, { smtpUrl, smtpFrom, allowPrivateTargets }, ctx.now());
         return { ok: r.ok, ...(r.code !== undefined ? { code: r.code } : {}), ...(r.error !== undefined ? { error: r.error } : {}) };
       },
-      { params: byId, detail: { summary: "Send a test message now; 200 with ok:false when the receiver failed" } },
+      { params: byId, detail: { summary: "Send a test message now; 200 with ok:false when the receiver failed", responses: responses(200, "What the receiver said", TestSchema) } },
     )
     .get(
       "/:id/deliveries",
@@ -70,7 +95,7 @@ export function channelsApi(ctx: AppContext) {
       {
         params: byId,
         query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })) }),
-        detail: { summary: "Recent notifications to this channel, newest first" },
+        detail: { summary: "Recent notifications to this channel, newest first", responses: responses(200, "The deliveries", t.Object({ deliveries: t.Array(DeliverySchema) })) },
       },
     );
 }

@@ -6,6 +6,7 @@ import { Conflict, Invalid, NotFound } from "../errors";
 import type { SecretBox } from "../secrets";
 import { newId } from "../tokens";
 import { maskConfig, unmaskConfig, validateChannel, type ChannelConfig, type ChannelType } from "./senders";
+import { isoTime } from "../time";
 
 export interface Channel {
   id: string;
@@ -82,8 +83,8 @@ export function channelJson(c: Channel) {
     type: c.type,
     // Masked again: a row not yet sealed at start-up still holds its plaintext.
     config: maskConfig(c.type, c.config),
-    created_at: new Date(c.created_at).toISOString(),
-    updated_at: new Date(c.updated_at).toISOString(),
+    created_at: isoTime(c.created_at),
+    updated_at: isoTime(c.updated_at),
   };
 }
 

@@ -8,6 +8,7 @@ import type { SecretBox } from "../secrets";
 import { getChannel, openChannelConfig, readChannelConfig } from "./channels";
 import { testMessage, type AlertEvent, type AlertMessage } from "./message";
 import { DEFAULT_TIMEOUT_MS, RESPONSE_BODY_MAX, send, type SendOptions, type SendResult } from "./senders";
+import { isoTime } from "../time";
 
 export const MAX_ATTEMPTS = 10;
 const BACKOFF_BASE_MS = 30_000;
@@ -88,9 +89,9 @@ export function listDeliveries(db: Db, tenantId: string, channelId: string, limi
       attempts: r.attempts,
       response_code: r.response_code,
       last_error: r.last_error,
-      next_attempt_at: r.status === "pending" ? new Date(r.next_attempt_at).toISOString() : null,
-      created_at: new Date(r.created_at).toISOString(),
-      sent_at: r.sent_at === null ? null : new Date(r.sent_at).toISOString(),
+      next_attempt_at: r.status === "pending" ? isoTime(r.next_attempt_at) : null,
+      created_at: isoTime(r.created_at),
+      sent_at: isoTime(r.sent_at),
     }));
 }
 

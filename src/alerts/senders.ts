@@ -6,6 +6,7 @@ import { Invalid } from "../errors";
 import { checkTargetHost, guardedFetch, isAddressLiteral, resolveTarget, TargetRefused, type TargetPolicy } from "../net/guard";
 import { VERSION } from "../version";
 import { jobRef, summary, text, type AlertMessage } from "./message";
+import { checkCount, checkLength, LIMITS } from "../limits";
 
 export const CHANNEL_TYPES = ["webhook", "slack", "discord", "teams", "email", "pagerduty", "ntfy"] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
@@ -68,6 +69,7 @@ export function checkChannelType(type: string): ChannelType {
 
 function httpUrl(field: string, v: unknown, opts: ValidateOptions): string {
   if (typeof v !== "string" || v.trim() === "") throw new Invalid(field, "is required: an http(s) URL");
+  checkLength(field, v, LIMITS.configValue);
   let u: URL;
   try {
     u = new URL(v.trim());
@@ -84,7 +86,7 @@ function httpUrl(field: string, v: unknown, opts: ValidateOptions): string {
 function optString(field: string, v: unknown): string | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   if (typeof v !== "string") throw new Invalid(field, "must be a string");
-  return v;
+  return checkLength(field, v, LIMITS.configValue);
 }
 
 function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T | undefined {
@@ -116,8 +118,10 @@ export function validateChannel(type: string, config: unknown, opts: ValidateOpt
         for (const [name, value] of Object.entries(c.headers as Record<string, unknown>)) {
           if (!HEADER_NAME_RE.test(name)) throw new Invalid(`config.headers.${name}`, "is not a valid header name");
           if (typeof value !== "string" || /[\r\n\0]/.test(value)) throw new Invalid(`config.headers.${name}`, "must be a one-line string");
+          checkLength(`config.headers.${name}`, value, LIMITS.configValue);
           headers[name] = value;
         }
+        checkCount("config.headers", Object.keys(headers), LIMITS.mapEntries);
         if (Object.keys(headers).length) out.headers = headers;
       }
       break;

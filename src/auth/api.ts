@@ -1,4 +1,5 @@
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
+import { OkSchema, responses } from "../openapi";
 import type { AppContext } from "../context";
 import { BadRequest, Forbidden } from "../errors";
 import { apiGroup } from "../http";
@@ -8,6 +9,29 @@ import { createApiToken, listApiTokens, revokeApiToken } from "./apitokens";
 import { readCookie } from "./authenticate";
 import { getUser, listUserTenants, normalizeEmail, verifyLogin } from "./identity";
 import { requireScope, requireUser, type Principal } from "./principal";
+
+const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+const Time = t.String({ format: "date-time" });
+const UserSchema = t.Object({ id: t.String(), email: t.String(), name: t.String(), is_operator: t.Boolean() });
+const MeSchema = t.Object({
+  user: UserSchema,
+  tenant: orNull(t.Object({ slug: t.String(), name: t.String() })),
+  role: orNull(t.String()),
+  scopes: t.Array(t.String()),
+  auth: t.String({ description: "token or session" }),
+  token: t.Optional(t.Object({ id: t.String() })),
+});
+const LoginSchema = t.Object({ user: UserSchema, tenants: t.Array(t.Object({ slug: t.String(), name: t.String(), role: t.String() })) });
+const TokenSchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  prefix: t.String(),
+  scopes: t.Array(t.String()),
+  user_id: t.String(),
+  expires_at: orNull(Time),
+  last_used_at: orNull(Time),
+  created_at: Time,
+});
 
 export function describeMe(ctx: AppContext, p: Principal) {
   const user = getUser(ctx.db, p.userId);
@@ -53,7 +77,7 @@ export function authApi(ctx: AppContext) {
       },
       {
         body: t.Object({ email: t.String({ minLength: 1 }), password: t.String({ minLength: 1 }) }),
-        detail: { summary: "Log in with email and password; sets the session cookie" },
+        detail: { summary: "Log in with email and password; sets the session cookie", security: [], responses: responses(200, "Logged in; Set-Cookie holds the session", LoginSchema, [429]) },
       },
     )
     .post(
@@ -68,10 +92,10 @@ export function authApi(ctx: AppContext) {
         }
         return { ok: true };
       },
-      { detail: { summary: "End the session, or revoke the token used for this call" } },
+      { detail: { summary: "End the session, or revoke the token used for this call", responses: responses(200, "Logged out", OkSchema) } },
     )
     .get("/me", ({ principal }) => describeMe(ctx, requireUser(principal)), {
-      detail: { summary: "Who am I: user, active tenant, role and scopes" },
+      detail: { summary: "Who am I: user, active tenant, role and scopes", responses: responses(200, "You", MeSchema) },
     })
     .post(
       "/auth/switch-tenant",
@@ -82,7 +106,7 @@ export function authApi(ctx: AppContext) {
         const { principal: next } = await ctx.sessions.validate(p.sessionId!);
         return describeMe(ctx, next!);
       },
-      { body: t.Object({ tenant: t.String({ minLength: 1 }) }), detail: { summary: "Make another of your tenants the active one" } },
+      { body: t.Object({ tenant: t.String({ minLength: 1 }) }), detail: { summary: "Make another of your tenants the active one", responses: responses(200, "You, in that tenant", MeSchema, [400]) } },
     )
     .get(
       "/tokens",
@@ -90,7 +114,7 @@ export function authApi(ctx: AppContext) {
         const p = requireScope(principal, "read");
         return { tokens: listApiTokens(ctx.db, p.tenantId, p.userId) };
       },
-      { detail: { summary: "Your API tokens in the active tenant (secrets are never shown again)" } },
+      { detail: { summary: "Your API tokens in the active tenant (secrets are never shown again)", responses: responses(200, "Your tokens", t.Object({ tokens: t.Array(TokenSchema) })) } },
     )
     .post(
       "/tokens",
@@ -102,7 +126,7 @@ export function authApi(ctx: AppContext) {
         set.status = 201;
         return { ...created.api_token, token: created.token };
       },
-      { body: tokenBody, detail: { summary: "Create an API token; the secret is in the answer only" } },
+      { body: tokenBody, detail: { summary: "Create an API token; the secret is in the answer only", responses: responses(201, "The token, with its secret", t.Composite([TokenSchema, t.Object({ token: t.String() })])) } },
     )
     .delete(
       "/tokens/:id",
@@ -114,7 +138,7 @@ export function authApi(ctx: AppContext) {
         revokeApiToken(ctx.db, p.tenantId, p.userId, params.id);
         set.status = 204;
       },
-      { params: t.Object({ id: t.String() }), detail: { summary: "Revoke one of your API tokens" } },
+      { params: t.Object({ id: t.String() }), detail: { summary: "Revoke one of your API tokens", responses: responses(204, "Revoked", null) } },
     );
 }
 

@@ -4,6 +4,7 @@ import { Forbidden, Invalid, NotFound } from "../errors";
 import { newId, newToken, sha256 } from "../tokens";
 import { findMembership, getTenant, getUser, type Role } from "./identity";
 import { roleScopes, SCOPES, type Principal, type Scope } from "./principal";
+import { isoTime } from "../time";
 
 export interface ApiToken {
   id: string;
@@ -29,7 +30,7 @@ interface TokenRow {
   created_at: number;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) => isoTime(ms);
 
 const toToken = (r: TokenRow): ApiToken => ({
   id: r.id,

@@ -2,6 +2,8 @@
 import type { Db } from "../db";
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from "../errors";
 import { newId, randomSecret } from "../tokens";
+import { isoTime } from "../time";
+import { checkLength, LIMITS } from "../limits";
 
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -70,9 +72,11 @@ export async function createUser(
   input: { email: string; password: string; name?: string; isOperator?: boolean },
   now = Date.now(),
 ): Promise<User> {
-  const email = input.email.trim();
+  const email = checkLength("email", input.email.trim(), LIMITS.email);
   if (!EMAIL_RE.test(email)) throw new Invalid("email", "is not an email address");
   if (input.password.length < 8) throw new Invalid("password", "must be at least 8 characters");
+  checkLength("password", input.password, LIMITS.password);
+  checkLength("name", input.name, LIMITS.name);
   if (findUserByEmail(db, email)) throw new Conflict(`a user with email ${email} already exists`);
   const hash = await hashPassword(input.password);
   const id = newId();
@@ -100,6 +104,7 @@ export function getUser(db: Db, id: string): User {
 
 export async function setUserPassword(db: Db, userId: string, password: string): Promise<void> {
   if (password.length < 8) throw new Invalid("password", "must be at least 8 characters");
+  checkLength("password", password, LIMITS.password);
   db.query("UPDATE users SET password_hash = ? WHERE id = ?").run(await hashPassword(password), userId);
 }
 
@@ -125,6 +130,7 @@ export async function verifyLogin(db: Db, email: string, password: string): Prom
 
 export function createTenant(db: Db, input: { slug: string; name?: string }, ownerId: string | null, now = Date.now()): Tenant {
   const slug = checkSlug("slug", input.slug);
+  checkLength("name", input.name, LIMITS.name);
   if (findTenant(db, slug)) throw new Conflict(`tenant ${slug} already exists`);
   const id = newId();
   db.transaction(() => {
@@ -177,7 +183,7 @@ export function listMembers(db: Db, tenantId: string): Member[] {
        WHERE m.tenant_id = ? ORDER BY u.email`,
     )
     .all(tenantId)
-    .map((m) => ({ ...m, created_at: new Date(m.created_at as unknown as number).toISOString() }));
+    .map((m) => ({ ...m, created_at: isoTime(m.created_at as unknown as number) }));
 }
 
 function getMember(db: Db, tenantId: string, userId: string): Member {
@@ -188,7 +194,7 @@ function getMember(db: Db, tenantId: string, userId: string): Member {
     )
     .get(tenantId, userId);
   if (!m) throw new NotFound(`member ${userId}`);
-  return { ...m, created_at: new Date(m.created_at as unknown as number).toISOString() };
+  return { ...m, created_at: isoTime(m.created_at as unknown as number) };
 }
 
 /** Only an owner may grant, change or take away the owner role. */
@@ -267,7 +273,7 @@ export function getTenantSettings(db: Db, tenantId: string): TenantSettings {
     )
     .get(tenantId);
   if (!r) throw new NotFound("tenant");
-  return { ...r, auto_provision: r.auto_provision === 1, created_at: new Date(r.created_at).toISOString() };
+  return { ...r, auto_provision: r.auto_provision === 1, created_at: isoTime(r.created_at) };
 }
 
 export function updateTenantSettings(
@@ -276,6 +282,7 @@ export function updateTenantSettings(
   input: { name?: string; auto_provision?: boolean; retention_days?: number; retention_runs?: number },
 ): TenantSettings {
   if (input.name !== undefined && !input.name.trim()) throw new Invalid("name", "must not be empty");
+  checkLength("name", input.name, LIMITS.name);
   if (input.retention_days !== undefined && !(Number.isInteger(input.retention_days) && input.retention_days >= 1 && input.retention_days <= 3650)) {
     throw new Invalid("retention_days", "must be 1 to 3650");
   }

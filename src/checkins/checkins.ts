@@ -99,12 +99,68 @@ export interface CheckinInput {
   timed_out?: boolean;
 }
 
-function readTime(field: string, v: string | number | undefined, now: number): number | null {
-  if (v === undefined) return null;
-  const ms = typeof v === "number" ? v : Date.parse(v);
+/** How far ahead of the server's clock a client's clock may be (hosts are never quite in step). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** The longest run a check-in may report. */
+export const MAX_DURATION_MS = 31 * 86_400_000;
+
+/** The times a client may give with a check-in (the API, `exec`, an agent's spooled results). */
+export interface ClientTimes {
+  started_at?: string | number;
+  at?: string | number;
+  duration_ms?: number;
+}
+
+function parseTime(field: string, v: string | number): number {
+  // Digits only or an ISO 8601 text; Date.parse also takes forms such as "1" or "Dec 3".
+  const ms = typeof v === "number" ? v : /^-?\d+$/.test(v.trim()) ? Number(v) : /^[+-]?\d{4,6}-\d\d-\d\d/.test(v.trim()) ? Date.parse(v) : NaN;
   if (!Number.isFinite(ms)) throw new Invalid(field, "expected an ISO 8601 time or milliseconds since the epoch");
-  if (ms > now + 60_000) throw new Invalid(field, "is in the future");
   return ms;
+}
+
+/**
+ * The one rule for every time a client gives (kept here, and every path that takes one calls
+ * it): a time lies within the tenant's retention into the past and at most 5 minutes into the
+ * future (clock skew between hosts); a duration is 0 to 31 days and fits the times given with
+ * it. A start has no duration. Returns when the check-in happened (`at`, null for "now") and
+ * the start and duration to store.
+ */
+export function readClientTimes(kind: CheckinKind, input: ClientTimes, now: number, retentionDays: number): { at: number | null; startedAt: number | null; durationMs: number | null } {
+  const earliest = now - retentionDays * 86_400_000;
+  const latest = now + MAX_CLOCK_SKEW_MS;
+  const within = (field: string, ms: number) => {
+    if (ms > latest) throw new Invalid(field, "is more than 5 minutes in the future");
+    if (ms < earliest) throw new Invalid(field, `is older than the tenant's retention of ${retentionDays} days`);
+    return ms;
+  };
+  const startedAt = input.started_at === undefined ? null : within("started_at", parseTime("started_at", input.started_at));
+  let at = input.at === undefined ? null : within("at", parseTime("at", input.at));
+  let durationMs: number | null = null;
+  if (input.duration_ms !== undefined) {
+    const d = input.duration_ms;
+    if (!Number.isInteger(d) || d < 0) throw new Invalid("duration_ms", "must be a whole number of milliseconds, 0 or more");
+    if (d > MAX_DURATION_MS) throw new Invalid("duration_ms", "must be at most 31 days (2678400000 ms)");
+    if (kind === "start") throw new Invalid("duration_ms", "a start has no duration; send it with the finish");
+    durationMs = d;
+  }
+  if (kind === "start") {
+    if (startedAt !== null && at !== null && startedAt !== at) throw new Invalid("started_at", "a start happens when it starts: give at or started_at, or both the same");
+    return { at: at ?? startedAt, startedAt, durationMs };
+  }
+  if (startedAt !== null) {
+    if (at === null && durationMs !== null) at = within("duration_ms", startedAt + durationMs);
+    const end = at ?? now;
+    if (startedAt > end) throw new Invalid("started_at", at !== null ? "is after at" : "is in the future");
+    if (end - startedAt > MAX_DURATION_MS) throw new Invalid("started_at", "is more than 31 days before the finish");
+    // The duration may be measured on another clock than the times (a monotonic one): allow a second.
+    if (durationMs !== null && durationMs > end - startedAt + 1000) throw new Invalid("duration_ms", "is longer than the time from started_at to the finish");
+  }
+  return { at, startedAt, durationMs };
+}
+
+/** How many days of history a tenant keeps: how far back a client-given time may lie. */
+export function tenantRetentionDays(db: Db, tenantId: string): number {
+  return db.query<{ retention_days: number }, [string]>("SELECT retention_days FROM tenants WHERE id = ?").get(tenantId)?.retention_days ?? 1;
 }
 
 /** Finds the job an API check-in names ("namespace/name", "name" in default, or its id) in the tenant. */
@@ -119,7 +175,7 @@ export function findCheckinJob(db: Db, tenantId: string, ref: string): PingTarge
 }
 
 /** Checks an API check-in and turns it into a log entry. */
-export function checkinEvent(target: PingTarget, input: CheckinInput, source: string, bodyLimit: number, now: number): CheckinEvent {
+export function checkinEvent(target: PingTarget, input: CheckinInput, source: string, bodyLimit: number, now: number, retentionDays: number): CheckinEvent {
   if (!(KINDS as readonly string[]).includes(input.kind)) throw new Invalid("kind", `must be one of ${KINDS.join(", ")}`);
   const kind = input.kind as CheckinKind;
   if (input.exit_code !== undefined) {
@@ -127,13 +183,8 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
     if (kind === "success" && input.exit_code !== 0) throw new Invalid("exit_code", "a success has exit code 0; send kind fail");
     if (kind === "fail" && input.exit_code === 0) throw new Invalid("exit_code", "a failure has an exit code of 1 to 255; send kind success");
   }
-  if (input.duration_ms !== undefined && (!Number.isInteger(input.duration_ms) || input.duration_ms < 0)) {
-    throw new Invalid("duration_ms", "must be a whole number of milliseconds, 0 or more");
-  }
   if (input.run_id !== undefined && !isRunId(input.run_id)) throw new Invalid("run_id", "must be a UUID");
-  const startedAt = readTime("started_at", input.started_at, now);
-  let at = readTime("at", input.at, now);
-  if (at === null && startedAt !== null) at = kind === "start" ? startedAt : input.duration_ms !== undefined ? startedAt + input.duration_ms : null;
+  const { at, startedAt, durationMs } = readClientTimes(kind, input, now, retentionDays);
   const { text, truncated } = truncate(input.output ?? null, bodyLimit);
   return {
     tenant_id: target.tenant_id,
@@ -144,7 +195,7 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
     rid: input.run_id ?? null,
     received_at: at ?? now,
     started_at: startedAt,
-    duration_ms: input.duration_ms ?? null,
+    duration_ms: durationMs,
     body: text,
     truncated,
     source,

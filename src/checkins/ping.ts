@@ -5,7 +5,9 @@ import type { Db } from "../db";
 import type { Logger } from "../log";
 import { RateLimiter, type Window } from "../ratelimit";
 import { TooManyRequests } from "../errors";
+import { storageFault } from "../db";
 import { clientIp } from "../clientip";
+import { SECURITY_HEADERS } from "../headers";
 import { isRunId, joinHeadTail, PingLookup, provisionJob, type PingTarget } from "./checkins";
 import type { CheckinKind, CheckinWriter } from "./writer";
 
@@ -22,10 +24,11 @@ export interface PingContext {
 
 type Server = { requestIP(r: Request): { address: string } | null } | null | undefined;
 
-const TEXT = { "content-type": "text/plain; charset=utf-8" };
+/** Every ping answer carries the security headers itself: the route skips Elysia's hooks. */
+const TEXT = { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" };
 const text = (status: number, body: string, head: boolean) => new Response(head ? null : body, { status, headers: TEXT });
 /** The answer to nearly every ping; Bun gives a string body its text/plain content type itself. */
-const ok = (head: boolean) => (head ? text(200, "OK", true) : new Response("OK"));
+
 
 const KIND_WORDS: Record<string, CheckinKind> = { start: "start", fail: "fail", log: "log" };
 
@@ -34,8 +37,9 @@ function kindOf(word: string): { kind: CheckinKind; exit: number | null } | "bad
   const k = KIND_WORDS[word];
   if (k) return { kind: k, exit: null };
   if (/^-?\d+$/.test(word)) {
+    // "-0" is no exit code either (it would be stored as the float -0).
     const code = Number(word);
-    if (code < 0 || code > 255) return "bad";
+    if (word.startsWith("-") || code > 255) return "bad";
     return { kind: code === 0 ? "success" : "fail", exit: code };
   }
   return null;
@@ -82,35 +86,48 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
     return { body: t.length ? t : null, truncated: false };
   }
   if (!req.body) return { body: null, truncated: false };
+  return readHeadTail(req.body as unknown as AsyncIterable<Uint8Array>, limit);
+}
+
+/**
+ * The head and tail of a stream of any length, holding no more than `limit` bytes: the first
+ * half is copied as it comes, the rest goes round a buffer of the other half, so neither a
+ * long body nor a large chunk is ever kept whole.
+ */
+export async function readHeadTail(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<{ body: string | null; truncated: boolean }> {
   const half = Math.floor(limit / 2);
+  const tailCap = limit - half;
   const head: Uint8Array[] = [];
   let headSize = 0;
-  let tail: Uint8Array[] = [];
-  let tailSize = 0;
+  let ring: Uint8Array | null = null;
+  let ringEnd = 0; // where the next tail byte goes
+  let ringLen = 0;
   let total = 0;
-  for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of chunks) {
     total += chunk.length;
     let rest = chunk;
     if (headSize < half) {
-      const take = rest.subarray(0, half - headSize);
+      const take = rest.slice(0, half - headSize);
       head.push(take);
       headSize += take.length;
       rest = rest.subarray(take.length);
     }
-    if (rest.length) {
-      tail.push(rest);
-      tailSize += rest.length;
-      while (tail.length > 1 && tailSize - tail[0]!.length >= limit - half) {
-        tailSize -= tail[0]!.length;
-        tail.shift();
-      }
-    }
+    if (!rest.length || tailCap === 0) continue;
+    ring ??= new Uint8Array(tailCap);
+    if (rest.length >= tailCap) rest = rest.subarray(rest.length - tailCap);
+    const first = Math.min(rest.length, tailCap - ringEnd);
+    ring.set(rest.subarray(0, first), ringEnd);
+    ring.set(rest.subarray(first), 0);
+    ringEnd = (ringEnd + rest.length) % tailCap;
+    ringLen = Math.min(tailCap, ringLen + rest.length);
   }
+  // The tail in order: the oldest byte sits at ringEnd once the ring is full.
+  const tail = ring === null ? new Uint8Array(0) : ringLen < tailCap ? ring.subarray(0, ringLen) : Buffer.concat([ring.subarray(ringEnd), ring.subarray(0, ringEnd)]);
   if (total <= limit) {
-    const t = new TextDecoder().decode(Buffer.concat([...head, ...tail]));
+    const t = new TextDecoder().decode(Buffer.concat([...head, tail]));
     return { body: t.length ? t : null, truncated: false };
   }
-  return { body: joinHeadTail(Buffer.concat(head), Buffer.concat(tail), limit - half, total), truncated: true };
+  return { body: joinHeadTail(Buffer.concat(head), tail, tailCap, total), truncated: true };
 }
 
 export function pingHandler(ctx: PingContext) {
@@ -118,6 +135,8 @@ export function pingHandler(ctx: PingContext) {
   const perJob = ctx.perJobPerMinute > 0 ? new RateLimiter(ctx.perJobPerMinute, 60_000, "rate limited") : null;
   // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
   const misses = new RateLimiter(120, 60_000, "rate limited");
+  // As Healthchecks does: runitor and others send up to this many bytes of output (10 KB otherwise).
+  const answered = { ...TEXT, "ping-body-limit": String(ctx.bodyLimit) };
 
   return async function ping(req: Request, server?: Server): Promise<Response> {
     const head = req.method === "HEAD";
@@ -183,9 +202,14 @@ export function pingHandler(ctx: PingContext) {
         truncated,
         source: `ping from ${ip}${agent ? ` (${agent.slice(0, 80)})` : ""}`,
       });
-      return created ? text(201, "Created", head) : ok(head);
+      return new Response(head ? null : created ? "Created" : "OK", { status: created ? 201 : 200, headers: answered });
     } catch (e) {
-      if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { "retry-after": String(e.retryAfterSeconds) } });
+      if (e instanceof TooManyRequests) return new Response(head ? null : "rate limited", { status: 429, headers: { ...TEXT, "retry-after": String(e.retryAfterSeconds) } });
+      // Not stored (disk full, read-only, I/O error): the client may send it again later.
+      const fault = storageFault(e);
+      if (fault) {
+        return new Response(head ? null : `not stored: ${fault.reason}`, { status: 503, headers: { ...TEXT, "retry-after": String(fault.retryAfterSeconds) } });
+      }
       // A name that is no valid job name, when provisioning.
       if (created === false && target === null && (e as { status?: number }).status === 422) return text(400, "invalid slug", head);
       ctx.log.error("ping failed", { error: e instanceof Error ? e.message : String(e) });

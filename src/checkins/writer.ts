@@ -2,7 +2,8 @@
 // transaction (group commit), and its request is answered only after that commit.
 // Nothing else happens on the request path; the engine applies the log in the background,
 // handed the committed rows in memory (it reads the log itself only to catch up).
-import type { Db } from "../db";
+import { storageFault, type Db } from "../db";
+import type { StorageStatus } from "../storage";
 
 export type CheckinKind = "start" | "success" | "fail" | "log";
 
@@ -72,7 +73,11 @@ export class CheckinWriter {
   committed = 0;
   batches = 0;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    /** Told of storage faults and of the commit that succeeds after them (/health reads it). */
+    private readonly storage: StorageStatus | null = null,
+  ) {
     for (const n of CHUNKS) {
       this.inserts.set(n, db.query(`INSERT INTO checkins (${COLUMNS}) VALUES ${Array(n).fill(`(${Array(WIDTH).fill("?").join(",")})`).join(",")}`));
     }
@@ -133,9 +138,14 @@ export class CheckinWriter {
         }
       })();
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // Disk full, an I/O error, a read-only file: nothing of the batch is stored; each request
+      // is answered 503 with Retry-After, and /health says degraded until a commit succeeds.
+      const fault = storageFault(err);
+      if (fault) this.storage?.failed(fault, Date.now());
+      for (const p of batch) p.reject(fault ?? err);
       return;
     }
+    this.storage?.succeeded();
     this.nextId = first + batch.length;
     for (const [job, id] of moved) this.heads.set(job, id);
     this.committed += batch.length;

@@ -1,5 +1,5 @@
 // Admin commands work on the data directory directly, through the same service functions as the API.
-import { command } from "./args";
+import { command, scopesFlag, wholeNumberFlag } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { migrate, openDb, type Db } from "../db";
 import { checkRole, createTenant, createUser, findMembership, findTenant, findUserByEmail, setOperator } from "../auth/identity";
@@ -72,12 +72,12 @@ const createTokenCmd = command({
     json: { type: "boolean", description: "Print JSON" },
   },
   async run({ args }) {
-    const days = args["expires-in-days"] !== undefined ? Number(args["expires-in-days"]) : undefined;
-    if (days !== undefined && !Number.isInteger(days)) fail("--expires-in-days: expected a whole number", 2);
+    const days = args["expires-in-days"] === undefined ? undefined : wholeNumberFlag("--expires-in-days", args["expires-in-days"], 1, 3650);
+    const scopes = scopesFlag(args.scopes);
     const created = await withDb(args, (db) => {
       const user = findUserByEmail(db, args.email) ?? fail(`no user with email ${args.email}`);
       const tenant = findTenant(db, args.tenant) ?? fail(`no tenant ${args.tenant}`);
-      return createApiToken(db, tenant.id, user.id, { name: args.name, scopes: args.scopes, expires_in_days: days });
+      return createApiToken(db, tenant.id, user.id, { name: args.name, scopes, expires_in_days: days });
     });
     if (args.json) console.log(JSON.stringify({ ...created.api_token, token: created.token }));
     else console.log(created.token);

@@ -75,3 +75,25 @@ export function command<const T extends ArgsDef>(def: CommandDef<T>): CommandDef
     },
   };
 }
+
+/** A flag that takes one of a few words; anything else is a usage error (exit 2). */
+export function choiceFlag<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag}: expected ${allowed.join(", ")}, got "${value}"`);
+  return value as T;
+}
+
+/** A whole-number flag within bounds, checked before anything is sent. */
+export function wholeNumberFlag(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`${flag}: expected a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+/** `--scopes read,write`: each one read, write or admin. */
+export function scopesFlag(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const scopes = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of scopes) choiceFlag("--scopes", s, ["read", "write", "admin"] as const);
+  return scopes;
+}

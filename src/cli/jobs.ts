@@ -2,11 +2,12 @@
 import { defineCommand } from "citty";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parseJob, parseJobText, toManifest, withDefaults } from "../jobs/manifest";
+import { parseJob, parseJobDocuments, toManifest, withDefaults } from "../jobs/manifest";
 import { formatDuration } from "../jobs/schedule";
 import { ApiError, clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
 import { formatTime, printFields, printJson, printTable } from "./output";
 import { CliError, UsageError } from "./run";
+import { choiceFlag } from "./args";
 
 /** The job as GET /api/v1/jobs/:ns/:name returns it (see jobJson in src/jobs/jobs.ts). */
 interface Job {
@@ -53,7 +54,7 @@ const list = clientCommand({
     const client = connect(args);
     const query = new URLSearchParams();
     if (args.namespace) query.set("namespace", args.namespace);
-    if (args.status) query.set("status", args.status);
+    if (args.status) query.set("status", choiceFlag("--status", args.status, (await import("../jobs/jobs")).JOB_STATUSES));
     for (const l of repeated(rawArgs, ["label", "l"])) query.append("label", l);
     if (args.search) query.set("q", args.search);
     if (limit !== undefined) query.set("limit", String(limit));
@@ -144,13 +145,17 @@ function walk(dir: string): string[] {
 
 /** Splits a file's text into documents with the server's own parser: several YAML documents (`---`), or a list. */
 function splitDocuments(text: string, source: string, json: boolean): Doc[] {
-  let values: unknown[];
+  let docs: ReturnType<typeof parseJobDocuments>;
   try {
-    values = parseJobText(text, json ? "application/json" : undefined);
+    docs = parseJobDocuments(text, json ? "application/json" : undefined);
   } catch (e) {
     return [{ where: source, error: `${source}: ${(e as Error).message.replace(/^body: /, "")}` }];
   }
-  return values.map((value, i) => ({ where: `${source} (document ${i + 1})`, value }));
+  // A broken YAML document fails alone: the file's other documents are still applied.
+  return docs.map((d, i) => {
+    const where = `${source} (document ${i + 1})`;
+    return "error" in d ? { where, error: `${where}: ${d.error.message.replace(/^body: /, "")}` } : { where, value: d.value };
+  });
 }
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -172,7 +177,7 @@ interface Applied {
   namespace?: string;
   name?: string;
   source: string;
-  action: "created" | "configured" | "failed";
+  action: "created" | "configured" | "unchanged" | "failed";
   warnings: string[];
   error?: string;
 }
@@ -183,8 +188,9 @@ async function applyOne(client: Client, doc: Doc): Promise<Applied> {
   if (typeof ref === "string") return { source: doc.where, action: "failed", warnings: [], error: `${doc.where}: ${ref}` };
   const { path } = parseJobRef(`${ref.namespace}/${ref.name}`);
   try {
-    const res = await client.send<{ warnings?: string[] }>("PUT", path, { json: doc.value });
-    return { ...ref, source: doc.where, action: res.status === 201 ? "created" : "configured", warnings: res.data.warnings ?? [] };
+    const res = await client.send<{ warnings?: string[]; changed?: boolean }>("PUT", path, { json: doc.value });
+    const action = res.status === 201 ? "created" : res.data.changed === false ? "unchanged" : "configured";
+    return { ...ref, source: doc.where, action, warnings: res.data.warnings ?? [] };
   } catch (e) {
     // Only the document is at fault for a 4xx other than 401; anything else stops the run.
     if (!(e instanceof ApiError) || e.status === 401 || e.status >= 500) throw e;

@@ -17,7 +17,7 @@ const list = clientCommand({
   args: { ...clientArgs },
   async run({ args }) {
     const { namespaces } = await connect(args).request<{ namespaces: Namespace[] }>("GET", "/api/v1/namespaces");
-    if (args.json) return printJson(namespaces);
+    if (args.json) return printJson({ namespaces });
     printTable(["NAME", "JOBS", "CREATED"], namespaces.map((n) => [n.name, n.jobs, formatTime(n.created_at)]));
   },
 });

@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect } from "./client";
 import { printFields, printJson, printTable } from "./output";
 import { UsageError } from "./run";
+import { choiceFlag } from "./args";
 
 /** A run as the runs API returns it (see runJson in src/runs/runs.ts). */
 export interface Run {
@@ -52,7 +53,10 @@ export const runTime = (r: Run) => r.started_at ?? r.finished_at;
 
 /** `--since 2h` (that long ago) or a time the server reads (ISO 8601). */
 async function sinceParam(value: string, now = Date.now()): Promise<string> {
-  if (!/^\d+[dhms]/i.test(value)) return value;
+  if (!/^\d+[dhms]/i.test(value)) {
+    if (Number.isNaN(Date.parse(value))) throw new UsageError(`--since: expected a duration such as 2h or a time such as 2026-11-20T14:00:00Z, got "${value}"`);
+    return value;
+  }
   const { parseDuration } = await import("../jobs/schedule");
   try {
     return new Date(now - parseDuration("--since", value) * 1000).toISOString();
@@ -81,7 +85,7 @@ const list = clientCommand({
     const limit = parseLimit(args.limit);
     const query = new URLSearchParams();
     if (args.job) query.set("job", args.job);
-    if (args.status) query.set("status", args.status);
+    if (args.status) query.set("status", choiceFlag("--status", args.status, (await import("../runs/runs")).RUN_STATUSES));
     if (args.since) query.set("since", await sinceParam(args.since));
     if (limit !== undefined) query.set("limit", String(limit));
     const page = await connect(args).request<RunPage>("GET", `/api/v1/runs?${query}`);

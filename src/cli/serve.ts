@@ -2,6 +2,9 @@ import { command } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { startServer } from "../server";
 
+/** The longest SIGTERM or SIGINT may take to end the process. */
+const STOP_DEADLINE_MS = 8000;
+
 export default command({
   meta: { name: "serve", description: "Run the server: REST API, console, pings (applies pending migrations first)" },
   args: {
@@ -13,7 +16,13 @@ export default command({
   async run({ args }) {
     const config = configFrom(args, { port: args.port, host: args.host, baseUrl: args["base-url"] });
     const server = await startServer(config);
-    const stop = async () => {
+    const stop = async (signal: string) => {
+      // Whatever the storage does, the process ends in time (Docker kills after 10 s): stop()
+      // bounds each step, and this is the backstop.
+      setTimeout(() => {
+        server.ctx.log.error("stop did not finish in time; exiting", { signal, after_ms: STOP_DEADLINE_MS });
+        process.exit(1);
+      }, STOP_DEADLINE_MS);
       await server.stop();
       process.exit(0);
     };

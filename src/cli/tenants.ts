@@ -15,7 +15,7 @@ const list = clientCommand({
   args: { ...clientArgs },
   async run({ args }) {
     const { tenants } = await connect(args).request<{ tenants: Tenant[] }>("GET", "/api/v1/tenants");
-    if (args.json) return printJson(tenants);
+    if (args.json) return printJson({ tenants });
     printTable(
       ["", "SLUG", "NAME", "ROLE"],
       tenants.map((t) => [t.current ? "*" : " ", t.slug, t.name, t.role]),

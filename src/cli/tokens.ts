@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect } from "./client";
 import { formatTime, printJson, printTable } from "./output";
-import { UsageError } from "./run";
+import { scopesFlag, wholeNumberFlag } from "./args";
 
 interface ApiToken {
   id: string;
@@ -19,7 +19,7 @@ const list = clientCommand({
   args: { ...clientArgs },
   async run({ args }) {
     const { tokens } = await connect(args).request<{ tokens: ApiToken[] }>("GET", "/api/v1/tokens");
-    if (args.json) return printJson(tokens);
+    if (args.json) return printJson({ tokens });
     printTable(
       ["ID", "NAME", "PREFIX", "SCOPES", "CREATED", "LAST USED", "EXPIRES"],
       tokens.map((t) => [t.id, t.name, t.prefix, t.scopes.join(","), formatTime(t.created_at), formatTime(t.last_used_at), formatTime(t.expires_at)]),
@@ -36,11 +36,10 @@ const create = clientCommand({
     ...clientArgs,
   },
   async run({ args }) {
-    const days = args["expires-in-days"];
-    if (days !== undefined && !/^\d+$/.test(days)) throw new UsageError("--expires-in-days: expected a whole number");
-    const scopes = args.scopes?.split(",").map((s) => s.trim()).filter(Boolean);
+    const days = args["expires-in-days"] === undefined ? undefined : wholeNumberFlag("--expires-in-days", args["expires-in-days"], 1, 3650);
+    const scopes = scopesFlag(args.scopes);
     const created = await connect(args).request<ApiToken & { token: string }>("POST", "/api/v1/tokens", {
-      json: { name: args.name, scopes, expires_in_days: days === undefined ? undefined : Number(days) },
+      json: { name: args.name, scopes, expires_in_days: days },
     });
     if (args.json) return printJson(created);
     // The secret alone on stdout, so that TOKEN=$(crontopus tokens create …) works.

@@ -1,6 +1,7 @@
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
-import { Invalid } from "../errors";
+import { Invalid, UnsupportedMediaType } from "../errors";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
 import { parseJobText } from "./manifest";
@@ -20,21 +21,125 @@ import {
 import { createNamespace, deleteNamespace, listNamespaces } from "./namespaces";
 import { getTenantSettings } from "../auth/identity";
 
-const YAML_TYPES = /^(application|text)\/(x-)?yaml\b/i;
+// What a job body may be sent as. Types that say nothing about the text (none, text/plain,
+// and what `curl --data-binary @job.yaml` sends: application/x-www-form-urlencoded) are read
+// by looking at the text, as docs/job-manifest.md says; anything else is refused.
+const DECLARED = /^(application\/json|(application|text)\/(x-)?yaml)$|\+(json|yaml)$/;
+const UNDECLARED = new Set(["", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]);
 
-/** A job body arrives as parsed JSON, or as YAML/JSON text; either way one document. */
+/** The job routes read their body as text: the manifest parser gives JSON and YAML errors with their line. */
+async function jobText({ request, contentType }: { request: Request; contentType: string }): Promise<string> {
+  const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!DECLARED.test(media) && !UNDECLARED.has(media)) {
+    throw new UnsupportedMediaType(`body: Content-Type ${media} is not accepted; send application/json or application/yaml (or text with no type)`);
+  }
+  return await request.text();
+}
+
+/** A job body is YAML or JSON text (see jobText); one document. */
 function oneDocument(body: unknown, contentType: string | null): unknown {
-  if (typeof body !== "string") return body;
-  const docs = parseJobText(body, contentType ?? undefined);
+  const docs = parseJobText(typeof body === "string" ? body : "", contentType ?? undefined);
   if (docs.length !== 1) throw new Invalid("body", `expected one job document, got ${docs.length}`);
   return docs[0];
 }
 
 const jobRef = t.Object({ namespace: t.String(), name: t.String() });
-const jobBody = t.Unknown({
-  description:
-    "A job as plain JSON (the shape GET returns) or a crontopus/v1 manifest, as JSON or YAML (Content-Type: application/yaml). See docs/job-manifest.md.",
+const Str = t.String();
+const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+const Labels = t.Record(t.String(), t.String());
+const Duration = t.Union([t.Integer({ minimum: 0 }), t.String()], { description: "seconds, or 30s, 5m, 1h30m, 2d" });
+const Time = t.String({ format: "date-time" });
+
+/** A job as every read and write answers it. */
+export const JobSchema = t.Object({
+  id: Str,
+  namespace: Str,
+  name: Str,
+  status: t.String({ description: "new, up, running, late, down, failed or paused" }),
+  labels: Labels,
+  annotations: Labels,
+  schedule: Str,
+  schedule_description: Str,
+  timezone: Str,
+  next_runs: t.Array(t.String({ description: "in the job's timezone" })),
+  command: orNull(Str),
+  args: t.Array(Str),
+  working_dir: orNull(Str),
+  env: Labels,
+  grace: t.Integer({ description: "seconds" }),
+  timeout: orNull(t.Integer({ description: "seconds" })),
+  enabled: t.Boolean(),
+  paused: t.Boolean(),
+  agent: orNull(t.Object({ selector: Labels })),
+  user: orNull(Str),
+  alerts: t.Object({
+    after: t.Integer(),
+    min_runtime: orNull(t.Integer()),
+    start_grace: orNull(t.Integer()),
+    renotify: orNull(t.Integer()),
+    channels: orNull(t.Array(Str)),
+  }),
+  ping_url: Str,
+  badge_url: t.Optional(Str),
+  status_since: orNull(Time),
+  expected_at: orNull(Str),
+  last_ping_at: orNull(Time),
+  last_success_at: orNull(Time),
+  last_failure_at: orNull(Time),
+  last_duration_ms: orNull(t.Integer()),
+  last_exit_code: orNull(t.Integer()),
+  consecutive_failures: t.Integer(),
+  checkins_total: t.Integer(),
+  created_at: Time,
+  updated_at: Time,
 });
+
+const JobWriteSchema = t.Composite([
+  JobSchema,
+  t.Object({
+    warnings: t.Array(Str, { description: "fields the server ignored" }),
+    changed: t.Boolean({ description: "false when the job already had this spec: nothing was written" }),
+  }),
+]);
+
+const NamespaceSchema = t.Object({ name: Str, jobs: t.Integer(), created_at: Time });
+
+const jobFields = {
+  labels: t.Optional(Labels),
+  annotations: t.Optional(Labels),
+  schedule: t.String({ description: "cron (5 fields), @hourly…, or @every 5m" }),
+  timezone: t.Optional(t.String({ default: "UTC" })),
+  command: t.Optional(orNull(Str)),
+  args: t.Optional(t.Array(Str)),
+  env: t.Optional(Labels),
+  grace: t.Optional(Duration),
+  timeout: t.Optional(orNull(Duration)),
+  enabled: t.Optional(t.Boolean()),
+  paused: t.Optional(t.Boolean()),
+  agent: t.Optional(orNull(t.Object({ selector: Labels }))),
+  user: t.Optional(orNull(Str)),
+};
+const PlainJob = t.Object(
+  { name: Str, namespace: t.Optional(t.String({ default: "default" })), ...jobFields, working_dir: t.Optional(orNull(Str)) },
+  { title: "Job (plain)", description: "The shape GET answers; see docs/job-manifest.md for every field" },
+);
+const ManifestJob = t.Object(
+  {
+    apiVersion: t.Literal("crontopus/v1"),
+    kind: t.Literal("Job"),
+    metadata: t.Object({ name: Str, namespace: t.Optional(Str), labels: t.Optional(Labels), annotations: t.Optional(Labels) }),
+    spec: t.Object({ ...jobFields, workingDir: t.Optional(orNull(Str)) }),
+  },
+  { title: "Job (manifest)", description: "A crontopus/v1 manifest; see docs/job-manifest.md" },
+);
+const JobInput = t.Union([PlainJob, ManifestJob]);
+
+/** The job routes' body, for the API document: read as text (see jobText), so no route schema. */
+const jobBody = {
+  required: true,
+  description: "One job as JSON or YAML. A body with no type, text/plain or application/x-www-form-urlencoded (curl --data-binary) is read by its first character.",
+  content: { "application/json": { schema: JobInput }, "application/yaml": { schema: JobInput } } as Record<string, any>,
+};
 
 export function jobsApi(ctx: AppContext) {
   const { db } = ctx;
@@ -42,17 +147,14 @@ export function jobsApi(ctx: AppContext) {
   const show = (job: Job) => jobJson(job, ctx.config.baseUrl, ctx.now(), badgeKey(job.tenant_id));
   const answer = (r: WriteResult, set: { status?: number | string }) => {
     set.status = r.created ? 201 : 200;
-    return { ...show(r.job), warnings: r.warnings };
+    return { ...show(r.job), warnings: r.warnings, changed: r.changed };
   };
 
   return apiGroup(ctx, "", "jobs")
-    .onParse(async ({ request, contentType }) => {
-      if (YAML_TYPES.test(contentType)) return await request.text();
-    })
     .get(
       "/namespaces",
       ({ principal }) => ({ namespaces: listNamespaces(db, requireScope(principal, "read").tenantId) }),
-      { detail: { summary: "Namespaces with their job counts" } },
+      { detail: { summary: "Namespaces with their job counts", responses: responses(200, "The namespaces", t.Object({ namespaces: t.Array(NamespaceSchema) })) } },
     )
     .post(
       "/namespaces",
@@ -61,7 +163,7 @@ export function jobsApi(ctx: AppContext) {
         set.status = 201;
         return createNamespace(db, p.tenantId, body.name, ctx.now());
       },
-      { body: t.Object({ name: t.String({ minLength: 1, maxLength: 63 }) }), detail: { summary: "Create a namespace" } },
+      { body: t.Object({ name: t.String({ minLength: 1, maxLength: 63 }) }), detail: { summary: "Create a namespace", responses: responses(201, "The namespace", NamespaceSchema, [409]) } },
     )
     .delete(
       "/namespaces/:name",
@@ -69,7 +171,7 @@ export function jobsApi(ctx: AppContext) {
         deleteNamespace(db, requireScope(principal, "write").tenantId, params.name);
         set.status = 204;
       },
-      { detail: { summary: "Delete an empty namespace (409 while it has jobs)" } },
+      { params: t.Object({ name: t.String() }), detail: { summary: "Delete an empty namespace (409 while it has jobs)", responses: responses(204, "Deleted", null, [409]) } },
     )
     .get(
       "/jobs",
@@ -97,14 +199,14 @@ export function jobsApi(ctx: AppContext) {
           limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })),
           cursor: t.Optional(t.String()),
         }),
-        detail: { summary: "List jobs, a page at a time" },
+        detail: { summary: "List jobs, a page at a time", responses: responses(200, "A page of jobs", t.Object({ jobs: t.Array(JobSchema), next_cursor: orNull(Str) })) },
       },
     )
     .post(
       "/jobs",
       ({ principal, body, request, set }) =>
         answer(createJob(db, requireScope(principal, "write").tenantId, oneDocument(body, request.headers.get("content-type")), ctx.now()), set),
-      { body: jobBody, detail: { summary: "Create a job (409 if it exists)" } },
+      { parse: jobText, detail: { summary: "Create a job (409 if it exists)", requestBody: jobBody, responses: responses(201, "The job, with warnings", JobWriteSchema, [409, 415]) } },
     )
     .put(
       "/jobs/:namespace/:name",
@@ -113,13 +215,21 @@ export function jobsApi(ctx: AppContext) {
         const doc = oneDocument(body, request.headers.get("content-type"));
         return answer(putJob(db, p.tenantId, params.namespace, params.name, doc, ctx.now()), set);
       },
-      { params: jobRef, body: jobBody, detail: { summary: "Create or replace a job (201 created, 200 replaced)" } },
+      {
+        params: jobRef,
+        parse: jobText,
+        detail: {
+          summary: "Create or replace a job (201 created, 200 replaced or unchanged)",
+          requestBody: jobBody,
+          responses: { ...responses(200, "Replaced (`changed` false: it was already so)", JobWriteSchema, [415]), ...responses(201, "Created", JobWriteSchema) },
+        },
+      },
     )
     .get(
       "/jobs/:namespace/:name",
       ({ principal, params }) =>
         show(getJob(db, requireScope(principal, "read").tenantId, params.namespace, params.name)),
-      { params: jobRef, detail: { summary: "One job" } },
+      { params: jobRef, detail: { summary: "One job", responses: responses(200, "The job", JobSchema) } },
     )
     .patch(
       "/jobs/:namespace/:name",
@@ -128,7 +238,11 @@ export function jobsApi(ctx: AppContext) {
         const doc = oneDocument(body, request.headers.get("content-type"));
         return answer(patchJob(db, p.tenantId, params.namespace, params.name, doc, ctx.now()), set);
       },
-      { params: jobRef, body: jobBody, detail: { summary: "Change some fields of a job" } },
+      {
+        params: jobRef,
+        parse: jobText,
+        detail: { summary: "Change some fields of a job", requestBody: jobBody, responses: responses(200, "The job, with warnings", JobWriteSchema, [415]) },
+      },
     )
     .delete(
       "/jobs/:namespace/:name",
@@ -136,18 +250,18 @@ export function jobsApi(ctx: AppContext) {
         deleteJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name);
         set.status = 204;
       },
-      { params: jobRef, detail: { summary: "Delete a job" } },
+      { params: jobRef, detail: { summary: "Delete a job", responses: responses(204, "Deleted", null) } },
     )
     .post(
       "/jobs/:namespace/:name/pause",
       ({ principal, params }) =>
         show(pauseJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now())),
-      { params: jobRef, detail: { summary: "Pause a job: check-ins are kept, nothing alerts" } },
+      { params: jobRef, detail: { summary: "Pause a job: check-ins are kept, nothing alerts", responses: responses(200, "The job", JobSchema) } },
     )
     .post(
       "/jobs/:namespace/:name/resume",
       ({ principal, params }) =>
         show(resumeJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name, ctx.now())),
-      { params: jobRef, detail: { summary: "Resume a paused job" } },
+      { params: jobRef, detail: { summary: "Resume a paused job", responses: responses(200, "The job", JobSchema) } },
     );
 }

@@ -7,6 +7,8 @@ import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
 import { jobStates } from "../monitor/states";
+import { queueJobPurge } from "../runs/runs";
+import { isoTime } from "../time";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -130,7 +132,7 @@ export function rowToJob(r: JobRow): Job {
   };
 }
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const isoOrNull = (ms: number | null) => isoTime(ms);
 
 /** The job as the API returns it (and accepts back: see manifest.ts). */
 export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: string | null) {
@@ -177,8 +179,8 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     last_exit_code: job.last_exit_code,
     consecutive_failures: job.consecutive_failures,
     checkins_total: job.checkins_total,
-    created_at: new Date(job.created_at).toISOString(),
-    updated_at: new Date(job.updated_at).toISOString(),
+    created_at: isoTime(job.created_at),
+    updated_at: isoTime(job.updated_at),
   };
 }
 
@@ -281,7 +283,14 @@ function updateJob(db: Db, tenantId: string, id: string, spec: JobSpec, previous
 export interface WriteResult {
   job: Job;
   created: boolean;
+  /** False when the job already had this spec: nothing was written, `updated_at` stays. */
+  changed: boolean;
   warnings: string[];
+}
+
+/** Whether a write would store what is stored already (the same columns, the same values). */
+function sameSpec(a: JobSpec, b: JobSpec): boolean {
+  return JSON.stringify(specParams(a)) === JSON.stringify(specParams(b));
 }
 
 /** POST: creates a job; 409 when one of that name exists in the namespace. */
@@ -293,7 +302,7 @@ export function createJob(db: Db, tenantId: string, doc: unknown, now: number): 
       throw new Conflict(`job ${spec.namespace}/${spec.name} already exists; use PUT to replace it`);
     }
     insertJob(db, tenantId, spec, now);
-    return { job: getJob(db, tenantId, spec.namespace, spec.name), created: true, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+    return { job: getJob(db, tenantId, spec.namespace, spec.name), created: true, changed: true, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
   })();
 }
 
@@ -303,11 +312,14 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
   const spec = withDefaults({ ...parsed.fields, namespace, name });
   return db.transaction(() => {
     const existing = findJob(db, tenantId, namespace, name);
-    if (existing) updateJob(db, tenantId, existing.id, spec, existing, now);
-    else insertJob(db, tenantId, spec, now);
+    // Applying the same manifest again writes nothing: updated_at keeps meaning "last changed".
+    const changed = !existing || !sameSpec(spec, existing);
+    if (existing && changed) updateJob(db, tenantId, existing.id, spec, existing, now);
+    else if (!existing) insertJob(db, tenantId, spec, now);
     return {
       job: getJob(db, tenantId, namespace, name),
       created: !existing,
+      changed,
       warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)],
     };
   })();
@@ -322,16 +334,22 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
     const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
     // The schedule and timezone are checked together: a new timezone may meet an old schedule.
     parseSchedule("schedule", spec.schedule, spec.timezone);
-    updateJob(db, tenantId, existing.id, spec, existing, now);
-    return { job: getJob(db, tenantId, namespace, name), created: false, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+    const changed = !sameSpec(spec, existing);
+    if (changed) updateJob(db, tenantId, existing.id, spec, existing, now);
+    return { job: getJob(db, tenantId, namespace, name), created: false, changed, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
   })();
 }
 
 export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
   const job = findJob(db, tenantId, namespace, name);
   if (!job) throw new NotFound(`job ${namespace}/${name}`);
-  db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
-  jobStates(db).dropped(job.id);
+  const states = jobStates(db);
+  db.transaction(() => {
+    db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);
+    // Its check-ins and their output follow in the background (docs/api.md).
+    queueJobPurge(db, tenantId, job.id, states.head(job.id, job.last_checkin_id));
+  })();
+  states.dropped(job.id);
 }
 
 export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {

@@ -2,6 +2,7 @@
 // Two shapes are accepted: a crontopus/v1 manifest (apiVersion/kind/metadata/spec) and the
 // API's own plain JSON (what GET returns, so it can be PUT back). docs/job-manifest.md is
 // the user-facing spec; keep the two in step.
+import { checkCount, checkLength, LIMITS } from "../limits";
 import { Invalid } from "../errors";
 import { formatDuration, parseDuration, parseSchedule, validateTimezone } from "./schedule";
 
@@ -145,25 +146,33 @@ const JSON_TYPES = /^application\/json$|\+json$/;
  * `---`; a top-level list (JSON or YAML) holds several jobs. Empty documents are skipped.
  */
 export function parseJobText(text: string, contentType?: string): unknown[] {
+  const docs = parseJobDocuments(text, contentType);
+  for (const d of docs) if ("error" in d) throw d.error;
+  return docs.map((d) => (d as { value: unknown }).value);
+}
+
+/**
+ * The job documents of a text, each parsed on its own: a YAML document with a syntax error is
+ * an `error` in its place while the others keep their value (the CLI applies those).
+ * Throws for what spoils the whole text: empty, invalid JSON, no document at all.
+ */
+export function parseJobDocuments(text: string, contentType?: string): ({ value: unknown } | { error: Invalid })[] {
   const body = text.replace(/^\uFEFF/, "");
   if (body.trim() === "") throw new Invalid("body", "is empty; expected a job as JSON or YAML");
   const media = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  let docs: unknown[];
-  if (JSON_TYPES.test(media)) docs = [parseJsonText(body)];
-  else if (YAML_TYPES.test(media) || !/^\s*[[{]/.test(body)) docs = parseYamlText(body);
+  let docs: ({ value: unknown } | { error: Invalid })[];
+  if (JSON_TYPES.test(media)) docs = [{ value: parseJsonText(body) }];
+  else if (YAML_TYPES.test(media) || !/^\s*[[{]/.test(body)) docs = parseYamlDocuments(body);
   else {
     // Undeclared and looks like JSON; it may still be YAML's flow style ({name: x}).
     try {
-      docs = [parseJsonText(body)];
+      docs = [{ value: parseJsonText(body) }];
     } catch (jsonError) {
-      try {
-        docs = parseYamlText(body);
-      } catch {
-        throw jsonError;
-      }
+      docs = parseYamlDocuments(body);
+      if (docs.some((d) => "error" in d)) throw jsonError;
     }
   }
-  const out = docs.flatMap((d) => (Array.isArray(d) ? d : [d]));
+  const out = docs.flatMap((d) => ("value" in d && Array.isArray(d.value) ? d.value.map((value) => ({ value })) : [d]));
   if (out.length === 0) throw new Invalid("body", "holds no job: the YAML documents are empty");
   return out;
 }
@@ -179,25 +188,35 @@ function parseJsonText(text: string): unknown {
   }
 }
 
-function parseYamlText(text: string): unknown[] {
-  const docs: unknown[] = [];
+function parseYamlDocuments(text: string): ({ value: unknown } | { error: Invalid })[] {
+  const docs: ({ value: unknown } | { error: Invalid })[] = [];
   for (const chunk of splitYamlDocuments(text)) {
-    let doc: unknown;
     try {
-      doc = Bun.YAML.parse(chunk.lines.join("\n"));
+      const doc = parseYamlChunk(chunk);
+      if (doc !== null && doc !== undefined) docs.push({ value: doc });
     } catch (e) {
-      const problem = (e as Error).message.replace(/^YAML Parse error: /, "");
-      // Bun's YAML errors carry no position; find the first line that breaks the document.
-      const k = yamlErrorLine(chunk.lines);
-      if (k === null) throw new Invalid("body", `invalid YAML in the document starting at line ${chunk.firstLine}: ${problem}`);
-      const near = chunk.lines[k - 1]!.trim();
-      // The classic trap: in YAML, @ is reserved and * starts an alias.
-      const hint = /:\s+[@*]/.test(near) ? '; quote values that start with @ or *, e.g. schedule: "@daily"' : "";
-      throw new Invalid("body", `invalid YAML at line ${chunk.firstLine + k - 1}: ${problem}${near ? ` (near "${clip(near)}")` : ""}${hint}`);
+      if (!(e instanceof Invalid)) throw e;
+      docs.push({ error: e });
     }
-    if (doc !== null && doc !== undefined) docs.push(doc);
   }
   return docs;
+}
+
+function parseYamlChunk(chunk: YamlChunk): unknown {
+  let doc: unknown;
+  try {
+    doc = Bun.YAML.parse(chunk.lines.join("\n"));
+  } catch (e) {
+    const problem = (e as Error).message.replace(/^YAML Parse error: /, "");
+    // Bun's YAML errors carry no position; find the first line that breaks the document.
+    const k = yamlErrorLine(chunk.lines);
+    if (k === null) throw new Invalid("body", `invalid YAML in the document starting at line ${chunk.firstLine}: ${problem}`);
+    const near = chunk.lines[k - 1]!.trim();
+    // The classic trap: in YAML, @ is reserved and * starts an alias.
+    const hint = /:\s+[@*]/.test(near) ? '; quote values that start with @ or *, e.g. schedule: "@daily"' : "";
+    throw new Invalid("body", `invalid YAML at line ${chunk.firstLine + k - 1}: ${problem}${near ? ` (near "${clip(near)}")` : ""}${hint}`);
+  }
+  return doc;
 }
 
 interface YamlChunk {
@@ -444,7 +463,7 @@ class JobReader {
       const path = `metadata.${key}`;
       if (key === "tenant") {
         if (typeof v !== "string") throw new Invalid(path, `expected a string, got ${typeName(v)}`);
-        this.tenant = v;
+        this.tenant = checkLength(path, v, LIMITS.name);
       } else if (["name", "namespace", "labels", "annotations"].includes(key)) this.readCommon(key, path, v);
       else this.unknown(path, key);
     }
@@ -478,16 +497,16 @@ class JobReader {
         if (v !== null) f.namespace = readName(path, v);
         return true;
       case "labels":
-        f.labels = readStringMap(path, v, "key");
+        f.labels = readStringMap(path, v, "key", LIMITS.labelValue);
         return true;
       case "annotations":
-        f.annotations = readStringMap(path, v, "key");
+        f.annotations = readStringMap(path, v, "key", LIMITS.annotationValue);
         return true;
       case "schedule":
-        this.schedule = { path, value: v };
+        this.schedule = { path, value: typeof v === "string" ? checkLength(path, v, LIMITS.schedule) : v };
         return true;
       case "timezone":
-        f.timezone = v === null ? "UTC" : validateTimezone(path, v as string);
+        f.timezone = v === null ? "UTC" : validateTimezone(path, checkLength(path, v as string, LIMITS.timezone));
         return true;
       case "command":
         f.command = readCommand(path, v);
@@ -526,7 +545,7 @@ class JobReader {
     }
     const agent = objectAt(path, v);
     for (const [key, value] of Object.entries(agent)) {
-      if (key === "selector") this.fields.agent_selector = value === null ? null : readStringMap(`${path}.selector`, value, "key");
+      if (key === "selector") this.fields.agent_selector = value === null ? null : readStringMap(`${path}.selector`, value, "key", LIMITS.labelValue);
       else this.unknown(`${path}.${key}`, key);
     }
   }
@@ -564,7 +583,11 @@ class JobReader {
           if (value === null) f.channels = null;
           else if (!Array.isArray(value) || value.some((c) => typeof c !== "string" || !c)) {
             throw new Invalid(p, "expected a list of channel names");
-          } else f.channels = [...new Set(value as string[])];
+          } else {
+            checkCount(p, value, LIMITS.channels);
+            (value as string[]).forEach((c, i) => checkLength(`${p}[${i}]`, c, LIMITS.name));
+            f.channels = [...new Set(value as string[])];
+          }
           break;
         default:
           this.unknown(p, key);
@@ -655,12 +678,14 @@ function readString(path: string, v: unknown): string {
   throw new Invalid(path, `expected a string, got ${typeName(v)}${v === null ? ' (write "" for an empty value)' : ""}`);
 }
 
-function readStringMap(path: string, v: unknown, keys: "key" | "env"): Record<string, string> {
+function readStringMap(path: string, v: unknown, keys: "key" | "env", maxValue: number): Record<string, string> {
   if (v === null) return {};
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(objectAt(path, v))) {
+  const entries = Object.entries(objectAt(path, v));
+  checkCount(path, entries, keys === "env" ? LIMITS.envEntries : LIMITS.mapEntries);
+  for (const [key, value] of entries) {
     checkKey(path, key, keys);
-    out[key] = readString(`${path}.${key}`, value);
+    out[key] = checkLength(`${path}.${key}`, readString(`${path}.${key}`, value), maxValue);
   }
   return out;
 }
@@ -676,7 +701,8 @@ function checkKey(path: string, key: string, keys: "key" | "env"): void {
 
 /** env as a map, or as a list of {name, value} (Kubernetes' shape, and legacy v1's). */
 function readEnv(path: string, v: unknown): Record<string, string> {
-  if (!Array.isArray(v)) return readStringMap(path, v, "env");
+  if (!Array.isArray(v)) return readStringMap(path, v, "env", LIMITS.envValue);
+  checkCount(path, v, LIMITS.envEntries);
   const out: Record<string, string> = {};
   v.forEach((item, i) => {
     const p = `${path}[${i}]`;
@@ -685,10 +711,11 @@ function readEnv(path: string, v: unknown): Record<string, string> {
       if (key !== "name" && key !== "value") throw new Invalid(`${p}.${key}`, 'is not supported: each entry has only "name" and "value"');
     }
     if (!("name" in entry)) throw new Invalid(`${p}.name`, "is required");
+    if (entry.name === undefined) throw new Invalid(`${p}.name`, "is required");
     if (typeof entry.name !== "string") throw new Invalid(`${p}.name`, `expected a string, got ${typeName(entry.name)}`);
     checkKey(`${p}.name`, entry.name, "env");
     if (entry.name in out) throw new Invalid(`${p}.name`, `${JSON.stringify(entry.name)} is set twice`);
-    out[entry.name] = "value" in entry ? readString(`${p}.value`, entry.value) : "";
+    out[entry.name] = "value" in entry ? checkLength(`${p}.value`, readString(`${p}.value`, entry.value), LIMITS.envValue) : "";
   });
   return out;
 }
@@ -700,13 +727,14 @@ function readCommand(path: string, v: unknown): string | null {
   if (v.trim() === "") throw new Invalid(path, "is empty; leave it out (or null) for a job that only pings");
   // The agent writes the command into a crontab line.
   if (/[\r\n\0]/.test(v)) throw new Invalid(path, "must be a single line; put longer scripts in a file and run that");
-  return v;
+  return checkLength(path, v, LIMITS.command);
 }
 
 function readArgs(path: string, v: unknown): string[] {
   if (v === null) return [];
   if (!Array.isArray(v)) throw new Invalid(path, `expected a list of strings, got ${typeName(v)}`);
-  return v.map((a, i) => readString(`${path}[${i}]`, a));
+  checkCount(path, v, LIMITS.args);
+  return v.map((a, i) => checkLength(`${path}[${i}]`, readString(`${path}[${i}]`, a), LIMITS.arg));
 }
 
 function readWorkingDir(path: string, v: unknown): string | null {
@@ -714,7 +742,7 @@ function readWorkingDir(path: string, v: unknown): string | null {
   if (typeof v !== "string") throw new Invalid(path, `expected a string or null, got ${typeName(v)}`);
   if (v.trim() === "") throw new Invalid(path, "is empty; leave it out (or null) to use the agent's default");
   if (/[\r\n\0]/.test(v)) throw new Invalid(path, "must be a single line");
-  return v;
+  return checkLength(path, v, LIMITS.workingDir);
 }
 
 /** A POSIX user name (or a Windows account such as DOMAIN\\svc-backup). */
@@ -748,6 +776,7 @@ function isObj(v: unknown): v is Obj {
 }
 
 function typeName(v: unknown): string {
+  if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";

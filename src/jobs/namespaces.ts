@@ -1,6 +1,7 @@
 import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { checkSlug } from "../auth/identity";
+import { isoTime } from "../time";
 
 export interface Namespace {
   name: string;
@@ -15,7 +16,7 @@ export function listNamespaces(db: Db, tenantId: string): Namespace[] {
        FROM namespaces n WHERE n.tenant_id = ? ORDER BY n.name`,
     )
     .all(tenantId)
-    .map((r) => ({ name: r.name, jobs: r.jobs, created_at: new Date(r.created_at).toISOString() }));
+    .map((r) => ({ name: r.name, jobs: r.jobs, created_at: isoTime(r.created_at) }));
 }
 
 /** Creates the namespace unless it exists; used by job writes, which create namespaces on demand. */
@@ -27,7 +28,7 @@ export function createNamespace(db: Db, tenantId: string, name: string, now: num
   checkSlug("name", name);
   const res = db.query("INSERT OR IGNORE INTO namespaces (tenant_id, name, created_at) VALUES (?, ?, ?)").run(tenantId, name, now);
   if (res.changes === 0) throw new Conflict(`namespace ${name} already exists`);
-  return { name, jobs: 0, created_at: new Date(now).toISOString() };
+  return { name, jobs: 0, created_at: isoTime(now) };
 }
 
 export function deleteNamespace(db: Db, tenantId: string, name: string): void {

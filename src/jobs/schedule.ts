@@ -13,6 +13,7 @@
 //      a gap and run again in a repeated hour. Fixed-time jobs run once, at the first
 //      occurrence of a repeated time.
 // cron-parser stays useful as an independent oracle in the tests.
+import { isoTime } from "../time";
 import cronstrue from "cronstrue";
 import { Invalid } from "../errors";
 
@@ -156,6 +157,8 @@ function offsetChange(lo: number, hi: number, before: number, tz: string): numbe
 
 /** ISO 8601 with the zone's offset at that instant, seconds precision: "2026-03-08T03:00:00-04:00". */
 export function formatInZone(ms: number, tz: string): string {
+  // A stored time beyond what a Date holds renders at the edge of the range, never throws.
+  ms = Math.max(-8.639e15, Math.min(8.639e15, Number.isNaN(ms) ? 0 : ms));
   const wall = wallOf(ms, tz);
   const offsetMin = Math.round((wall - Math.floor(ms / 1000) * 1000) / MINUTE);
   const sign = offsetMin < 0 ? "-" : "+";
@@ -428,7 +431,7 @@ export function nextRuns(s: Schedule, tz: string, after: number, n: number, anch
 /** The first of nextRuns. */
 export function nextRun(s: Schedule, tz: string, after: number, anchor?: number): number {
   const [t] = nextRuns(s, tz, after, 1, anchor);
-  if (t === undefined) throw new Error(`schedule "${s.expr}" has no run after ${new Date(after).toISOString()}`);
+  if (t === undefined) throw new Error(`schedule "${s.expr}" has no run after ${isoTime(after)}`);
   return t;
 }
 
@@ -586,6 +589,7 @@ function describeEvery(seconds: number): string {
 // ---------------------------------------------------------------------------------------
 
 function typeName(v: unknown): string {
+  if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";

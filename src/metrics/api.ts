@@ -1,5 +1,6 @@
 // GET /metrics (operator or tenant view) and the public status badges.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
+import { textResponse } from "../openapi";
 import type { AppContext } from "../context";
 import { authenticate } from "../auth/authenticate";
 import { requireScope } from "../auth/principal";
@@ -38,6 +39,17 @@ function badgeResponse(badge: Badge | null, format: "svg" | "json"): Response {
   });
 }
 
+const badgeAnswers: Record<string, any> = {
+  200: {
+    description: "The badge: SVG for `<name>.svg`, shields.io endpoint JSON for `<name>.json`",
+    content: {
+      "image/svg+xml": { schema: { type: "string" } },
+      "application/json": { schema: t.Object({ schemaVersion: t.Integer(), label: t.String(), message: t.String(), color: t.String() }) },
+    },
+  },
+  404: { description: "No such key, job or label (the same answer for each)", content: { "text/plain": { schema: { type: "string" } } } },
+};
+
 export function metricsApi(ctx: AppContext, sources: MetricsSources = {}) {
   const { db } = ctx;
   return new Elysia()
@@ -56,6 +68,7 @@ export function metricsApi(ctx: AppContext, sources: MetricsSources = {}) {
         detail: {
           tags: ["system"],
           summary: "Prometheus metrics: the whole server with the metrics token, the tenant's jobs with an API token (read)",
+          responses: textResponse(200, "Prometheus text exposition", ["text/plain"], { 401: { $ref: "#/components/responses/E401" } }),
         },
       },
     )
@@ -65,7 +78,7 @@ export function metricsApi(ctx: AppContext, sources: MetricsSources = {}) {
         const file = splitFile(params.file);
         return file ? badgeResponse(findJobBadge(db, params.key, params.namespace, file[0]), file[1]) : notFound();
       },
-      { detail: { tags: ["badges"], summary: "A job's status badge (.svg, or .json for shields.io)", security: [] } },
+      { detail: { tags: ["badges"], summary: "A job's status badge (.svg, or .json for shields.io)", security: [], responses: badgeAnswers } },
     )
     .get(
       "/badge/:key/label/:label/:file",
@@ -73,7 +86,7 @@ export function metricsApi(ctx: AppContext, sources: MetricsSources = {}) {
         const file = splitFile(params.file);
         return file ? badgeResponse(findLabelBadge(db, params.key, params.label, file[0]), file[1]) : notFound();
       },
-      { detail: { tags: ["badges"], summary: "The worst status of the jobs with a label (.svg, or .json for shields.io)", security: [] } },
+      { detail: { tags: ["badges"], summary: "The worst status of the jobs with a label (.svg, or .json for shields.io)", security: [], responses: badgeAnswers } },
     )
     .get("/badge/*", () => notFound(), { detail: { hide: true } });
 }

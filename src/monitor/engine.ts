@@ -14,6 +14,7 @@ import { enqueueNotification } from "../alerts/outbox";
 import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
 import { fireAgentDeadlines, foldedInto } from "../agents/agents";
 import { jobStates, type Held, type JobStates } from "./states";
+import { isoTime } from "../time";
 
 interface OpenRun {
   id: number;
@@ -58,6 +59,7 @@ export class Engine {
   private lastSweep: number | null = null;
   flushMs = 1000;
   private stopped = true;
+  private lastFailureLog = -Infinity;
   private readonly q;
   /** Called after a pass that queued notifications (the dispatcher's kick). */
   onNotify: () => void = () => {};
@@ -115,7 +117,7 @@ export class Engine {
       try {
         behind = this.tick().behind;
       } catch (e) {
-        this.ctx.log.error("engine tick failed", { error: e instanceof Error ? e.message : String(e) });
+        this.logFailure("engine tick failed", e);
         this.forgetUnsaved();
       }
       this.timer = setTimeout(loop, behind ? 0 : intervalMs);
@@ -155,11 +157,19 @@ export class Engine {
       })();
     } catch (e) {
       // The check-ins are in the log; their effects are not. Start over from what is stored.
-      this.ctx.log.error("applying check-ins failed; replaying from the log", { error: e instanceof Error ? e.message : String(e) });
+      this.logFailure("applying check-ins failed; replaying from the log", e);
       this.forgetUnsaved();
       return;
     }
     this.count(stats);
+  }
+
+  /** Once a minute at most: on a full disk every pass fails until space returns. */
+  private logFailure(message: string, e: unknown): void {
+    const at = Date.now();
+    if (at - this.lastFailureLog < 60_000) return;
+    this.lastFailureLog = at;
+    this.ctx.log.error(message, { error: e instanceof Error ? e.message : String(e) });
   }
 
   /** What is held was not stored: forget it and apply the log again from the durable cursor. */
@@ -396,7 +406,7 @@ export class Engine {
       status: state.status,
       previous_status: from ?? null,
       reason,
-      since: new Date(state.status_since ?? at).toISOString(),
+      since: isoTime(state.status_since ?? at),
       last_output: tailOutput(this.lastOutput(job.last_checkin_id)),
       dedup_key: `crontopus-${job.id}`,
     };

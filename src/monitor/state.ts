@@ -2,6 +2,7 @@
 // The engine (engine.ts) feeds it check-ins and deadlines and writes what changed.
 import { nextRun, parseSchedule, type Schedule } from "../jobs/schedule";
 import type { Job, JobStatus } from "../jobs/jobs";
+import { isoTime } from "../time";
 
 export interface Policy {
   schedule: Schedule;
@@ -170,15 +171,18 @@ export function onDeadline(p: Policy, s: State, now: number): { flips: Flip[]; r
     s.next_deadline = null;
     return { flips, renotify };
   }
+  // No expectation while watched: the stored one was impossible and repaired away (migration
+  // 0006). Expect the job from now on, as after a resume.
+  if (s.expected_at === null && (s.status === "new" || s.status === "up" || s.status === "running")) s.expected_at = expectedAfter(p, now);
   // Several deadlines may have passed (e.g. the server was down): walk them in order, at their own times.
   for (let guard = 0; guard < 4; guard++) {
     const d = deadlineOf(p, s);
     if (d === null || d > now) break;
     if (s.status === "new" || s.status === "up" || s.status === "running") {
-      moveTo(s, "late", `no check-in by ${new Date(s.expected_at!).toISOString()}`, d, flips);
+      moveTo(s, "late", `no check-in by ${isoTime(s.expected_at!)}`, d, flips);
     } else if (s.status === "late") {
       const grace = p.start_grace_s ?? p.grace_s;
-      moveTo(s, "down", `no check-in by ${new Date(s.expected_at!).toISOString()} plus ${p.start_grace_s !== null ? "start grace" : "grace"} of ${grace}s`, d, flips);
+      moveTo(s, "down", `no check-in by ${isoTime(s.expected_at!)} plus ${p.start_grace_s !== null ? "start grace" : "grace"} of ${grace}s`, d, flips);
     } else if (s.status === "down" || s.status === "failed") {
       renotify = true;
       s.last_notified_at = now;

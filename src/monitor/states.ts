@@ -5,7 +5,7 @@
 // service's create, change, pause, resume and delete (`changed`, `dropped`). Nothing else writes
 // the monitoring columns of `jobs`, so nothing has to be told to write back or forget.
 import type { Db } from "../db";
-import type { JobRow } from "../jobs/jobs";
+import type { JobMonitoring, JobRow } from "../jobs/jobs";
 import { policyOf, rescheduled, type Policy, type State } from "./state";
 
 type StateRow = { rowid: number } & Pick<
@@ -41,23 +41,7 @@ export interface Held {
 }
 
 /** The monitoring fields as every surface shows them. */
-export interface MonitoringFields {
-  status: JobRow["status"];
-  status_since: number | null;
-  consecutive_failures: number;
-  expected_at: number | null;
-  next_deadline: number | null;
-  last_notified_at: number | null;
-  alerting: boolean;
-  checkins_total: number;
-  last_ping_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_duration_ms: number | null;
-  last_exit_code: number | null;
-  last_checkin_id: number | null;
-  open_runs: number;
-}
+export type MonitoringFields = JobMonitoring & { status: JobRow["status"] };
 
 /** Jobs kept in memory between write-backs; clean ones beyond this are dropped. */
 const MAX_HELD = 50_000;
@@ -134,14 +118,7 @@ export class JobStates {
       next_deadline: s.next_deadline,
       last_notified_at: s.last_notified_at,
       alerting: s.alerting,
-      checkins_total: j.checkins_total,
-      last_ping_at: j.last_ping_at,
-      last_success_at: j.last_success_at,
-      last_failure_at: j.last_failure_at,
-      last_duration_ms: j.last_duration_ms,
-      last_exit_code: j.last_exit_code,
-      last_checkin_id: j.last_checkin_id,
-      open_runs: j.open_runs,
+      ...countersOf(j),
     };
   }
 

@@ -1,4 +1,5 @@
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
@@ -19,6 +20,27 @@ const runQuery = t.Object({
 
 const jobRef = t.Object({ namespace: t.String(), name: t.String() });
 
+const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
+const Time = t.String({ format: "date-time" });
+const RunSchema = t.Object({
+  id: t.Integer(),
+  kind: t.String({ description: "start, success, fail or log" }),
+  job: t.String({ description: "namespace/name" }),
+  job_id: t.String(),
+  run_id: orNull(t.String()),
+  status: t.String({ description: "running, success, failed or timeout" }),
+  started_at: orNull(Time),
+  finished_at: orNull(Time),
+  duration_ms: orNull(t.Integer()),
+  exit_code: orNull(t.Integer()),
+  reason: orNull(t.String()),
+  source: orNull(t.String()),
+  output_truncated: t.Boolean({ description: "the output kept is the head and tail of a longer one" }),
+  output: t.Optional(orNull(t.String())),
+});
+const RunPageSchema = t.Object({ runs: t.Array(RunSchema), next_cursor: orNull(t.String()) });
+const FlipSchema = t.Object({ id: t.Integer(), from: t.String(), to: t.String(), reason: t.String(), created_at: Time });
+
 export function runsApi(ctx: AppContext) {
   const { db } = ctx;
   return apiGroup(ctx, "", "runs")
@@ -29,10 +51,11 @@ export function runsApi(ctx: AppContext) {
         const jobId = query.job ? findCheckinJob(db, p.tenantId, query.job).id : undefined;
         return listRuns(db, p.tenantId, { ...query, jobId });
       },
-      { query: runQuery, detail: { summary: "Runs, newest first, a page at a time" } },
+      { query: runQuery, detail: { summary: "Runs, newest first, a page at a time", responses: responses(200, "A page of runs", RunPageSchema) } },
     )
     .get("/runs/:id", ({ principal, params }) => getRun(db, requireScope(principal, "read").tenantId, params.id), {
-      detail: { summary: "One run, with its output" },
+      params: t.Object({ id: t.String({ description: "a run id from the list (a number)" }) }),
+      detail: { summary: "One run, with its output", responses: responses(200, "The run", RunSchema) },
     })
     .get(
       "/jobs/:namespace/:name/runs",
@@ -41,7 +64,7 @@ export function runsApi(ctx: AppContext) {
         const job = getJob(db, p.tenantId, params.namespace, params.name);
         return listRuns(db, p.tenantId, { ...query, jobId: job.id });
       },
-      { params: jobRef, query: t.Omit(runQuery, ["job"]), detail: { summary: "Runs of one job" } },
+      { params: jobRef, query: t.Omit(runQuery, ["job"]), detail: { summary: "Runs of one job", responses: responses(200, "A page of runs", RunPageSchema) } },
     )
     .get(
       "/jobs/:namespace/:name/flips",
@@ -53,7 +76,7 @@ export function runsApi(ctx: AppContext) {
       {
         params: jobRef,
         query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
-        detail: { summary: "Status changes of one job, newest first" },
+        detail: { summary: "Status changes of one job, newest first", responses: responses(200, "The flips", t.Object({ flips: t.Array(FlipSchema) })) },
       },
     );
 }

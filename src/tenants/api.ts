@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { Forbidden } from "../errors";
 import { apiGroup } from "../http";
@@ -15,37 +16,54 @@ import {
   ROLES,
 } from "../auth/identity";
 import { requireScope, requireUser } from "../auth/principal";
+import { isoTime } from "../time";
 
 const role = t.Union(ROLES.map((r) => t.Literal(r)));
+
+const Time = t.String({ format: "date-time" });
+const byUser = t.Object({ userId: t.String() });
+const MyTenantSchema = t.Object({ slug: t.String(), name: t.String(), role: t.String(), current: t.Boolean() });
+const NewTenantSchema = t.Object({ slug: t.String(), name: t.String(), role: t.String(), created_at: Time });
+const SettingsSchema = t.Object({
+  slug: t.String(),
+  name: t.String(),
+  ping_key: t.String(),
+  badge_key: t.String(),
+  auto_provision: t.Boolean(),
+  retention_days: t.Integer(),
+  retention_runs: t.Integer(),
+  created_at: Time,
+});
+const MemberSchema = t.Object({ user_id: t.String(), email: t.String(), name: t.String(), role: t.String(), created_at: Time });
 
 export function tenantsApi(ctx: AppContext) {
   return apiGroup(ctx, "/tenants", "tenants")
     .get(
-      "/",
+      "",
       ({ principal }) => {
         const p = requireUser(principal);
         // A token is bound to one tenant and sees only that one.
         const all = listUserTenants(ctx.db, p.userId).filter((m) => p.kind !== "token" || m.tenant_id === p.tenantId);
         return { tenants: all.map(({ slug, name, role }) => ({ slug, name, role, current: slug === p.tenantSlug })) };
       },
-      { detail: { summary: "Tenants you belong to, with your role" } },
+      { detail: { summary: "Tenants you belong to, with your role", responses: responses(200, "Your tenants", t.Object({ tenants: t.Array(MyTenantSchema) })) } },
     )
     .post(
-      "/",
+      "",
       ({ principal, body, set }) => {
         const p = requireUser(principal);
         if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
         const tenant = createTenant(ctx.db, body, p.userId, ctx.now());
         set.status = 201;
-        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: new Date(tenant.created_at).toISOString() };
+        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: isoTime(tenant.created_at) };
       },
       {
         body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),
-        detail: { summary: "Create a tenant; you become its owner" },
+        detail: { summary: "Create a tenant; you become its owner", responses: responses(201, "The tenant", NewTenantSchema, [409]) },
       },
     )
     .get("/current", ({ principal }) => getTenantSettings(ctx.db, requireScope(principal, "read").tenantId), {
-      detail: { summary: "The active tenant's settings: ping key, badge key, auto-provisioning, retention" },
+      detail: { summary: "The active tenant's settings: ping key, badge key, auto-provisioning, retention", responses: responses(200, "The settings", SettingsSchema) },
     })
     .patch(
       "/current",
@@ -61,7 +79,7 @@ export function tenantsApi(ctx: AppContext) {
           retention_days: t.Optional(t.Integer()),
           retention_runs: t.Optional(t.Integer()),
         }),
-        detail: { summary: "Change the active tenant's settings" },
+        detail: { summary: "Change the active tenant's settings", responses: responses(200, "The settings", SettingsSchema) },
       },
     )
     .post(
@@ -69,13 +87,13 @@ export function tenantsApi(ctx: AppContext) {
       ({ principal, body }) => rotateTenantKey(ctx.db, requireScope(principal, "admin").tenantId, body.key),
       {
         body: t.Object({ key: t.Union([t.Literal("ping_key"), t.Literal("badge_key")]) }),
-        detail: { summary: "Replace the ping key or the badge key (old URLs stop working)" },
+        detail: { summary: "Replace the ping key or the badge key (old URLs stop working)", responses: responses(200, "The settings, with the new key", SettingsSchema) },
       },
     )
     .get(
       "/current/members",
       ({ principal }) => ({ members: listMembers(ctx.db, requireScope(principal, "read").tenantId) }),
-      { detail: { summary: "Members of the active tenant" } },
+      { detail: { summary: "Members of the active tenant", responses: responses(200, "The members", t.Object({ members: t.Array(MemberSchema) })) } },
     )
     .post(
       "/current/members",
@@ -91,7 +109,7 @@ export function tenantsApi(ctx: AppContext) {
           name: t.Optional(t.String()),
           password: t.Optional(t.String()),
         }),
-        detail: { summary: "Add a user to the active tenant (creates the user when a password is given)" },
+        detail: { summary: "Add a user to the active tenant (creates the user when a password is given)", responses: responses(201, "The member", MemberSchema, [409]) },
       },
     )
     .patch(
@@ -100,7 +118,7 @@ export function tenantsApi(ctx: AppContext) {
         const p = requireScope(principal, "admin");
         return updateMember(ctx.db, p.tenantId, p.role, params.userId, body.role);
       },
-      { body: t.Object({ role }), detail: { summary: "Change a member's role" } },
+      { params: byUser, body: t.Object({ role }), detail: { summary: "Change a member's role", responses: responses(200, "The member", MemberSchema) } },
     )
     .delete(
       "/current/members/:userId",
@@ -109,6 +127,6 @@ export function tenantsApi(ctx: AppContext) {
         removeMember(ctx.db, p.tenantId, p.role, params.userId);
         set.status = 204;
       },
-      { detail: { summary: "Remove a member (the last owner cannot be removed)" } },
+      { params: byUser, detail: { summary: "Remove a member (the last owner cannot be removed)", responses: responses(204, "Removed", null, [409]) } },
     );
 }
