@@ -50,6 +50,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     engine,
     now,
     kick: () => {},
+    pruneSoon: () => {},
   };
 }
 

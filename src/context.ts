@@ -25,4 +25,6 @@ export interface AppContext {
   now: () => number;
   /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */
   kick: () => void;
+  /** Tells retention that a tenant's retention changed: a pass starts soon (set by serve). */
+  pruneSoon: () => void;
 }

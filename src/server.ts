@@ -9,8 +9,9 @@ import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
-import { pruneHistory, startPurger } from "./runs/runs";
-import { WalGuard } from "./wal";
+import { Pruner, startPurger } from "./runs/runs";
+import { WAL_KEEP_BYTES, WalGuard } from "./wal";
+import { statSync } from "node:fs";
 import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
@@ -132,14 +133,16 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   ctx.kick = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
-  const pruner = setInterval(() => {
-    try {
-      const pruned = pruneHistory(db, ctx.now());
-      ctx.log.debug("history pruned", { ...pruned });
-    } catch (e) {
-      ctx.log.error("pruning failed", { error: String(e) });
-    }
-  }, 10 * 60_000);
+  // Retention in short slices between requests, however much is due (see Pruner).
+  const walPath = `${config.dbPath}-wal`;
+  const pruner = new Pruner(db, ctx.now, { busy: () => (wal ? fileBytes(walPath) > WAL_KEEP_BYTES : false) });
+  if (wal) pruner.afterSlice = () => wal.afterCommit();
+  ctx.pruneSoon = () => pruner.soon();
+  pruner.onPass = (pruned, ms) => {
+    const deleted = pruned.checkins + pruned.flips + pruned.notifications;
+    ctx.log[deleted ? "info" : "debug"]("history pruned", { ...pruned, ms: Math.round(ms) });
+  };
+  pruner.onError = (e) => ctx.log.error("pruning failed", { error: String(e) });
   // Deleted jobs' check-ins, a slice at a time.
   const purger = startPurger(db, (e) => ctx.log.error("purging deleted jobs failed", { error: String(e) }));
   app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
@@ -168,7 +171,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
         await Promise.race([server.stop(false), Bun.sleep(2000)]);
         await server.stop(true);
       });
-      clearInterval(pruner);
+      await step("stopping retention", () => pruner.stop());
       await step("stopping the purger", () => purger.stop());
       await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
       await step("committing the last check-ins", () => ctx.checkins.flush());
@@ -183,4 +186,12 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       lock.release();
     },
   };
+}
+
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }

@@ -17,16 +17,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts `crontopus serve` as its own process, optionally pinned to one CPU with taskset. */
-export async function spawnServer(dataDir: string, opts: { cpu?: number; env?: Record<string, string> } = {}) {
+export async function spawnServer(
+  dataDir: string,
+  opts: { cpu?: number; env?: Record<string, string>; stderr?: "inherit" | "pipe"; startTimeoutMs?: number } = {},
+) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const cmd = [process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir];
   const proc = Bun.spawn(opts.cpu !== undefined && Bun.which("taskset") ? ["taskset", "-c", String(opts.cpu), ...cmd] : cmd, {
     env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error", CRONTOPUS_BASE_URL: url, ...opts.env },
     stdout: "inherit",
-    stderr: "inherit",
+    stderr: opts.stderr ?? "inherit",
   });
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < (opts.startTimeoutMs ?? 10_000) / 50; i++) {
     try {
       if ((await fetch(url + "/health")).ok) return { url, proc, port };
     } catch {}

@@ -119,6 +119,36 @@ class RowHeap {
   }
 }
 
+/** How many ids of the log below a cursor a tenant's page reads before it walks the chains instead. */
+const LOG_WINDOW = 100_000;
+
+/**
+ * A tenant's page below a cursor, read from the log by id (the chains merged newest first are
+ * the same rows in the same order). Far down, walking every job's chain from its head to the
+ * cursor cost thousands of reads (80 ms and more, 100 pages deep on a 20-million-row log); the
+ * log's next ids are one range read. True when the page filled (it then holds limit + 1 runs,
+ * the last one where the next page starts); false leaves it to the chains (a tenant with few
+ * check-ins among many).
+ */
+function pageFromLog(db: Db, tenantId: string, cursor: number, limit: number, wanted: (r: RunRow) => boolean, out: RunJson[], add: (r: RunRow) => void): boolean {
+  const known = db.query<{ n: number }, [string, string]>("SELECT 1 AS n FROM jobs WHERE tenant_id = ? AND id = ?");
+  const jobs = new Map<string, boolean>();
+  const rows = db
+    .query<RunRow, [number, number, string]>("SELECT * FROM checkins WHERE id <= ? AND id > ? AND tenant_id = ? ORDER BY id DESC")
+    .iterate(cursor, cursor - LOG_WINDOW, tenantId);
+  for (const r of rows) {
+    if (!wanted(r)) continue;
+    // Rows of a deleted job are not in any chain the merge walks.
+    let exists = jobs.get(r.job_id);
+    if (exists === undefined) jobs.set(r.job_id, (exists = known.get(tenantId, r.job_id) !== null));
+    if (!exists) continue;
+    add(r);
+    if (out.length > limit) return true;
+  }
+  out.length = 0;
+  return false;
+}
+
 /** Runs, newest first, a page at a time. */
 export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJson[]; next_cursor: string | null } {
   const limit = f.limit ?? 50;
@@ -171,6 +201,9 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
       }
       id = r.prev_id;
     }
+  } else if (cursor !== null && pageFromLog(db, tenantId, cursor, limit, wanted, out, (r) => out.push(runJson(r, jobOf(r.job_id), !!f.output)))) {
+    // Below a cursor: the tenant's rows read straight from the log, newest first, filled the page.
+    next = out.length > limit ? out.pop()!.id : null;
   } else {
     // Every job's chain, merged newest first: each job's newest check-in below the cursor
     // goes into a heap, and each one taken out brings in its predecessor.
@@ -255,10 +288,11 @@ export function listFlips(db: Db, tenantId: string, jobId: string, limit = 100) 
  * Check-ins past their tenant's retention, oldest first through the whole log (it has no index
  * on tenant: appends stay cheap). Ids follow arrival, so a pass stops at the first row every
  * tenant keeps; rows of tenants that keep longer are stepped over and the place is remembered
- * (engine_state 'prune_from'), so a pass cut short by its budget goes on from there next time.
+ * (engine_state 'prune_from'), so a pass cut short goes on from there next time.
  * Rows of tenants that no longer exist go once they are older than the shortest retention.
+ * One step (yield) per page of the log, each its own short transaction.
  */
-function pruneLog(db: Db, cutoffs: Map<string, number>, applied: number, inBudget: () => boolean): number {
+function* pruneLog(db: Db, cutoffs: Map<string, number>, applied: number, out: PruneResult): Generator<void, void> {
   let newestCutoff = -Infinity;
   for (const c of cutoffs.values()) newestCutoff = Math.max(newestCutoff, c);
   const position = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'prune_from'");
@@ -268,30 +302,27 @@ function pruneLog(db: Db, cutoffs: Map<string, number>, applied: number, inBudge
   );
   const del = db.query("DELETE FROM checkins WHERE id = ?");
   let from = position.get()?.value ?? 0;
-  let deleted = 0;
-  // At least one step per pass, however small the budget.
-  for (let more = true; more; more = more && inBudget()) {
+  for (let more = true; more; ) {
     db.transaction(() => {
       const rows = page.all(from, applied);
       more = rows.length === 1000;
       for (const r of rows) {
         if (r.received_at >= newestCutoff) {
           // Every tenant keeps this one and (nearly) all after it: the next pass starts over.
-          from = 0;
           more = false;
-          return;
+          break;
         }
         if (r.status !== "running" && r.received_at < (cutoffs.get(r.tenant_id) ?? Infinity)) {
           del.run(r.id);
-          deleted++;
+          out.checkins++;
         }
         from = r.id;
       }
-      if (!more) from = 0;
+      // Saved with the step: a pass cut short (or a restart) goes on from here.
+      savePosition.run(more ? from : 0);
     })();
+    if (more) yield;
   }
-  savePosition.run(from);
-  return deleted;
 }
 
 export interface PruneResult {
@@ -301,13 +332,11 @@ export interface PruneResult {
 }
 
 /**
- * Retention, per tenant: check-ins older than retention_days, each job's runs beyond its newest
- * retention_runs, and flips and finished notifications older than retention_days. Runs in
- * bounded steps (`budgetMs`) so a large backlog never holds the server up for long.
+ * One retention pass as a series of short steps, each its own transaction: the generator
+ * yields between them, so whoever drives it decides how long the server is held up at a time.
+ * The flips and notifications go with the first step of the log.
  */
-export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
-  const out: PruneResult = { checkins: 0, flips: 0, notifications: 0 };
-  const started = performance.now();
+function* prunePass(db: Db, now: number, out: PruneResult): Generator<void, void> {
   const applied = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'").get()!.value;
   const del = db.query("DELETE FROM checkins WHERE id = ?");
   const tenants = db.query<{ id: string; retention_days: number; retention_runs: number }, []>("SELECT id, retention_days, retention_runs FROM tenants").all();
@@ -319,7 +348,7 @@ export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
       out.notifications += db.query("DELETE FROM notifications WHERE tenant_id = ? AND created_at < ? AND status != 'pending'").run(t.id, cutoff).changes;
     })();
   }
-  out.checkins += pruneLog(db, cutoffs, applied, () => performance.now() - started < budgetMs);
+  yield* pruneLog(db, cutoffs, applied, out);
   for (const t of tenants) {
     // Per job: keep the newest retention_runs runs of each chain; cut the rest.
     const jobs = db
@@ -329,33 +358,155 @@ export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
       .all(t.id, t.retention_runs);
     const link = db.query<{ prev_id: number | null; status: string }, [number]>("SELECT prev_id, status FROM checkins WHERE id = ?");
     for (const j of jobs) {
-      if (performance.now() - started > budgetMs) break;
-      db.transaction(() => {
+      yield;
+      // The tail below the newest retention_runs runs, cut off the chain first.
+      let id = db.transaction((): number | null => {
         let id: number | null = j.last_checkin_id;
         let kept = 0;
         let last: number | null = null;
         while (id !== null && kept < t.retention_runs) {
           const r = link.get(id);
-          if (!r) return;
+          if (!r) return null;
           if (VISIBLE.has(r.status)) kept++;
           last = id;
           id = r.prev_id;
         }
-        if (last === null || id === null) return;
+        if (last === null || id === null) return null;
         db.query("UPDATE checkins SET prev_id = NULL WHERE id = ?").run(last);
-        while (id !== null) {
-          const r = link.get(id);
-          if (!r) break;
-          if (r.status !== "running") {
-            del.run(id);
-            out.checkins++;
-          }
-          id = r.prev_id;
-        }
+        return id;
       })();
+      // Then deleted 100 rows a step: a busy job's tail can be hundreds of thousands of
+      // rows, far too many for one transaction between two requests. (A pass stopped half-way
+      // leaves the rest of a cut tail to age-based retention.)
+      while (id !== null) {
+        id = db.transaction((): number | null => {
+          let at: number | null = id;
+          for (let n = 0; at !== null && n < 100; n++) {
+            const r = link.get(at);
+            if (!r) return null;
+            if (r.status !== "running") {
+              del.run(at);
+              out.checkins++;
+            }
+            at = r.prev_id;
+          }
+          return at;
+        })();
+        if (id !== null) yield;
+      }
     }
   }
+}
+
+/**
+ * Retention, per tenant: check-ins older than retention_days, each job's runs beyond its newest
+ * retention_runs, and flips and finished notifications older than retention_days. Runs steps
+ * for at most `budgetMs` (at least one step of the log), so a large backlog never holds the
+ * caller up for long; the log's place is kept for the next call.
+ */
+export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
+  const out: PruneResult = { checkins: 0, flips: 0, notifications: 0 };
+  const started = performance.now();
+  const pass = prunePass(db, now, out);
+  for (let step = pass.next(); !step.done && performance.now() - started < budgetMs; step = pass.next());
+  pass.return();
   return out;
+}
+
+/** How the server paces retention on its event loop. */
+export interface PrunerOptions {
+  /** How long one slice of steps may hold the event loop. */
+  sliceMs?: number;
+  /** The pause between slices while a pass has more to do (the server answers in it). */
+  gapMs?: number;
+  /** Time between passes. */
+  everyMs?: number;
+  /** The first pass after start (default: everyMs). */
+  firstMs?: number;
+  /** How soon a pass starts after soon() (several changes in a row make one pass). */
+  soonMs?: number;
+  /** True while the server would rather not write more (e.g. the WAL is over its limit): the pass waits. */
+  busy?: () => boolean;
+}
+
+/**
+ * Runs retention passes in the server: every `everyMs`, and a pass goes on in slices of at most
+ * `sliceMs`, `gapMs` apart, until it is done, however much is due. One pass at 200 ms each ten
+ * minutes held every request up for 200 ms at a time and took a day for a backlog of millions
+ * of rows (after retention_days was lowered); in slices it holds nothing up for more than a few
+ * milliseconds and deletes a quarter of a 20-million-row log in minutes.
+ */
+export class Pruner {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private pass: Generator<void, void> | null = null;
+  private result: PruneResult = { checkins: 0, flips: 0, notifications: 0 };
+  private passStarted = 0;
+  private readonly sliceMs: number;
+  private readonly gapMs: number;
+  private readonly everyMs: number;
+  private readonly busy: () => boolean;
+  private readonly soonMs: number;
+  private dueAt = Infinity;
+  private stopped = false;
+  /** Called after each slice that wrote (the WAL guard checkpoints between writes). */
+  afterSlice: () => void = () => {};
+  /** Called when a pass ends, with what it deleted and how long it took. */
+  onPass: (r: PruneResult, ms: number) => void = () => {};
+  onError: (e: unknown) => void = () => {};
+
+  constructor(private readonly db: Db, private readonly now: () => number, opts: PrunerOptions = {}) {
+    this.sliceMs = opts.sliceMs ?? 4;
+    this.gapMs = opts.gapMs ?? 12;
+    this.everyMs = opts.everyMs ?? 10 * 60_000;
+    this.busy = opts.busy ?? (() => false);
+    this.soonMs = opts.soonMs ?? 2000;
+    this.schedule(opts.firstMs ?? this.everyMs);
+  }
+
+  /** A pass soon (retention was lowered): unless one is running or already due sooner. */
+  soon(): void {
+    if (this.pass || this.stopped || this.dueAt <= performance.now() + this.soonMs) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(this.soonMs);
+  }
+
+  private schedule(ms: number): void {
+    this.dueAt = performance.now() + ms;
+    this.timer = setTimeout(() => this.slice(), ms);
+  }
+
+  private slice(): void {
+    this.timer = null;
+    const started = performance.now();
+    try {
+      if (!this.pass) {
+        this.result = { checkins: 0, flips: 0, notifications: 0 };
+        this.passStarted = started;
+        this.pass = prunePass(this.db, this.now(), this.result);
+      }
+      // Deleting writes as much WAL as it deletes: wait while the log is over its limit, so
+      // retention goes no faster than checkpoints copy it back.
+      if (this.busy()) return this.schedule(this.gapMs);
+      let step = this.pass.next();
+      while (!step.done && performance.now() - started < this.sliceMs) step = this.pass.next();
+      this.afterSlice();
+      if (!step.done) return this.schedule(this.gapMs);
+      this.pass = null;
+      this.onPass(this.result, performance.now() - this.passStarted);
+    } catch (e) {
+      this.pass = null;
+      this.onError(e);
+    }
+    this.schedule(this.everyMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pass?.return();
+    this.pass = null;
+  }
 }
 
 /**

@@ -67,7 +67,11 @@ export function tenantsApi(ctx: AppContext) {
     })
     .patch(
       "/current",
-      ({ principal, body }) => updateTenantSettings(ctx.db, requireScope(principal, "admin").tenantId, body),
+      ({ principal, body }) => {
+        const settings = updateTenantSettings(ctx.db, requireScope(principal, "admin").tenantId, body);
+        if (body.retention_days !== undefined || body.retention_runs !== undefined) ctx.pruneSoon();
+        return settings;
+      },
       {
         body: t.Object({
           name: t.Optional(t.String({ maxLength: 200 })),
