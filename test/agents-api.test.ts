@@ -161,14 +161,19 @@ describe("desired state, reports and check-ins", () => {
   });
 
   test("PATCH renames and relabels; the job's agents follow the selector", async () => {
-    const res = await as(alice)(`/api/v1/agents/${agentId}`, { method: "PATCH", json: { name: "web-1", labels: { role: "db" } } });
+    // Agents and a job of its own role: relabelling web1 would take rotate away from the other tests.
+    expect((await enroll(await enrollmentToken(alice, { labels: { role: "cache" } }), "m-cache", { name: "cache1" })).status).toBe(201);
+    const web = (await (await enroll(await enrollmentToken(alice, { labels: { role: "web" } }), "m-web2", { name: "web2" })).json()) as { agent: { id: string }; token: string };
+    const job = await as(alice)("/api/v1/jobs", { method: "POST", json: { name: "cache-warm", schedule: "@daily", command: "warm-cache", agent: { selector: { role: "cache" } } } });
+    expect(job.status).toBe(201);
+    const res = await as(alice)(`/api/v1/agents/${web.agent.id}`, { method: "PATCH", json: { name: "web-2", labels: { role: "cache" } } });
     expect(res.status).toBe(200);
-    const state = (await (await agentCall(agentToken, "/desired-state")).json()) as any;
-    expect(state.jobs.map((j: any) => j.name)).toEqual(["db-dump"]);
-    const agents = (await (await as(alice)("/api/v1/jobs/default/db-dump/agents")).json()) as any;
-    // db1 (enrolled above with role=db) and now web-1.
-    expect(agents.agents.map((a: any) => a.name).sort()).toEqual(["db1", "web-1"]);
-    expect(agents.agents.find((a: any) => a.name === "web-1")).toMatchObject({ assigned: true, state: "pending" });
+    const state = (await (await agentCall(web.token, "/desired-state")).json()) as any;
+    expect(state.jobs.map((j: any) => j.name)).toEqual(["cache-warm"]);
+    const agents = (await (await as(alice)("/api/v1/jobs/default/cache-warm/agents")).json()) as any;
+    // cache1 (enrolled with role=cache) and now web-2.
+    expect(agents.agents.map((a: any) => a.name).sort()).toEqual(["cache1", "web-2"]);
+    expect(agents.agents.find((a: any) => a.name === "web-2")).toMatchObject({ assigned: true, state: "pending" });
   });
 });
 

@@ -88,12 +88,14 @@ describe("login and sessions", () => {
   });
 
   test("switch-tenant changes the session's active tenant, and only to a tenant of the user", async () => {
-    const r = await s.api("/api/v1/auth/login", { method: "POST", json: { email: "alice@example.com", password: PASSWORD } });
+    // erin, not alice: the tenant created here must not show in alice's login.
+    await persona(s.db, "erin", "erin-co", "owner");
+    const r = await s.api("/api/v1/auth/login", { method: "POST", json: { email: "erin@example.com", password: PASSWORD } });
     const cookie = r.headers.get("set-cookie")!.split(";")[0]!;
-    const created = await s.api("/api/v1/tenants", { method: "POST", headers: { cookie }, json: { slug: "acme-labs", name: "Acme Labs" } });
+    const created = await s.api("/api/v1/tenants", { method: "POST", headers: { cookie }, json: { slug: "erin-labs", name: "Erin Labs" } });
     expect(created.status).toBe(201);
-    const sw = await s.api("/api/v1/auth/switch-tenant", { method: "POST", headers: { cookie }, json: { tenant: "acme-labs" } });
-    expect(await sw.json()).toMatchObject({ tenant: { slug: "acme-labs" }, role: "owner" });
+    const sw = await s.api("/api/v1/auth/switch-tenant", { method: "POST", headers: { cookie }, json: { tenant: "erin-labs" } });
+    expect(await sw.json()).toMatchObject({ tenant: { slug: "erin-labs" }, role: "owner" });
     const denied = await s.api("/api/v1/auth/switch-tenant", { method: "POST", headers: { cookie }, json: { tenant: "globex" } });
     expect(denied.status).toBe(404);
   });
@@ -212,6 +214,12 @@ spec:
   frobnicate: true
 `;
 
+  /** bob's sync job, as the POST test creates it, under a name of the calling test's own. */
+  const syncJob = (name: string) => ({ name, namespace: "default", schedule: "*/15 * * * *", command: "sync.sh", labels: { env: "dev" }, agent: { selector: { role: "web" } } });
+  async function createSync(name: string) {
+    expect((await s.api("/api/v1/jobs", { method: "POST", token: bob.token, json: syncJob(name) })).status).toBe(201);
+  }
+
   test("PUT with a YAML manifest creates (201) then replaces (200), keeping id and ping URL", async () => {
     const first = await s.api("/api/v1/jobs/ops/db-backup", {
       method: "PUT",
@@ -253,7 +261,7 @@ spec:
   });
 
   test("POST takes plain JSON and answers 409 when the job exists", async () => {
-    const body = { name: "sync", namespace: "default", schedule: "*/15 * * * *", command: "sync.sh", labels: { env: "dev" }, agent: { selector: { role: "web" } } };
+    const body = syncJob("sync");
     const r = await s.api("/api/v1/jobs", { method: "POST", token: bob.token, json: body });
     expect(r.status).toBe(201);
     expect(await r.json()).toMatchObject({ agent: { selector: { role: "web" } }, warnings: [] });
@@ -261,8 +269,9 @@ spec:
   });
 
   test("what GET returns can be PUT back unchanged", async () => {
-    const got = (await (await s.api("/api/v1/jobs/default/sync", { token: bob.token })).json()) as Record<string, unknown>;
-    const put = await s.api("/api/v1/jobs/default/sync", { method: "PUT", token: bob.token, json: got });
+    await createSync("round-trip");
+    const got = (await (await s.api("/api/v1/jobs/default/round-trip", { token: bob.token })).json()) as Record<string, unknown>;
+    const put = await s.api("/api/v1/jobs/default/round-trip", { method: "PUT", token: bob.token, json: got });
     expect(put.status).toBe(200);
     const again = (await put.json()) as Record<string, unknown>;
     expect(again.warnings).toEqual([]);
@@ -279,7 +288,8 @@ spec:
   });
 
   test("PATCH changes only the given fields", async () => {
-    const r = await s.api("/api/v1/jobs/default/sync", { method: "PATCH", token: bob.token, json: { schedule: "@hourly" } });
+    await createSync("patched");
+    const r = await s.api("/api/v1/jobs/default/patched", { method: "PATCH", token: bob.token, json: { schedule: "@hourly" } });
     expect(r.status).toBe(200);
     expect(await r.json()).toMatchObject({ schedule: "@hourly", command: "sync.sh", labels: { env: "dev" } });
   });
@@ -312,12 +322,13 @@ spec:
   });
 
   test("pause and resume flip the status; a viewer may do neither", async () => {
-    expect((await s.api("/api/v1/jobs/default/sync/pause", { method: "POST", token: val.token })).status).toBe(403);
-    const p = await s.api("/api/v1/jobs/default/sync/pause", { method: "POST", token: bob.token });
+    await createSync("pausable");
+    expect((await s.api("/api/v1/jobs/default/pausable/pause", { method: "POST", token: val.token })).status).toBe(403);
+    const p = await s.api("/api/v1/jobs/default/pausable/pause", { method: "POST", token: bob.token });
     expect(await p.json()).toMatchObject({ paused: true, status: "paused" });
     const paused = (await (await s.api("/api/v1/jobs?status=paused", { token: val.token })).json()) as { jobs: { name: string }[] };
-    expect(paused.jobs.map((j) => j.name)).toEqual(["sync"]);
-    const r = await s.api("/api/v1/jobs/default/sync/resume", { method: "POST", token: bob.token });
+    expect(paused.jobs.map((j) => j.name)).toEqual(["pausable"]);
+    const r = await s.api("/api/v1/jobs/default/pausable/resume", { method: "POST", token: bob.token });
     expect(await r.json()).toMatchObject({ paused: false, status: "new" });
   });
 
@@ -348,16 +359,18 @@ spec:
   });
 
   test("DELETE removes the job, then 404", async () => {
-    expect((await s.api("/api/v1/jobs/batch/job-0", { method: "DELETE", token: bob.token })).status).toBe(204);
-    expect((await s.api("/api/v1/jobs/batch/job-0", { method: "DELETE", token: bob.token })).status).toBe(404);
+    expect((await s.api("/api/v1/jobs/default/doomed", { method: "PUT", token: bob.token, json: { schedule: "@daily" } })).status).toBe(201);
+    expect((await s.api("/api/v1/jobs/default/doomed", { method: "DELETE", token: bob.token })).status).toBe(204);
+    expect((await s.api("/api/v1/jobs/default/doomed", { method: "DELETE", token: bob.token })).status).toBe(404);
   });
 
   test("another tenant's job is a 404, never a 403", async () => {
+    expect((await s.api("/api/v1/jobs/ops/payroll", { method: "PUT", token: alice.token, json: { schedule: "@daily" } })).status).toBe(201);
     for (const [method, path] of [
-      ["GET", "/api/v1/jobs/ops/db-backup"],
-      ["PATCH", "/api/v1/jobs/ops/db-backup"],
-      ["DELETE", "/api/v1/jobs/ops/db-backup"],
-      ["POST", "/api/v1/jobs/ops/db-backup/pause"],
+      ["GET", "/api/v1/jobs/ops/payroll"],
+      ["PATCH", "/api/v1/jobs/ops/payroll"],
+      ["DELETE", "/api/v1/jobs/ops/payroll"],
+      ["POST", "/api/v1/jobs/ops/payroll/pause"],
     ] as const) {
       const r = await s.api(path, { method, token: charlie.token, ...(method === "PATCH" ? { json: { paused: true } } : {}) });
       expect(`${method} ${path} ${r.status}`).toBe(`${method} ${path} 404`);

@@ -68,16 +68,26 @@ interface ChannelJson {
 }
 const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string; details?: { field: string }[] } }).error;
 
-describe("alice manages acme's channels", () => {
-  let hook: ChannelJson;
+/** One of alice's webhooks, signed with "s3cret", delivering to its own path on the receiver. */
+async function createHook(name: string): Promise<ChannelJson> {
+  const r = await api("/channels", alice, { method: "POST", json: { name, type: "webhook", config: { url: `http://127.0.0.1:${receiver.port}/${name}`, secret: "s3cret" } } });
+  expect(r.status).toBe(201);
+  return (await r.json()) as ChannelJson;
+}
 
+/** PUTs a hook back with the masked secret it was read with, adding an X-Team header. */
+async function putHook(hook: ChannelJson, name: string) {
+  return api(`/channels/${hook.id}`, alice, { method: "PUT", json: { name, type: "webhook", config: { ...hook.config, headers: { "X-Team": "ops" } } } });
+}
+
+describe("alice manages acme's channels", () => {
   test("creates a signed webhook and gets it back with the secret masked", async () => {
     const r = await api("/channels", alice, {
       method: "POST",
       json: { name: "ops-hook", type: "webhook", config: { url: `http://127.0.0.1:${receiver.port}/hook`, secret: "s3cret" } },
     });
     expect(r.status).toBe(201);
-    hook = (await r.json()) as ChannelJson;
+    const hook = (await r.json()) as ChannelJson;
     expect(hook).toMatchObject({ name: "ops-hook", type: "webhook", config: { url: `http://127.0.0.1:${receiver.port}/hook`, secret: "********" } });
 
     const one = (await (await api(`/channels/${hook.id}`, alice)).json()) as ChannelJson;
@@ -108,26 +118,27 @@ describe("alice manages acme's channels", () => {
   });
 
   test("a taken name is a 409", async () => {
-    const r = await api("/channels", alice, { method: "POST", json: { name: "ops-hook", type: "slack", config: { url: "https://hooks.slack.com/x" } } });
+    await createHook("taken-hook");
+    const r = await api("/channels", alice, { method: "POST", json: { name: "taken-hook", type: "slack", config: { url: "https://hooks.slack.com/x" } } });
     expect(r.status).toBe(409);
   });
 
   test("PUT replaces the channel; the masked secret sent back is kept", async () => {
-    const r = await api(`/channels/${hook.id}`, alice, {
-      method: "PUT",
-      json: { name: "ops-webhook", type: "webhook", config: { ...hook.config, headers: { "X-Team": "ops" } } },
-    });
+    const hook = await createHook("put-hook");
+    const r = await putHook(hook, "put-webhook");
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ name: "ops-webhook", config: { secret: "********", headers: { "X-Team": "ops" } } });
+    expect(await r.json()).toMatchObject({ name: "put-webhook", config: { secret: "********", headers: { "X-Team": "ops" } } });
   });
 
   test("/test reaches the receiver, signed with the kept secret, and shows in the deliveries", async () => {
-    hits.length = 0;
+    const hook = await createHook("tested-hook");
+    expect((await putHook(hook, "tested-hook")).status).toBe(200);
     const r = await api(`/channels/${hook.id}/test`, alice, { method: "POST" });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ ok: true, code: 200 });
-    expect(hits).toHaveLength(1);
-    const got = hits[0]!;
+    const mine = hits.filter((h) => h.path === "/tested-hook");
+    expect(mine).toHaveLength(1);
+    const got = mine[0]!;
     expect(got.headers.get("x-crontopus-event")).toBe("test");
     expect(got.headers.get("x-team")).toBe("ops");
     expect(got.headers.get("x-crontopus-signature")).toBe("sha256=" + new Bun.CryptoHasher("sha256", "s3cret").update(got.body).digest("hex"));
@@ -147,6 +158,7 @@ describe("alice manages acme's channels", () => {
   });
 
   test("val, a viewer, can read but not change or test", async () => {
+    const hook = await createHook("viewed-hook");
     expect((await api("/channels", val)).status).toBe(200);
     expect((await api("/channels", val, { method: "POST", json: { name: "v", type: "slack", config: { url: "https://x.test/y" } } })).status).toBe(403);
     expect((await api(`/channels/${hook.id}/test`, val, { method: "POST" })).status).toBe(403);
@@ -154,6 +166,7 @@ describe("alice manages acme's channels", () => {
   });
 
   test("charlie gets 404 for acme's channel, whatever he tries, and sees none of them", async () => {
+    const hook = await createHook("private-hook");
     for (const [method, path, json] of [
       ["GET", `/channels/${hook.id}`],
       ["PUT", `/channels/${hook.id}`, { name: "x", type: "slack", config: { url: "https://x.test/y" } }],
@@ -169,6 +182,7 @@ describe("alice manages acme's channels", () => {
   });
 
   test("DELETE answers 204 and the channel is gone", async () => {
+    const hook = await createHook("doomed-hook");
     expect((await api(`/channels/${hook.id}`, alice, { method: "DELETE" })).status).toBe(204);
     expect((await api(`/channels/${hook.id}`, alice)).status).toBe(404);
   });

@@ -209,38 +209,40 @@ spec:
   });
 
   test("list, get, pause, resume and delete a job", async () => {
+    expect((await as(bob, ["jobs", "apply", "-f", "-"], backup.replace("backup", "nightly"))).code).toBe(0);
     const list = await as(bob, ["jobs", "list", "--namespace", "default"]);
     expect(list.code).toBe(0);
     const [header, ...rows] = lines(list.stdout);
     expect(header).toMatch(/^NAMESPACE\s+NAME\s+STATUS\s+SCHEDULE\s+NEXT RUN$/);
-    expect(rows).toContainEqual(expect.stringMatching(/^default\s+backup\s+new\s+0 2 \* \* \*\s+\d{4}-\d\d-\d\dT02:00:00\+0[12]:00$/));
+    expect(rows).toContainEqual(expect.stringMatching(/^default\s+nightly\s+new\s+0 2 \* \* \*\s+\d{4}-\d\d-\d\dT02:00:00\+0[12]:00$/));
 
-    const get = await as(bob, ["jobs", "get", "backup"]);
+    const get = await as(bob, ["jobs", "get", "nightly"]);
     expect(get.code).toBe(0);
     expect(get.stdout).toMatch(new RegExp(`ping URL:\\s+${s.url.replaceAll(".", "\\.")}/ping/\\S+`));
     expect(get.stdout).toMatch(/next runs:\s+\d{4}-.*T02:00:00/);
     expect(get.stdout).toContain("Europe/Berlin");
 
-    expect((await as(bob, ["jobs", "pause", "default/backup"])).stdout).toBe("job default/backup paused\n");
+    expect((await as(bob, ["jobs", "pause", "default/nightly"])).stdout).toBe("job default/nightly paused\n");
     const paused = await as(bob, ["jobs", "list", "--status", "paused"]);
-    expect(lines(paused.stdout).slice(1)).toEqual([expect.stringMatching(/^default\s+backup\s+paused\s/)]);
-    expect((await as(bob, ["jobs", "resume", "default/backup"])).stdout).toBe("job default/backup resumed\n");
+    expect(lines(paused.stdout).slice(1)).toEqual([expect.stringMatching(/^default\s+nightly\s+paused\s/)]);
+    expect((await as(bob, ["jobs", "resume", "default/nightly"])).stdout).toBe("job default/nightly resumed\n");
     expect(lines((await as(bob, ["jobs", "list", "--status", "paused"])).stdout)).toHaveLength(1);
 
-    expect((await as(bob, ["jobs", "delete", "default/backup"])).stdout).toBe("job default/backup deleted\n");
-    const gone = await as(bob, ["jobs", "get", "default/backup"]);
+    expect((await as(bob, ["jobs", "delete", "default/nightly"])).stdout).toBe("job default/nightly deleted\n");
+    const gone = await as(bob, ["jobs", "get", "default/nightly"]);
     expect(gone.code).toBe(1);
-    expect(gone.stderr).toBe("error: job default/backup not found\n");
+    expect(gone.stderr).toBe("error: job default/nightly not found\n");
   });
 
   test("--json output parses", async () => {
-    const list = JSON.parse((await as(bob, ["jobs", "list", "--json", "--namespace", "ops"])).stdout);
-    expect(list.jobs.map((j: { name: string }) => j.name)).toEqual(["report", "tree-c"]);
+    expect((await as(bob, ["jobs", "apply", "-f", "-"], "name: report\nnamespace: exports\nschedule: '@daily'\n---\nname: summary\nnamespace: exports\nschedule: '@weekly'\n")).code).toBe(0);
+    const list = JSON.parse((await as(bob, ["jobs", "list", "--json", "--namespace", "exports"])).stdout);
+    expect(list.jobs.map((j: { name: string }) => j.name)).toEqual(["report", "summary"]);
     expect(list.next_cursor).toBeNull();
-    const job = JSON.parse((await as(bob, ["jobs", "get", "ops/report", "--json"])).stdout);
-    expect(job).toMatchObject({ namespace: "ops", name: "report", schedule: "@daily", next_runs: expect.any(Array) });
+    const job = JSON.parse((await as(bob, ["jobs", "get", "exports/report", "--json"])).stdout);
+    expect(job).toMatchObject({ namespace: "exports", name: "report", schedule: "@daily", next_runs: expect.any(Array) });
     const namespaces = JSON.parse((await as(bob, ["namespaces", "list", "--json"])).stdout);
-    expect(namespaces.namespaces).toContainEqual(expect.objectContaining({ name: "ops", jobs: 2 }));
+    expect(namespaces.namespaces).toContainEqual(expect.objectContaining({ name: "exports", jobs: 2 }));
     const applied = JSON.parse((await as(bob, ["jobs", "apply", "-f", "-", "--json"], '{"name": "from-json", "schedule": "@daily"}')).stdout);
     expect(applied).toEqual([expect.objectContaining({ namespace: "default", name: "from-json", action: "created", warnings: [] })]);
   });
@@ -278,9 +280,10 @@ spec:
   });
 
   test("charlie, in globex, cannot see acme's jobs", async () => {
-    const r = await as(charlie, ["jobs", "get", "ops/report"]);
+    expect((await as(bob, ["jobs", "apply", "-f", "-"], "name: payroll\nnamespace: finance\nschedule: '@daily'\n")).code).toBe(0);
+    const r = await as(charlie, ["jobs", "get", "finance/payroll"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("error: job ops/report not found\n");
+    expect(r.stderr).toBe("error: job finance/payroll not found\n");
     expect(lines((await as(charlie, ["jobs", "list"])).stdout)).toHaveLength(1);
   });
 });
@@ -313,9 +316,11 @@ describe("tokens and namespaces", () => {
     expect(list.stdout).toMatch(/^staging\s+0\s/m);
     expect((await as(bob, ["namespaces", "delete", "staging"])).code).toBe(0);
     expect((await as(bob, ["namespaces", "list"])).stdout).not.toContain("staging");
-    const busy = await as(bob, ["namespaces", "delete", "batch"]);
+    const docs = ["name: a\nnamespace: busy\nschedule: '@daily'\n", "name: b\nnamespace: busy\nschedule: '@daily'\n"];
+    expect((await as(bob, ["jobs", "apply", "-f", "-"], docs.join("---\n"))).code).toBe(0);
+    const busy = await as(bob, ["namespaces", "delete", "busy"]);
     expect(busy.code).toBe(1);
-    expect(busy.stderr).toContain("still has 5 job(s)");
+    expect(busy.stderr).toContain("still has 2 job(s)");
   });
 });
 

@@ -186,13 +186,17 @@ describe("runs", () => {
   });
 
   test("runs and flips are listed and another tenant sees none", async () => {
-    const list = (await (await s.api("/api/v1/runs?job=default/codes", { token: alice.token })).json()) as { runs: any[] };
+    const { ping_url } = await putJob("listed", { schedule: "@every 1h" });
+    await fetch(ping_url + "/0");
+    await fetch(ping_url + "/3");
+    await until(async () => (await runs("listed")).length === 2);
+    const list = (await (await s.api("/api/v1/runs?job=default/listed", { token: alice.token })).json()) as { runs: any[] };
     expect(list.runs.length).toBe(2);
     const one = await (await s.api(`/api/v1/runs/${list.runs[0].id}`, { token: alice.token })).json();
-    expect(one).toMatchObject({ id: list.runs[0].id, job: "default/codes" });
+    expect(one).toMatchObject({ id: list.runs[0].id, job: "default/listed" });
     expect((await s.api(`/api/v1/runs/${list.runs[0].id}`, { token: charlie.token })).status).toBe(404);
     expect(((await (await s.api("/api/v1/runs", { token: charlie.token })).json()) as { runs: unknown[] }).runs).toEqual([]);
-    const flips = (await (await s.api("/api/v1/jobs/default/codes/flips", { token: alice.token })).json()) as { flips: any[] };
+    const flips = (await (await s.api("/api/v1/jobs/default/listed/flips", { token: alice.token })).json()) as { flips: any[] };
     expect(flips.flips.map((f) => f.to)).toContain("up");
   });
 });
