@@ -455,7 +455,7 @@ export class Pruner {
   onError: (e: unknown) => void = () => {};
 
   constructor(private readonly db: Db, private readonly now: () => number, opts: PrunerOptions = {}) {
-    this.sliceMs = opts.sliceMs ?? 4;
+    this.sliceMs = opts.sliceMs ?? 2;
     this.gapMs = opts.gapMs ?? 12;
     this.everyMs = opts.everyMs ?? 10 * 60_000;
     this.busy = opts.busy ?? (() => false);
