@@ -118,8 +118,11 @@ async function pinSnapshot(dataDir: string): Promise<{ release(): Promise<void> 
     const { Database } = require("bun:sqlite");
     const db = new Database(${JSON.stringify(join(dataDir, "crontopus.db"))});
     db.exec("PRAGMA busy_timeout = 5000");
-    // A frame of our own in the WAL first: a snapshot taken on an empty WAL would not stop it
-    // from starting over, and a restarted WAL reuses its file's space even on a full disk.
+    // The WAL file cut to nothing, then a frame of our own in it, then the snapshot: the WAL
+    // can no longer start over, and every later frame needs new space. (A snapshot on an empty
+    // WAL would not stop a restart, and a WAL file left longer by an earlier restart has room
+    // for small writes even on a full disk: both let a write through.)
+    for (let i = 0; i < 100 && db.query("PRAGMA wal_checkpoint(TRUNCATE)").get().busy; i++) Bun.sleepSync(20);
     db.exec("CREATE TABLE IF NOT EXISTS test_pin (x)");
     db.exec("INSERT INTO test_pin VALUES (1)");
     db.exec("BEGIN");
