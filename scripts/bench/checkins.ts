@@ -14,51 +14,20 @@ import { Database } from "bun:sqlite";
 import { migrate, openDb } from "../../src/db";
 import { createTenant, createUser } from "../../src/auth/identity";
 import { putJob } from "../../src/jobs/jobs";
-import { freePort, spawnServer, tempDataDir, verdict } from "./lib";
+import { freePort, median, pin, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
 
 const JOBS = 10_000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const SUSTAINED = Number(process.env.BENCH_SUSTAINED_SECONDS ?? 60);
 const CONNS = 50;
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const wrkBin = Bun.which("wrk");
 if (!wrkBin) {
   console.log("checkins: wrk is not installed (apt-get install wrk); skipped");
   process.exit(0);
 }
-const pin = (cpu: number, cmd: string[]) => (Bun.which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-}
-
-function parseMs(v: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(v)!;
-  const n = Number(m[1]);
-  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
-}
-
-async function wrk(url: string, script: string, conns = CONNS, seconds = SECONDS): Promise<WrkResult> {
-  const p = Bun.spawn(pin(1, [wrkBin!, "-t1", `-c${conns}`, `-d${seconds}s`, "--latency", "-s", script, url]), { stdout: "pipe", stderr: "pipe" });
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-  const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    p50: parseMs(/\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
-    p99: parseMs(/\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
-    requests: num(/(\d+) requests in/),
-    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
-    errors: err ? err.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-  };
-}
+const wrk = (url: string, script: string, conns = CONNS, seconds = SECONDS) => runWrk(url, script, conns, seconds);
 
 const dir = tempDataDir();
 const body = "x".repeat(100);

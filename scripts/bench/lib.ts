@@ -49,3 +49,40 @@ export const ms = (x: number) => `${x.toFixed(2)} ms`;
 export function verdict(ok: boolean) {
   return ok ? "PASS" : "MISS";
 }
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A command pinned to one CPU with taskset, when there is one. */
+export const pin = (cpu: number, cmd: string[]) => (Bun.which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
+
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+function parseMs(v: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(v)!;
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
+}
+
+/** One wrk run on CPU 1 (the servers sit on CPU 0), with its figures. */
+export async function wrk(url: string, script: string, conns: number, seconds: number): Promise<WrkResult> {
+  const p = Bun.spawn(pin(1, [Bun.which("wrk")!, "-t1", `-c${conns}`, `-d${seconds}s`, "--latency", "-s", script, url]), { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: parseMs(/\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
+    p99: parseMs(/\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
+    requests: num(/(\d+) requests in/),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+    errors: err ? err.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}

@@ -22,7 +22,7 @@ import { MIGRATIONS } from "../../src/migrations";
 import { createTenant, createUser, updateTenantSettings } from "../../src/auth/identity";
 import { createApiToken } from "../../src/auth/apitokens";
 import { putJob } from "../../src/jobs/jobs";
-import { ms, percentile, spawnServer, tempDataDir, verdict } from "./lib";
+import { median, ms, percentile, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
 
 /** Bump when the generated rows change shape: cached databases of other versions are not used. */
 const GEN_VERSION = 1;
@@ -198,39 +198,8 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const SAMPLES = Number(process.env.BENCH_LOG_SAMPLES ?? 400);
 const DEEP_SAMPLES = Number(process.env.BENCH_LOG_DEEP ?? 20);
 const CONNS = 50;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pin = (cpu: number, cmd: string[]) => (Bun.which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-}
-
-function parseMs(v: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(v)!;
-  const n = Number(m[1]);
-  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
-}
-
-async function wrk(url: string, script: string, seconds = SECONDS): Promise<WrkResult> {
-  const p = Bun.spawn(pin(1, [Bun.which("wrk")!, "-t1", `-c${CONNS}`, `-d${seconds}s`, "--latency", "-s", script, url]), { stdout: "pipe", stderr: "pipe" });
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-  const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    p50: parseMs(/\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
-    p99: parseMs(/\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "0ms"),
-    requests: num(/(\d+) requests in/),
-    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
-    errors: err ? err.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-  };
-}
+const wrk = (url: string, script: string, seconds = SECONDS) => runWrk(url, script, CONNS, seconds);
 
 function pingScript(path: string, meta: LogMeta, delayMs?: number): string {
   writeFileSync(
