@@ -15,7 +15,10 @@ import { listRuns } from "../src/runs/runs";
 import { BUN, MAIN, freePort, tempDir } from "./helpers";
 
 const dirs: string[] = [];
+const servers: ReturnType<typeof Bun.spawn>[] = [];
 afterAll(() => {
+  // A failed expectation must not leave a server running.
+  for (const p of servers) p.kill("SIGKILL");
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -66,6 +69,7 @@ describe("run history across crashes", () => {
 
     for (let kill = 0; kill <= 10; kill++) {
       const proc = Bun.spawn([BUN, MAIN, "serve"], { env, stdout: "ignore", stderr: "ignore" });
+      servers.push(proc);
       await untilUp(url, proc);
       if (kill === 10) {
         // The last start: read everything back, then stop it.
