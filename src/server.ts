@@ -11,7 +11,6 @@ import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { Pruner, startPurger } from "./runs/runs";
 import { WAL_KEEP_BYTES, WalGuard } from "./wal";
-import { statSync } from "node:fs";
 import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
@@ -134,8 +133,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   engine.start(config.tickMs);
   dispatcher.start();
   // Retention in short slices between requests, however much is due (see Pruner).
-  const walPath = `${config.dbPath}-wal`;
-  const pruner = new Pruner(db, ctx.now, { busy: () => (wal ? fileBytes(walPath) > WAL_KEEP_BYTES : false) });
+  const pruner = new Pruner(db, ctx.now, { busy: () => (wal ? wal.bytes > WAL_KEEP_BYTES : false) });
   if (wal) pruner.afterSlice = () => wal.afterCommit();
   ctx.pruneSoon = () => pruner.soon();
   pruner.onPass = (pruned, ms) => {
@@ -188,10 +186,3 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   };
 }
 
-function fileBytes(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}

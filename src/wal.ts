@@ -24,6 +24,8 @@ export class WalGuard {
   private readonly checkpoint;
   /** Checkpoints run by the writer, for /metrics. */
   restarts = 0;
+  /** The WAL's size as last sampled (every 100 ms): what others pace themselves by. */
+  bytes = 0;
 
   constructor(
     db: Db,
@@ -35,7 +37,7 @@ export class WalGuard {
     const truncate = db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)");
     let quiet = 0;
     this.timer = setInterval(() => {
-      const size = walSize(this.walPath);
+      const size = (this.bytes = walSize(this.walPath));
       this.over = size > this.limit;
       quiet = this.commits === 0 ? quiet + 1 : 0;
       this.commits = 0;

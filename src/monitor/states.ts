@@ -92,7 +92,11 @@ export class JobStates {
     const cached = this.held.get(jobId);
     if (cached) return cached;
     const row = this.q.job.get(jobId);
-    if (!row) return null;
+    return row ? this.hold(row) : null;
+  }
+
+  private hold(row: StateRow): Held {
+    const jobId = row.id;
     const job = heldJob(row);
     const h: Held = { job, policy: policyOf(job), state: stateOf(job), dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null, rowid: row.rowid };
     if (row.rowid > this.maxRowid) this.maxRowid = row.rowid;
@@ -211,7 +215,7 @@ export class JobStates {
   changed(jobId: string, now: number, scheduleChanged: boolean, wasPaused: boolean): void {
     const row = this.q.job.get(jobId);
     if (!row) return;
-    const h = this.load(jobId)!;
+    const h = this.held.get(jobId) ?? this.hold(row);
     const spec = heldJob(row);
     // The spec from the row; the counters and state as held.
     h.job = { ...spec, ...countersOf(h.job) };
