@@ -143,14 +143,12 @@ export class Engine {
     const stats = emptyStats();
     try {
       this.ctx.db.transaction(() => {
-        if (rows[0]!.id > this.appliedThrough + 1) {
-          // Catch up with the log first, in order.
-          for (let n = 0; n < 1000; n++) {
-            const older = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK).filter((r) => r.id < rows[0]!.id);
-            if (older.length === 0) break;
-            this.applyCheckins(older, stats);
-          }
-          if (rows[0]!.id > this.appliedThrough + 1) this.appliedThrough = rows[0]!.id - 1;
+        // Behind (check-ins from before a restart or a failed pass): the log holds these rows
+        // too, so apply it in order until they are reached; applyCheckins skips what is done.
+        while (this.appliedThrough < rows[0]!.id - 1) {
+          const older = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
+          if (older.length === 0) break;
+          this.applyCheckins(older, stats);
         }
         this.applyCheckins(rows, stats);
         this.states.flushUrgent();
