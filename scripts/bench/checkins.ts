@@ -132,3 +132,6 @@ end
   }
   console.log(`  committed rows ${rows} >= answered 200s ${ok} (plus warm-up): ${verdict(rows >= ok)}`);
 }
+// The bare server is a child process: it keeps this one alive until it is gone.
+bare.kill();
+await bare.exited;
