@@ -33,7 +33,20 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * A clock a test moves by hand, given to the server as its `now`: tests about time (deadlines,
+ * timeouts, grace) advance it instead of sleeping, so they neither wait nor depend on how busy
+ * the machine is. It starts at the real time.
+ */
+export class TestClock {
+  private t = Date.now();
+  readonly now = () => this.t;
+  advance(ms: number): number {
+    return (this.t += ms);
+  }
+}
+
+export async function startTestServer(env: Record<string, string> = {}, opts: { clock?: TestClock } = {}): Promise<TestServer> {
   const dataDir = env.CRONTOPUS_DATA_DIR ?? tempDir();
   const port = await freePort();
   const config = loadConfig({
@@ -44,7 +57,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     CRONTOPUS_LOG_LEVEL: "error",
     ...env,
   });
-  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent") });
+  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent"), now: opts.clock?.now });
   return {
     ...server,
     dataDir,
