@@ -36,13 +36,17 @@ export interface TestServer extends RunningServer {
 /**
  * A clock a test moves by hand, given to the server as its `now`: tests about time (deadlines,
  * timeouts, grace) advance it instead of sleeping, so they neither wait nor depend on how busy
- * the machine is. It starts at the real time.
+ * the machine is. It starts at the real time and stands still; `running` keeps it going with the
+ * real one (for tests where real processes take real time), moved ahead by every `advance`.
  */
 export class TestClock {
-  private t = Date.now();
-  readonly now = () => this.t;
+  private readonly start = Date.now();
+  private offset = 0;
+  constructor(private readonly opts: { running?: boolean } = {}) {}
+  readonly now = () => (this.opts.running ? Date.now() : this.start) + this.offset;
   advance(ms: number): number {
-    return (this.t += ms);
+    this.offset += ms;
+    return this.now();
   }
 }
 
