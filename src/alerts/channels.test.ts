@@ -68,6 +68,9 @@ describe("creating", () => {
       created_at: new Date(T0).toISOString(),
       updated_at: new Date(T0).toISOString(),
     });
+    // A Slack webhook's path is its secret.
+    const s = createChannel(db, deps, acme, { name: "slack", type: "slack", config: { url: "https://hooks.slack.com/services/T0/B0/XyZ" } }, T0);
+    expect(channelJson(s).config).toEqual({ url: "https://hooks.slack.com/****" });
   });
 });
 
