@@ -94,3 +94,22 @@ test("an unknown command is a usage error (exit 2), help is exit 0", async () =>
   expect(h.code).toBe(0);
   expect(h.stdout).toContain("serve");
 });
+
+test("an embedded server that cannot listen gives its data directory back: the next start on it works in the same process", async () => {
+  const { startServer } = await import("../src/server");
+  const { loadConfig } = await import("../src/config");
+  const { createLogger } = await import("../src/log");
+  const dir = tempDir();
+  const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("someone else") });
+  const config = (port: number) => loadConfig({ CRONTOPUS_PORT: String(port), CRONTOPUS_HOST: "127.0.0.1", CRONTOPUS_DATA_DIR: dir, CRONTOPUS_LOG_LEVEL: "error" });
+  const log = createLogger("silent");
+  try {
+    await expect(startServer(config(taken.port!), { log })).rejects.toThrow();
+    // Before the fix the lock stayed taken: "another Crontopus is running on this data directory".
+    const server = await startServer(config(await freePort()), { log });
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    await server.stop();
+  } finally {
+    taken.stop(true);
+  }
+});
