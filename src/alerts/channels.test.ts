@@ -1,7 +1,7 @@
 // Channel rules at the service: names, tenants, replacing configs without knowing their secrets.
 import { beforeEach, describe, expect, test } from "bun:test";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { AppError, Conflict, NotFound } from "../errors";
 import { channelJson, createChannel, deleteChannel, findChannelsByName, getChannel, listChannels, readChannelConfig, updateChannel, type ChannelDeps } from "./channels";
 import { openSecretBox } from "../secrets";

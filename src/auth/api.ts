@@ -7,7 +7,8 @@ import { RateLimiter } from "../ratelimit";
 import { clientIp } from "../clientip";
 import { createApiToken, listApiTokens, revokeApiToken } from "./apitokens";
 import { readCookie } from "./authenticate";
-import { getUser, listUserTenants, normalizeEmail, verifyLogin } from "./identity";
+import { getUser, normalizeEmail, verifyLogin } from "./identity";
+import { listUserTenants } from "../tenants/members";
 import { requireScope, requireUser, type Principal } from "./principal";
 
 const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);

@@ -2,7 +2,9 @@
 import type { Db } from "../db";
 import { Forbidden, Invalid, NotFound } from "../errors";
 import { newId, newToken, sha256 } from "../tokens";
-import { findMembership, getTenant, getUser, type Role } from "./identity";
+import { getUser } from "./identity";
+import { getTenant } from "../tenants/tenants";
+import { findMembership, type Role } from "../tenants/members";
 import { roleScopes, SCOPES, type Principal, type Scope } from "./principal";
 import { isoTime } from "../time";
 

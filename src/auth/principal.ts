@@ -1,6 +1,6 @@
 // Who is calling, in which tenant, allowed to do what. Every surface resolves one.
 import { Forbidden, Unauthorized } from "../errors";
-import type { Role } from "./identity";
+import type { Role } from "../tenants/members";
 
 export const SCOPES = ["read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

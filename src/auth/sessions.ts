@@ -5,7 +5,9 @@ import { createHash } from "node:crypto";
 import { Lucia, TimeSpan, type Adapter } from "lucia";
 import { BunSQLiteAdapter } from "@lucia-auth/adapter-sqlite";
 import type { Db } from "../db";
-import { findMembership, getTenant, getUser, listUserTenants } from "./identity";
+import { getUser } from "./identity";
+import { getTenant } from "../tenants/tenants";
+import { findMembership, listUserTenants } from "../tenants/members";
 import { roleScopes, type Principal } from "./principal";
 import { Forbidden, NotFound } from "../errors";
 

@@ -2,7 +2,9 @@
 import { command, scopesFlag, wholeNumberFlag } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { migrate, openDb, type Db } from "../db";
-import { checkRole, createTenant, createUser, findMembership, findTenant, findUserByEmail, setOperator } from "../auth/identity";
+import { createUser, findUserByEmail, setOperator } from "../auth/identity";
+import { createTenant, findTenant } from "../tenants/tenants";
+import { checkRole, findMembership } from "../tenants/members";
 import { createApiToken } from "../auth/apitokens";
 import { fail } from "./run";
 

@@ -18,8 +18,8 @@ import {
   type Job,
   type WriteResult,
 } from "./jobs";
-import { createNamespace, deleteNamespace, listNamespaces } from "./namespaces";
-import { getTenantSettings } from "../auth/identity";
+import { createNamespace, deleteNamespace, listNamespaces } from "../tenants/namespaces";
+import { getTenantSettings } from "../tenants/tenants";
 
 // What a job body may be sent as. Types that say nothing about the text (none, text/plain,
 // and what `curl --data-binary @job.yaml` sends: application/x-www-form-urlencoded) are read

@@ -3,18 +3,8 @@ import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { Forbidden } from "../errors";
 import { apiGroup } from "../http";
-import {
-  addMember,
-  createTenant,
-  getTenantSettings,
-  listMembers,
-  listUserTenants,
-  removeMember,
-  rotateTenantKey,
-  updateMember,
-  updateTenantSettings,
-  ROLES,
-} from "../auth/identity";
+import { createTenant, getTenantSettings, rotateTenantKey, updateTenantSettings } from "./tenants";
+import { addMember, listMembers, listUserTenants, removeMember, updateMember, ROLES } from "./members";
 import { requireScope, requireUser } from "../auth/principal";
 import { isoTime } from "../time";
 

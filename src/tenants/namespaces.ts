@@ -1,6 +1,6 @@
 import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
-import { checkSlug } from "../auth/identity";
+import { checkSlug } from "./tenants";
 import { isoTime } from "../time";
 
 export interface Namespace {
