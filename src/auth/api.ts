@@ -7,9 +7,10 @@ import { RateLimiter } from "../ratelimit";
 import { clientIp } from "../clientip";
 import { createApiToken, listApiTokens, revokeApiToken } from "./apitokens";
 import { readCookie } from "./authenticate";
-import { getUser, normalizeEmail, verifyLogin } from "./identity";
+import { createdTokenJson, loginJson, meJson, tokenJson } from "./json";
+import { normalizeEmail, verifyLogin } from "./identity";
 import { listUserTenants } from "../tenants/members";
-import { requireScope, requireUser, type Principal } from "./principal";
+import { requireScope, requireUser } from "./principal";
 
 const orNull = <T extends TSchema>(s: T) => t.Union([s, t.Null()]);
 const Time = t.String({ format: "date-time" });
@@ -33,18 +34,6 @@ const TokenSchema = t.Object({
   last_used_at: orNull(Time),
   created_at: Time,
 });
-
-export function describeMe(ctx: AppContext, p: Principal) {
-  const user = getUser(ctx.db, p.userId);
-  return {
-    user: { id: user.id, email: user.email, name: user.name, is_operator: user.is_operator },
-    tenant: p.tenantSlug ? { slug: p.tenantSlug, name: p.tenantName } : null,
-    role: p.role,
-    scopes: p.scopes,
-    auth: p.kind,
-    ...(p.kind === "token" ? { token: { id: p.tokenId } } : {}),
-  };
-}
 
 const tokenBody = t.Object({
   name: t.String({ minLength: 1, maxLength: 100 }),
@@ -71,10 +60,7 @@ export function authApi(ctx: AppContext) {
         const tenants = listUserTenants(ctx.db, user.id);
         const { cookie } = await ctx.sessions.create(user.id, tenants[0]?.tenant_id ?? null);
         set.headers["set-cookie"] = cookie;
-        return {
-          user: { id: user.id, email: user.email, name: user.name, is_operator: user.is_operator },
-          tenants: tenants.map(({ slug, name, role }) => ({ slug, name, role })),
-        };
+        return loginJson(user, tenants);
       },
       {
         body: t.Object({ email: t.String({ minLength: 1 }), password: t.String({ minLength: 1 }) }),
@@ -95,7 +81,7 @@ export function authApi(ctx: AppContext) {
       },
       { detail: { summary: "End the session, or revoke the token used for this call", responses: responses(200, "Logged out", OkSchema) } },
     )
-    .get("/me", ({ principal }) => describeMe(ctx, requireUser(principal)), {
+    .get("/me", ({ principal }) => meJson(requireUser(principal)), {
       detail: { summary: "Who am I: user, active tenant, role and scopes", responses: responses(200, "You", MeSchema) },
     })
     .post(
@@ -105,7 +91,7 @@ export function authApi(ctx: AppContext) {
         if (p.kind !== "session") throw new BadRequest("an API token is bound to one tenant; only a session can switch");
         await ctx.sessions.switchTenant(p.sessionId!, p.userId, body.tenant);
         const { principal: next } = await ctx.sessions.validate(p.sessionId!);
-        return describeMe(ctx, next!);
+        return meJson(next!);
       },
       { body: t.Object({ tenant: t.String({ minLength: 1 }) }), detail: { summary: "Make another of your tenants the active one", responses: responses(200, "You, in that tenant", MeSchema, [400]) } },
     )
@@ -113,7 +99,7 @@ export function authApi(ctx: AppContext) {
       "/tokens",
       ({ principal }) => {
         const p = requireScope(principal, "read");
-        return { tokens: listApiTokens(ctx.db, p.tenantId, p.userId) };
+        return { tokens: listApiTokens(ctx.db, p.tenantId, p.userId).map(tokenJson) };
       },
       { detail: { summary: "Your API tokens in the active tenant (secrets are never shown again)", responses: responses(200, "Your tokens", t.Object({ tokens: t.Array(TokenSchema) })) } },
     )
@@ -125,7 +111,7 @@ export function authApi(ctx: AppContext) {
         if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
         const created = createApiToken(ctx.db, p.tenantId, p.userId, body, p.kind === "token" ? p.scopes : null, ctx.now());
         set.status = 201;
-        return { ...created.api_token, token: created.token };
+        return createdTokenJson(created);
       },
       { body: tokenBody, detail: { summary: "Create an API token; the secret is in the answer only", responses: responses(201, "The token, with its secret", t.Composite([TokenSchema, t.Object({ token: t.String() })])) } },
     )

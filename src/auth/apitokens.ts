@@ -6,17 +6,19 @@ import { getUser } from "./identity";
 import { getTenant } from "../tenants/tenants";
 import { findMembership, type Role } from "../tenants/members";
 import { roleScopes, SCOPES, type Principal, type Scope } from "./principal";
-import { isoTime } from "../time";
 
+/** A token as its user sees it: never its secret, which only createApiToken hands out, once. */
 export interface ApiToken {
   id: string;
+  tenant_id: string;
+  user_id: string;
   name: string;
+  /** The first characters of the secret, to recognise it by. */
   prefix: string;
   scopes: Scope[];
-  user_id: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  created_at: string;
+  expires_at: number | null;
+  last_used_at: number | null;
+  created_at: number;
 }
 
 interface TokenRow {
@@ -32,17 +34,16 @@ interface TokenRow {
   created_at: number;
 }
 
-const iso = (ms: number | null) => isoTime(ms);
-
 const toToken = (r: TokenRow): ApiToken => ({
   id: r.id,
+  tenant_id: r.tenant_id,
+  user_id: r.user_id,
   name: r.name,
   prefix: r.prefix,
   scopes: r.scopes.split(",") as Scope[],
-  user_id: r.user_id,
-  expires_at: iso(r.expires_at),
-  last_used_at: iso(r.last_used_at),
-  created_at: iso(r.created_at)!,
+  expires_at: r.expires_at,
+  last_used_at: r.last_used_at,
+  created_at: r.created_at,
 });
 
 export function parseScopes(field: string, scopes: string[] | string | undefined, fallback: Scope[]): Scope[] {

@@ -6,6 +6,7 @@ import { createUser, findUserByEmail, setOperator } from "../auth/identity";
 import { createTenant, findTenant } from "../tenants/tenants";
 import { checkRole, findMembership } from "../tenants/members";
 import { createApiToken } from "../auth/apitokens";
+import { createdTokenJson } from "../auth/json";
 import { fail } from "./run";
 
 async function withDb<T>(args: Record<string, unknown>, fn: (db: Db) => Promise<T> | T): Promise<T> {
@@ -81,7 +82,7 @@ const createTokenCmd = command({
       const tenant = findTenant(db, args.tenant) ?? fail(`no tenant ${args.tenant}`);
       return createApiToken(db, tenant.id, user.id, { name: args.name, scopes, expires_in_days: days });
     });
-    if (args.json) console.log(JSON.stringify({ ...created.api_token, token: created.token }));
+    if (args.json) console.log(JSON.stringify(createdTokenJson(created)));
     else console.log(created.token);
   },
 });

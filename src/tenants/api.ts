@@ -6,7 +6,7 @@ import { apiGroup } from "../http";
 import { createTenant, getTenantSettings, rotateTenantKey, updateTenantSettings } from "./tenants";
 import { addMember, listMembers, listUserTenants, removeMember, updateMember, ROLES } from "./members";
 import { requireScope, requireUser } from "../auth/principal";
-import { isoTime } from "../time";
+import { memberJson, myTenantJson, settingsJson, tenantJson } from "./json";
 
 const role = t.Union(ROLES.map((r) => t.Literal(r)));
 
@@ -34,7 +34,7 @@ export function tenantsApi(ctx: AppContext) {
         const p = requireUser(principal);
         // A token is bound to one tenant and sees only that one.
         const all = listUserTenants(ctx.db, p.userId).filter((m) => p.kind !== "token" || m.tenant_id === p.tenantId);
-        return { tenants: all.map(({ slug, name, role }) => ({ slug, name, role, current: slug === p.tenantSlug })) };
+        return { tenants: all.map((m) => myTenantJson(m, p.tenantId)) };
       },
       { detail: { summary: "Tenants you belong to, with your role", responses: responses(200, "Your tenants", t.Object({ tenants: t.Array(MyTenantSchema) })) } },
     )
@@ -45,14 +45,14 @@ export function tenantsApi(ctx: AppContext) {
         if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
         const tenant = createTenant(ctx.db, body, p.userId, ctx.now());
         set.status = 201;
-        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: isoTime(tenant.created_at) };
+        return tenantJson(tenant, "owner");
       },
       {
         body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),
         detail: { summary: "Create a tenant; you become its owner", responses: responses(201, "The tenant", NewTenantSchema, [409]) },
       },
     )
-    .get("/current", ({ principal }) => getTenantSettings(ctx.db, requireScope(principal, "read").tenantId), {
+    .get("/current", ({ principal }) => settingsJson(getTenantSettings(ctx.db, requireScope(principal, "read").tenantId)), {
       detail: { summary: "The active tenant's settings: ping key, badge key, auto-provisioning, retention", responses: responses(200, "The settings", SettingsSchema) },
     })
     .patch(
@@ -60,7 +60,7 @@ export function tenantsApi(ctx: AppContext) {
       ({ principal, body }) => {
         const settings = updateTenantSettings(ctx.db, requireScope(principal, "admin").tenantId, body);
         if (body.retention_days !== undefined || body.retention_runs !== undefined) ctx.pruneSoon();
-        return settings;
+        return settingsJson(settings);
       },
       {
         body: t.Object({
@@ -74,7 +74,7 @@ export function tenantsApi(ctx: AppContext) {
     )
     .post(
       "/current/rotate-key",
-      ({ principal, body }) => rotateTenantKey(ctx.db, requireScope(principal, "admin").tenantId, body.key),
+      ({ principal, body }) => settingsJson(rotateTenantKey(ctx.db, requireScope(principal, "admin").tenantId, body.key)),
       {
         body: t.Object({ key: t.Union([t.Literal("ping_key"), t.Literal("badge_key")]) }),
         detail: { summary: "Replace the ping key or the badge key (old URLs stop working)", responses: responses(200, "The settings, with the new key", SettingsSchema) },
@@ -82,7 +82,7 @@ export function tenantsApi(ctx: AppContext) {
     )
     .get(
       "/current/members",
-      ({ principal }) => ({ members: listMembers(ctx.db, requireScope(principal, "read").tenantId) }),
+      ({ principal }) => ({ members: listMembers(ctx.db, requireScope(principal, "read").tenantId).map(memberJson) }),
       { detail: { summary: "Members of the active tenant", responses: responses(200, "The members", t.Object({ members: t.Array(MemberSchema) })) } },
     )
     .post(
@@ -90,7 +90,7 @@ export function tenantsApi(ctx: AppContext) {
       async ({ principal, body, set }) => {
         const p = requireScope(principal, "admin");
         set.status = 201;
-        return addMember(ctx.db, p.tenantId, p.role, body, ctx.now());
+        return memberJson(await addMember(ctx.db, p.tenantId, p.role, body, ctx.now()));
       },
       {
         body: t.Object({
@@ -106,7 +106,7 @@ export function tenantsApi(ctx: AppContext) {
       "/current/members/:userId",
       ({ principal, params, body }) => {
         const p = requireScope(principal, "admin");
-        return updateMember(ctx.db, p.tenantId, p.role, params.userId, body.role);
+        return memberJson(updateMember(ctx.db, p.tenantId, p.role, params.userId, body.role));
       },
       { params: byUser, body: t.Object({ role }), detail: { summary: "Change a member's role", responses: responses(200, "The member", MemberSchema) } },
     )

@@ -1,7 +1,6 @@
 // Memberships: who belongs to which tenant, in which role; rules and SQL.
 import type { Db } from "../db";
 import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
-import { isoTime } from "../time";
 import { createUser, findUserByEmail } from "../auth/identity";
 
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
@@ -19,7 +18,8 @@ export interface Member {
   email: string;
   name: string;
   role: Role;
-  created_at: string;
+  /** When they joined the tenant. */
+  created_at: number;
 }
 
 export function checkRole(field: string, role: string): Role {
@@ -49,8 +49,7 @@ export function listMembers(db: Db, tenantId: string): Member[] {
       `SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
        WHERE m.tenant_id = ? ORDER BY u.email`,
     )
-    .all(tenantId)
-    .map((m) => ({ ...m, created_at: isoTime(m.created_at as unknown as number) }));
+    .all(tenantId);
 }
 
 function getMember(db: Db, tenantId: string, userId: string): Member {
@@ -61,7 +60,7 @@ function getMember(db: Db, tenantId: string, userId: string): Member {
     )
     .get(tenantId, userId);
   if (!m) throw new NotFound(`member ${userId}`);
-  return { ...m, created_at: isoTime(m.created_at as unknown as number) };
+  return m;
 }
 
 /** Only an owner may grant, change or take away the owner role. */

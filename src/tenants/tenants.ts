@@ -2,7 +2,6 @@
 import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
-import { isoTime } from "../time";
 import { checkLength, LIMITS } from "../limits";
 
 export interface Tenant {
@@ -61,17 +60,17 @@ export interface TenantSettings {
   auto_provision: boolean;
   retention_days: number;
   retention_runs: number;
-  created_at: string;
+  created_at: number;
 }
 
 export function getTenantSettings(db: Db, tenantId: string): TenantSettings {
   const r = db
-    .query<Omit<TenantSettings, "auto_provision" | "created_at"> & { auto_provision: number; created_at: number }, [string]>(
+    .query<Omit<TenantSettings, "auto_provision"> & { auto_provision: number }, [string]>(
       "SELECT slug, name, ping_key, badge_key, auto_provision, retention_days, retention_runs, created_at FROM tenants WHERE id = ?",
     )
     .get(tenantId);
   if (!r) throw new NotFound("tenant");
-  return { ...r, auto_provision: r.auto_provision === 1, created_at: isoTime(r.created_at) };
+  return { ...r, auto_provision: r.auto_provision === 1 };
 }
 
 export function updateTenantSettings(
