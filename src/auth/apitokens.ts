@@ -5,7 +5,7 @@ import { newId, newToken, sha256 } from "../tokens";
 import { getUser } from "./identity";
 import { getTenant } from "../tenants/tenants";
 import { findMembership, type Role } from "../tenants/members";
-import { roleScopes, SCOPES, type Principal, type Scope } from "./principal";
+import { requireTokenScope, roleScopes, SCOPES, type Principal, type Scope, type TenantPrincipal } from "./principal";
 
 /** A token as its user sees it: never its secret, which only createApiToken hands out, once. */
 export interface ApiToken {
@@ -85,6 +85,18 @@ export function createApiToken(
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(id, tenantId, userId, name, sha256(token), token.slice(0, 8), scopes.join(","), expires, now);
   return { token, api_token: getApiToken(db, tenantId, userId, id) };
+}
+
+/** A token for the caller, in the tenant they act in. A token may mint one only with the admin scope, and not beyond its own scopes. */
+export function createApiTokenFor(db: Db, caller: TenantPrincipal, input: Parameters<typeof createApiToken>[3], now = Date.now()) {
+  requireTokenScope(caller, "admin");
+  return createApiToken(db, caller.tenantId, caller.userId, input, caller.kind === "token" ? caller.scopes : null, now);
+}
+
+/** Revokes one of the caller's tokens. A token may always revoke itself; any other needs the admin scope. */
+export function revokeApiTokenFor(db: Db, caller: TenantPrincipal, id: string): void {
+  if (id !== caller.tokenId) requireTokenScope(caller, "admin");
+  revokeApiToken(db, caller.tenantId, caller.userId, id);
 }
 
 export function listApiTokens(db: Db, tenantId: string, userId: string): ApiToken[] {

@@ -1,10 +1,9 @@
 import { t } from "elysia";
 import { responses } from "../openapi";
 import type { AppContext } from "../context";
-import { Forbidden } from "../errors";
 import { apiGroup } from "../http";
-import { createTenant, getTenantSettings, rotateTenantKey, updateTenantSettings } from "./tenants";
-import { addMember, listMembers, listUserTenants, removeMember, updateMember, ROLES } from "./members";
+import { createTenantFor, getTenantSettings, listTenantsFor, rotateTenantKey, updateTenantSettings } from "./tenants";
+import { addMember, listMembers, removeMember, updateMember, ROLES } from "./members";
 import { requireScope, requireUser } from "../auth/principal";
 import { memberJson, myTenantJson, settingsJson, tenantJson } from "./json";
 
@@ -32,20 +31,16 @@ export function tenantsApi(ctx: AppContext) {
       "",
       ({ principal }) => {
         const p = requireUser(principal);
-        // A token is bound to one tenant and sees only that one.
-        const all = listUserTenants(ctx.db, p.userId).filter((m) => p.kind !== "token" || m.tenant_id === p.tenantId);
-        return { tenants: all.map((m) => myTenantJson(m, p.tenantId)) };
+        return { tenants: listTenantsFor(ctx.db, p).map((m) => myTenantJson(m, p.tenantId)) };
       },
       { detail: { summary: "Tenants you belong to, with your role", responses: responses(200, "Your tenants", t.Object({ tenants: t.Array(MyTenantSchema) })) } },
     )
     .post(
       "",
       ({ principal, body, set }) => {
-        const p = requireUser(principal);
-        if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
-        const tenant = createTenant(ctx.db, body, p.userId, ctx.now());
+        const tenant = createTenantFor(ctx.db, requireUser(principal), body, ctx.now());
         set.status = 201;
-        return tenantJson(tenant, "owner");
+        return tenantJson(tenant);
       },
       {
         body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),

@@ -4,8 +4,8 @@ import type { Member, Role, TenantMembership } from "./members";
 import type { Namespace } from "./namespaces";
 import type { Tenant, TenantSettings } from "./tenants";
 
-/** A tenant as its creator sees it. */
-export const tenantJson = (t: Tenant, role: Role) => ({ slug: t.slug, name: t.name, role, created_at: isoTime(t.created_at) });
+/** A tenant as a member sees it. */
+export const tenantJson = (t: Tenant & { role: Role }) => ({ slug: t.slug, name: t.name, role: t.role, created_at: isoTime(t.created_at) });
 
 /** One of the caller's tenants; `current` marks the one they act in. */
 export const myTenantJson = (m: TenantMembership, currentTenantId: string | null) => ({

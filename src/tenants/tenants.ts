@@ -3,6 +3,8 @@ import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
 import { checkLength, LIMITS } from "../limits";
+import { requireTokenScope, type Principal } from "../auth/principal";
+import { listUserTenants, type TenantMembership } from "./members";
 
 export interface Tenant {
   id: string;
@@ -40,6 +42,18 @@ export function createTenant(db: Db, input: { slug: string; name?: string }, own
     }
   })();
   return getTenant(db, id);
+}
+
+/** A tenant the caller creates and owns; a token needs the admin scope for it. */
+export function createTenantFor(db: Db, caller: Principal, input: { slug: string; name?: string }, now = Date.now()): TenantMembership & Tenant {
+  requireTokenScope(caller, "admin");
+  const tenant = createTenant(db, input, caller.userId, now);
+  return { ...tenant, tenant_id: tenant.id, role: "owner" };
+}
+
+/** The tenants the caller sees: all of a session's user's; a token is bound to one tenant and sees only that one. */
+export function listTenantsFor(db: Db, caller: Principal): TenantMembership[] {
+  return listUserTenants(db, caller.userId).filter((m) => caller.kind !== "token" || m.tenant_id === caller.tenantId);
 }
 
 export function findTenant(db: Db, slug: string): Tenant | null {
