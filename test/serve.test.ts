@@ -76,7 +76,7 @@ test("migrate applies migrations alone, and refuses a database from a newer Cron
   expect(r.stderr).toMatch(/^error: database schema version 999 is newer/);
 });
 
-test("admin create-user refuses to make an owner-less tenant", async () => {
+test("admin create-user refuses to make an owner-less tenant, and joins an existing one in the role asked for", async () => {
   const dir = tempDir();
   const r = await cli(["admin", "create-user", "--data-dir", dir, "--email", "m@example.com", "--password", "long-enough-pw", "--tenant", "newco", "--role", "member"]);
   expect(r.code).toBe(1);
@@ -84,6 +84,17 @@ test("admin create-user refuses to make an owner-less tenant", async () => {
   const ok = await cli(["admin", "create-user", "--data-dir", dir, "--email", "o@example.com", "--password", "long-enough-pw", "--tenant", "newco"]);
   expect(ok.code).toBe(0);
   expect(ok.stdout).toContain("owner of newco");
+  // The refusal left no user behind: the same user now joins the tenant, in the role asked for.
+  const member = await cli(["admin", "create-user", "--data-dir", dir, "--email", "m@example.com", "--password", "long-enough-pw", "--tenant", "newco", "--role", "member"]);
+  expect(member.stderr).toBe("");
+  expect(member.stdout).toBe("created user m@example.com (member of newco)\n");
+  const db = new Database(join(dir, "crontopus.db"));
+  const roles = db.query("SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id ORDER BY u.email").all();
+  db.close();
+  expect(roles).toEqual([
+    { email: "m@example.com", role: "member" },
+    { email: "o@example.com", role: "owner" },
+  ]);
 });
 
 test("an unknown command is a usage error (exit 2), help is exit 0", async () => {
