@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { migrate, openDb, type Db } from "../db";
 import { createTenant } from "../tenants/tenants";
-import { AppError, Conflict, NotFound } from "../errors";
+import { Conflict, Invalid, NotFound } from "../errors";
 import { channelJson, createChannel, deleteChannel, findChannelsByName, getChannel, listChannels, readChannelConfig, updateChannel, type ChannelDeps } from "./channels";
 import { openSecretBox } from "../secrets";
 import { tempDir } from "../../test/helpers";
@@ -27,7 +27,7 @@ function fieldOf(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    if (e instanceof AppError && e.status === 422) return (e.details as { field: string }[])[0]!.field;
+    if (e instanceof Invalid) return e.field;
     throw e;
   }
   throw new Error("expected a validation error");
