@@ -7,10 +7,11 @@ import { startServer, type RunningServer } from "../src/server";
 import { createUser } from "../src/auth/identity";
 import { createTenant, findTenant } from "../src/tenants/tenants";
 import { addMember } from "../src/tenants/members";
-import { createApiToken } from "../src/auth/apitokens";
+import { authenticateToken, createApiToken } from "../src/auth/apitokens";
+import { createSessions } from "../src/auth/sessions";
+import { migrate, openDb, type Db } from "../src/db";
 import { createLogger } from "../src/log";
-import type { Scope } from "../src/auth/principal";
-import type { Db } from "../src/db";
+import type { Scope, TenantPrincipal } from "../src/auth/principal";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath;
@@ -112,6 +113,29 @@ export async function persona(
   }
   const { token } = createApiToken(db, tenant.id, user.id, { name: `${name}-test`, scopes });
   return { id: user.id, email, token };
+}
+
+/** For service tests: a fresh in-memory database in which `name` (e.g. alice) owns each tenant of `slugs`. */
+export async function ownerOf(name: string, slugs: string[], now = Date.now()) {
+  const db = openDb(":memory:");
+  migrate(db);
+  const user = await createUser(db, { email: `${name}@example.com`, password: PASSWORD, name: name[0]!.toUpperCase() + name.slice(1) });
+  const tenants: Record<string, string> = {};
+  for (const slug of slugs) tenants[slug] = createTenant(db, { slug }, user.id, now).id;
+  return { db, userId: user.id, tenants };
+}
+
+/** The caller a service receives from the user's console session in a tenant. */
+export async function sessionCaller(db: Db, userId: string, tenantId: string): Promise<TenantPrincipal> {
+  const sessions = createSessions(db, { secure: false });
+  const { principal } = await sessions.validate((await sessions.create(userId, tenantId)).sessionId);
+  return principal as TenantPrincipal;
+}
+
+/** The caller a service receives from a new API token of the user, with these scopes. */
+export function tokenCaller(db: Db, userId: string, tenantId: string, scopes: Scope[], now = Date.now()): TenantPrincipal {
+  const { token } = createApiToken(db, tenantId, userId, { name: `with ${scopes.join("+")}`, scopes }, null, now);
+  return authenticateToken(db, token, now) as TenantPrincipal;
 }
 
 /** Runs the CLI as a user would, returning its exit code and output. */
