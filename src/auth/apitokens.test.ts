@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { Forbidden } from "../errors";
 import { ownerOf, sessionCaller, tokenCaller } from "../../test/helpers";
+import { thrown } from "../../test/thrown";
 import { createApiTokenFor, listApiTokens, revokeApiTokenFor } from "./apitokens";
 import type { Scope } from "./principal";
 
@@ -12,29 +13,19 @@ const session = await sessionCaller(db, alice, tenants.acme!);
 const token = (scopes: Scope[]) => tokenCaller(db, alice, tenants.acme!, scopes, NOW);
 const aliceTokens = () => listApiTokens(db, tenants.acme!, alice).map((t) => t.id);
 
-function forbidden(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(Forbidden);
-    return (e as Error).message;
-  }
-  throw new Error("expected Forbidden");
-}
-
 describe("minting a token", () => {
   test("a session mints within its role: an owner's token gets every scope", () => {
     expect(createApiTokenFor(db, session, { name: "ci" }, NOW).api_token.scopes).toEqual(["read", "write", "admin"]);
   });
 
   test("a token needs the admin scope to mint one", () => {
-    expect(forbidden(() => createApiTokenFor(db, token(["read", "write"]), { name: "more", scopes: ["read"] }, NOW))).toBe("this token lacks the 'admin' scope");
+    expect(thrown(Forbidden, () => createApiTokenFor(db, token(["read", "write"]), { name: "more", scopes: ["read"] }, NOW)).message).toBe("this token lacks the 'admin' scope");
   });
 
   test("an admin token mints within its own scopes, never beyond them", () => {
     const caller = token(["read", "admin"]);
     expect(createApiTokenFor(db, caller, { name: "narrow" }, NOW).api_token.scopes).toEqual(["read", "admin"]);
-    expect(forbidden(() => createApiTokenFor(db, caller, { name: "wider", scopes: ["write"] }, NOW))).toBe("cannot grant scope write");
+    expect(thrown(Forbidden, () => createApiTokenFor(db, caller, { name: "wider", scopes: ["write"] }, NOW)).message).toBe("cannot grant scope write");
   });
 });
 
@@ -42,7 +33,7 @@ describe("revoking a token", () => {
   test("a token without the admin scope revokes itself, not another", () => {
     const other = token(["read"]);
     const caller = token(["read"]);
-    expect(forbidden(() => revokeApiTokenFor(db, caller, other.tokenId!))).toBe("this token lacks the 'admin' scope");
+    expect(thrown(Forbidden, () => revokeApiTokenFor(db, caller, other.tokenId!)).message).toBe("this token lacks the 'admin' scope");
     revokeApiTokenFor(db, caller, caller.tokenId!);
     expect(aliceTokens()).toContain(other.tokenId!);
     expect(aliceTokens()).not.toContain(caller.tokenId!);

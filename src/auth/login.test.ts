@@ -10,6 +10,7 @@ import { createUser } from "./identity";
 import { login, LoginThrottle, logout, switchTenant, type LoginDeps } from "./login";
 import { createSessions } from "./sessions";
 import type { Principal } from "./principal";
+import { rejected } from "../../test/thrown";
 
 const PASSWORD = "correct horse battery";
 const NOW = Date.UTC(2026, 10, 20, 12);
@@ -37,16 +38,6 @@ async function sessionOf(sessionId: string): Promise<Principal | null> {
   return (await sessions.validate(sessionId)).principal;
 }
 
-/** The error `p` fails with; the test fails when it does not. */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a failure");
-}
-
 const attempt = (d: LoginDeps, email: string, password: string, address = ADDRESS, now = NOW) => login(d, { email, password, address }, now);
 
 describe("login", () => {
@@ -68,20 +59,17 @@ describe("login", () => {
   });
 
   test("refuses a wrong password and an unknown e-mail with the same words", async () => {
-    const wrong = attempt(deps(), "bob@example.com", "not-the-password");
-    const unknown = attempt(deps(), "nobody@example.com", PASSWORD);
-    await expect(wrong).rejects.toBeInstanceOf(Unauthorized);
-    await expect(unknown).rejects.toBeInstanceOf(Unauthorized);
-    expect((await failure(wrong)).message).toBe("invalid email or password");
-    expect((await failure(unknown)).message).toBe("invalid email or password");
+    const wrong = await rejected(Unauthorized, attempt(deps(), "bob@example.com", "not-the-password"));
+    const unknown = await rejected(Unauthorized, attempt(deps(), "nobody@example.com", PASSWORD));
+    expect(wrong.message).toBe("invalid email or password");
+    expect(unknown.message).toBe("invalid email or password");
   });
 
   test("refuses an account from an address after too many failures, even with the right password, until the window passes", async () => {
     const d = deps(new LoginThrottle({ perAccount: 2, perAddress: 100 }));
     await expect(attempt(d, "bob@example.com", "guess-1")).rejects.toBeInstanceOf(Unauthorized);
     await expect(attempt(d, "bob@example.com", "guess-2")).rejects.toBeInstanceOf(Unauthorized);
-    const limited = await failure(attempt(d, "BOB@example.com", PASSWORD));
-    expect(limited).toBeInstanceOf(TooManyRequests);
+    const limited = await rejected(TooManyRequests, attempt(d, "BOB@example.com", PASSWORD));
     expect(limited.message).toBe("too many login attempts; try again later");
     // Another address is not held up by these failures.
     expect((await attempt(d, "bob@example.com", PASSWORD, "198.51.100.7")).user.email).toBe("bob@example.com");
@@ -115,16 +103,14 @@ describe("switching tenants", () => {
 
   test("refuses a tenant the user is not in, and the session stays where it was", async () => {
     const { sessionId } = await attempt(deps(), "alice@example.com", PASSWORD);
-    const err = await failure(switchTenant(deps(), (await sessionOf(sessionId))!, "initech"));
-    expect(err).toBeInstanceOf(NotFound);
+    const err = await rejected(NotFound, switchTenant(deps(), (await sessionOf(sessionId))!, "initech"));
     expect(err.message).toBe("tenant not found");
     expect((await sessionOf(sessionId))!.tenantSlug).toBe("acme");
   });
 
   test("refuses an API token: it is bound to its tenant", async () => {
     const token = authenticateToken(db, aliceToken, NOW)!;
-    const err = await failure(switchTenant(deps(), token, "globex"));
-    expect(err).toBeInstanceOf(BadRequest);
+    const err = await rejected(BadRequest, switchTenant(deps(), token, "globex"));
     expect(err.message).toBe("an API token is bound to one tenant; only a session can switch");
     expect(authenticateToken(db, aliceToken, NOW)!.tenantSlug).toBe("acme");
   });
