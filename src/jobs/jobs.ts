@@ -7,7 +7,7 @@ import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "./namespaces";
 import { jobStates } from "../monitor/states";
-import { queueJobPurge } from "../runs/runs";
+import { queueJobPurge } from "../runs/purge";
 import { isoTime } from "../time";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;

@@ -10,7 +10,8 @@ import { CheckinWriter, type CheckinEvent } from "../checkins/writer";
 import { Engine } from "../monitor/engine";
 import { createLogger } from "../log";
 import { tempDir } from "../../test/helpers";
-import { listRuns, pruneHistory, Pruner, type PruneResult } from "./runs";
+import { listRuns } from "./runs";
+import { pruneHistory, Pruner, type PruneResult } from "./retention";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 1);
