@@ -67,7 +67,7 @@ describe("run history", () => {
     engine.tick(T0 + 60_000);
     const expected = db.query<{ id: number }, [string]>("SELECT id FROM checkins WHERE tenant_id = ? ORDER BY id DESC").all(acme).map((r) => r.id);
     expect(expected).toHaveLength(40);
-    expect(listRuns(db, acme, { limit: 5 }).runs.map((r) => r.job)).toEqual(["default/b", "default/c", "default/a", "default/b", "default/a"]);
+    expect(listRuns(db, acme, { limit: 5 }).runs.map((r) => r.job.name)).toEqual(["b", "c", "a", "b", "a"]);
     for (const limit of [1, 7, 40, 100]) expect(allPages(db, acme, limit)).toEqual(expected);
     expect(allPages(db, other, 10)).toHaveLength(2);
   });

@@ -6,9 +6,10 @@
 import type { Db } from "../db";
 import { jobStates } from "../monitor/states";
 import { BadRequest, Invalid, NotFound } from "../errors";
-import { isoTime } from "../time";
+import type { CheckinKind } from "../checkins/writer";
 
 export const RUN_STATUSES = ["running", "success", "failed", "timeout"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 /** The statuses a run can have (a check-in with another one is a log line or the start of a finished run). */
 export const VISIBLE = new Set<string>(RUN_STATUSES);
 
@@ -16,7 +17,7 @@ interface RunRow {
   id: number;
   tenant_id: string;
   job_id: string;
-  kind: string;
+  kind: CheckinKind;
   status: string;
   rid: string | null;
   received_at: number;
@@ -30,19 +31,60 @@ interface RunRow {
   prev_id: number | null;
 }
 
-const iso = (ms: number | null) => isoTime(ms);
+/** The job a run belongs to. */
+export interface RunJob {
+  id: string;
+  namespace: string;
+  name: string;
+}
 
-function runJson(r: RunRow, job: { namespace: string; name: string }, withOutput: boolean) {
+/** A run (or, in a job's full history, any check-in). Times are epoch milliseconds. */
+export interface Run {
+  id: number;
+  kind: CheckinKind;
+  job: RunJob;
+  /** The UUID pairing a start with its finish. */
+  run_id: string | null;
+  /** A RunStatus; in a job's full history also "log" or "closed" (the start of a finished run). */
+  status: string;
+  started_at: number | null;
+  finished_at: number | null;
+  duration_ms: number | null;
+  exit_code: number | null;
+  reason: string | null;
+  source: string | null;
+  /** The output kept is the head and tail of a longer one. */
+  output_truncated: boolean;
+  /** The output, when the read asked for it (undefined otherwise). */
+  output?: string | null;
+}
+
+export interface RunPage {
+  runs: Run[];
+  /** Where the next page starts; null on the last page. */
+  next_cursor: string | null;
+}
+
+/** A change of a job's status. */
+export interface Flip {
+  id: number;
+  from: string;
+  to: string;
+  reason: string;
+  created_at: number;
+}
+
+function toRun(r: RunRow, job: RunJob, withOutput: boolean): Run {
+  // A start is the run from its start; a timed-out one ended at its timeout.
   const isStart = r.kind === "start";
   return {
     id: r.id,
     kind: r.kind,
-    job: `${job.namespace}/${job.name}`,
-    job_id: r.job_id,
+    job,
     run_id: r.rid,
     status: r.status,
-    started_at: iso(isStart ? r.received_at : r.started_at),
-    finished_at: isStart ? (r.status === "timeout" && r.duration_ms !== null ? iso(r.received_at + r.duration_ms) : null) : iso(r.received_at),
+    started_at: isStart ? r.received_at : r.started_at,
+    finished_at: isStart ? (r.status === "timeout" && r.duration_ms !== null ? r.received_at + r.duration_ms : null) : r.received_at,
     duration_ms: r.duration_ms,
     exit_code: r.exit_code,
     reason: r.reason,
@@ -51,8 +93,6 @@ function runJson(r: RunRow, job: { namespace: string; name: string }, withOutput
     ...(withOutput ? { output: r.body } : {}),
   };
 }
-
-export type RunJson = ReturnType<typeof runJson>;
 
 export interface RunFilter {
   jobId?: string;
@@ -131,7 +171,7 @@ const LOG_WINDOW = 100_000;
  * the last one where the next page starts); false leaves it to the chains (a tenant with few
  * check-ins among many).
  */
-function pageFromLog(db: Db, tenantId: string, cursor: number, limit: number, wanted: (r: RunRow) => boolean, out: RunJson[], add: (r: RunRow) => void): boolean {
+function pageFromLog(db: Db, tenantId: string, cursor: number, limit: number, wanted: (r: RunRow) => boolean, out: Run[], add: (r: RunRow) => void): boolean {
   const known = db.query<{ n: number }, [string, string]>("SELECT 1 AS n FROM jobs WHERE tenant_id = ? AND id = ?");
   const jobs = new Map<string, boolean>();
   const rows = db
@@ -151,7 +191,7 @@ function pageFromLog(db: Db, tenantId: string, cursor: number, limit: number, wa
 }
 
 /** Runs, newest first, a page at a time. */
-export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJson[]; next_cursor: string | null } {
+export function listRuns(db: Db, tenantId: string, f: RunFilter): RunPage {
   const limit = f.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new Invalid("limit", "must be between 1 and 500");
   if (f.status !== undefined && !VISIBLE.has(f.status)) throw new Invalid("status", `must be one of ${RUN_STATUSES.join(", ")}`);
@@ -163,19 +203,22 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
     (!f.status || r.status === f.status) &&
     (since === null || r.received_at >= since) &&
     (until === null || r.received_at < until);
-  const names = new Map<string, { namespace: string; name: string }>();
+  const jobs = new Map<string, RunJob>();
   const jobOf = (id: string) => {
-    let n = names.get(id);
-    if (!n) {
-      n = db.query<{ namespace: string; name: string }, [string, string]>("SELECT namespace, name FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, id) ?? { namespace: "?", name: "?" };
-      names.set(id, n);
+    let j = jobs.get(id);
+    if (!j) {
+      j = db.query<RunJob, [string, string]>("SELECT id, namespace, name FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, id) ?? { id, namespace: "?", name: "?" };
+      jobs.set(id, j);
     }
-    return n;
+    return j;
   };
-  const out: RunJson[] = [];
+  const out: Run[] = [];
+  const add = (r: RunRow) => out.push(toRun(r, jobOf(r.job_id), !!f.output));
   let next: number | null = null;
 
-  const row = db.query<RunRow, [number]>("SELECT * FROM checkins WHERE id = ?");
+  // The tenant's check-in with this id (a chain never leaves its tenant, nor its job).
+  const row = db.query<RunRow, [string, number]>("SELECT * FROM checkins WHERE tenant_id = ? AND id = ?");
+  const jobRow = db.query<RunRow, [string, string, number]>("SELECT * FROM checkins WHERE tenant_id = ? AND job_id = ? AND id = ?");
   // The engine may have applied newer check-ins than the job row says yet.
   const states = jobStates(db);
   const headOf = (jobId: string, stored: number | null) => states.head(jobId, stored);
@@ -190,37 +233,37 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
         next = id;
         break;
       }
-      const r = row.get(id);
-      if (!r || r.tenant_id !== tenantId || r.job_id !== f.jobId) break;
+      const r = jobRow.get(tenantId, f.jobId, id);
+      if (!r) break;
       if (wanted(r)) {
         // One more than the page: it is where the next page starts.
         if (out.length === limit) {
           next = r.id;
           break;
         }
-        out.push(runJson(r, jobOf(r.job_id), !!f.output));
+        add(r);
       }
       id = r.prev_id;
     }
-  } else if (cursor !== null && pageFromLog(db, tenantId, cursor, limit, wanted, out, (r) => out.push(runJson(r, jobOf(r.job_id), !!f.output)))) {
+  } else if (cursor !== null && pageFromLog(db, tenantId, cursor, limit, wanted, out, add)) {
     // Below a cursor: the tenant's rows read straight from the log, newest first, filled the page.
     next = out.length > limit ? out.pop()!.id : null;
   } else {
     // Every job's chain, merged newest first: each job's newest check-in below the cursor
     // goes into a heap, and each one taken out brings in its predecessor.
-    const jobs = db.query<{ id: string; last_checkin_id: number | null }, [string]>("SELECT id, last_checkin_id FROM jobs WHERE tenant_id = ?").all(tenantId);
+    const heads = db.query<{ id: string; last_checkin_id: number | null }, [string]>("SELECT id, last_checkin_id FROM jobs WHERE tenant_id = ?").all(tenantId);
     const heap = new RowHeap();
     // One read per job to start with, and at most MAX_SCAN more to walk down to the cursor.
-    let reads = -jobs.length;
+    let reads = -heads.length;
     let placed = true;
-    place: for (const j of jobs) {
+    place: for (const j of heads) {
       for (let id = headOf(j.id, j.last_checkin_id); id !== null; ) {
         if (++reads > MAX_SCAN && cursor !== null) {
           placed = false;
           break place;
         }
-        const r = row.get(id);
-        if (!r || r.tenant_id !== tenantId) break;
+        const r = row.get(tenantId, id);
+        if (!r) break;
         if (cursor === null || r.id <= cursor) {
           heap.push(r);
           break;
@@ -236,10 +279,10 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
             next = r.id;
             break;
           }
-          out.push(runJson(r, jobOf(r.job_id), !!f.output));
+          add(r);
         }
-        const prev = r.prev_id !== null ? row.get(r.prev_id) : null;
-        if (prev && prev.tenant_id === tenantId) heap.push(prev);
+        const prev = r.prev_id !== null ? row.get(tenantId, r.prev_id) : null;
+        if (prev) heap.push(prev);
         if (++reads >= MAX_SCAN) {
           // Out of budget: everything above the heap's newest is done.
           next = heap.peek()?.id ?? null;
@@ -260,27 +303,29 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): { runs: RunJso
           next = r.id;
           break;
         }
-        out.push(runJson(r, jobOf(r.job_id), !!f.output));
+        add(r);
       }
     }
   }
   return { runs: out, next_cursor: next !== null && next > 0 ? String(next) : null };
 }
 
-export function getRun(db: Db, tenantId: string, id: string): RunJson {
+/** One run, with its output. */
+export function getRun(db: Db, tenantId: string, id: string): Run {
   const r = /^\d{1,15}$/.test(id) ? db.query<RunRow, [number, string]>("SELECT * FROM checkins WHERE id = ? AND tenant_id = ?").get(Number(id), tenantId) : null;
   if (!r || !VISIBLE.has(r.status)) throw new NotFound(`run ${id}`);
-  const job = db.query<{ namespace: string; name: string }, [string, string]>("SELECT namespace, name FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, r.job_id);
+  const job = db.query<RunJob, [string, string]>("SELECT id, namespace, name FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, r.job_id);
   if (!job) throw new NotFound(`run ${id}`);
-  return runJson(r, job, true);
+  return toRun(r, job, true);
 }
 
-export function listFlips(db: Db, tenantId: string, jobId: string, limit = 100) {
+/** A job's status changes, newest first. */
+export function listFlips(db: Db, tenantId: string, jobId: string, limit = 100): Flip[] {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("limit", "must be between 1 and 1000");
   return db
     .query<{ id: number; from_status: string; to_status: string; reason: string; created_at: number }, [string, string, number]>(
       "SELECT id, from_status, to_status, reason, created_at FROM flips WHERE tenant_id = ? AND job_id = ? ORDER BY id DESC LIMIT ?",
     )
     .all(tenantId, jobId, limit)
-    .map((f) => ({ id: f.id, from: f.from_status, to: f.to_status, reason: f.reason, created_at: iso(f.created_at) }));
+    .map((f) => ({ id: f.id, from: f.from_status, to: f.to_status, reason: f.reason, created_at: f.created_at }));
 }
