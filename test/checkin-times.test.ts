@@ -8,7 +8,8 @@ import { persona, startTestServer, tempDir, type Persona, type TestServer } from
 import { migrate, openDb } from "../src/db";
 import { MIGRATIONS } from "../src/migrations";
 import { createTenant, createUser } from "../src/auth/identity";
-import { putJob, getJob, jobJson } from "../src/jobs/jobs";
+import { putJob, getJob } from "../src/jobs/jobs";
+import { jobJson } from "../src/jobs/json";
 import { CheckinWriter, type CheckinEvent } from "../src/checkins/writer";
 import { Engine } from "../src/monitor/engine";
 import { createLogger } from "../src/log";
