@@ -149,6 +149,25 @@ export function getJobById(db: Db, tenantId: string, id: string): Job {
   return currentJob(db, r);
 }
 
+/** A job as a check-in or a filter needs it: which one, whose, and the head of its history. */
+export type JobHandle = Pick<Job, "id" | "tenant_id" | "last_checkin_id">;
+
+/** The tenant's job a reference names: "namespace/name", "name" (namespace default) or the job's id. */
+export function resolveJobRef(db: Db, tenantId: string, ref: string): JobHandle {
+  const slash = ref.indexOf("/");
+  const row =
+    slash > 0
+      ? db.query<JobHandle, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").get(tenantId, ref.slice(0, slash), ref.slice(slash + 1))
+      : db.query<JobHandle, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND (id = ? OR (namespace = 'default' AND name = ?))").get(tenantId, ref, ref);
+  if (!row) throw new NotFound(`job ${ref}`);
+  return row;
+}
+
+/** Whether a reference (as resolveJobRef reads it) names this job. */
+export function refersTo(ref: string, job: Pick<Job, "id" | "namespace" | "name">): boolean {
+  return ref === job.id || ref === `${job.namespace}/${job.name}` || (job.namespace === "default" && ref === job.name);
+}
+
 /** Warnings the caller should see beyond the parser's own, e.g. a manifest written for another tenant. */
 function tenantWarnings(db: Db, tenantId: string, parsed: ParsedJob): string[] {
   if (parsed.tenant === undefined) return [];

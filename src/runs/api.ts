@@ -3,10 +3,9 @@ import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
-import { getJob } from "../jobs/jobs";
+import { getJob, resolveJobRef } from "../jobs/jobs";
 import { getRun, listFlips, listRuns } from "./runs";
 import { flipJson, runJson, runPageJson } from "./json";
-import { findCheckinJob } from "../checkins/checkins";
 
 const runQuery = t.Object({
   job: t.Optional(t.String({ description: "namespace/name, name (default namespace) or job id" })),
@@ -49,7 +48,7 @@ export function runsApi(ctx: AppContext) {
       "/runs",
       ({ principal, query }) => {
         const p = requireScope(principal, "read");
-        const jobId = query.job ? findCheckinJob(db, p.tenantId, query.job).id : undefined;
+        const jobId = query.job ? resolveJobRef(db, p.tenantId, query.job).id : undefined;
         return runPageJson(listRuns(db, p.tenantId, { ...query, jobId }));
       },
       { query: runQuery, detail: { summary: "Runs, newest first, a page at a time", responses: responses(200, "A page of runs", RunPageSchema) } },
