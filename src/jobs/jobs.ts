@@ -1,6 +1,6 @@
 // Jobs: the rules and the SQL. Every function takes the tenant id first.
 import type { Db } from "../db";
-import { fromJson } from "../db";
+import { parseJsonColumn } from "../db";
 import { BadRequest, Conflict, Invalid, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
@@ -79,20 +79,20 @@ export function rowToJob(r: JobRow): Job {
     tenant_id: r.tenant_id,
     namespace: r.namespace,
     name: r.name,
-    labels: fromJson(r.labels, {}),
-    annotations: fromJson(r.annotations, {}),
+    labels: parseJsonColumn(r.labels, {}),
+    annotations: parseJsonColumn(r.annotations, {}),
     schedule: r.schedule,
     timezone: r.timezone,
     command: r.command,
-    args: fromJson(r.args, []),
+    args: parseJsonColumn(r.args, []),
     working_dir: r.working_dir,
-    env: fromJson(r.env, {}),
+    env: parseJsonColumn(r.env, {}),
     grace_s: r.grace_s,
     timeout_s: r.timeout_s,
     enabled: r.enabled === 1,
     paused: r.paused === 1,
     status: r.status,
-    agent_selector: fromJson(r.agent_selector, null),
+    agent_selector: parseJsonColumn(r.agent_selector, null),
     user: r.run_as,
     ping_token: r.ping_token,
     created_at: r.created_at,
@@ -101,7 +101,7 @@ export function rowToJob(r: JobRow): Job {
     min_runtime_s: r.min_runtime_s,
     start_grace_s: r.start_grace_s,
     renotify_s: r.renotify_s,
-    channels: fromJson(r.channels, null),
+    channels: parseJsonColumn(r.channels, null),
     consecutive_failures: r.consecutive_failures,
     checkins_total: r.checkins_total,
     last_ping_at: r.last_ping_at,
