@@ -72,6 +72,22 @@ describe("run history", () => {
     expect(allPages(db, other, 10)).toHaveLength(2);
   });
 
+  test("a cursor or a job id from another tenant reads none of that tenant's runs", async () => {
+    const { db, acme, other, writer, engine } = await setup();
+    const a = job(db, acme, "a");
+    const x = job(db, other, "x");
+    await send(writer, other, [[x, T0], [x, T0 + 1], [x, T0 + 2]]);
+    await send(writer, acme, [[a, T0 + 3]]);
+    engine.tick(T0 + 60_000);
+    const theirs = db.query<{ id: number }, [string]>("SELECT id FROM checkins WHERE tenant_id = ? ORDER BY id DESC").get(other)!.id;
+    // Acme's job walked from a cursor on the other tenant's chain stops at once.
+    expect(listRuns(db, acme, { jobId: a, cursor: String(theirs) }).runs).toEqual([]);
+    // The other tenant's job named by acme: nothing, not even from its own head.
+    expect(listRuns(db, acme, { jobId: x }).runs).toEqual([]);
+    expect(listRuns(db, acme, { jobId: x, cursor: String(theirs) }).runs).toEqual([]);
+    expect(listRuns(db, acme, { cursor: String(theirs + 1) }).runs.map((r) => r.job.name)).toEqual(["a"]);
+  });
+
   test("far down the history, past what one request walks, pages still cover every run once", async () => {
     const { db, acme, writer, engine } = await setup();
     const jobs = [job(db, acme, "one"), job(db, acme, "two"), job(db, acme, "three")];
