@@ -2,14 +2,15 @@
 // or a start still running or timed out. A job's history is the chain of its check-ins
 // (checkins.prev_id, linked by the writer), read by rowid from the newest check-in the engine
 // applied; the tenant's is its jobs' chains merged newest first. The log has no index on
-// tenant or job: appending stays cheap.
+// tenant or job: appending stays cheap. Every read here is one tenant's; retention and the purge
+// of deleted jobs, cross-tenant on purpose, are retention.ts and purge.ts. Runs leave as domain
+// values (epoch-ms times); src/runs/json.ts writes them as the API answers them.
 import type { Db } from "../db";
 import { jobStates } from "../monitor/states";
 import { BadRequest, Invalid, NotFound } from "../errors";
 import type { CheckinKind } from "../checkins/writer";
 
 export const RUN_STATUSES = ["running", "success", "failed", "timeout"] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
 /** The statuses a run can have (a check-in with another one is a log line or the start of a finished run). */
 export const VISIBLE = new Set<string>(RUN_STATUSES);
 
@@ -45,7 +46,7 @@ export interface Run {
   job: RunJob;
   /** The UUID pairing a start with its finish. */
   run_id: string | null;
-  /** A RunStatus; in a job's full history also "log" or "closed" (the start of a finished run). */
+  /** One of RUN_STATUSES; in a job's full history also "log" or "closed" (the start of a finished run). */
   status: string;
   started_at: number | null;
   finished_at: number | null;
