@@ -96,7 +96,7 @@ export function storageFault(e: unknown): StorageUnavailable | null {
   return null;
 }
 
-/** Parses a JSON column, tolerating NULL. */
-export function fromJson<T>(text: string | null, fallback: T): T {
+/** A JSON text column as its value; NULL is `fallback`. */
+export function parseJsonColumn<T>(text: string | null, fallback: T): T {
   return text == null ? fallback : (JSON.parse(text) as T);
 }

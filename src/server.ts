@@ -9,7 +9,8 @@ import { createApp, createContext, type AppOptions } from "./app";
 import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
-import { Pruner, startPurger } from "./runs/runs";
+import { Pruner } from "./runs/retention";
+import { startPurger } from "./runs/purge";
 import { WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
 

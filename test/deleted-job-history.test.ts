@@ -11,7 +11,7 @@ import { putJob } from "../src/jobs/jobs";
 import { CheckinWriter } from "../src/checkins/writer";
 import { Engine } from "../src/monitor/engine";
 import { createLogger } from "../src/log";
-import { purgeSlice } from "../src/runs/runs";
+import { purgeSlice } from "../src/runs/purge";
 
 let s: TestServer;
 let alice: Persona;

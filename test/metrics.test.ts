@@ -13,8 +13,8 @@ import { renderApiError } from "../src/http";
 import { createLogger } from "../src/log";
 import { getTenantSettings, findTenant } from "../src/tenants/tenants";
 import { createApiToken } from "../src/auth/apitokens";
-import { createJob, pauseJob, putJob } from "../src/jobs/jobs";
-import { checkinEvent, findCheckinJob } from "../src/checkins/checkins";
+import { createJob, pauseJob, putJob, resolveJobRef } from "../src/jobs/jobs";
+import { checkinEvent } from "../src/checkins/checkins";
 import { Engine } from "../src/monitor/engine";
 import { metricsApi } from "../src/metrics/api";
 import { escapeLabelValue, listJobFigures, renderTenantMetrics, tenantMetrics } from "../src/metrics/metrics";
@@ -41,7 +41,7 @@ const get = (path: string, token?: string) =>
   app.handle(new Request(`http://localhost${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }));
 
 async function checkin(tenantId: string, ref: string, kind: "success" | "fail", at: number, duration_ms: number) {
-  const done = ctx.checkins.append(checkinEvent(findCheckinJob(db, tenantId, ref), { job: ref, kind, duration_ms }, "test", 1024, at, 90));
+  const done = ctx.checkins.append(checkinEvent(resolveJobRef(db, tenantId, ref), { job: ref, kind, duration_ms }, "test", 1024, at, 90));
   ctx.checkins.flush();
   await done;
 }

@@ -8,7 +8,8 @@ import { Unauthorized } from "../errors";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
 import { RateLimiter } from "../ratelimit";
-import { getJob, jobJson } from "../jobs/jobs";
+import { getJob } from "../jobs/jobs";
+import { jobJson } from "../jobs/json";
 import { getTenantSettings } from "../tenants/tenants";
 import { clientIp } from "../clientip";
 import {

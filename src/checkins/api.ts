@@ -1,59 +1,39 @@
 import { Elysia, t } from "elysia";
 import { responses } from "../openapi";
 import type { AppContext } from "../context";
-import { Forbidden, NotFound, Unauthorized } from "../errors";
+import { Unauthorized } from "../errors";
 import { authenticate } from "../auth/authenticate";
 import { requireScope } from "../auth/principal";
 import { authenticateAgent } from "../agents/agents";
-import { checkinEvent, findCheckinJob, tenantRetentionDays, type PingTarget } from "./checkins";
+import { apiCheckin, type CheckinCredential } from "./checkins";
 import { isoTime } from "../time";
 
-/**
- * Who may record check-ins, and for which jobs:
- * - an API token with `write` (or a session): any job of its tenant;
- * - an agent token (cta_…): any job of the agent's tenant;
- * - a job's own check-in token (its ping token, as `Bearer <token>`): that one job. `exec`
- *   running as another user than the agent reports with it: it can do nothing else.
- */
+/** The check-in API; who may record check-ins for which jobs is checkinTarget's rule (checkins.ts). */
 export function checkinsApi(ctx: AppContext) {
   const { db } = ctx;
-  const jobByToken = db.query<PingTarget & { namespace: string; name: string }, [string]>(
-    "SELECT id, tenant_id, last_checkin_id, namespace, name FROM jobs WHERE ping_token = ?",
-  );
 
-  async function resolveTarget(request: Request, ref: string): Promise<{ target: PingTarget; source: string }> {
+  /** The credential a check-in comes with: an agent token (cta_…), a job's check-in token, or an API token (ctp_…) or session. */
+  async function credentialOf(request: Request): Promise<CheckinCredential> {
     const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
     if (bearer?.startsWith("cta_")) {
       const agent = authenticateAgent(db, bearer);
       if (!agent) throw new Unauthorized("invalid or revoked agent token");
-      return { target: findCheckinJob(db, agent.tenant_id, ref), source: `agent ${agent.name}` };
+      return { tenantId: agent.tenant_id, source: `agent ${agent.name}` };
     }
-    if (bearer && !bearer.startsWith("ctp_")) {
-      const job = jobByToken.get(bearer);
-      if (!job) throw new Unauthorized("invalid token");
-      if (ref !== job.id && ref !== `${job.namespace}/${job.name}` && !(job.namespace === "default" && ref === job.name)) {
-        throw new Forbidden("a job's check-in token records check-ins for that job only");
-      }
-      return { target: job, source: "job token" };
-    }
+    if (bearer && !bearer.startsWith("ctp_")) return { jobToken: bearer };
     const { principal } = await authenticate(ctx, request);
     const p = requireScope(principal, "write");
-    return { target: findCheckinJob(db, p.tenantId, ref), source: `api (${p.email})` };
+    return { tenantId: p.tenantId, source: `api (${p.email})` };
   }
 
   return new Elysia({ detail: { tags: ["checkins"] } }).post(
     "/checkins",
     async ({ request, body }) => {
       const now = ctx.now();
-      const { target, source } = await resolveTarget(request, body.job).catch((e) => {
-        // Never say whether a job exists to a caller who may not see it.
-        if (e instanceof NotFound) throw new NotFound(`job ${body.job}`);
-        throw e;
-      });
-      const event = checkinEvent(target, body, body.host ? `${source} on ${body.host}` : source, ctx.config.pingBodyLimit, now, tenantRetentionDays(db, target.tenant_id));
+      const event = apiCheckin(db, await credentialOf(request), body, ctx.config.pingBodyLimit, now);
       // Answered only once the check-in is committed.
       await ctx.checkins.append(event);
-      return { ok: true, job_id: target.id, kind: event.kind, received_at: isoTime(event.received_at) };
+      return { ok: true, job_id: event.job_id, kind: event.kind, received_at: isoTime(event.received_at) };
     },
     {
       body: t.Object({

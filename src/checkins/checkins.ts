@@ -2,8 +2,8 @@
 // Every check-in, from a ping URL, the API, the CLI wrapper or an agent, goes through the
 // same CheckinWriter and is applied by the engine.
 import type { Db } from "../db";
-import { Invalid, NotFound } from "../errors";
-import { createJob } from "../jobs/jobs";
+import { Forbidden, Invalid, Unauthorized } from "../errors";
+import { createJob, refersTo, resolveJobRef } from "../jobs/jobs";
 import type { CheckinEvent, CheckinKind } from "./writer";
 import { jobStates, type JobStates } from "../monitor/states";
 
@@ -97,6 +97,8 @@ export interface CheckinInput {
   at?: string | number;
   /** With kind fail: the wrapper killed the command at the job's timeout. */
   timed_out?: boolean;
+  /** The host the run happened on, added to the source. */
+  host?: string;
 }
 
 /** How far ahead of the server's clock a client's clock may be (hosts are never quite in step). */
@@ -163,15 +165,37 @@ export function tenantRetentionDays(db: Db, tenantId: string): number {
   return db.query<{ retention_days: number }, [string]>("SELECT retention_days FROM tenants WHERE id = ?").get(tenantId)?.retention_days ?? 1;
 }
 
-/** Finds the job an API check-in names ("namespace/name", "name" in default, or its id) in the tenant. */
-export function findCheckinJob(db: Db, tenantId: string, ref: string): PingTarget {
-  const slash = ref.indexOf("/");
-  const row =
-    slash > 0
-      ? db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").get(tenantId, ref.slice(0, slash), ref.slice(slash + 1))
-      : db.query<PingTarget, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND (id = ? OR (namespace = 'default' AND name = ?))").get(tenantId, ref, ref);
-  if (!row) throw new NotFound(`job ${ref}`);
-  return row;
+/**
+ * Who presents an API check-in, and so for which jobs it may record one:
+ * - a credential of a whole tenant (an API token with write, a session, an agent token): any job
+ *   of that tenant, with `source` saying who it was;
+ * - a job's own check-in token (its ping token): that one job only. `exec` running as another
+ *   user than the agent reports with it: it can do nothing else.
+ */
+export type CheckinCredential = { tenantId: string; source: string } | { jobToken: string };
+
+/** The job with this ping token, in whichever tenant: a lookup by a secret, cross-tenant on purpose. */
+function findJobByCheckinToken(db: Db, token: string): (PingTarget & { namespace: string; name: string }) | null {
+  return db.query<PingTarget & { namespace: string; name: string }, [string]>("SELECT id, tenant_id, last_checkin_id, namespace, name FROM jobs WHERE ping_token = ?").get(token);
+}
+
+/**
+ * The job an API check-in names, if this credential may record check-ins for it: a tenant's
+ * credential finds only its tenant's jobs (another tenant's is not found: never say it exists),
+ * a job's token only its own job. Returns the source to record with it.
+ */
+export function checkinTarget(db: Db, who: CheckinCredential, ref: string): { target: PingTarget; source: string } {
+  if ("tenantId" in who) return { target: resolveJobRef(db, who.tenantId, ref), source: who.source };
+  const job = findJobByCheckinToken(db, who.jobToken);
+  if (!job) throw new Unauthorized("invalid token");
+  if (!refersTo(ref, job)) throw new Forbidden("a job's check-in token records check-ins for that job only");
+  return { target: { id: job.id, tenant_id: job.tenant_id, last_checkin_id: job.last_checkin_id }, source: "job token" };
+}
+
+/** An API check-in (POST /api/v1/checkins): its job, if `who` may check in for it, and the checked log entry to append. */
+export function apiCheckin(db: Db, who: CheckinCredential, input: CheckinInput, bodyLimit: number, now: number): CheckinEvent {
+  const { target, source } = checkinTarget(db, who, input.job);
+  return checkinEvent(target, input, input.host ? `${source} on ${input.host}` : source, bodyLimit, now, tenantRetentionDays(db, target.tenant_id));
 }
 
 /** Checks an API check-in and turns it into a log entry. */

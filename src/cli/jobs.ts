@@ -2,38 +2,13 @@
 import { defineCommand } from "citty";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parseJob, parseJobDocuments, toManifest, withDefaults } from "../jobs/manifest";
+import { isManifest, parseJob, parseJobDocuments, toManifest, withDefaults } from "../jobs/manifest";
+import type { JobJson } from "../jobs/json";
 import { formatDuration } from "../jobs/schedule";
 import { ApiError, clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
 import { formatTime, printFields, printJson, printTable } from "./output";
 import { CliError, UsageError } from "./run";
 import { choiceFlag } from "./args";
-
-/** The job as GET /api/v1/jobs/:ns/:name returns it (see jobJson in src/jobs/jobs.ts). */
-interface Job {
-  id: string;
-  namespace: string;
-  name: string;
-  status: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  schedule: string;
-  schedule_description: string;
-  timezone: string;
-  next_runs: string[];
-  command: string | null;
-  args: string[];
-  working_dir: string | null;
-  env: Record<string, string>;
-  grace: number;
-  timeout: number | null;
-  enabled: boolean;
-  paused: boolean;
-  agent: { selector: Record<string, string> } | null;
-  ping_url: string;
-  created_at: string;
-  updated_at: string;
-}
 
 const refArg = { type: "positional", required: true, description: "NAMESPACE/NAME, or NAME in namespace default", valueHint: "NS/NAME" } as const;
 
@@ -59,11 +34,11 @@ const list = clientCommand({
     if (args.search) query.set("q", args.search);
     if (limit !== undefined) query.set("limit", String(limit));
 
-    const jobs: Job[] = [];
+    const jobs: JobJson[] = [];
     let cursor: string | null = null;
     do {
       if (cursor) query.set("cursor", cursor);
-      const page: { jobs: Job[]; next_cursor: string | null } = await client.request("GET", `/api/v1/jobs?${query}`);
+      const page: { jobs: JobJson[]; next_cursor: string | null } = await client.request("GET", `/api/v1/jobs?${query}`);
       jobs.push(...page.jobs);
       cursor = page.next_cursor;
     } while (cursor && args.all);
@@ -81,7 +56,7 @@ const pairs = (o: Record<string, string> | null | undefined) =>
   o && Object.keys(o).length ? Object.entries(o).map(([k, v]) => `${k}=${v}`).join(", ") : null;
 
 /** The job as a crontopus/v1 manifest that `jobs apply` takes back: the one parser reads the API's JSON. */
-function manifestOf(job: Job) {
+function manifestOf(job: JobJson) {
   return toManifest(withDefaults(parseJob(job).fields));
 }
 
@@ -96,7 +71,7 @@ const get = clientCommand({
     const format = args.output ?? (args.json ? "json" : "text");
     if (!["json", "yaml", "text"].includes(format)) throw new UsageError(`--output: expected json or yaml, got "${format}"`);
     const ref = parseJobRef(args.ref);
-    const job = await connect(args).request<Job>("GET", ref.path);
+    const job = await connect(args).request<JobJson>("GET", ref.path);
     if (format === "json") return printJson(job);
     if (format === "yaml") return void process.stdout.write(Bun.YAML.stringify(manifestOf(job), null, 2) + "\n");
     const [first, ...rest] = job.next_runs;
@@ -163,8 +138,7 @@ const isObject = (v: unknown): v is Record<string, any> => typeof v === "object"
 /** The namespace and name a document declares (as the server reads them), or what is wrong. */
 export function declaredRef(doc: unknown): { namespace: string; name: string } | string {
   if (!isObject(doc)) return "expected a job (a mapping)";
-  const manifest = "apiVersion" in doc || "kind" in doc || isObject(doc.spec) || isObject(doc.metadata);
-  const [from, prefix] = manifest ? [isObject(doc.metadata) ? doc.metadata : {}, "metadata."] : [doc, ""];
+  const [from, prefix] = isManifest(doc) ? [isObject(doc.metadata) ? doc.metadata : {}, "metadata."] : [doc, ""];
   const name = from.name;
   const namespace = from.namespace ?? "default";
   if (name === undefined || name === null || name === "") return `no name: set ${prefix}name`;
@@ -260,7 +234,7 @@ function jobAction(name: "delete" | "pause" | "resume", description: string, don
     async run({ args }) {
       const ref = parseJobRef(args.ref);
       const client = connect(args);
-      const job = name === "delete" ? await client.request("DELETE", ref.path) : await client.request<Job>("POST", `${ref.path}/${name}`);
+      const job = name === "delete" ? await client.request("DELETE", ref.path) : await client.request<JobJson>("POST", `${ref.path}/${name}`);
       if (args.json) return printJson(job ?? { namespace: ref.namespace, name: ref.name, deleted: true });
       console.log(`job ${ref.namespace}/${ref.name} ${done}`);
     },

@@ -3,14 +3,15 @@
 import { ApiError, clientCommand, connect, parseJobRef, type Client } from "./client";
 import { warn } from "./output";
 import { CliError } from "./run";
-import { formatMs, formatSecond, parseLimit, runTime, type Run, type RunPage } from "./runs";
+import { formatMs, formatSecond, parseLimit, runTime } from "./runs";
+import type { RunJson, RunPageJson } from "../runs/json";
 
 const FOLLOW_EVERY_MS = 2_000;
 /** Runs looked at per page while following; more than this many finishing in one interval is paged through. */
 const FOLLOW_PAGE = 100;
 
 /** `=== 2026-11-20 14:03:05 UTC  failed  exit 3  1.2s  run 42` */
-export function runHeader(r: Run): string {
+export function runHeader(r: RunJson): string {
   const parts = [formatSecond(runTime(r)), r.status];
   if (r.exit_code !== null) parts.push(`exit ${r.exit_code}`);
   if (r.duration_ms !== null) parts.push(formatMs(r.duration_ms));
@@ -20,14 +21,14 @@ export function runHeader(r: Run): string {
   return `=== ${parts.join("  ")}`;
 }
 
-function printRun(r: Run): void {
+function printRun(r: RunJson): void {
   const out = r.output ?? "";
   process.stdout.write(`${runHeader(r)}\n${out}${out && !out.endsWith("\n") ? "\n" : ""}`);
 }
 
 /** When a run ended: the order logs prints in (a timed-out start ends long after later starts began). */
-const endOf = (r: Run) => Date.parse(r.finished_at ?? r.started_at ?? "") || 0;
-const byEnd = (a: Run, b: Run) => endOf(a) - endOf(b) || a.id - b.id;
+const endOf = (r: RunJson) => Date.parse(r.finished_at ?? r.started_at ?? "") || 0;
+const byEnd = (a: RunJson, b: RunJson) => endOf(a) - endOf(b) || a.id - b.id;
 
 /** Follows a job's runs: remembers the newest run seen and the runs still open. */
 class Follower {
@@ -37,20 +38,20 @@ class Follower {
   constructor(
     private readonly client: Client,
     private readonly path: string,
-    seen: Run[],
+    seen: RunJson[],
   ) {
     this.newest = Math.max(0, ...seen.map((r) => r.id));
     for (const r of seen) if (r.status === "running") this.open.add(r.id);
   }
 
   /** The runs that finished since the last call, in the order they ended, with their output. */
-  async poll(): Promise<Run[]> {
-    const fresh: Run[] = [];
+  async poll(): Promise<RunJson[]> {
+    const fresh: RunJson[] = [];
     const listed = new Set<number>();
     let cursor: string | null = null;
     for (let pages = 0; pages < 10; pages++) {
       const query = new URLSearchParams({ limit: String(FOLLOW_PAGE), ...(cursor ? { cursor } : {}) });
-      const page: RunPage = await this.client.request("GET", `${this.path}/runs?${query}`);
+      const page: RunPageJson = await this.client.request("GET", `${this.path}/runs?${query}`);
       for (const r of page.runs) {
         listed.add(r.id);
         if (r.id > this.newest || this.open.has(r.id)) fresh.push(r);
@@ -63,13 +64,13 @@ class Follower {
     for (const id of this.open) {
       if (listed.has(id)) continue;
       try {
-        fresh.push(await this.client.request<Run>("GET", `/api/v1/runs/${id}`));
+        fresh.push(await this.client.request<RunJson>("GET", `/api/v1/runs/${id}`));
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) throw e;
         this.open.delete(id);
       }
     }
-    const done: Run[] = [];
+    const done: RunJson[] = [];
     for (const r of fresh) {
       this.newest = Math.max(this.newest, r.id);
       if (r.status === "running") this.open.add(r.id);
@@ -79,7 +80,7 @@ class Follower {
       }
     }
     // The list leaves output out (it could be megabytes a poll); fetch it for what we print.
-    return Promise.all(done.sort(byEnd).map((r) => (r.output !== undefined ? r : this.client.request<Run>("GET", `/api/v1/runs/${r.id}`))));
+    return Promise.all(done.sort(byEnd).map((r) => (r.output !== undefined ? r : this.client.request<RunJson>("GET", `/api/v1/runs/${r.id}`))));
   }
 }
 
@@ -96,7 +97,7 @@ export default clientCommand({
     const limit = parseLimit(args.limit, 100) ?? 10;
     const ref = parseJobRef(args.ref);
     const client = connect(args);
-    const page = await client.request<RunPage>("GET", `${ref.path}/runs?output=true&limit=${limit}`);
+    const page = await client.request<RunPageJson>("GET", `${ref.path}/runs?output=true&limit=${limit}`);
     for (const r of page.runs.filter((r) => r.status !== "running").sort(byEnd)) printRun(r);
     const running = page.runs.filter((r) => r.status === "running");
     if (!args.follow) {

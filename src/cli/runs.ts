@@ -5,28 +5,7 @@ import { clientArgs, clientCommand, connect } from "./client";
 import { printFields, printJson, printTable } from "./output";
 import { UsageError } from "./run";
 import { choiceFlag } from "./args";
-
-/** A run as the runs API returns it (see runJson in src/runs/runs.ts). */
-export interface Run {
-  id: number;
-  job: string;
-  job_id: string;
-  run_id: string | null;
-  status: string;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_ms: number | null;
-  exit_code: number | null;
-  reason: string | null;
-  source: string | null;
-  output_truncated: boolean;
-  output?: string | null;
-}
-
-export interface RunPage {
-  runs: Run[];
-  next_cursor: string | null;
-}
+import type { RunJson, RunPageJson } from "../runs/json";
 
 /** A duration for people: 350ms, 4.2s, 1m05s, 2h03m, 3d4h. */
 export function formatMs(ms: number | null | undefined): string {
@@ -49,7 +28,7 @@ export function formatSecond(t: string | null | undefined): string {
 }
 
 /** When a run began, or, for a finish that came without a start, when it ended. */
-export const runTime = (r: Run) => r.started_at ?? r.finished_at;
+export const runTime = (r: RunJson) => r.started_at ?? r.finished_at;
 
 /** `--since 2h` (that long ago) or a time the server reads (ISO 8601). */
 async function sinceParam(value: string, now = Date.now()): Promise<string> {
@@ -88,7 +67,7 @@ const list = clientCommand({
     if (args.status) query.set("status", choiceFlag("--status", args.status, (await import("../runs/runs")).RUN_STATUSES));
     if (args.since) query.set("since", await sinceParam(args.since));
     if (limit !== undefined) query.set("limit", String(limit));
-    const page = await connect(args).request<RunPage>("GET", `/api/v1/runs?${query}`);
+    const page = await connect(args).request<RunPageJson>("GET", `/api/v1/runs?${query}`);
     if (args.json) return printJson(page);
     printTable(
       ["STARTED", "JOB", "STATUS", "EXIT", "DURATION", "RUN ID"],
@@ -106,7 +85,7 @@ const get = clientCommand({
   },
   async run({ args }) {
     if (!/^\d+$/.test(args.id)) throw new UsageError(`expected a run id from 'crontopus runs list' (a number), got "${args.id}"`);
-    const run = await connect(args).request<Run>("GET", `/api/v1/runs/${args.id}`);
+    const run = await connect(args).request<RunJson>("GET", `/api/v1/runs/${args.id}`);
     if (args.json) return printJson(run);
     printFields([
       ["run", run.id],

@@ -3,13 +3,12 @@ import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { Invalid, UnsupportedMediaType } from "../errors";
 import { apiGroup } from "../http";
-import { requireScope } from "../auth/principal";
+import { requireScope, type Principal } from "../auth/principal";
 import { parseJobText } from "./manifest";
 import {
   createJob,
   deleteJob,
   getJob,
-  jobJson,
   listJobs,
   pauseJob,
   patchJob,
@@ -18,6 +17,7 @@ import {
   type Job,
   type WriteResult,
 } from "./jobs";
+import { jobJson } from "./json";
 import { createNamespace, deleteNamespace, listNamespaces } from "../tenants/namespaces";
 import { namespaceJson } from "../tenants/json";
 import { getTenantSettings } from "../tenants/tenants";
@@ -142,6 +142,18 @@ const jobBody = {
   content: { "application/json": { schema: JobInput }, "application/yaml": { schema: JobInput } } as Record<string, any>,
 };
 
+/** What PUT and PATCH read: the job the URL names and its body (see jobText). */
+interface NamedWrite {
+  principal: Principal | null;
+  params: { namespace: string; name: string };
+  body: unknown;
+  request: Request;
+  set: { status?: number | string };
+}
+
+/** PUT and PATCH write the job the URL names with one document: the same route but for the service call. */
+const namedWrite = (summary: string, answers: ReturnType<typeof responses>) => ({ params: jobRef, parse: jobText, detail: { summary, requestBody: jobBody, responses: answers } });
+
 export function jobsApi(ctx: AppContext) {
   const { db } = ctx;
   const badgeKey = (tenantId: string) => getTenantSettings(db, tenantId).badge_key;
@@ -150,6 +162,8 @@ export function jobsApi(ctx: AppContext) {
     set.status = r.created ? 201 : 200;
     return { ...show(r.job), warnings: r.warnings, changed: r.changed };
   };
+  const writeNamed = (write: typeof putJob, { principal, params, body, request, set }: NamedWrite) =>
+    answer(write(db, requireScope(principal, "write").tenantId, params.namespace, params.name, oneDocument(body, request.headers.get("content-type")), ctx.now()), set);
 
   return apiGroup(ctx, "", "jobs")
     .get(
@@ -211,20 +225,11 @@ export function jobsApi(ctx: AppContext) {
     )
     .put(
       "/jobs/:namespace/:name",
-      ({ principal, params, body, request, set }) => {
-        const p = requireScope(principal, "write");
-        const doc = oneDocument(body, request.headers.get("content-type"));
-        return answer(putJob(db, p.tenantId, params.namespace, params.name, doc, ctx.now()), set);
-      },
-      {
-        params: jobRef,
-        parse: jobText,
-        detail: {
-          summary: "Create or replace a job (201 created, 200 replaced or unchanged)",
-          requestBody: jobBody,
-          responses: { ...responses(200, "Replaced (`changed` false: it was already so)", JobWriteSchema, [415]), ...responses(201, "Created", JobWriteSchema) },
-        },
-      },
+      (c) => writeNamed(putJob, c),
+      namedWrite("Create or replace a job (201 created, 200 replaced or unchanged)", {
+        ...responses(200, "Replaced (`changed` false: it was already so)", JobWriteSchema, [415]),
+        ...responses(201, "Created", JobWriteSchema),
+      }),
     )
     .get(
       "/jobs/:namespace/:name",
@@ -234,16 +239,8 @@ export function jobsApi(ctx: AppContext) {
     )
     .patch(
       "/jobs/:namespace/:name",
-      ({ principal, params, body, request, set }) => {
-        const p = requireScope(principal, "write");
-        const doc = oneDocument(body, request.headers.get("content-type"));
-        return answer(patchJob(db, p.tenantId, params.namespace, params.name, doc, ctx.now()), set);
-      },
-      {
-        params: jobRef,
-        parse: jobText,
-        detail: { summary: "Change some fields of a job", requestBody: jobBody, responses: responses(200, "The job, with warnings", JobWriteSchema, [415]) },
-      },
+      (c) => writeNamed(patchJob, c),
+      namedWrite("Change some fields of a job", responses(200, "The job, with warnings", JobWriteSchema, [415])),
     )
     .delete(
       "/jobs/:namespace/:name",

@@ -1,19 +1,39 @@
 // Jobs: the rules and the SQL. Every function takes the tenant id first.
 import type { Db } from "../db";
-import { fromJson } from "../db";
+import { parseJsonColumn } from "../db";
 import { BadRequest, Conflict, Invalid, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
-import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
+import { nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "../tenants/namespaces";
 import { jobStates } from "../monitor/states";
-import { queueJobPurge } from "../runs/runs";
-import { isoTime } from "../time";
+import { queueJobPurge } from "../runs/purge";
 
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export interface JobRow {
+/** What the monitoring engine keeps about a job. */
+export interface JobMonitoring {
+  consecutive_failures: number;
+  checkins_total: number;
+  last_ping_at: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  last_duration_ms: number | null;
+  last_exit_code: number | null;
+  status_since: number | null;
+  expected_at: number | null;
+  next_deadline: number | null;
+  last_notified_at: number | null;
+  /** The newest applied check-in: the head of the job's history chain. */
+  last_checkin_id: number | null;
+  open_runs: number;
+  /** A trigger went out and no resolve since. */
+  alerting: boolean;
+}
+
+/** A row of the jobs table: the spec's columns (JSON text, 0/1 flags) and the monitoring state. */
+export interface JobRow extends Omit<JobMonitoring, "alerting"> {
   id: string;
   tenant_id: string;
   namespace: string;
@@ -41,40 +61,7 @@ export interface JobRow {
   start_grace_s: number | null;
   renotify_s: number | null;
   channels: string | null;
-  consecutive_failures: number;
-  checkins_total: number;
-  last_ping_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_duration_ms: number | null;
-  last_exit_code: number | null;
-  status_since: number | null;
-  expected_at: number | null;
-  next_deadline: number | null;
-  last_notified_at: number | null;
-  last_checkin_id: number | null;
-  open_runs: number;
   alerting: number;
-}
-
-/** What the monitoring engine keeps about a job. */
-export interface JobMonitoring {
-  consecutive_failures: number;
-  checkins_total: number;
-  last_ping_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_duration_ms: number | null;
-  last_exit_code: number | null;
-  status_since: number | null;
-  expected_at: number | null;
-  next_deadline: number | null;
-  last_notified_at: number | null;
-  /** The newest applied check-in: the head of the job's history chain. */
-  last_checkin_id: number | null;
-  open_runs: number;
-  /** A trigger went out and no resolve since. */
-  alerting: boolean;
 }
 
 export interface Job extends JobSpec, JobMonitoring {
@@ -92,20 +79,20 @@ export function rowToJob(r: JobRow): Job {
     tenant_id: r.tenant_id,
     namespace: r.namespace,
     name: r.name,
-    labels: fromJson(r.labels, {}),
-    annotations: fromJson(r.annotations, {}),
+    labels: parseJsonColumn(r.labels, {}),
+    annotations: parseJsonColumn(r.annotations, {}),
     schedule: r.schedule,
     timezone: r.timezone,
     command: r.command,
-    args: fromJson(r.args, []),
+    args: parseJsonColumn(r.args, []),
     working_dir: r.working_dir,
-    env: fromJson(r.env, {}),
+    env: parseJsonColumn(r.env, {}),
     grace_s: r.grace_s,
     timeout_s: r.timeout_s,
     enabled: r.enabled === 1,
     paused: r.paused === 1,
     status: r.status,
-    agent_selector: fromJson(r.agent_selector, null),
+    agent_selector: parseJsonColumn(r.agent_selector, null),
     user: r.run_as,
     ping_token: r.ping_token,
     created_at: r.created_at,
@@ -114,7 +101,7 @@ export function rowToJob(r: JobRow): Job {
     min_runtime_s: r.min_runtime_s,
     start_grace_s: r.start_grace_s,
     renotify_s: r.renotify_s,
-    channels: fromJson(r.channels, null),
+    channels: parseJsonColumn(r.channels, null),
     consecutive_failures: r.consecutive_failures,
     checkins_total: r.checkins_total,
     last_ping_at: r.last_ping_at,
@@ -132,59 +119,11 @@ export function rowToJob(r: JobRow): Job {
   };
 }
 
-const isoOrNull = (ms: number | null) => isoTime(ms);
-
-/** The job as the API returns it (and accepts back: see manifest.ts). */
-export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: string | null) {
+/** When the job is next expected to run, in epoch ms: an @every job one period after its last check-in, not one period after now. */
+export function nextRunTimes(job: Job, now: number, count = 5): number[] {
   const schedule = parseSchedule("schedule", job.schedule, job.timezone);
-  return {
-    id: job.id,
-    namespace: job.namespace,
-    name: job.name,
-    status: job.status,
-    labels: job.labels,
-    annotations: job.annotations,
-    schedule: job.schedule,
-    schedule_description: describeSchedule(schedule, job.timezone),
-    timezone: job.timezone,
-    // An @every job is expected one period after its last check-in, not one period after now.
-    next_runs: nextRuns(schedule, job.timezone, now, 5, schedule.kind === "every" && job.expected_at !== null ? job.expected_at - schedule.seconds * 1000 : undefined).map((ms) =>
-      formatInZone(ms, job.timezone),
-    ),
-    command: job.command,
-    args: job.args,
-    working_dir: job.working_dir,
-    env: job.env,
-    grace: job.grace_s,
-    timeout: job.timeout_s,
-    enabled: job.enabled,
-    paused: job.paused,
-    agent: job.agent_selector ? { selector: job.agent_selector } : null,
-    user: job.user,
-    alerts: {
-      after: job.alert_after,
-      min_runtime: job.min_runtime_s,
-      start_grace: job.start_grace_s,
-      renotify: job.renotify_s,
-      channels: job.channels,
-    },
-    ping_url: `${baseUrl}/ping/${job.ping_token}`,
-    ...(badgeKey ? { badge_url: `${baseUrl}/badge/${badgeKey}/${job.namespace}/${job.name}.svg` } : {}),
-    status_since: isoOrNull(job.status_since),
-    expected_at: job.expected_at === null ? null : formatInZone(job.expected_at, job.timezone),
-    last_ping_at: isoOrNull(job.last_ping_at),
-    last_success_at: isoOrNull(job.last_success_at),
-    last_failure_at: isoOrNull(job.last_failure_at),
-    last_duration_ms: job.last_duration_ms,
-    last_exit_code: job.last_exit_code,
-    consecutive_failures: job.consecutive_failures,
-    checkins_total: job.checkins_total,
-    created_at: isoTime(job.created_at),
-    updated_at: isoTime(job.updated_at),
-  };
+  return nextRuns(schedule, job.timezone, now, count, schedule.kind === "every" && job.expected_at !== null ? job.expected_at - schedule.seconds * 1000 : undefined);
 }
-
-export type JobJson = ReturnType<typeof jobJson>;
 
 /** The job with its current monitoring state: the one read every surface goes through. */
 export function currentJob(db: Db, r: JobRow): Job {
@@ -208,6 +147,25 @@ export function getJobById(db: Db, tenantId: string, id: string): Job {
   const r = db.query<JobRow, [string, string]>("SELECT * FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, id);
   if (!r) throw new NotFound("job");
   return currentJob(db, r);
+}
+
+/** A job as a check-in or a filter needs it: which one, whose, and the head of its history. */
+export type JobHandle = Pick<Job, "id" | "tenant_id" | "last_checkin_id">;
+
+/** The tenant's job a reference names: "namespace/name", "name" (namespace default) or the job's id. */
+export function resolveJobRef(db: Db, tenantId: string, ref: string): JobHandle {
+  const slash = ref.indexOf("/");
+  const row =
+    slash > 0
+      ? db.query<JobHandle, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND namespace = ? AND name = ?").get(tenantId, ref.slice(0, slash), ref.slice(slash + 1))
+      : db.query<JobHandle, [string, string, string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE tenant_id = ? AND (id = ? OR (namespace = 'default' AND name = ?))").get(tenantId, ref, ref);
+  if (!row) throw new NotFound(`job ${ref}`);
+  return row;
+}
+
+/** Whether a reference (as resolveJobRef reads it) names this job. */
+export function refersTo(ref: string, job: Pick<Job, "id" | "namespace" | "name">): boolean {
+  return ref === job.id || ref === `${job.namespace}/${job.name}` || (job.namespace === "default" && ref === job.name);
 }
 
 /** Warnings the caller should see beyond the parser's own, e.g. a manifest written for another tenant. */

@@ -397,10 +397,15 @@ const HINTS: Record<string, { plain: string; manifest: string }> = {
   environment: { plain: "env", manifest: "spec.env" },
 };
 
+/** Whether a job document is a crontopus/v1 manifest (apiVersion, kind, metadata, spec) rather than the API's plain JSON. */
+export function isManifest(doc: Record<string, unknown>): boolean {
+  return "apiVersion" in doc || "kind" in doc || isObj(doc.spec) || isObj(doc.metadata);
+}
+
 /** Turn a JSON or YAML document into job fields, checking their meaning. */
 export function parseJob(doc: unknown, opts: ParseJobOptions = {}): ParsedJob {
   if (!isObj(doc)) throw new Invalid("body", `expected a job object, got ${typeName(doc)}`);
-  const manifest = "apiVersion" in doc || "kind" in doc || isObj(doc.spec) || isObj(doc.metadata);
+  const manifest = isManifest(doc);
   const p = new JobReader(opts, manifest);
   if (manifest) p.readManifest(doc);
   else p.readPlain(doc);

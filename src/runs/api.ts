@@ -3,9 +3,9 @@ import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
-import { getJob } from "../jobs/jobs";
+import { getJob, resolveJobRef } from "../jobs/jobs";
 import { getRun, listFlips, listRuns } from "./runs";
-import { findCheckinJob } from "../checkins/checkins";
+import { flipJson, runJson, runPageJson } from "./json";
 
 const runQuery = t.Object({
   job: t.Optional(t.String({ description: "namespace/name, name (default namespace) or job id" })),
@@ -48,12 +48,12 @@ export function runsApi(ctx: AppContext) {
       "/runs",
       ({ principal, query }) => {
         const p = requireScope(principal, "read");
-        const jobId = query.job ? findCheckinJob(db, p.tenantId, query.job).id : undefined;
-        return listRuns(db, p.tenantId, { ...query, jobId });
+        const jobId = query.job ? resolveJobRef(db, p.tenantId, query.job).id : undefined;
+        return runPageJson(listRuns(db, p.tenantId, { ...query, jobId }));
       },
       { query: runQuery, detail: { summary: "Runs, newest first, a page at a time", responses: responses(200, "A page of runs", RunPageSchema) } },
     )
-    .get("/runs/:id", ({ principal, params }) => getRun(db, requireScope(principal, "read").tenantId, params.id), {
+    .get("/runs/:id", ({ principal, params }) => runJson(getRun(db, requireScope(principal, "read").tenantId, params.id)), {
       params: t.Object({ id: t.String({ description: "a run id from the list (a number)" }) }),
       detail: { summary: "One run, with its output", responses: responses(200, "The run", RunSchema) },
     })
@@ -62,7 +62,7 @@ export function runsApi(ctx: AppContext) {
       ({ principal, params, query }) => {
         const p = requireScope(principal, "read");
         const job = getJob(db, p.tenantId, params.namespace, params.name);
-        return listRuns(db, p.tenantId, { ...query, jobId: job.id });
+        return runPageJson(listRuns(db, p.tenantId, { ...query, jobId: job.id }));
       },
       { params: jobRef, query: t.Omit(runQuery, ["job"]), detail: { summary: "Runs of one job", responses: responses(200, "A page of runs", RunPageSchema) } },
     )
@@ -71,7 +71,7 @@ export function runsApi(ctx: AppContext) {
       ({ principal, params, query }) => {
         const p = requireScope(principal, "read");
         const job = getJob(db, p.tenantId, params.namespace, params.name);
-        return { flips: listFlips(db, p.tenantId, job.id, query.limit) };
+        return { flips: listFlips(db, p.tenantId, job.id, query.limit).map(flipJson) };
       },
       {
         params: jobRef,

@@ -11,7 +11,8 @@ import { CheckinWriter, type CheckinEvent } from "../checkins/writer";
 import { Engine } from "../monitor/engine";
 import { createLogger } from "../log";
 import { tempDir } from "../../test/helpers";
-import { listRuns, pruneHistory, Pruner, type PruneResult } from "./runs";
+import { listRuns } from "./runs";
+import { pruneHistory, Pruner, type PruneResult } from "./retention";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -67,9 +68,25 @@ describe("run history", () => {
     engine.tick(T0 + 60_000);
     const expected = db.query<{ id: number }, [string]>("SELECT id FROM checkins WHERE tenant_id = ? ORDER BY id DESC").all(acme).map((r) => r.id);
     expect(expected).toHaveLength(40);
-    expect(listRuns(db, acme, { limit: 5 }).runs.map((r) => r.job)).toEqual(["default/b", "default/c", "default/a", "default/b", "default/a"]);
+    expect(listRuns(db, acme, { limit: 5 }).runs.map((r) => r.job.name)).toEqual(["b", "c", "a", "b", "a"]);
     for (const limit of [1, 7, 40, 100]) expect(allPages(db, acme, limit)).toEqual(expected);
     expect(allPages(db, other, 10)).toHaveLength(2);
+  });
+
+  test("a cursor or a job id from another tenant reads none of that tenant's runs", async () => {
+    const { db, acme, other, writer, engine } = await setup();
+    const a = job(db, acme, "a");
+    const x = job(db, other, "x");
+    await send(writer, other, [[x, T0], [x, T0 + 1], [x, T0 + 2]]);
+    await send(writer, acme, [[a, T0 + 3]]);
+    engine.tick(T0 + 60_000);
+    const theirs = db.query<{ id: number }, [string]>("SELECT id FROM checkins WHERE tenant_id = ? ORDER BY id DESC").get(other)!.id;
+    // Acme's job walked from a cursor on the other tenant's chain stops at once.
+    expect(listRuns(db, acme, { jobId: a, cursor: String(theirs) }).runs).toEqual([]);
+    // The other tenant's job named by acme: nothing, not even from its own head.
+    expect(listRuns(db, acme, { jobId: x }).runs).toEqual([]);
+    expect(listRuns(db, acme, { jobId: x, cursor: String(theirs) }).runs).toEqual([]);
+    expect(listRuns(db, acme, { cursor: String(theirs + 1) }).runs.map((r) => r.job.name)).toEqual(["a"]);
   });
 
   test("far down the history, past what one request walks, pages still cover every run once", async () => {

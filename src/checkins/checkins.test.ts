@@ -1,0 +1,61 @@
+// Who may check in for which job, at the service: acme's credentials and backup's own token
+// (alice's tenant), and globex's job (charlie's) that acme must not even see.
+import { describe, expect, test } from "bun:test";
+import { migrate, openDb } from "../db";
+import { createTenant } from "../tenants/tenants";
+import { putJob } from "../jobs/jobs";
+import { Forbidden, NotFound, Unauthorized } from "../errors";
+import { apiCheckin, checkinTarget } from "./checkins";
+
+const NOW = Date.UTC(2026, 10, 20, 12);
+
+function setup() {
+  const db = openDb(":memory:");
+  migrate(db);
+  const acme = createTenant(db, { slug: "acme" }, null).id;
+  const globex = createTenant(db, { slug: "globex" }, null).id;
+  const backup = putJob(db, acme, "default", "backup", { schedule: "@daily" }, NOW).job;
+  const report = putJob(db, acme, "ops", "report", { schedule: "@hourly" }, NOW).job;
+  const secret = putJob(db, globex, "ops", "secret", { schedule: "@daily" }, NOW).job;
+  return { db, acme, globex, backup, report, secret };
+}
+
+describe("checkinTarget", () => {
+  test("a tenant's credential checks in for any job of its tenant, named by namespace/name, name or id", () => {
+    const { db, acme, backup, report } = setup();
+    const alice = { tenantId: acme, source: "api (alice@example.com)" };
+    for (const ref of ["default/backup", "backup", backup.id]) expect(checkinTarget(db, alice, ref).target.id).toBe(backup.id);
+    expect(checkinTarget(db, alice, "ops/report")).toEqual({ target: { id: report.id, tenant_id: acme, last_checkin_id: null }, source: "api (alice@example.com)" });
+  });
+
+  test("another tenant's job is not found, by any name, as a job that does not exist", () => {
+    const { db, acme, secret } = setup();
+    const alice = { tenantId: acme, source: "api (alice@example.com)" };
+    for (const ref of ["ops/secret", secret.id, "ops/nothing"]) {
+      expect(() => checkinTarget(db, alice, ref)).toThrow(NotFound);
+      expect(() => checkinTarget(db, alice, ref)).toThrow(`job ${ref}`);
+    }
+  });
+
+  test("a job's own token checks in for that job only", () => {
+    const { db, acme, backup, report, secret } = setup();
+    const token = { jobToken: backup.ping_token };
+    for (const ref of ["default/backup", "backup", backup.id]) {
+      expect(checkinTarget(db, token, ref)).toEqual({ target: { id: backup.id, tenant_id: acme, last_checkin_id: null }, source: "job token" });
+    }
+    // Another job of its tenant, or of another tenant: refused, without saying whether it exists.
+    for (const ref of ["ops/report", report.id, secret.id, "ops/nothing"]) expect(() => checkinTarget(db, token, ref)).toThrow(Forbidden);
+  });
+
+  test("a token that is no job's is refused", () => {
+    const { db } = setup();
+    expect(() => checkinTarget(db, { jobToken: "not-a-token" }, "backup")).toThrow(Unauthorized);
+  });
+});
+
+test("apiCheckin: the log entry for the job the credential may check in for, its source naming the host", () => {
+  const { db, acme, backup } = setup();
+  const event = apiCheckin(db, { jobToken: backup.ping_token }, { job: "backup", kind: "success", host: "db1" }, 1024, NOW);
+  expect(event).toMatchObject({ tenant_id: acme, job_id: backup.id, kind: "success", exit_code: 0, received_at: NOW, source: "job token on db1" });
+  expect(apiCheckin(db, { tenantId: acme, source: "agent db1" }, { job: "backup", kind: "start" }, 1024, NOW).source).toBe("agent db1");
+});

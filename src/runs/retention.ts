@@ -1,0 +1,230 @@
+// Retention: cross-tenant on purpose. One pass walks the whole check-in log (it has no index on
+// tenant) and every tenant's jobs, cutting each tenant's history to its own retention_days and
+// retention_runs. Nothing here answers a tenant's request; the server runs it in the background.
+import type { Db } from "../db";
+import { VISIBLE } from "./runs";
+
+/**
+ * Check-ins past their tenant's retention, oldest first through the whole log (it has no index
+ * on tenant: appends stay cheap). Ids follow arrival, so a pass stops at the first row every
+ * tenant keeps; rows of tenants that keep longer are stepped over and the place is remembered
+ * (engine_state 'prune_from'), so a pass cut short goes on from there next time.
+ * Rows of tenants that no longer exist go once they are older than the shortest retention.
+ * One step (yield) per page of the log, each its own short transaction.
+ */
+function* pruneLog(db: Db, cutoffs: Map<string, number>, applied: number, out: PruneResult): Generator<void, void> {
+  let newestCutoff = -Infinity;
+  for (const c of cutoffs.values()) newestCutoff = Math.max(newestCutoff, c);
+  const position = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'prune_from'");
+  const savePosition = db.query("INSERT INTO engine_state (key, value) VALUES ('prune_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  const page = db.query<{ id: number; tenant_id: string; received_at: number; status: string }, [number, number]>(
+    "SELECT id, tenant_id, received_at, status FROM checkins WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000",
+  );
+  const del = db.query("DELETE FROM checkins WHERE id = ?");
+  let from = position.get()?.value ?? 0;
+  for (let more = true; more; ) {
+    db.transaction(() => {
+      const rows = page.all(from, applied);
+      more = rows.length === 1000;
+      for (const r of rows) {
+        if (r.received_at >= newestCutoff) {
+          // Every tenant keeps this one and (nearly) all after it: the next pass starts over.
+          more = false;
+          break;
+        }
+        if (r.status !== "running" && r.received_at < (cutoffs.get(r.tenant_id) ?? Infinity)) {
+          del.run(r.id);
+          out.checkins++;
+        }
+        from = r.id;
+      }
+      // Saved with the step: a pass cut short (or a restart) goes on from here.
+      savePosition.run(more ? from : 0);
+    })();
+    if (more) yield;
+  }
+}
+
+export interface PruneResult {
+  checkins: number;
+  flips: number;
+  notifications: number;
+}
+
+/**
+ * One retention pass as a series of short steps, each its own transaction: the generator
+ * yields between them, so whoever drives it decides how long the server is held up at a time.
+ * The flips and notifications go with the first step of the log.
+ */
+function* prunePass(db: Db, now: number, out: PruneResult): Generator<void, void> {
+  const applied = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'").get()!.value;
+  const del = db.query("DELETE FROM checkins WHERE id = ?");
+  const tenants = db.query<{ id: string; retention_days: number; retention_runs: number }, []>("SELECT id, retention_days, retention_runs FROM tenants").all();
+  const cutoffs = new Map(tenants.map((t) => [t.id, now - t.retention_days * 86_400_000]));
+  for (const t of tenants) {
+    const cutoff = cutoffs.get(t.id)!;
+    db.transaction(() => {
+      out.flips += db.query("DELETE FROM flips WHERE tenant_id = ? AND created_at < ?").run(t.id, cutoff).changes;
+      out.notifications += db.query("DELETE FROM notifications WHERE tenant_id = ? AND created_at < ? AND status != 'pending'").run(t.id, cutoff).changes;
+    })();
+  }
+  yield* pruneLog(db, cutoffs, applied, out);
+  for (const t of tenants) {
+    // Per job: keep the newest retention_runs runs of each chain; cut the rest.
+    const jobs = db
+      .query<{ id: string; last_checkin_id: number }, [string, number]>(
+        "SELECT id, last_checkin_id FROM jobs WHERE tenant_id = ? AND last_checkin_id IS NOT NULL AND checkins_total > ?",
+      )
+      .all(t.id, t.retention_runs);
+    const link = db.query<{ prev_id: number | null; status: string }, [number]>("SELECT prev_id, status FROM checkins WHERE id = ?");
+    for (const j of jobs) {
+      yield;
+      // The tail below the newest retention_runs runs, cut off the chain first.
+      let id = db.transaction((): number | null => {
+        let id: number | null = j.last_checkin_id;
+        let kept = 0;
+        let last: number | null = null;
+        while (id !== null && kept < t.retention_runs) {
+          const r = link.get(id);
+          if (!r) return null;
+          if (VISIBLE.has(r.status)) kept++;
+          last = id;
+          id = r.prev_id;
+        }
+        if (last === null || id === null) return null;
+        db.query("UPDATE checkins SET prev_id = NULL WHERE id = ?").run(last);
+        return id;
+      })();
+      // Then deleted 100 rows a step: a busy job's tail can be hundreds of thousands of
+      // rows, far too many for one transaction between two requests. (A pass stopped half-way
+      // leaves the rest of a cut tail to age-based retention.)
+      while (id !== null) {
+        id = db.transaction((): number | null => {
+          let at: number | null = id;
+          for (let n = 0; at !== null && n < 100; n++) {
+            const r = link.get(at);
+            if (!r) return null;
+            if (r.status !== "running") {
+              del.run(at);
+              out.checkins++;
+            }
+            at = r.prev_id;
+          }
+          return at;
+        })();
+        if (id !== null) yield;
+      }
+    }
+  }
+}
+
+/**
+ * Retention, per tenant: check-ins older than retention_days, each job's runs beyond its newest
+ * retention_runs, and flips and finished notifications older than retention_days. Runs steps
+ * for at most `budgetMs` (at least one step of the log), so a large backlog never holds the
+ * caller up for long; the log's place is kept for the next call.
+ */
+export function pruneHistory(db: Db, now: number, budgetMs = 200): PruneResult {
+  const out: PruneResult = { checkins: 0, flips: 0, notifications: 0 };
+  const started = performance.now();
+  const pass = prunePass(db, now, out);
+  for (let step = pass.next(); !step.done && performance.now() - started < budgetMs; step = pass.next());
+  pass.return();
+  return out;
+}
+
+/** How the server paces retention on its event loop. */
+export interface PrunerOptions {
+  /** How long one slice of steps may hold the event loop. */
+  sliceMs?: number;
+  /** The pause between slices while a pass has more to do (the server answers in it). */
+  gapMs?: number;
+  /** Time between passes. */
+  everyMs?: number;
+  /** The first pass after start (default: everyMs). */
+  firstMs?: number;
+  /** How soon a pass starts after soon() (several changes in a row make one pass). */
+  soonMs?: number;
+  /** True while the server would rather not write more (e.g. the WAL is over its limit): the pass waits. */
+  busy?: () => boolean;
+}
+
+/**
+ * Runs retention passes in the server: every `everyMs`, and a pass goes on in slices of at most
+ * `sliceMs`, `gapMs` apart, until it is done, however much is due. One pass at 200 ms each ten
+ * minutes held every request up for 200 ms at a time and took a day for a backlog of millions
+ * of rows (after retention_days was lowered); in slices it holds nothing up for more than a few
+ * milliseconds and deletes a quarter of a 20-million-row log in minutes.
+ */
+export class Pruner {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private pass: Generator<void, void> | null = null;
+  private result: PruneResult = { checkins: 0, flips: 0, notifications: 0 };
+  private passStarted = 0;
+  private readonly sliceMs: number;
+  private readonly gapMs: number;
+  private readonly everyMs: number;
+  private readonly busy: () => boolean;
+  private readonly soonMs: number;
+  private dueAt = Infinity;
+  private stopped = false;
+  /** Called after each slice that wrote (the WAL guard checkpoints between writes). */
+  afterSlice: () => void = () => {};
+  /** Called when a pass ends, with what it deleted and how long it took. */
+  onPass: (r: PruneResult, ms: number) => void = () => {};
+  onError: (e: unknown) => void = () => {};
+
+  constructor(private readonly db: Db, private readonly now: () => number, opts: PrunerOptions = {}) {
+    this.sliceMs = opts.sliceMs ?? 2;
+    this.gapMs = opts.gapMs ?? 12;
+    this.everyMs = opts.everyMs ?? 10 * 60_000;
+    this.busy = opts.busy ?? (() => false);
+    this.soonMs = opts.soonMs ?? 2000;
+    this.schedule(opts.firstMs ?? this.everyMs);
+  }
+
+  /** A pass soon (retention was lowered): unless one is running or already due sooner. */
+  soon(): void {
+    if (this.pass || this.stopped || this.dueAt <= performance.now() + this.soonMs) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(this.soonMs);
+  }
+
+  private schedule(ms: number): void {
+    this.dueAt = performance.now() + ms;
+    this.timer = setTimeout(() => this.slice(), ms);
+  }
+
+  private slice(): void {
+    this.timer = null;
+    const started = performance.now();
+    try {
+      if (!this.pass) {
+        this.result = { checkins: 0, flips: 0, notifications: 0 };
+        this.passStarted = started;
+        this.pass = prunePass(this.db, this.now(), this.result);
+      }
+      // Deleting writes as much WAL as it deletes: wait while the log is over its limit, so
+      // retention goes no faster than checkpoints copy it back.
+      if (this.busy()) return this.schedule(this.gapMs);
+      let step = this.pass.next();
+      while (!step.done && performance.now() - started < this.sliceMs) step = this.pass.next();
+      this.afterSlice();
+      if (!step.done) return this.schedule(this.gapMs);
+      this.pass = null;
+      this.onPass(this.result, performance.now() - this.passStarted);
+    } catch (e) {
+      this.pass = null;
+      this.onError(e);
+    }
+    this.schedule(this.everyMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pass?.return();
+    this.pass = null;
+  }
+}
