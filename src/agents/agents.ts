@@ -6,10 +6,8 @@ import type { Db } from "../db";
 import { Conflict, Invalid, NotFound, Unauthorized } from "../errors";
 import { newId, newToken, sha256 } from "../tokens";
 import { createJob, getJobById, type Job, type JobRow, rowToJob } from "../jobs/jobs";
-import { findChannelsByName } from "../alerts/channels";
-import { enqueueNotification } from "../alerts/outbox";
-import type { AlertEvent, AlertMessage } from "../alerts/message";
-import { jobConsoleUrl } from "../alerts/message";
+import { AlertFanOut } from "../alerts/fanout";
+import type { AlertEvent } from "../alerts/message";
 import { isoTime } from "../time";
 import { checkCount, checkLength, LIMITS } from "../limits";
 
@@ -474,24 +472,20 @@ export function flipAgent(db: Db, agent: AgentRow, f: AgentFlip, baseUrl: string
   const reason = going
     ? `${f.reason}; ${hosted.length ? `runs of the ${hosted.length} job(s) it hosts are folded into this alert: ${hosted.slice(0, 20).join(", ")}${hosted.length > 20 ? ", …" : ""}` : "it hosts no jobs"}`
     : f.reason;
-  const tenant = db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?").get(agent.tenant_id)!;
-  const message: AlertMessage = {
+  return new AlertFanOut(db, baseUrl).queue({
+    tenantId: agent.tenant_id,
     event,
-    tenant,
     job: null,
-    agent: { id: agent.id, name: agent.name, hostname: agent.hostname, url: `${baseUrl.replace(/\/+$/, "")}/agents/${agent.id}` },
+    agent,
     status: f.to,
-    previous_status: f.from,
+    previousStatus: f.from,
     reason,
-    since: isoTime(f.at),
-    last_output: null,
-    dedup_key: `crontopus-agent-${agent.id}`,
-  };
-  let n = 0;
-  for (const ch of findChannelsByName(db, agent.tenant_id, null)) {
-    if (enqueueNotification(db, { tenantId: agent.tenant_id, channelId: ch.id, jobId: null, flipId: null, event, dedupKey: `agent-flip:${flipId}:${ch.id}`, message }, f.at) !== null) n++;
-  }
-  return n;
+    since: f.at,
+    incidentKey: `crontopus-agent-${agent.id}`,
+    flipId: null,
+    outboxKey: (channelId) => `agent-flip:${flipId}:${channelId}`,
+    at: f.at,
+  });
 }
 
 /** Agents whose heartbeats stopped: flips them offline. Called by the engine's tick, in its transaction. */
@@ -592,24 +586,20 @@ export function report(db: Db, agent: AgentRow, input: ReportInput, baseUrl: str
 
 function notifyDrift(db: Db, agent: AgentRow, jobId: string, detail: string, baseUrl: string, now: number): number {
   const job = getJobById(db, agent.tenant_id, jobId);
-  const tenant = db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?").get(agent.tenant_id)!;
-  const message: AlertMessage = {
+  return new AlertFanOut(db, baseUrl).queue({
+    tenantId: agent.tenant_id,
     event: "drift",
-    tenant,
-    job: { id: job.id, namespace: job.namespace, name: job.name, url: jobConsoleUrl(baseUrl, job.namespace, job.name) },
-    agent: { id: agent.id, name: agent.name, hostname: agent.hostname, url: `${baseUrl.replace(/\/+$/, "")}/agents/${agent.id}` },
+    job,
+    agent,
     status: job.status,
-    previous_status: null,
+    previousStatus: null,
     reason: `on ${agent.name} (${agent.hostname}): ${detail}; the agent restored it`,
-    since: new Date(now).toISOString(),
-    last_output: null,
-    dedup_key: `crontopus-drift-${agent.id}-${job.id}`,
-  };
-  let n = 0;
-  for (const ch of findChannelsByName(db, agent.tenant_id, job.channels)) {
-    if (enqueueNotification(db, { tenantId: agent.tenant_id, channelId: ch.id, jobId: job.id, flipId: null, event: "drift", dedupKey: `drift:${agent.id}:${job.id}:${now}:${ch.id}`, message }, now) !== null) n++;
-  }
-  return n;
+    since: now,
+    incidentKey: `crontopus-drift-${agent.id}-${job.id}`,
+    flipId: null,
+    outboxKey: (channelId) => `drift:${agent.id}:${job.id}:${now}:${channelId}`,
+    at: now,
+  });
 }
 
 // ---------------------------------------------------------------------------------------
