@@ -11,7 +11,7 @@ import { judgeRun, onDeadline, onFinish, onStart, type Flip } from "./state";
 import type { CheckinRow } from "../checkins/writer";
 import { AlertFanOut } from "../alerts/fanout";
 import type { AlertEvent } from "../alerts/message";
-import { fireAgentDeadlines, foldedInto } from "../agents/agents";
+import { fireAgentDeadlinesAllTenants, foldedInto } from "../agents/liveness";
 import { jobStates, type Held, type JobStates } from "./states";
 
 interface OpenRun {
@@ -191,7 +191,7 @@ export class Engine {
       stats.behind = rows.length === MAX_CHECKINS_PER_TICK;
       this.fireRunDeadlines(stats, now);
       this.fireJobDeadlines(stats, now);
-      const agents = fireAgentDeadlines(this.ctx.db, this.ctx.baseUrl, now);
+      const agents = fireAgentDeadlinesAllTenants(this.ctx.db, this.ctx.baseUrl, now);
       stats.flips += agents.flips;
       stats.notifications += agents.notifications;
       this.flush(flushAll, now);
@@ -376,7 +376,7 @@ export class Engine {
     if (flips.length) this.states.urgent(l);
     for (const f of flips) {
       // A job missed its run because its host is offline: the agent's alert covers it.
-      const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.id) : null;
+      const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.tenant_id, l.job.id) : null;
       const reason = folded ? `${f.reason} (agent ${folded.join(", ")} offline: folded into its alert)` : f.reason;
       const flipId = this.q.insertFlip.get(l.job.tenant_id, l.job.id, f.from, f.to, reason, f.at)!.id;
       stats.flips++;
