@@ -8,7 +8,7 @@ import { Unauthorized } from "../errors";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
 import { RateLimiter } from "../ratelimit";
-import { getJob, jobJson } from "../jobs/jobs";
+import { jobJson } from "../jobs/jobs";
 import { getTenantSettings } from "../auth/identity";
 import { clientIp } from "../clientip";
 import { AGENT_STATUSES, INSTANCE_STATES, type Agent, type AgentStatus } from "./model";
@@ -184,11 +184,7 @@ export function agentsApi(ctx: AppContext) {
     )
     .get(
       "/jobs/:namespace/:name/agents",
-      ({ principal, params }) => {
-        const p = requireScope(principal, "read");
-        const job = getJob(db, p.tenantId, params.namespace, params.name);
-        return { agents: jobAgents(db, p.tenantId, job.id).map(jobAgentJson) };
-      },
+      ({ principal, params }) => ({ agents: jobAgents(db, requireScope(principal, "read").tenantId, params.namespace, params.name).map(jobAgentJson) }),
       {
         params: t.Object({ namespace: t.String(), name: t.String() }),
         detail: { summary: "The agents a job goes to, and the state each reported", responses: responses(200, "The agents", t.Object({ agents: t.Array(Loose) })) },

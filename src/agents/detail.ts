@@ -1,7 +1,7 @@
 // Reading what is on a host: an agent with its job instances (as reported, or pending since
 // assigned) and the entries it discovered; and the other way round, the agents of a job.
 import type { Db } from "../db";
-import { getJobById } from "../jobs/jobs";
+import { getJob } from "../jobs/jobs";
 import { jobsForAgent, selectorMatches } from "./desired";
 import { findAgent, listAgents } from "./registry";
 import type { AgentDetail, DiscoveredEntry, InstanceState, JobAgent, JobInstance } from "./model";
@@ -34,8 +34,8 @@ function discoveredEntries(db: Db, tenantId: string, agentId: string): Discovere
 }
 
 /** The agents a job goes to, with the state each reported for it; and those still reporting it. */
-export function jobAgents(db: Db, tenantId: string, jobId: string): JobAgent[] {
-  const job = getJobById(db, tenantId, jobId);
+export function jobAgents(db: Db, tenantId: string, namespace: string, name: string): JobAgent[] {
+  const job = getJob(db, tenantId, namespace, name);
   const states = new Map(
     db
       .query<{ agent_id: string; state: InstanceState; message: string | null; updated_at: number }, [string, string]>(
