@@ -39,6 +39,7 @@ function checkReport(input: ReportInput): void {
 export function report(db: Db, agent: Agent, input: ReportInput, baseUrl: string, now: number): { notifications: number } {
   checkReport(input);
   const tenant = agent.tenant_id;
+  const alerts = new AlertFanOut(db, baseUrl);
   let notifications = 0;
   db.transaction(() => {
     const known = new Set(db.query<{ id: string }, [string]>("SELECT id FROM jobs WHERE tenant_id = ?").all(tenant).map((r) => r.id));
@@ -49,9 +50,10 @@ export function report(db: Db, agent: Agent, input: ReportInput, baseUrl: string
       seen.add(j.job_id);
       db.query(
         `INSERT INTO agent_jobs (agent_id, job_id, tenant_id, state, message, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (agent_id, job_id) DO UPDATE SET state = excluded.state, message = excluded.message, updated_at = excluded.updated_at`,
+         ON CONFLICT (agent_id, job_id) DO UPDATE SET state = excluded.state, message = excluded.message, updated_at = excluded.updated_at
+         WHERE agent_jobs.tenant_id = excluded.tenant_id`,
       ).run(agent.id, j.job_id, tenant, j.state, j.message ?? null, now);
-      if (j.state === "drifted") notifications += alertDrift(db, agent, j.job_id, j.message ?? "its managed entry was changed by hand", baseUrl, now);
+      if (j.state === "drifted") notifications += alertDrift(db, alerts, agent, j.job_id, j.message ?? "its managed entry was changed by hand", now);
     }
     const reported = db.query<{ job_id: string }, [string, string]>("SELECT job_id FROM agent_jobs WHERE tenant_id = ? AND agent_id = ?").all(tenant, agent.id);
     for (const r of reported) {
@@ -66,7 +68,8 @@ export function report(db: Db, agent: Agent, input: ReportInput, baseUrl: string
           `INSERT INTO agent_discovered (agent_id, id, tenant_id, user, schedule, command, line, first_seen_at, last_seen_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (agent_id, id) DO UPDATE SET user = excluded.user, schedule = excluded.schedule, command = excluded.command,
-             line = excluded.line, last_seen_at = excluded.last_seen_at`,
+             line = excluded.line, last_seen_at = excluded.last_seen_at
+           WHERE agent_discovered.tenant_id = excluded.tenant_id`,
         ).run(agent.id, d.id, tenant, d.user ?? null, d.schedule, d.command, d.line, now, now);
       }
       // Gone from the host (removed by hand, or replaced by the managed entry after adoption).
@@ -79,9 +82,9 @@ export function report(db: Db, agent: Agent, input: ReportInput, baseUrl: string
   return { notifications };
 }
 
-function alertDrift(db: Db, agent: Agent, jobId: string, detail: string, baseUrl: string, now: number): number {
+function alertDrift(db: Db, alerts: AlertFanOut, agent: Agent, jobId: string, detail: string, now: number): number {
   const job = getJobById(db, agent.tenant_id, jobId);
-  return new AlertFanOut(db, baseUrl).queue({
+  return alerts.queue({
     tenantId: agent.tenant_id,
     event: "drift",
     job,
