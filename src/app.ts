@@ -4,6 +4,7 @@ import type { Db } from "./db";
 import type { AppContext } from "./context";
 import { createLogger, type Logger } from "./log";
 import { createSessions } from "./auth/sessions";
+import { LoginThrottle } from "./auth/login";
 import { authApi } from "./auth/api";
 import { tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
@@ -44,6 +45,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     config,
     log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
+    loginThrottle: new LoginThrottle(),
     secrets: openSecretBox(config.secretKeyPath),
     checkins,
     storage,

@@ -2,6 +2,7 @@ import type { Config } from "./config";
 import type { Db } from "./db";
 import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
+import type { LoginThrottle } from "./auth/login";
 import type { CheckinWriter } from "./checkins/writer";
 import type { Engine } from "./monitor/engine";
 import type { SecretBox } from "./secrets";
@@ -13,6 +14,8 @@ export interface AppContext {
   config: Config;
   log: Logger;
   sessions: Sessions;
+  /** Login attempts per address and account, shared by every surface that logs people in. */
+  loginThrottle: LoginThrottle;
   /** Encrypts secrets at rest with the key file (CRONTOPUS_SECRET_KEY_PATH), read on first use. */
   secrets: SecretBox;
   /** The check-in log's writer (group commit). */

@@ -1,43 +1,67 @@
-/** Domain errors: services throw these; each surface renders them its own way. */
+/**
+ * Domain errors: services throw these, saying what went wrong and never how to answer it. Each
+ * surface maps them: the API to its error shape and status (http.ts), the CLI to a line and an
+ * exit code (cli/run.ts).
+ */
+
+/** What kind of failure: the API's error code, and what every surface tells apart. */
+export type ErrorCode =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "validation_failed"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "storage_unavailable";
+
+/** One field that is wrong, and why: "spec.schedule", "is not a cron expression". */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
 export class AppError extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    /** The fields at fault, when the error is about input. */
+    readonly details?: FieldIssue[],
   ) {
     super(message);
     this.name = new.target.name;
   }
 }
 
+/** A request that makes no sense as a whole (no field to point at). */
 export class BadRequest extends AppError {
-  constructor(message: string, details?: unknown) {
-    super(400, "bad_request", message, details);
+  constructor(message: string, details?: FieldIssue[]) {
+    super("bad_request", message, details);
   }
 }
 
 export class Unauthorized extends AppError {
   constructor(message = "authentication required") {
-    super(401, "unauthorized", message);
+    super("unauthorized", message);
   }
 }
 
 export class Forbidden extends AppError {
   constructor(message = "not allowed") {
-    super(403, "forbidden", message);
+    super("forbidden", message);
   }
 }
 
 export class NotFound extends AppError {
   constructor(what: string) {
-    super(404, "not_found", `${what} not found`);
+    super("not_found", `${what} not found`);
   }
 }
 
 export class Conflict extends AppError {
   constructor(message: string) {
-    super(409, "conflict", message);
+    super("conflict", message);
   }
 }
 
@@ -47,13 +71,14 @@ export class Invalid extends AppError {
     readonly field: string,
     message: string,
   ) {
-    super(422, "validation_failed", `${field}: ${message}`, [{ field, message }]);
+    super("validation_failed", `${field}: ${message}`, [{ field, message }]);
   }
 }
 
+/** Input in a form this service does not read (a body sent as a type it does not take). */
 export class UnsupportedMediaType extends AppError {
   constructor(message: string) {
-    super(415, "unsupported_media_type", message);
+    super("unsupported_media_type", message);
   }
 }
 
@@ -62,7 +87,7 @@ export class TooManyRequests extends AppError {
     message = "too many requests",
     readonly retryAfterSeconds = 60,
   ) {
-    super(429, "rate_limited", message);
+    super("rate_limited", message);
   }
 }
 
@@ -76,6 +101,6 @@ export class StorageUnavailable extends AppError {
     readonly reason: string,
     readonly retryAfterSeconds = 30,
   ) {
-    super(503, "storage_unavailable", `not stored: ${reason}; try again later`);
+    super("storage_unavailable", `not stored: ${reason}; try again later`);
   }
 }

@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import { authenticate } from "./auth/authenticate";
 import type { AppContext } from "./context";
-import { AppError, StorageUnavailable, TooManyRequests } from "./errors";
+import { AppError, StorageUnavailable, TooManyRequests, type ErrorCode } from "./errors";
 import { storageFault } from "./db";
 import { newId } from "./tokens";
 import { explain, type Issue } from "./validation";
@@ -75,6 +75,19 @@ function fieldHolding(input: RequestInput, value: unknown): string | null {
   return null;
 }
 
+/** The API's status for each kind of domain error: the one place it is decided. */
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unsupported_media_type: 415,
+  validation_failed: 422,
+  rate_limited: 429,
+  storage_unavailable: 503,
+};
+
 /** Maps any error thrown on the API to `{"error": {code, message, details?}}`. */
 export function renderApiError(ctx: AppContext, code: string | number, error: unknown, request: Request, input: RequestInput = {}): Response {
   // A route's own body parser (the job routes') refuses with a domain error; Elysia wraps it.
@@ -90,7 +103,7 @@ export function renderApiError(ctx: AppContext, code: string | number, error: un
   if (error instanceof AppError) {
     const retry = error instanceof TooManyRequests || error instanceof StorageUnavailable ? error.retryAfterSeconds : null;
     const headers = retry !== null ? { "retry-after": String(retry) } : undefined;
-    return errorResponse(error.status, error.code, error.message, error.details, headers);
+    return errorResponse(STATUS[error.code], error.code, error.message, error.details, headers);
   }
   switch (code) {
     case "VALIDATION": {

@@ -143,46 +143,49 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   pruner.onError = (e) => ctx.log.error("pruning failed", { error: String(e) });
   // Deleted jobs' check-ins, a slice at a time.
   const purger = startPurger(db, (e) => ctx.log.error("purging deleted jobs failed", { error: String(e) }));
-  app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
-  const server = app.server!;
+  let server: NonNullable<typeof app.server> | null = null;
+  const stop = async () => {
+    // Every step runs whatever the one before did: on a full disk or a read-only file the
+    // engine's last write-back and the final checkpoint fail, and the process must still end.
+    // Nothing committed is lost by that: it is in the WAL, checkpointed at the next start.
+    const step = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (e) {
+        ctx.log.warn(`stop: ${what} failed`, { error: e instanceof Error ? e.message : String(e) });
+      }
+    };
+    // Let requests in flight (pings waiting for their commit) finish; then close the rest.
+    await step("closing connections", async () => {
+      if (!server) return;
+      await Promise.race([server.stop(false), Bun.sleep(2000)]);
+      await server.stop(true);
+    });
+    await step("stopping retention", () => pruner.stop());
+    await step("stopping the purger", () => purger.stop());
+    await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
+    await step("committing the last check-ins", () => ctx.checkins.flush());
+    await step("stopping the engine", () => engine.stop());
+    await step("stopping the WAL guard", () => wal?.stop());
+    await Promise.all([
+      step("stopping the dispatcher", () => Promise.race([dispatcher.stop(), Bun.sleep(2000)])),
+      step("stopping the checkpointer", () => checkpointer?.stop()),
+    ]);
+    await step("final checkpoint", () => db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    await step("closing the database", () => db.close());
+    lock.release();
+  };
+  try {
+    app.listen({ port: config.port, hostname: config.host, reusePort: false, maxRequestBodySize: 256 * 1024 * 1024 });
+    server = app.server!;
+  } catch (e) {
+    // The port is taken (or similar): give back what was started, the lock included, so an
+    // embedding process can try again.
+    await stop();
+    throw e;
+  }
   const port = server.port!;
   ctx.log.info("listening", { url: `http://${config.host}:${port}`, base_url: config.baseUrl, data_dir: config.dataDir });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    ctx,
-    engine,
-    dispatcher,
-    async stop() {
-      // Every step runs whatever the one before did: on a full disk or a read-only file the
-      // engine's last write-back and the final checkpoint fail, and the process must still end.
-      // Nothing committed is lost by that: it is in the WAL, checkpointed at the next start.
-      const step = async (what: string, fn: () => unknown) => {
-        try {
-          await fn();
-        } catch (e) {
-          ctx.log.warn(`stop: ${what} failed`, { error: e instanceof Error ? e.message : String(e) });
-        }
-      };
-      // Let requests in flight (pings waiting for their commit) finish; then close the rest.
-      await step("closing connections", async () => {
-        await Promise.race([server.stop(false), Bun.sleep(2000)]);
-        await server.stop(true);
-      });
-      await step("stopping retention", () => pruner.stop());
-      await step("stopping the purger", () => purger.stop());
-      await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
-      await step("committing the last check-ins", () => ctx.checkins.flush());
-      await step("stopping the engine", () => engine.stop());
-      await step("stopping the WAL guard", () => wal?.stop());
-      await Promise.all([
-        step("stopping the dispatcher", () => Promise.race([dispatcher.stop(), Bun.sleep(2000)])),
-        step("stopping the checkpointer", () => checkpointer?.stop()),
-      ]);
-      await step("final checkpoint", () => db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
-      await step("closing the database", () => db.close());
-      lock.release();
-    },
-  };
+  return { url: `http://127.0.0.1:${port}`, port, ctx, engine, dispatcher, stop };
 }
 

@@ -53,7 +53,7 @@ test("SQLite's storage faults are the 503 domain error; other errors are not", (
     caught = e;
   }
   readOnly.close();
-  expect(storageFault(caught)).toMatchObject({ status: 503, code: "storage_unavailable", reason: "the database is read-only" });
+  expect(storageFault(caught)).toMatchObject({ code: "storage_unavailable", reason: "the database is read-only" });
   expect(storageFault(Object.assign(new Error("x"), { code: "SQLITE_FULL" }))?.reason).toBe("the disk is full");
   expect(storageFault(Object.assign(new Error("x"), { code: "SQLITE_IOERR_WRITE" }))?.reason).toBe("an I/O error on the database");
   expect(storageFault(Object.assign(new Error("x"), { code: "SQLITE_CONSTRAINT_UNIQUE" }))).toBeNull();

@@ -4,15 +4,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, cli, freePort, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
+import { BUN, cli, freePort, MAIN, persona, startTestServer, tempDir, TestClock, type Persona, type TestServer } from "./helpers";
 import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 
 let s: TestServer;
 let alice: Persona, charlie: Persona;
 let home: string;
+/** The server's clock, the real one moved ahead by hand: timeouts the server finds follow it, not the machine's load. */
+const clock = new TestClock({ running: true });
 
 beforeAll(async () => {
-  s = await startTestServer({ ...RECEIVER_ENV });
+  s = await startTestServer({ ...RECEIVER_ENV }, { clock });
   alice = await persona(s.db, "alice", "acme", "owner");
   charlie = await persona(s.db, "charlie", "globex", "owner");
   home = tempDir("crontopus-cli-monitoring-");
@@ -79,13 +81,13 @@ describe("ping", () => {
     const job = await createJob("report");
     const rid = crypto.randomUUID();
     expect((await run(["ping", job.token, "start", "--run-id", rid, "--server", s.url])).code).toBe(0);
-    await Bun.sleep(120);
+    clock.advance(120);
     const finish = await run(["ping", job.token, "4", "--run-id", rid, "--body-file", "-"], { CRONTOPUS_URL: s.url }, "disk full\n");
     expect(finish.stderr).toBe("");
     expect(finish.code).toBe(0);
     const [only] = await finishedRuns("report", 1);
     expect(only).toMatchObject({ status: "failed", exit_code: 4, run_id: rid, output: "disk full\n" });
-    expect(only.duration_ms).toBeGreaterThanOrEqual(100);
+    expect(only.duration_ms).toBeGreaterThanOrEqual(120);
   });
 
   test("an exit code outside 0-255, an unknown kind or a malformed run id is a usage error and sends nothing", async () => {
@@ -327,11 +329,14 @@ describe("runs and logs", () => {
       const [slow, stuck] = [crypto.randomUUID(), crypto.randomUUID()];
       expect((await run(["ping", ping_url, "start", "--run-id", slow])).code).toBe(0);
       expect((await run(["ping", ping_url, "start", "--run-id", stuck])).code).toBe(0);
+      // At least one poll (every 2 s) sees both open: neither is printed yet.
       await Bun.sleep(2500);
       expect(lines(out)).toHaveLength(2);
       expect((await run(["ping", ping_url, "0", "--run-id", slow, "--body-file", "-"], {}, "slow one done\n")).code).toBe(0);
       expect((await run(["ping", ping_url, "7", "--run-id", crypto.randomUUID(), "--body-file", "-"], {}, "quick failure\n")).code).toBe(0);
       await until(() => out.includes("quick failure"), 5000);
+      // The stuck run's 4 s timeout passes on the server's clock (2.5 s of it moved already).
+      clock.advance(1_500);
       await until(() => out.includes("timeout"), 8000);
       expect(lines(out)).toEqual([
         expect.stringMatching(/^=== .* success {2}exit 0 {2}run \d+$/),
@@ -340,7 +345,7 @@ describe("runs and logs", () => {
         "slow one done",
         expect.stringMatching(/^=== .* failed {2}exit 7 {2}run \d+$/),
         "quick failure",
-        expect.stringMatching(/^=== .* timeout {2}4\.\ds {2}run \d+ {2}\(no finish within the timeout of 4s\)$/),
+        expect.stringMatching(/^=== .* timeout {2}4\.0s {2}run \d+ {2}\(no finish within the timeout of 4s\)$/),
       ]);
     } finally {
       proc.kill("SIGINT");

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createChannel } from "../src/alerts/channels";
-import { findTenant } from "../src/auth/identity";
+import { findTenant } from "../src/tenants/tenants";
 import { migrate, openDb } from "../src/db";
 import { MIGRATIONS } from "../src/migrations";
 import { PASSWORD, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";

@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config";
 import { startServer, type RunningServer } from "../src/server";
-import { createTenant, createUser, addMember, findTenant } from "../src/auth/identity";
-import { createApiToken } from "../src/auth/apitokens";
+import { createUser } from "../src/auth/identity";
+import { createTenant, findTenant } from "../src/tenants/tenants";
+import { addMember } from "../src/tenants/members";
+import { authenticateToken, createApiToken } from "../src/auth/apitokens";
+import { createSessions } from "../src/auth/sessions";
+import { migrate, openDb, type Db } from "../src/db";
 import { createLogger } from "../src/log";
-import type { Scope } from "../src/auth/principal";
-import type { Db } from "../src/db";
+import type { Scope, TenantPrincipal } from "../src/auth/principal";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath;
@@ -33,7 +36,24 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * A clock a test moves by hand, given to the server as its `now`: tests about time (deadlines,
+ * timeouts, grace) advance it instead of sleeping, so they neither wait nor depend on how busy
+ * the machine is. It starts at the real time and stands still; `running` keeps it going with the
+ * real one (for tests where real processes take real time), moved ahead by every `advance`.
+ */
+export class TestClock {
+  private readonly start = Date.now();
+  private offset = 0;
+  constructor(private readonly opts: { running?: boolean } = {}) {}
+  readonly now = () => (this.opts.running ? Date.now() : this.start) + this.offset;
+  advance(ms: number): number {
+    this.offset += ms;
+    return this.now();
+  }
+}
+
+export async function startTestServer(env: Record<string, string> = {}, opts: { clock?: TestClock } = {}): Promise<TestServer> {
   const dataDir = env.CRONTOPUS_DATA_DIR ?? tempDir();
   const port = await freePort();
   const config = loadConfig({
@@ -44,7 +64,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     CRONTOPUS_LOG_LEVEL: "error",
     ...env,
   });
-  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent") });
+  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent"), now: opts.clock?.now });
   return {
     ...server,
     dataDir,
@@ -93,6 +113,29 @@ export async function persona(
   }
   const { token } = createApiToken(db, tenant.id, user.id, { name: `${name}-test`, scopes });
   return { id: user.id, email, token };
+}
+
+/** For service tests: a fresh in-memory database in which `name` (e.g. alice) owns each tenant of `slugs`. */
+export async function ownerOf(name: string, slugs: string[], now = Date.now()) {
+  const db = openDb(":memory:");
+  migrate(db);
+  const user = await createUser(db, { email: `${name}@example.com`, password: PASSWORD, name: name[0]!.toUpperCase() + name.slice(1) });
+  const tenants: Record<string, string> = {};
+  for (const slug of slugs) tenants[slug] = createTenant(db, { slug }, user.id, now).id;
+  return { db, userId: user.id, tenants };
+}
+
+/** The caller a service receives from the user's console session in a tenant. */
+export async function sessionCaller(db: Db, userId: string, tenantId: string): Promise<TenantPrincipal> {
+  const sessions = createSessions(db, { secure: false });
+  const { principal } = await sessions.validate((await sessions.create(userId, tenantId)).sessionId);
+  return principal as TenantPrincipal;
+}
+
+/** The caller a service receives from a new API token of the user, with these scopes. */
+export function tokenCaller(db: Db, userId: string, tenantId: string, scopes: Scope[], now = Date.now()): TenantPrincipal {
+  const { token } = createApiToken(db, tenantId, userId, { name: `with ${scopes.join("+")}`, scopes }, null, now);
+  return authenticateToken(db, token, now) as TenantPrincipal;
 }
 
 /** Runs the CLI as a user would, returning its exit code and output. */

@@ -11,7 +11,7 @@ import type { AppContext } from "../src/context";
 import { migrate, openDb, type Db } from "../src/db";
 import { renderApiError } from "../src/http";
 import { createLogger } from "../src/log";
-import { getTenantSettings, findTenant } from "../src/auth/identity";
+import { getTenantSettings, findTenant } from "../src/tenants/tenants";
 import { createApiToken } from "../src/auth/apitokens";
 import { createJob, pauseJob, putJob } from "../src/jobs/jobs";
 import { checkinEvent, findCheckinJob } from "../src/checkins/checkins";

@@ -1,16 +1,18 @@
-// The monitoring engine end to end: real pings over HTTP, real webhook deliveries, real time.
-// alice owns acme; her jobs use @every schedules of a few seconds; the engine ticks every 50 ms.
+// The monitoring engine end to end: real pings over HTTP, real webhook deliveries. Time is the
+// server's injected clock: tests about deadlines move it instead of sleeping, so what they
+// assert does not depend on how busy the machine is. alice owns acme; the engine ticks every 50 ms.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
+import { persona, startTestServer, tempDir, TestClock, type Persona, type TestServer } from "./helpers";
 import { RECEIVER_ENV, startReceiver, until } from "./receiver";
 
 const ENV = { ...RECEIVER_ENV, CRONTOPUS_TICK_MS: "50", CRONTOPUS_PING_BODY_LIMIT: "1KB", CRONTOPUS_PING_RATE_LIMIT: "40" };
 let s: TestServer;
 let alice: Persona, charlie: Persona;
 const hook = startReceiver();
+const clock = new TestClock();
 
 beforeAll(async () => {
-  s = await startTestServer(ENV);
+  s = await startTestServer(ENV, { clock });
   alice = await persona(s.db, "alice", "acme", "owner");
   charlie = await persona(s.db, "charlie", "globex", "owner");
   const r = await s.api("/api/v1/channels", { method: "POST", token: alice.token, json: { name: "hook", type: "webhook", config: { url: hook.url + "/alerts", secret: "s3cret" } } });
@@ -29,6 +31,19 @@ async function putJob(name: string, body: Record<string, unknown>) {
 const job = async (name: string) => (await (await s.api(`/api/v1/jobs/default/${name}`, { token: alice.token })).json()) as Record<string, any>;
 const runs = async (name: string) => ((await (await s.api(`/api/v1/jobs/default/${name}/runs?output=true`, { token: alice.token })).json()) as { runs: any[] }).runs;
 const alertsFor = (name: string) => hook.received.filter((r) => r.json?.job?.name === name);
+/** Waits for the engine to run `n` whole ticks (after a clock move: it has seen the new time). */
+async function ticks(server: TestServer, n = 2) {
+  const target = server.engine.totals.ticks + n;
+  await until(() => server.engine.totals.ticks >= target, 10_000, 5);
+}
+/** The alerts queued for a job on the channel "hook", sent or not: what the engine decided, with no wait for delivery. */
+const queued = (server: TestServer, name: string) =>
+  server.db
+    .query<{ event: string }, [string]>(
+      "SELECT n.event FROM notifications n JOIN jobs j ON j.id = n.job_id JOIN channels c ON c.id = n.channel_id WHERE j.name = ? AND c.name = 'hook' ORDER BY n.id",
+    )
+    .all(name)
+    .map((r) => r.event);
 
 describe("ping protocol", () => {
   test("GET, POST and HEAD on /ping/<token> record a success with the body as output", async () => {
@@ -144,13 +159,14 @@ describe("runs", () => {
     const a = crypto.randomUUID();
     const b = crypto.randomUUID();
     await fetch(`${ping_url}/start?rid=${a}`);
-    await Bun.sleep(30);
+    clock.advance(30);
     await fetch(`${ping_url}/start?rid=${b}`);
     await until(async () => (await job("overlap")).status === "running");
-    await Bun.sleep(40);
+    clock.advance(40);
     await fetch(`${ping_url}/0?rid=${b}`, { method: "POST", body: "b done" });
     await until(async () => (await runs("overlap")).some((r) => r.status === "success"));
     expect((await job("overlap")).status).toBe("running");
+    clock.advance(10);
     await fetch(`${ping_url}/1?rid=${a}`, { method: "POST", body: "a broke" });
     const rs = await until(async () => {
       const x = await runs("overlap");
@@ -159,13 +175,13 @@ describe("runs", () => {
     const byRid = Object.fromEntries(rs.map((r) => [r.run_id, r]));
     expect(byRid[a]).toMatchObject({ status: "failed", exit_code: 1, output: "a broke" });
     expect(byRid[b]).toMatchObject({ status: "success", exit_code: 0, output: "b done" });
-    expect(byRid[a].duration_ms).toBeGreaterThan(byRid[b].duration_ms);
+    expect([byRid[a].duration_ms, byRid[b].duration_ms]).toEqual([80, 40]);
   });
 
   test("without a run id a finish closes the newest open run", async () => {
     const { ping_url } = await putJob("newest", { schedule: "@every 1h" });
     await fetch(`${ping_url}/start`);
-    await Bun.sleep(20);
+    clock.advance(20);
     await fetch(`${ping_url}/start`);
     await fetch(`${ping_url}`);
     const rs = await until(async () => {
@@ -178,11 +194,16 @@ describe("runs", () => {
   test("a start with no finish within the timeout makes the run timeout and the job failed", async () => {
     const { ping_url } = await putJob("hangs", { schedule: "@every 1h", timeout: 1 });
     await fetch(`${ping_url}/start`);
-    const j = await until(async () => ((await job("hangs")).status === "failed" ? job("hangs") : null), 4000);
+    clock.advance(900);
+    await ticks(s);
+    expect((await job("hangs")).status).toBe("running");
+    clock.advance(200);
+    const j = await until(async () => ((await job("hangs")).status === "failed" ? job("hangs") : null));
     expect(j.status).toBe("failed");
     const [run] = await runs("hangs");
-    expect(run.status).toBe("timeout");
-    expect(alertsFor("hangs").length).toBe(1);
+    expect(run).toMatchObject({ status: "timeout", duration_ms: 1000 });
+    expect(queued(s, "hangs")).toEqual(["trigger"]);
+    await until(() => alertsFor("hangs").length === 1);
   });
 
   test("runs and flips are listed and another tenant sees none", async () => {
@@ -202,28 +223,38 @@ describe("runs", () => {
 });
 
 describe("status engine and alerts", () => {
-  test("a job that misses its schedule goes late, then down within a second of its grace, with exactly one alert; recovery sends exactly one resolve", async () => {
+  test("a job that misses its schedule goes late, then down when its grace is over, with exactly one alert; recovery sends exactly one resolve", async () => {
     const { ping_url } = await putJob("heartbeat", { schedule: "@every 2s", grace: 1 });
     await fetch(ping_url);
     await until(async () => (await job("heartbeat")).status === "up");
-    const pingedAt = Date.now();
-    await until(async () => (await job("heartbeat")).status === "late", 4000);
-    const down = await until(async () => (alertsFor("heartbeat").length ? alertsFor("heartbeat") : null), 5000);
-    const wentDownAfter = Date.now() - pingedAt;
-    expect(wentDownAfter).toBeGreaterThanOrEqual(2900);
-    expect(wentDownAfter).toBeLessThan(4000);
+    // Expected 2 s after the ping: just before, still up; just after, late (no alert yet).
+    clock.advance(1_990);
+    await ticks(s);
+    expect((await job("heartbeat")).status).toBe("up");
+    clock.advance(20);
+    await until(async () => (await job("heartbeat")).status === "late");
+    // Down when the grace (1 s) is over, and not a moment before.
+    clock.advance(980);
+    await ticks(s);
+    expect((await job("heartbeat")).status).toBe("late");
+    expect(queued(s, "heartbeat")).toEqual([]);
+    clock.advance(20);
+    const down = await until(async () => (alertsFor("heartbeat").length ? alertsFor("heartbeat") : null));
     expect(down[0]!.json).toMatchObject({ event: "trigger", status: "down", job: { name: "heartbeat" } });
     // The signature is HMAC-SHA256 over the exact body with the channel's secret.
     const sig = new Bun.CryptoHasher("sha256", "s3cret").update(down[0]!.body).digest("hex");
     expect(down[0]!.headers.get("x-crontopus-signature")).toBe(`sha256=${sig}`);
-    await Bun.sleep(600);
-    expect(alertsFor("heartbeat").length).toBe(1);
+    // Still down a minute later: no second alert.
+    clock.advance(60_000);
+    await ticks(s);
+    expect(queued(s, "heartbeat")).toEqual(["trigger"]);
     await fetch(ping_url);
     await until(async () => alertsFor("heartbeat").length === 2);
     expect(alertsFor("heartbeat")[1]!.json).toMatchObject({ event: "resolve", status: "up" });
     const flips = ((await (await s.api("/api/v1/jobs/default/heartbeat/flips", { token: alice.token })).json()) as { flips: any[] }).flips;
     expect(flips.map((f) => f.to).reverse()).toEqual(["up", "late", "down", "up"]);
-    await Bun.sleep(300);
+    await ticks(s);
+    expect(queued(s, "heartbeat")).toEqual(["trigger", "resolve"]);
     expect(alertsFor("heartbeat").length).toBe(2);
   });
 
@@ -231,9 +262,11 @@ describe("status engine and alerts", () => {
     const { ping_url } = await putJob("sleepy", { schedule: "@every 1s", grace: 1, paused: true });
     await fetch(ping_url + "/fail");
     await until(async () => (await runs("sleepy")).length === 1);
-    await Bun.sleep(2500);
+    // Many missed runs later: still paused, nothing queued.
+    clock.advance(10_000);
+    await ticks(s);
     expect((await job("sleepy")).status).toBe("paused");
-    expect(alertsFor("sleepy")).toEqual([]);
+    expect(queued(s, "sleepy")).toEqual([]);
   });
 
   test("alerts only the channels a job names", async () => {
@@ -243,7 +276,9 @@ describe("status engine and alerts", () => {
     const { ping_url } = await putJob("picky", { schedule: "@every 1h", alerts: { channels: ["other"] } });
     await fetch(ping_url + "/fail");
     await until(() => other.received.length === 1);
-    await Bun.sleep(200);
+    // One notification queued, for the named channel only.
+    const channels = s.db.query<{ name: string }, []>("SELECT c.name FROM notifications n JOIN channels c ON c.id = n.channel_id JOIN jobs j ON j.id = n.job_id WHERE j.name = 'picky'").all();
+    expect(channels.map((c) => c.name)).toEqual(["other"]);
     expect(alertsFor("picky")).toEqual([]);
     other.stop();
   });
@@ -252,7 +287,8 @@ describe("status engine and alerts", () => {
 test("a restart in the middle of an outage loses no deadline and sends no duplicate alert", async () => {
   const dir = tempDir();
   const receiver = startReceiver();
-  let srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir });
+  const time = new TestClock();
+  let srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir }, { clock: time });
   const bob = await persona(srv.db, "bob", "initech", "owner");
   await srv.api("/api/v1/channels", { method: "POST", token: bob.token, json: { name: "hook", type: "webhook", config: { url: receiver.url } } });
   const put = await srv.api("/api/v1/jobs/default/nightly", { method: "PUT", token: bob.token, json: { schedule: "@every 1s", grace: 1 } });
@@ -261,20 +297,22 @@ test("a restart in the middle of an outage loses no deadline and sends no duplic
   await srv.close();
 
   // The deadline passes while the server is away; it comes back on the same data directory.
-  await Bun.sleep(2500);
-  srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir });
-  await until(() => receiver.received.length === 1, 3000);
+  time.advance(2_500);
+  srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir }, { clock: time });
+  await until(() => receiver.received.length === 1);
   expect(receiver.received[0]!.json).toMatchObject({ event: "trigger", status: "down" });
   await srv.close();
 
-  // Another restart while still down: nothing is sent again.
-  srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir });
-  await Bun.sleep(700);
-  expect(receiver.received.length).toBe(1);
+  // Another restart while still down, and a minute more: nothing is queued or sent again.
+  srv = await startTestServer({ ...ENV, CRONTOPUS_DATA_DIR: dir }, { clock: time });
+  time.advance(60_000);
+  await ticks(srv);
+  expect(queued(srv, "nightly")).toEqual(["trigger"]);
   await fetch(`${srv.url}/ping/${token}`);
-  await until(() => receiver.received.length === 2, 3000);
+  await until(() => receiver.received.length === 2);
   expect(receiver.received[1]!.json).toMatchObject({ event: "resolve", status: "up" });
-  await Bun.sleep(300);
+  await ticks(srv);
+  expect(queued(srv, "nightly")).toEqual(["trigger", "resolve"]);
   expect(receiver.received.length).toBe(2);
   await srv.close();
   receiver.stop();

@@ -76,7 +76,7 @@ test("migrate applies migrations alone, and refuses a database from a newer Cron
   expect(r.stderr).toMatch(/^error: database schema version 999 is newer/);
 });
 
-test("admin create-user refuses to make an owner-less tenant", async () => {
+test("admin create-user refuses to make an owner-less tenant, and joins an existing one in the role asked for", async () => {
   const dir = tempDir();
   const r = await cli(["admin", "create-user", "--data-dir", dir, "--email", "m@example.com", "--password", "long-enough-pw", "--tenant", "newco", "--role", "member"]);
   expect(r.code).toBe(1);
@@ -84,6 +84,17 @@ test("admin create-user refuses to make an owner-less tenant", async () => {
   const ok = await cli(["admin", "create-user", "--data-dir", dir, "--email", "o@example.com", "--password", "long-enough-pw", "--tenant", "newco"]);
   expect(ok.code).toBe(0);
   expect(ok.stdout).toContain("owner of newco");
+  // The refusal left no user behind: the same user now joins the tenant, in the role asked for.
+  const member = await cli(["admin", "create-user", "--data-dir", dir, "--email", "m@example.com", "--password", "long-enough-pw", "--tenant", "newco", "--role", "member"]);
+  expect(member.stderr).toBe("");
+  expect(member.stdout).toBe("created user m@example.com (member of newco)\n");
+  const db = new Database(join(dir, "crontopus.db"));
+  const roles = db.query("SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id ORDER BY u.email").all();
+  db.close();
+  expect(roles).toEqual([
+    { email: "m@example.com", role: "member" },
+    { email: "o@example.com", role: "owner" },
+  ]);
 });
 
 test("an unknown command is a usage error (exit 2), help is exit 0", async () => {
@@ -93,4 +104,23 @@ test("an unknown command is a usage error (exit 2), help is exit 0", async () =>
   const h = await cli(["--help"]);
   expect(h.code).toBe(0);
   expect(h.stdout).toContain("serve");
+});
+
+test("an embedded server that cannot listen gives its data directory back: the next start on it works in the same process", async () => {
+  const { startServer } = await import("../src/server");
+  const { loadConfig } = await import("../src/config");
+  const { createLogger } = await import("../src/log");
+  const dir = tempDir();
+  const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("someone else") });
+  const config = (port: number) => loadConfig({ CRONTOPUS_PORT: String(port), CRONTOPUS_HOST: "127.0.0.1", CRONTOPUS_DATA_DIR: dir, CRONTOPUS_LOG_LEVEL: "error" });
+  const log = createLogger("silent");
+  try {
+    await expect(startServer(config(taken.port!), { log })).rejects.toThrow();
+    // Before the fix the lock stayed taken: "another Crontopus is running on this data directory".
+    const server = await startServer(config(await freePort()), { log });
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    await server.stop();
+  } finally {
+    taken.stop(true);
+  }
 });

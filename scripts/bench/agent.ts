@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, ms, percentile, spawnServer, tempDataDir, verdict } from "./lib";
 import { migrate, openDb } from "../../src/db";
-import { createTenant, createUser } from "../../src/auth/identity";
+import { createUser } from "../../src/auth/identity";
+import { createTenant } from "../../src/tenants/tenants";
 import { createEnrollmentToken } from "../../src/agents/agents";
 
 const MAIN = join(ROOT, "src/main.ts");

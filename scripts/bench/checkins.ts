@@ -12,7 +12,8 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { migrate, openDb } from "../../src/db";
-import { createTenant, createUser } from "../../src/auth/identity";
+import { createUser } from "../../src/auth/identity";
+import { createTenant } from "../../src/tenants/tenants";
 import { putJob } from "../../src/jobs/jobs";
 import { freePort, median, pin, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
 

@@ -3,7 +3,8 @@
 // Targets: one tick under 50 ms; every due job flipped within 1 s of its deadline.
 import { join } from "node:path";
 import { migrate, openDb } from "../../src/db";
-import { createTenant, createUser } from "../../src/auth/identity";
+import { createUser } from "../../src/auth/identity";
+import { createTenant } from "../../src/tenants/tenants";
 import { Engine } from "../../src/monitor/engine";
 import { createChannel } from "../../src/alerts/channels";
 import { openSecretBox } from "../../src/secrets";

@@ -2,7 +2,8 @@
 // Target: p95 under 20 ms for a 100-job page on a 2-core machine.
 import { join } from "node:path";
 import { migrate, openDb } from "../../src/db";
-import { createTenant, createUser } from "../../src/auth/identity";
+import { createUser } from "../../src/auth/identity";
+import { createTenant } from "../../src/tenants/tenants";
 import { createApiToken } from "../../src/auth/apitokens";
 import { putJob } from "../../src/jobs/jobs";
 import { ms, percentile, spawnServer, tempDataDir, verdict } from "./lib";

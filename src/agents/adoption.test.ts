@@ -2,7 +2,7 @@
 // (another tenant) cannot reach them.
 import { beforeEach, describe, expect, test } from "bun:test";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { getJob } from "../jobs/jobs";
 import { adoptEntry } from "./adoption";

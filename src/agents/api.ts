@@ -9,7 +9,7 @@ import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
 import { RateLimiter } from "../ratelimit";
 import { jobJson } from "../jobs/jobs";
-import { getTenantSettings } from "../auth/identity";
+import { getTenantSettings } from "../tenants/tenants";
 import { clientIp } from "../clientip";
 import { AGENT_STATUSES, INSTANCE_STATES, type Agent, type AgentStatus } from "./model";
 import { authenticateAgent } from "./crosstenant";

@@ -3,7 +3,7 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { openSecretBox } from "../secrets";
 import { tempDir } from "../../test/helpers";
 import { createChannel } from "../alerts/channels";

@@ -2,7 +2,7 @@
 // charlie (another tenant) who can neither see, rename nor forget them.
 import { beforeEach, describe, expect, test } from "bun:test";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { NotFound } from "../errors";
 import { createEnrollmentToken, enroll, listEnrollmentTokens } from "./enrollment";
 import { deleteAgent, findAgent, listAgents, patchAgent } from "./registry";

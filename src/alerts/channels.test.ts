@@ -1,8 +1,8 @@
 // Channel rules at the service: names, tenants, replacing configs without knowing their secrets.
 import { beforeEach, describe, expect, test } from "bun:test";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant } from "../auth/identity";
-import { AppError, Conflict, NotFound } from "../errors";
+import { createTenant } from "../tenants/tenants";
+import { Conflict, Invalid, NotFound } from "../errors";
 import { channelJson, createChannel, deleteChannel, findChannelsByName, getChannel, listChannels, readChannelConfig, updateChannel, type ChannelDeps } from "./channels";
 import { openSecretBox } from "../secrets";
 import { tempDir } from "../../test/helpers";
@@ -27,7 +27,7 @@ function fieldOf(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    if (e instanceof AppError && e.status === 422) return (e.details as { field: string }[])[0]!.field;
+    if (e instanceof Invalid) return e.field;
     throw e;
   }
   throw new Error("expected a validation error");
@@ -68,6 +68,9 @@ describe("creating", () => {
       created_at: new Date(T0).toISOString(),
       updated_at: new Date(T0).toISOString(),
     });
+    // A Slack webhook's path is its secret.
+    const s = createChannel(db, deps, acme, { name: "slack", type: "slack", config: { url: "https://hooks.slack.com/services/T0/B0/XyZ" } }, T0);
+    expect(channelJson(s).config).toEqual({ url: "https://hooks.slack.com/****" });
   });
 });
 

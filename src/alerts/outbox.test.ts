@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrate, openDb, type Db } from "../db";
 import { createLogger } from "../log";
-import { createTenant } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { createChannel, deleteChannel, type Channel, type ChannelDeps } from "./channels";
 import { openSecretBox, type SecretBox } from "../secrets";
 import type { AlertMessage } from "./message";

@@ -2,19 +2,23 @@
 import type { Db } from "../db";
 import { Forbidden, Invalid, NotFound } from "../errors";
 import { newId, newToken, sha256 } from "../tokens";
-import { findMembership, getTenant, getUser, type Role } from "./identity";
-import { roleScopes, SCOPES, type Principal, type Scope } from "./principal";
-import { isoTime } from "../time";
+import { getUser } from "./identity";
+import { getTenant } from "../tenants/tenants";
+import { findMembership, type Role } from "../tenants/members";
+import { requireTokenScope, roleScopes, SCOPES, type Principal, type Scope, type TenantPrincipal } from "./principal";
 
+/** A token as its user sees it: never its secret, which only createApiToken hands out, once. */
 export interface ApiToken {
   id: string;
+  tenant_id: string;
+  user_id: string;
   name: string;
+  /** The first characters of the secret, to recognise it by. */
   prefix: string;
   scopes: Scope[];
-  user_id: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  created_at: string;
+  expires_at: number | null;
+  last_used_at: number | null;
+  created_at: number;
 }
 
 interface TokenRow {
@@ -30,17 +34,16 @@ interface TokenRow {
   created_at: number;
 }
 
-const iso = (ms: number | null) => isoTime(ms);
-
 const toToken = (r: TokenRow): ApiToken => ({
   id: r.id,
+  tenant_id: r.tenant_id,
+  user_id: r.user_id,
   name: r.name,
   prefix: r.prefix,
   scopes: r.scopes.split(",") as Scope[],
-  user_id: r.user_id,
-  expires_at: iso(r.expires_at),
-  last_used_at: iso(r.last_used_at),
-  created_at: iso(r.created_at)!,
+  expires_at: r.expires_at,
+  last_used_at: r.last_used_at,
+  created_at: r.created_at,
 });
 
 export function parseScopes(field: string, scopes: string[] | string | undefined, fallback: Scope[]): Scope[] {
@@ -82,6 +85,18 @@ export function createApiToken(
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(id, tenantId, userId, name, sha256(token), token.slice(0, 8), scopes.join(","), expires, now);
   return { token, api_token: getApiToken(db, tenantId, userId, id) };
+}
+
+/** A token for the caller, in the tenant they act in. A token may mint one only with the admin scope, and not beyond its own scopes. */
+export function createApiTokenFor(db: Db, caller: TenantPrincipal, input: Parameters<typeof createApiToken>[3], now = Date.now()) {
+  requireTokenScope(caller, "admin");
+  return createApiToken(db, caller.tenantId, caller.userId, input, caller.kind === "token" ? caller.scopes : null, now);
+}
+
+/** Revokes one of the caller's tokens. A token may always revoke itself; any other needs the admin scope. */
+export function revokeApiTokenFor(db: Db, caller: TenantPrincipal, id: string): void {
+  if (id !== caller.tokenId) requireTokenScope(caller, "admin");
+  revokeApiToken(db, caller.tenantId, caller.userId, id);
 }
 
 export function listApiTokens(db: Db, tenantId: string, userId: string): ApiToken[] {

@@ -1,6 +1,6 @@
 // Who is calling, in which tenant, allowed to do what. Every surface resolves one.
 import { Forbidden, Unauthorized } from "../errors";
-import type { Role } from "./identity";
+import type { Role } from "../tenants/members";
 
 export const SCOPES = ["read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -48,11 +48,19 @@ export function requireScope(p: Principal | null, scope: Scope): TenantPrincipal
   if (!p) throw new Unauthorized();
   if (!p.tenantId || !p.role) throw new Forbidden("no active tenant: switch to a tenant first");
   if (!p.scopes.includes(scope)) {
-    throw new Forbidden(
-      p.kind === "token" ? `this token lacks the '${scope}' scope` : `the ${p.role} role cannot do this (needs '${scope}')`,
-    );
+    throw new Forbidden(p.kind === "token" ? tokenLacks(scope) : `the ${p.role} role cannot do this (needs '${scope}')`);
   }
   return p as TenantPrincipal;
+}
+
+const tokenLacks = (scope: Scope) => `this token lacks the '${scope}' scope`;
+
+/**
+ * For what a user may do on their own behalf (create a tenant, mint or revoke their tokens):
+ * a session acts with all its user's rights, a token only when it was given `scope`.
+ */
+export function requireTokenScope(p: Principal, scope: Scope): void {
+  if (p.kind === "token" && !p.scopes.includes(scope)) throw new Forbidden(tokenLacks(scope));
 }
 
 export function requireUser(p: Principal | null): Principal {

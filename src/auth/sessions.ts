@@ -5,20 +5,22 @@ import { createHash } from "node:crypto";
 import { Lucia, TimeSpan, type Adapter } from "lucia";
 import { BunSQLiteAdapter } from "@lucia-auth/adapter-sqlite";
 import type { Db } from "../db";
-import { findMembership, getTenant, getUser, listUserTenants } from "./identity";
+import { getUser } from "./identity";
+import { getTenant } from "../tenants/tenants";
+import { findMembership } from "../tenants/members";
 import { roleScopes, type Principal } from "./principal";
-import { Forbidden, NotFound } from "../errors";
 
 export const SESSION_COOKIE = "crontopus_session";
 
 export interface Sessions {
   cookieName: string;
-  /** Creates a session whose active tenant is `tenantId` (or the user's first tenant); returns the Set-Cookie value. */
-  create(userId: string, tenantId?: string | null): Promise<{ sessionId: string; cookie: string }>;
+  /** Creates a session whose active tenant is `tenantId`; returns the Set-Cookie value. */
+  create(userId: string, tenantId: string | null): Promise<{ sessionId: string; cookie: string }>;
   /** The principal behind a session id, or null; may refresh the cookie. */
   validate(sessionId: string): Promise<{ principal: Principal | null; cookie: string | null }>;
   invalidate(sessionId: string): Promise<string>;
-  switchTenant(sessionId: string, userId: string, slug: string): Promise<void>;
+  /** Stores the session's active tenant (the caller checked the membership: see login.ts switchTenant). */
+  setTenant(sessionId: string, userId: string, tenantId: string): void;
 }
 
 /** The sessions row id of a cookie value. */
@@ -74,8 +76,7 @@ export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
   return {
     cookieName: SESSION_COOKIE,
     async create(userId, tenantId) {
-      const tid = tenantId ?? listUserTenants(db, userId)[0]?.tenant_id ?? null;
-      const session = await lucia.createSession(userId, { tenant_id: tid } as never);
+      const session = await lucia.createSession(userId, { tenant_id: tenantId } as never);
       return { sessionId: session.id, cookie: lucia.createSessionCookie(session.id).serialize() };
     },
     async validate(sessionId) {
@@ -88,11 +89,8 @@ export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
       await lucia.invalidateSession(sessionId);
       return lucia.createBlankSessionCookie().serialize();
     },
-    async switchTenant(sessionId, userId, slug) {
-      const t = listUserTenants(db, userId).find((m) => m.slug === slug);
-      if (!t) throw new NotFound("tenant");
-      if (!sessionId) throw new Forbidden("only a console session can switch tenant");
-      db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(t.tenant_id, sessionRowId(sessionId), userId);
+    setTenant(sessionId, userId, tenantId) {
+      db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(tenantId, sessionRowId(sessionId), userId);
     },
   };
 }

@@ -4,7 +4,7 @@
 import type { Db } from "../db";
 import type { Logger } from "../log";
 import { RateLimiter, type Window } from "../ratelimit";
-import { TooManyRequests } from "../errors";
+import { Invalid, TooManyRequests } from "../errors";
 import { storageFault } from "../db";
 import { clientIp } from "../clientip";
 import { SECURITY_HEADERS } from "../headers";
@@ -213,7 +213,7 @@ export function pingHandler(ctx: PingContext) {
         return new Response(head ? null : `not stored: ${fault.reason}`, { status: 503, headers: { ...TEXT, "retry-after": String(fault.retryAfterSeconds) } });
       }
       // A name that is no valid job name, when provisioning.
-      if (created === false && target === null && (e as { status?: number }).status === 422) return text(400, "invalid slug", head);
+      if (created === false && target === null && e instanceof Invalid) return text(400, "invalid slug", head);
       ctx.log.error("ping failed", { error: e instanceof Error ? e.message : String(e) });
       return text(500, "internal error", head);
     }

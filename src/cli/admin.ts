@@ -2,8 +2,11 @@
 import { command, scopesFlag, wholeNumberFlag } from "./args";
 import { configFrom, serverArgs } from "./common";
 import { migrate, openDb, type Db } from "../db";
-import { checkRole, createTenant, createUser, findMembership, findTenant, findUserByEmail, setOperator } from "../auth/identity";
+import { createUser, findUserByEmail } from "../auth/identity";
+import { checkSlug, createTenant, findTenant } from "../tenants/tenants";
+import { addMember, checkRole } from "../tenants/members";
 import { createApiToken } from "../auth/apitokens";
+import { createdTokenJson } from "../auth/json";
 import { fail } from "./run";
 
 async function withDb<T>(args: Record<string, unknown>, fn: (db: Db) => Promise<T> | T): Promise<T> {
@@ -38,22 +41,17 @@ const createUserCmd = command({
     const role = checkRole("--role", args.role ?? "owner");
     const password = args.password && args.password !== "-" ? args.password : await readPasswordFromStdin();
     const out = await withDb(args, async (db) => {
-      if (findUserByEmail(db, args.email)) fail(`a user with email ${args.email} already exists`);
-      const user = await createUser(db, { email: args.email, password, name: args.name, isOperator: args.operator });
-      let tenant = null;
-      if (args.tenant) {
-        tenant = findTenant(db, args.tenant);
-        if (!tenant) {
-          // A new tenant needs an owner: this user, unless another role was asked for.
-          if (role !== "owner") fail(`tenant ${args.tenant} does not exist; create it with an owner first (--role owner)`);
-          tenant = createTenant(db, { slug: args.tenant }, user.id);
-        }
-        if (!findMembership(db, tenant.id, user.id)) {
-          db.query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (?, ?, ?, ?)").run(tenant.id, user.id, role, Date.now());
-        }
+      const tenant = args.tenant ? findTenant(db, args.tenant) : null;
+      if (args.tenant && !tenant) {
+        // A new tenant needs an owner: this user, unless another role was asked for. Refused before the user is made.
+        if (role !== "owner") fail(`tenant ${args.tenant} does not exist; create it with an owner first (--role owner)`);
+        checkSlug("--tenant", args.tenant);
       }
-      if (args.operator) setOperator(db, user.id, true);
-      return { user, tenant: tenant ? { slug: tenant.slug, role } : null };
+      const user = await createUser(db, { email: args.email, password, name: args.name, isOperator: args.operator });
+      // The operator acts with an owner's rights; addMember's own rules hold all the same.
+      if (tenant) await addMember(db, tenant.id, "owner", { email: user.email, role });
+      else if (args.tenant) createTenant(db, { slug: args.tenant }, user.id);
+      return { user, tenant: args.tenant ? { slug: args.tenant, role } : null };
     });
     if (args.json) console.log(JSON.stringify(out));
     else console.log(`created user ${out.user.email}${out.tenant ? ` (${out.tenant.role} of ${out.tenant.slug})` : ""}${args.operator ? ", operator" : ""}`);
@@ -79,7 +77,7 @@ const createTokenCmd = command({
       const tenant = findTenant(db, args.tenant) ?? fail(`no tenant ${args.tenant}`);
       return createApiToken(db, tenant.id, user.id, { name: args.name, scopes, expires_in_days: days });
     });
-    if (args.json) console.log(JSON.stringify({ ...created.api_token, token: created.token }));
+    if (args.json) console.log(JSON.stringify(createdTokenJson(created)));
     else console.log(created.token);
   },
 });

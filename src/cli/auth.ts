@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { hostname } from "node:os";
 import { ApiError, clientArgs, clientCommand, clientFor, configPath, connect, readConfigFile, writeConfigFile } from "./client";
 import { printFields, printJson } from "./output";
+import { printDone } from "./commands";
 import { CliError, fail, UsageError } from "./run";
 
 /** Reads a line from the terminal without echoing it. */
@@ -98,11 +99,8 @@ const login = clientCommand({
       const created = await anonymous.request<CreatedToken>("POST", "/api/v1/tokens", { ...session, json: { name: `cli@${hostname()}` } });
       const config = { ...readConfigFile(), server, token: created.token };
       const path = writeConfigFile(config);
-      if (args.json) {
-        printJson({ server, email: answer.data.user.email, tenant: tenant.slug, role: tenant.role, token: { id: created.id, name: created.name, scopes: created.scopes }, config: path });
-      } else {
-        console.log(`logged in to ${server} as ${answer.data.user.email} (${tenant.role} of ${tenant.slug}); token saved to ${path}`);
-      }
+      const done = { server, email: answer.data.user.email, tenant: tenant.slug, role: tenant.role, token: { id: created.id, name: created.name, scopes: created.scopes }, config: path };
+      printDone(args.json, done, `logged in to ${server} as ${answer.data.user.email} (${tenant.role} of ${tenant.slug}); token saved to ${path}`);
     } finally {
       // The session was only needed to mint the token.
       await anonymous.request("POST", "/api/v1/auth/logout", session).catch(() => {});
@@ -130,8 +128,8 @@ const logout = clientCommand({
       writeConfigFile(config);
       removed = true;
     }
-    if (args.json) printJson({ server: client.server, revoked: note === "token revoked", removed_from_config: removed });
-    else console.log(`logged out of ${client.server}: ${note}${removed ? `, removed from ${configPath()}` : ""}`);
+    const done = { server: client.server, revoked: note === "token revoked", removed_from_config: removed };
+    printDone(args.json, done, `logged out of ${client.server}: ${note}${removed ? `, removed from ${configPath()}` : ""}`);
   },
 });
 

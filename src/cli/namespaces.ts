@@ -1,7 +1,8 @@
 // namespaces list | create | delete
 import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect } from "./client";
-import { formatTime, printJson, printTable } from "./output";
+import { formatTime } from "./output";
+import { listCommand, printDone } from "./commands";
 
 interface Namespace {
   name: string;
@@ -12,14 +13,11 @@ interface Namespace {
 const nameArg = { type: "positional", required: true, description: "Namespace name", valueHint: "NAME" } as const;
 const path = (name: string) => `/api/v1/namespaces/${encodeURIComponent(name)}`;
 
-const list = clientCommand({
-  meta: { name: "list", description: "Namespaces with their job counts" },
-  args: { ...clientArgs },
-  async run({ args }) {
-    const { namespaces } = await connect(args).request<{ namespaces: Namespace[] }>("GET", "/api/v1/namespaces");
-    if (args.json) return printJson({ namespaces });
-    printTable(["NAME", "JOBS", "CREATED"], namespaces.map((n) => [n.name, n.jobs, formatTime(n.created_at)]));
-  },
+const list = listCommand<Namespace>({
+  description: "Namespaces with their job counts",
+  path: "/api/v1/namespaces",
+  key: "namespaces",
+  columns: [["NAME", (n) => n.name], ["JOBS", (n) => n.jobs], ["CREATED", (n) => formatTime(n.created_at)]],
 });
 
 const create = clientCommand({
@@ -27,8 +25,7 @@ const create = clientCommand({
   args: { name: nameArg, ...clientArgs },
   async run({ args }) {
     const ns = await connect(args).request<Namespace>("POST", "/api/v1/namespaces", { json: { name: args.name } });
-    if (args.json) return printJson(ns);
-    console.log(`namespace ${ns.name} created`);
+    printDone(args.json, ns, `namespace ${ns.name} created`);
   },
 });
 
@@ -37,8 +34,7 @@ const remove = clientCommand({
   args: { name: nameArg, ...clientArgs },
   async run({ args }) {
     await connect(args).request("DELETE", path(args.name));
-    if (args.json) return printJson({ name: args.name, deleted: true });
-    console.log(`namespace ${args.name} deleted`);
+    printDone(args.json, { name: args.name, deleted: true }, `namespace ${args.name} deleted`);
   },
 });
 

@@ -32,6 +32,27 @@ function wantsHelp(argv: string[]): boolean {
   return ours.includes("--help") || ours.includes("-h");
 }
 
+/**
+ * A failure as the CLI reports it: one line for stderr and the exit code. A domain error
+ * (errors.ts) is a failure, exit 1, told by its message alone ("spec.schedule: …", "tenant not found").
+ */
+export function describeFailure(e: unknown): { line: string; exitCode: number } {
+  const err = e as Error & { code?: string };
+  let exitCode = 1;
+  let msg = err?.message ?? String(e);
+  if (e instanceof UsageError || (typeof err.code === "string" && /^E(ARG|_UNKNOWN_COMMAND|_NO_COMMAND)$/.test(err.code))) {
+    exitCode = 2;
+    msg = `${stripAnsi(msg)} (see --help)`;
+  } else if (e instanceof CliError) {
+    exitCode = e.exitCode;
+  } else if (e instanceof AppError || e instanceof ConfigError) {
+    exitCode = 1;
+  } else if (!(e instanceof Error)) {
+    msg = String(e);
+  }
+  return { line: `error: ${stripAnsi(msg).split("\n")[0]}`, exitCode };
+}
+
 export async function runCli(cmd: CommandDef<any>, argv: string[]): Promise<number> {
   if (argv.length === 0 || wantsHelp(argv)) {
     await runMain(cmd, { rawArgs: argv.length ? argv : ["--help"] });
@@ -41,20 +62,8 @@ export async function runCli(cmd: CommandDef<any>, argv: string[]): Promise<numb
     await runCommand(cmd, { rawArgs: argv });
     return 0;
   } catch (e) {
-    const err = e as Error & { code?: string };
-    let code = 1;
-    let msg = err?.message ?? String(e);
-    if (e instanceof UsageError || (typeof err.code === "string" && /^E(ARG|_UNKNOWN_COMMAND|_NO_COMMAND)$/.test(err.code))) {
-      code = 2;
-      msg = `${stripAnsi(msg)} (see --help)`;
-    } else if (e instanceof CliError) {
-      code = e.exitCode;
-    } else if (e instanceof AppError || e instanceof ConfigError) {
-      code = 1;
-    } else if (!(e instanceof Error)) {
-      msg = String(e);
-    }
-    process.stderr.write(`error: ${stripAnsi(msg).split("\n")[0]}\n`);
-    return code;
+    const { line, exitCode } = describeFailure(e);
+    process.stderr.write(`${line}\n`);
+    return exitCode;
   }
 }

@@ -1,7 +1,7 @@
 // tenants list | create
 import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect } from "./client";
-import { printJson, printTable } from "./output";
+import { listCommand, printDone } from "./commands";
 
 interface Tenant {
   slug: string;
@@ -10,17 +10,11 @@ interface Tenant {
   current?: boolean;
 }
 
-const list = clientCommand({
-  meta: { name: "list", description: "Tenants you belong to, with your role (* marks the token's tenant)" },
-  args: { ...clientArgs },
-  async run({ args }) {
-    const { tenants } = await connect(args).request<{ tenants: Tenant[] }>("GET", "/api/v1/tenants");
-    if (args.json) return printJson({ tenants });
-    printTable(
-      ["", "SLUG", "NAME", "ROLE"],
-      tenants.map((t) => [t.current ? "*" : " ", t.slug, t.name, t.role]),
-    );
-  },
+const list = listCommand<Tenant>({
+  description: "Tenants you belong to, with your role (* marks the token's tenant)",
+  path: "/api/v1/tenants",
+  key: "tenants",
+  columns: [["", (t) => (t.current ? "*" : " ")], ["SLUG", (t) => t.slug], ["NAME", (t) => t.name], ["ROLE", (t) => t.role]],
 });
 
 const create = clientCommand({
@@ -32,8 +26,7 @@ const create = clientCommand({
   },
   async run({ args }) {
     const tenant = await connect(args).request<Tenant>("POST", "/api/v1/tenants", { json: { slug: args.slug, name: args.name } });
-    if (args.json) return printJson(tenant);
-    console.log(`tenant ${tenant.slug} created; you are its owner`);
+    printDone(args.json, tenant, `tenant ${tenant.slug} created; you are its owner`);
   },
 });
 

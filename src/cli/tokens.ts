@@ -1,7 +1,8 @@
 // tokens list | create | revoke: your API tokens in the token's tenant.
 import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect } from "./client";
-import { formatTime, printJson, printTable } from "./output";
+import { formatTime, printJson } from "./output";
+import { listCommand, printDone } from "./commands";
 import { scopesFlag, wholeNumberFlag } from "./args";
 
 interface ApiToken {
@@ -14,17 +15,19 @@ interface ApiToken {
   created_at: string;
 }
 
-const list = clientCommand({
-  meta: { name: "list", description: "Your API tokens in this tenant (secrets are never shown again)" },
-  args: { ...clientArgs },
-  async run({ args }) {
-    const { tokens } = await connect(args).request<{ tokens: ApiToken[] }>("GET", "/api/v1/tokens");
-    if (args.json) return printJson({ tokens });
-    printTable(
-      ["ID", "NAME", "PREFIX", "SCOPES", "CREATED", "LAST USED", "EXPIRES"],
-      tokens.map((t) => [t.id, t.name, t.prefix, t.scopes.join(","), formatTime(t.created_at), formatTime(t.last_used_at), formatTime(t.expires_at)]),
-    );
-  },
+const list = listCommand<ApiToken>({
+  description: "Your API tokens in this tenant (secrets are never shown again)",
+  path: "/api/v1/tokens",
+  key: "tokens",
+  columns: [
+    ["ID", (t) => t.id],
+    ["NAME", (t) => t.name],
+    ["PREFIX", (t) => t.prefix],
+    ["SCOPES", (t) => t.scopes.join(",")],
+    ["CREATED", (t) => formatTime(t.created_at)],
+    ["LAST USED", (t) => formatTime(t.last_used_at)],
+    ["EXPIRES", (t) => formatTime(t.expires_at)],
+  ],
 });
 
 const create = clientCommand({
@@ -53,8 +56,7 @@ const revoke = clientCommand({
   args: { id: { type: "positional", required: true, description: "The token's id (see tokens list)", valueHint: "ID" }, ...clientArgs },
   async run({ args }) {
     await connect(args).request("DELETE", `/api/v1/tokens/${encodeURIComponent(args.id)}`);
-    if (args.json) return printJson({ id: args.id, revoked: true });
-    console.log(`token ${args.id} revoked`);
+    printDone(args.json, { id: args.id, revoked: true }, `token ${args.id} revoked`);
   },
 });
 

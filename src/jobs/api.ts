@@ -18,8 +18,9 @@ import {
   type Job,
   type WriteResult,
 } from "./jobs";
-import { createNamespace, deleteNamespace, listNamespaces } from "./namespaces";
-import { getTenantSettings } from "../auth/identity";
+import { createNamespace, deleteNamespace, listNamespaces } from "../tenants/namespaces";
+import { namespaceJson } from "../tenants/json";
+import { getTenantSettings } from "../tenants/tenants";
 
 // What a job body may be sent as. Types that say nothing about the text (none, text/plain,
 // and what `curl --data-binary @job.yaml` sends: application/x-www-form-urlencoded) are read
@@ -153,7 +154,7 @@ export function jobsApi(ctx: AppContext) {
   return apiGroup(ctx, "", "jobs")
     .get(
       "/namespaces",
-      ({ principal }) => ({ namespaces: listNamespaces(db, requireScope(principal, "read").tenantId) }),
+      ({ principal }) => ({ namespaces: listNamespaces(db, requireScope(principal, "read").tenantId).map(namespaceJson) }),
       { detail: { summary: "Namespaces with their job counts", responses: responses(200, "The namespaces", t.Object({ namespaces: t.Array(NamespaceSchema) })) } },
     )
     .post(
@@ -161,7 +162,7 @@ export function jobsApi(ctx: AppContext) {
       ({ principal, body, set }) => {
         const p = requireScope(principal, "write");
         set.status = 201;
-        return createNamespace(db, p.tenantId, body.name, ctx.now());
+        return namespaceJson(createNamespace(db, p.tenantId, body.name, ctx.now()));
       },
       { body: t.Object({ name: t.String({ minLength: 1, maxLength: 63 }) }), detail: { summary: "Create a namespace", responses: responses(201, "The namespace", NamespaceSchema, [409]) } },
     )

@@ -1,7 +1,7 @@
 // The job write rules at the service: alice applies the same spec again.
 import { expect, test } from "bun:test";
 import { migrate, openDb } from "../db";
-import { createTenant } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { getJob, patchJob, putJob } from "./jobs";
 
 function setup() {

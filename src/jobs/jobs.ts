@@ -5,7 +5,7 @@ import { BadRequest, Conflict, Invalid, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
 import { describeSchedule, formatInZone, nextRuns, parseSchedule } from "./schedule";
-import { ensureNamespace } from "./namespaces";
+import { ensureNamespace } from "../tenants/namespaces";
 import { jobStates } from "../monitor/states";
 import { queueJobPurge } from "../runs/runs";
 import { isoTime } from "../time";

@@ -1,17 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { Invalid } from "../errors";
+import type { Invalid } from "../errors";
+import { invalid } from "../../test/thrown";
 import { DEFAULT_GRACE_S, parseJob, parseJobText, toManifest, withDefaults, type JobSpec } from "./manifest";
 
-/** The Invalid that `fn` throws, so tests can read its field and message. */
-function invalid(fn: () => unknown): Invalid {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Invalid) return e;
-    throw e;
-  }
-  throw new Error("expected Invalid, nothing was thrown");
-}
 
 const yaml = (text: string) => parseJobText(text, "application/yaml");
 

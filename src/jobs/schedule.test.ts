@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { CronExpressionParser } from "cron-parser";
-import { Invalid } from "../errors";
+import { invalid } from "../../test/thrown";
 import {
   describeSchedule,
   formatDuration,
@@ -20,16 +20,6 @@ function runs(expr: string, tz: string, from: string, n: number): string[] {
   return nextRuns(parseSchedule("schedule", expr, tz), tz, at(from), n).map((t) => formatInZone(t, tz));
 }
 
-/** The Invalid that `fn` throws, so tests can read its field and message. */
-function invalid(fn: () => unknown): Invalid {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Invalid) return e;
-    throw e;
-  }
-  throw new Error("expected Invalid, nothing was thrown");
-}
 
 describe("parseDuration", () => {
   test.each([

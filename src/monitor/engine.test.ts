@@ -3,7 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant, createUser } from "../auth/identity";
+import { createUser } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { deleteJob, getJob, putJob } from "../jobs/jobs";
 import { CheckinWriter, type CheckinEvent } from "../checkins/writer";
 import { createLogger } from "../log";

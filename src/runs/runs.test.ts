@@ -4,7 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDb, type Db } from "../db";
-import { createTenant, createUser } from "../auth/identity";
+import { createUser } from "../auth/identity";
+import { createTenant } from "../tenants/tenants";
 import { putJob } from "../jobs/jobs";
 import { CheckinWriter, type CheckinEvent } from "../checkins/writer";
 import { Engine } from "../monitor/engine";

@@ -1,22 +1,11 @@
 import { t } from "elysia";
 import { responses } from "../openapi";
 import type { AppContext } from "../context";
-import { Forbidden } from "../errors";
 import { apiGroup } from "../http";
-import {
-  addMember,
-  createTenant,
-  getTenantSettings,
-  listMembers,
-  listUserTenants,
-  removeMember,
-  rotateTenantKey,
-  updateMember,
-  updateTenantSettings,
-  ROLES,
-} from "../auth/identity";
+import { createTenantFor, getTenantSettings, listTenantsFor, rotateTenantKey, updateTenantSettings } from "./tenants";
+import { addMember, listMembers, removeMember, updateMember, ROLES } from "./members";
 import { requireScope, requireUser } from "../auth/principal";
-import { isoTime } from "../time";
+import { memberJson, myTenantJson, settingsJson, tenantJson } from "./json";
 
 const role = t.Union(ROLES.map((r) => t.Literal(r)));
 
@@ -42,27 +31,23 @@ export function tenantsApi(ctx: AppContext) {
       "",
       ({ principal }) => {
         const p = requireUser(principal);
-        // A token is bound to one tenant and sees only that one.
-        const all = listUserTenants(ctx.db, p.userId).filter((m) => p.kind !== "token" || m.tenant_id === p.tenantId);
-        return { tenants: all.map(({ slug, name, role }) => ({ slug, name, role, current: slug === p.tenantSlug })) };
+        return { tenants: listTenantsFor(ctx.db, p).map((m) => myTenantJson(m, p.tenantId)) };
       },
       { detail: { summary: "Tenants you belong to, with your role", responses: responses(200, "Your tenants", t.Object({ tenants: t.Array(MyTenantSchema) })) } },
     )
     .post(
       "",
       ({ principal, body, set }) => {
-        const p = requireUser(principal);
-        if (p.kind === "token" && !p.scopes.includes("admin")) throw new Forbidden("this token lacks the 'admin' scope");
-        const tenant = createTenant(ctx.db, body, p.userId, ctx.now());
+        const tenant = createTenantFor(ctx.db, requireUser(principal), body, ctx.now());
         set.status = 201;
-        return { slug: tenant.slug, name: tenant.name, role: "owner", created_at: isoTime(tenant.created_at) };
+        return tenantJson(tenant);
       },
       {
         body: t.Object({ slug: t.String({ minLength: 1, maxLength: 63 }), name: t.Optional(t.String({ maxLength: 200 })) }),
         detail: { summary: "Create a tenant; you become its owner", responses: responses(201, "The tenant", NewTenantSchema, [409]) },
       },
     )
-    .get("/current", ({ principal }) => getTenantSettings(ctx.db, requireScope(principal, "read").tenantId), {
+    .get("/current", ({ principal }) => settingsJson(getTenantSettings(ctx.db, requireScope(principal, "read").tenantId)), {
       detail: { summary: "The active tenant's settings: ping key, badge key, auto-provisioning, retention", responses: responses(200, "The settings", SettingsSchema) },
     })
     .patch(
@@ -70,7 +55,7 @@ export function tenantsApi(ctx: AppContext) {
       ({ principal, body }) => {
         const settings = updateTenantSettings(ctx.db, requireScope(principal, "admin").tenantId, body);
         if (body.retention_days !== undefined || body.retention_runs !== undefined) ctx.pruneSoon();
-        return settings;
+        return settingsJson(settings);
       },
       {
         body: t.Object({
@@ -84,7 +69,7 @@ export function tenantsApi(ctx: AppContext) {
     )
     .post(
       "/current/rotate-key",
-      ({ principal, body }) => rotateTenantKey(ctx.db, requireScope(principal, "admin").tenantId, body.key),
+      ({ principal, body }) => settingsJson(rotateTenantKey(ctx.db, requireScope(principal, "admin").tenantId, body.key)),
       {
         body: t.Object({ key: t.Union([t.Literal("ping_key"), t.Literal("badge_key")]) }),
         detail: { summary: "Replace the ping key or the badge key (old URLs stop working)", responses: responses(200, "The settings, with the new key", SettingsSchema) },
@@ -92,7 +77,7 @@ export function tenantsApi(ctx: AppContext) {
     )
     .get(
       "/current/members",
-      ({ principal }) => ({ members: listMembers(ctx.db, requireScope(principal, "read").tenantId) }),
+      ({ principal }) => ({ members: listMembers(ctx.db, requireScope(principal, "read").tenantId).map(memberJson) }),
       { detail: { summary: "Members of the active tenant", responses: responses(200, "The members", t.Object({ members: t.Array(MemberSchema) })) } },
     )
     .post(
@@ -100,7 +85,7 @@ export function tenantsApi(ctx: AppContext) {
       async ({ principal, body, set }) => {
         const p = requireScope(principal, "admin");
         set.status = 201;
-        return addMember(ctx.db, p.tenantId, p.role, body, ctx.now());
+        return memberJson(await addMember(ctx.db, p.tenantId, p.role, body, ctx.now()));
       },
       {
         body: t.Object({
@@ -116,7 +101,7 @@ export function tenantsApi(ctx: AppContext) {
       "/current/members/:userId",
       ({ principal, params, body }) => {
         const p = requireScope(principal, "admin");
-        return updateMember(ctx.db, p.tenantId, p.role, params.userId, body.role);
+        return memberJson(updateMember(ctx.db, p.tenantId, p.role, params.userId, body.role));
       },
       { params: byUser, body: t.Object({ role }), detail: { summary: "Change a member's role", responses: responses(200, "The member", MemberSchema) } },
     )

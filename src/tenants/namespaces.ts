@@ -1,22 +1,20 @@
 import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
-import { checkSlug } from "../auth/identity";
-import { isoTime } from "../time";
+import { checkSlug } from "./tenants";
 
 export interface Namespace {
   name: string;
   jobs: number;
-  created_at: string;
+  created_at: number;
 }
 
 export function listNamespaces(db: Db, tenantId: string): Namespace[] {
   return db
-    .query<{ name: string; jobs: number; created_at: number }, [string]>(
+    .query<Namespace, [string]>(
       `SELECT n.name, n.created_at, (SELECT count(*) FROM jobs j WHERE j.tenant_id = n.tenant_id AND j.namespace = n.name) AS jobs
        FROM namespaces n WHERE n.tenant_id = ? ORDER BY n.name`,
     )
-    .all(tenantId)
-    .map((r) => ({ name: r.name, jobs: r.jobs, created_at: isoTime(r.created_at) }));
+    .all(tenantId);
 }
 
 /** Creates the namespace unless it exists; used by job writes, which create namespaces on demand. */
@@ -28,7 +26,7 @@ export function createNamespace(db: Db, tenantId: string, name: string, now: num
   checkSlug("name", name);
   const res = db.query("INSERT OR IGNORE INTO namespaces (tenant_id, name, created_at) VALUES (?, ?, ?)").run(tenantId, name, now);
   if (res.changes === 0) throw new Conflict(`namespace ${name} already exists`);
-  return { name, jobs: 0, created_at: isoTime(now) };
+  return { name, jobs: 0, created_at: now };
 }
 
 export function deleteNamespace(db: Db, tenantId: string, name: string): void {

@@ -1,0 +1,122 @@
+// Memberships: who belongs to which tenant, in which role; rules and SQL.
+import type { Db } from "../db";
+import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
+import { createUser, findUserByEmail } from "../auth/identity";
+
+export const ROLES = ["owner", "admin", "member", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface TenantMembership {
+  slug: string;
+  name: string;
+  role: Role;
+  tenant_id: string;
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  /** When they joined the tenant. */
+  created_at: number;
+}
+
+export function checkRole(field: string, role: string): Role {
+  if (!(ROLES as readonly string[]).includes(role)) throw new Invalid(field, `must be one of ${ROLES.join(", ")}`);
+  return role as Role;
+}
+
+export function listUserTenants(db: Db, userId: string): TenantMembership[] {
+  return db
+    .query<TenantMembership, [string]>(
+      `SELECT t.slug, t.name, m.role, t.id AS tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+       WHERE m.user_id = ? ORDER BY t.slug`,
+    )
+    .all(userId);
+}
+
+export function findMembership(db: Db, tenantId: string, userId: string): Role | null {
+  const r = db
+    .query<{ role: Role }, [string, string]>("SELECT role FROM memberships WHERE tenant_id = ? AND user_id = ?")
+    .get(tenantId, userId);
+  return r?.role ?? null;
+}
+
+export function listMembers(db: Db, tenantId: string): Member[] {
+  return db
+    .query<Member, [string]>(
+      `SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+       WHERE m.tenant_id = ? ORDER BY u.email`,
+    )
+    .all(tenantId);
+}
+
+function getMember(db: Db, tenantId: string, userId: string): Member {
+  const m = db
+    .query<Member, [string, string]>(
+      `SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+       WHERE m.tenant_id = ? AND m.user_id = ?`,
+    )
+    .get(tenantId, userId);
+  if (!m) throw new NotFound(`member ${userId}`);
+  return m;
+}
+
+/** Only an owner may grant, change or take away the owner role. */
+function checkOwnerRule(actorRole: Role, role: Role, targetRole?: Role) {
+  if ((role === "owner" || targetRole === "owner") && actorRole !== "owner") {
+    throw new Forbidden("only an owner can grant or change the owner role");
+  }
+}
+
+function countOwners(db: Db, tenantId: string): number {
+  return db
+    .query<{ n: number }, [string]>("SELECT count(*) AS n FROM memberships WHERE tenant_id = ? AND role = 'owner'")
+    .get(tenantId)!.n;
+}
+
+export async function addMember(
+  db: Db,
+  tenantId: string,
+  actorRole: Role,
+  input: { email: string; role: string; name?: string; password?: string },
+  now = Date.now(),
+): Promise<Member> {
+  const role = checkRole("role", input.role);
+  checkOwnerRule(actorRole, role);
+  let user = findUserByEmail(db, input.email);
+  if (!user) {
+    if (!input.password) throw new Invalid("email", `no user with email ${input.email}; give a password to create one`);
+    user = await createUser(db, { email: input.email, password: input.password, name: input.name }, now);
+  }
+  if (findMembership(db, tenantId, user.id)) throw new Conflict(`${user.email} is already a member`);
+  db.query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (?, ?, ?, ?)").run(tenantId, user.id, role, now);
+  return getMember(db, tenantId, user.id);
+}
+
+export function updateMember(db: Db, tenantId: string, actorRole: Role, userId: string, roleInput: string): Member {
+  const role = checkRole("role", roleInput);
+  const current = getMember(db, tenantId, userId);
+  checkOwnerRule(actorRole, role, current.role);
+  return db.transaction(() => {
+    if (current.role === "owner" && role !== "owner" && countOwners(db, tenantId) === 1) {
+      throw new Conflict("the last owner cannot be demoted; make someone else owner first");
+    }
+    db.query("UPDATE memberships SET role = ? WHERE tenant_id = ? AND user_id = ?").run(role, tenantId, userId);
+    return getMember(db, tenantId, userId);
+  })();
+}
+
+export function removeMember(db: Db, tenantId: string, actorRole: Role, userId: string): void {
+  const current = getMember(db, tenantId, userId);
+  checkOwnerRule(actorRole, current.role, current.role);
+  db.transaction(() => {
+    if (current.role === "owner" && countOwners(db, tenantId) === 1) {
+      throw new Conflict("the last owner cannot be removed");
+    }
+    db.query("DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId);
+    // Their API tokens for this tenant stop working with the membership.
+    db.query("DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId);
+  })();
+}
