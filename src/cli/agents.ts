@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
 import { formatTime, printFields, printJson, printTable } from "./output";
 import { CliError, UsageError } from "./run";
+import { listCommand } from "./commands";
 import type { AgentDetailJson as AgentDetail, AgentJson as Agent, EnrollmentTokenJson as EnrollmentToken } from "../agents/json";
 
 const refArg = { type: "positional", required: true, description: "The agent's name or id", valueHint: "AGENT" } as const;
@@ -91,17 +92,19 @@ async function findToken(client: Client, ref: string): Promise<EnrollmentToken> 
   return t;
 }
 
-const tokensList = clientCommand({
-  meta: { name: "list", description: "List enrollment tokens" },
-  args: { ...clientArgs },
-  async run({ args }) {
-    const { enrollment_tokens } = await connect(args).request<{ enrollment_tokens: EnrollmentToken[] }>("GET", "/api/v1/enrollment-tokens");
-    if (args.json) return printJson({ enrollment_tokens });
-    printTable(
-      ["NAME", "PREFIX", "USES", "EXPIRES", "USABLE", "LABELS", "ID"],
-      enrollment_tokens.map((t) => [t.name, t.prefix, `${t.uses}/${t.max_uses ?? "∞"}`, formatTime(t.expires_at), t.usable ? "yes" : "no", labelText(t.labels), t.id]),
-    );
-  },
+const tokensList = listCommand<EnrollmentToken>({
+  description: "List enrollment tokens",
+  path: "/api/v1/enrollment-tokens",
+  key: "enrollment_tokens",
+  columns: [
+    ["NAME", (t) => t.name],
+    ["PREFIX", (t) => t.prefix],
+    ["USES", (t) => `${t.uses}/${t.max_uses ?? "∞"}`],
+    ["EXPIRES", (t) => formatTime(t.expires_at)],
+    ["USABLE", (t) => (t.usable ? "yes" : "no")],
+    ["LABELS", (t) => labelText(t.labels)],
+    ["ID", (t) => t.id],
+  ],
 });
 
 const tokensCreate = clientCommand({
