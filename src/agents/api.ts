@@ -8,31 +8,19 @@ import { Unauthorized } from "../errors";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
 import { RateLimiter } from "../ratelimit";
-import { getJob } from "../jobs/jobs";
 import { jobJson } from "../jobs/json";
 import { getTenantSettings } from "../tenants/tenants";
 import { clientIp } from "../clientip";
-import {
-  adoptEntry,
-  agentDetail,
-  agentJson,
-  AGENT_STATUSES,
-  authenticateAgent,
-  createEnrollmentToken,
-  deleteAgent,
-  desiredState,
-  enroll,
-  heartbeat,
-  INSTANCE_STATES,
-  jobAgents,
-  listAgents,
-  listEnrollmentTokens,
-  patchAgent,
-  report,
-  revokeEnrollmentToken,
-  type AgentRow,
-  type AgentStatus,
-} from "./agents";
+import { AGENT_STATUSES, INSTANCE_STATES, type Agent, type AgentStatus } from "./model";
+import { authenticateAgent } from "./crosstenant";
+import { deleteAgent, listAgents, patchAgent } from "./registry";
+import { createEnrollmentToken, enroll, listEnrollmentTokens, revokeEnrollmentToken } from "./enrollment";
+import { desiredState } from "./desired";
+import { heartbeat } from "./liveness";
+import { report } from "./reports";
+import { agentDetail, jobAgents } from "./detail";
+import { adoptEntry } from "./adoption";
+import { agentDetailJson, agentJson, enrollmentTokenJson, jobAgentJson } from "./json";
 
 // Checked by the service (readLabels), as job labels are: a schema of Record lets Elysia turn a
 // string such as "abc" into {"0": "a", …} before anything sees it.
@@ -87,7 +75,7 @@ const AgentDetailSchema = t.Object({
 const EnrolledSchema = t.Object({ agent: AgentSchema, token: t.String({ description: "cta_…, shown once" }), server: t.String() });
 
 /** The agent behind `Authorization: Bearer cta_…`; 401 for anything else. */
-export function requireAgent(ctx: AppContext, request: Request): AgentRow {
+export function requireAgent(ctx: AppContext, request: Request): Agent {
   const m = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "");
   const agent = m ? authenticateAgent(ctx.db, m[1]!) : null;
   if (!agent) throw new Unauthorized("invalid or revoked agent token: enroll again (crontopus agent enroll)");
@@ -100,7 +88,7 @@ export function agentsApi(ctx: AppContext) {
   const enrollLimit = new RateLimiter(30, 60_000, "too many enrollment attempts; wait a minute");
 
   const management = apiGroup(ctx, "", "agents")
-    .get("/enrollment-tokens", ({ principal }) => ({ enrollment_tokens: listEnrollmentTokens(db, requireScope(principal, "admin").tenantId, ctx.now()) }), {
+    .get("/enrollment-tokens", ({ principal }) => ({ enrollment_tokens: listEnrollmentTokens(db, requireScope(principal, "admin").tenantId, ctx.now()).map(enrollmentTokenJson) }), {
       detail: { summary: "Enrollment tokens (the secrets are never shown again)", responses: responses(200, "The tokens", t.Object({ enrollment_tokens: t.Array(EnrollmentTokenSchema) })) },
     })
     .post(
@@ -109,7 +97,7 @@ export function agentsApi(ctx: AppContext) {
         const p = requireScope(principal, "admin");
         set.status = 201;
         const { token, enrollment_token } = createEnrollmentToken(db, p.tenantId, p.userId, body, ctx.now());
-        return { token, enrollment_token };
+        return { token, enrollment_token: enrollmentTokenJson(enrollment_token) };
       },
       {
         body: t.Object({
@@ -140,7 +128,7 @@ export function agentsApi(ctx: AppContext) {
         detail: { summary: "Enrolled agents", responses: responses(200, "The agents", t.Object({ agents: t.Array(AgentSchema) })) },
       },
     )
-    .get("/agents/:id", ({ principal, params }) => agentDetail(db, requireScope(principal, "read").tenantId, params.id), {
+    .get("/agents/:id", ({ principal, params }) => agentDetailJson(agentDetail(db, requireScope(principal, "read").tenantId, params.id)), {
       params: t.Object({ id: t.String({ description: "agent id or name" }) }),
       detail: { summary: "One agent, with its job instances and the unmanaged entries found on its host", responses: responses(200, "The agent", AgentDetailSchema) },
     })
@@ -149,7 +137,7 @@ export function agentsApi(ctx: AppContext) {
       ({ principal, params, body }) => {
         const p = requireScope(principal, "write");
         const agent = patchAgent(db, p.tenantId, params.id, body, ctx.now());
-        return agentDetail(db, p.tenantId, agent.id);
+        return agentDetailJson(agentDetail(db, p.tenantId, agent.id));
       },
       {
         params: t.Object({ id: t.String() }),
@@ -177,9 +165,7 @@ export function agentsApi(ctx: AppContext) {
       ({ principal, params, body, set }) => {
         const p = requireScope(principal, "write");
         const now = ctx.now();
-        const agent = agentDetail(db, p.tenantId, params.id);
-        const tz = body.timezone ?? "UTC";
-        const { job, warnings } = adoptEntry(db, p.tenantId, agent.id, params.entryId, body, tz, now);
+        const { job, warnings } = adoptEntry(db, p.tenantId, params.id, params.entryId, body, now);
         set.status = 201;
         return { ...jobJson(job, ctx.config.baseUrl, now, getTenantSettings(db, p.tenantId).badge_key), warnings };
       },
@@ -198,11 +184,7 @@ export function agentsApi(ctx: AppContext) {
     )
     .get(
       "/jobs/:namespace/:name/agents",
-      ({ principal, params }) => {
-        const p = requireScope(principal, "read");
-        const job = getJob(db, p.tenantId, params.namespace, params.name);
-        return { agents: jobAgents(db, p.tenantId, job.id) };
-      },
+      ({ principal, params }) => ({ agents: jobAgents(db, requireScope(principal, "read").tenantId, params.namespace, params.name).map(jobAgentJson) }),
       {
         params: t.Object({ namespace: t.String(), name: t.String() }),
         detail: { summary: "The agents a job goes to, and the state each reported", responses: responses(200, "The agents", t.Object({ agents: t.Array(Loose) })) },

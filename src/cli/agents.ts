@@ -4,27 +4,8 @@ import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
 import { formatTime, printFields, printJson, printTable } from "./output";
 import { CliError, UsageError } from "./run";
-
-interface Agent {
-  id: string;
-  name: string;
-  hostname: string;
-  platform: string;
-  arch: string;
-  scheduler: string;
-  version: string | null;
-  labels: Record<string, string>;
-  status: string;
-  status_since: string;
-  interval_s: number;
-  last_seen_at: string | null;
-  last_sync_at: string | null;
-}
-
-interface AgentDetail extends Agent {
-  jobs: { job_id: string; job: string; job_status: string; state: string; message: string | null }[];
-  discovered: { id: string; user: string | null; schedule: string; command: string; adopted_job_id: string | null }[];
-}
+import { listCommand } from "./commands";
+import type { AgentDetailJson as AgentDetail, AgentJson as Agent, EnrollmentTokenJson as EnrollmentToken } from "../agents/json";
 
 const refArg = { type: "positional", required: true, description: "The agent's name or id", valueHint: "AGENT" } as const;
 const labelText = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(",");
@@ -104,18 +85,6 @@ export const agents = defineCommand({
 
 // ---------------------------------------------------------------------------------------
 
-interface EnrollmentToken {
-  id: string;
-  name: string;
-  prefix: string;
-  labels: Record<string, string>;
-  max_uses: number | null;
-  uses: number;
-  expires_at: string | null;
-  usable: boolean;
-  created_at: string;
-}
-
 async function findToken(client: Client, ref: string): Promise<EnrollmentToken> {
   const { enrollment_tokens } = await client.request<{ enrollment_tokens: EnrollmentToken[] }>("GET", "/api/v1/enrollment-tokens");
   const t = enrollment_tokens.find((t) => t.id === ref) ?? enrollment_tokens.filter((t) => t.name === ref || t.prefix === ref)[0];
@@ -123,17 +92,19 @@ async function findToken(client: Client, ref: string): Promise<EnrollmentToken> 
   return t;
 }
 
-const tokensList = clientCommand({
-  meta: { name: "list", description: "List enrollment tokens" },
-  args: { ...clientArgs },
-  async run({ args }) {
-    const { enrollment_tokens } = await connect(args).request<{ enrollment_tokens: EnrollmentToken[] }>("GET", "/api/v1/enrollment-tokens");
-    if (args.json) return printJson({ enrollment_tokens });
-    printTable(
-      ["NAME", "PREFIX", "USES", "EXPIRES", "USABLE", "LABELS", "ID"],
-      enrollment_tokens.map((t) => [t.name, t.prefix, `${t.uses}/${t.max_uses ?? "∞"}`, formatTime(t.expires_at), t.usable ? "yes" : "no", labelText(t.labels), t.id]),
-    );
-  },
+const tokensList = listCommand<EnrollmentToken>({
+  description: "List enrollment tokens",
+  path: "/api/v1/enrollment-tokens",
+  key: "enrollment_tokens",
+  columns: [
+    ["NAME", (t) => t.name],
+    ["PREFIX", (t) => t.prefix],
+    ["USES", (t) => `${t.uses}/${t.max_uses ?? "∞"}`],
+    ["EXPIRES", (t) => formatTime(t.expires_at)],
+    ["USABLE", (t) => (t.usable ? "yes" : "no")],
+    ["LABELS", (t) => labelText(t.labels)],
+    ["ID", (t) => t.id],
+  ],
 });
 
 const tokensCreate = clientCommand({

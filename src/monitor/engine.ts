@@ -9,12 +9,10 @@ import type { Db } from "../db";
 import type { Logger } from "../log";
 import { judgeRun, onDeadline, onFinish, onStart, type Flip } from "./state";
 import type { CheckinRow } from "../checkins/writer";
-import { findChannelsByName, type Channel } from "../alerts/channels";
-import { enqueueNotification } from "../alerts/outbox";
-import { jobConsoleUrl, tailOutput, type AlertMessage } from "../alerts/message";
-import { fireAgentDeadlines, foldedInto } from "../agents/agents";
+import { AlertFanOut } from "../alerts/fanout";
+import type { AlertEvent } from "../alerts/message";
+import { fireAgentDeadlinesAllTenants, foldedInto } from "../agents/liveness";
 import { jobStates, type Held, type JobStates } from "./states";
-import { isoTime } from "../time";
 
 interface OpenRun {
   id: number;
@@ -46,8 +44,8 @@ export interface EngineContext {
 export class Engine {
   private timer: ReturnType<typeof setTimeout> | null = null;
   readonly states: JobStates;
-  private readonly tickChannels = new Map<string, Channel[]>();
-  private readonly tickTenants = new Map<string, { slug: string; name: string }>();
+  /** Queues alerts; made anew each tick, so that a tenant's channels are looked up once a tick. */
+  private alerts: AlertFanOut;
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
   private appliedThrough: number;
   /** The earliest deadline among jobs held but not written back (the query cannot see them). */
@@ -68,6 +66,7 @@ export class Engine {
 
   constructor(private readonly ctx: EngineContext) {
     const db = ctx.db;
+    this.alerts = new AlertFanOut(db, ctx.baseUrl);
     this.q = {
       cursor: db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'"),
       setCursor: db.query("UPDATE engine_state SET value = ? WHERE key = 'checkins_applied'"),
@@ -100,7 +99,6 @@ export class Engine {
       chainRow: db.query<{ body: string | null; prev_id: number | null; kind: string }, [number]>(
         "SELECT body, prev_id, kind FROM checkins WHERE id = ?",
       ),
-      tenant: db.query<{ slug: string; name: string }, [string]>("SELECT slug, name FROM tenants WHERE id = ?"),
     };
     // A new engine on a database is a fresh start: nothing held from before is trusted.
     this.states = jobStates(db);
@@ -185,8 +183,7 @@ export class Engine {
   tick(now = this.ctx.now(), flushAll = false): TickStats {
     const t0 = performance.now();
     const stats = emptyStats();
-    this.tickChannels.clear();
-    this.tickTenants.clear();
+    this.alerts = new AlertFanOut(this.ctx.db, this.ctx.baseUrl);
     this.ctx.db.transaction(() => {
       // Check-ins committed before this engine started (after a restart), or left over after a failure.
       const rows = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
@@ -194,7 +191,7 @@ export class Engine {
       stats.behind = rows.length === MAX_CHECKINS_PER_TICK;
       this.fireRunDeadlines(stats, now);
       this.fireJobDeadlines(stats, now);
-      const agents = fireAgentDeadlines(this.ctx.db, this.ctx.baseUrl, now);
+      const agents = fireAgentDeadlinesAllTenants(this.ctx.db, this.ctx.baseUrl, now);
       stats.flips += agents.flips;
       stats.notifications += agents.notifications;
       this.flush(flushAll, now);
@@ -379,7 +376,7 @@ export class Engine {
     if (flips.length) this.states.urgent(l);
     for (const f of flips) {
       // A job missed its run because its host is offline: the agent's alert covers it.
-      const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.id) : null;
+      const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.tenant_id, l.job.id) : null;
       const reason = folded ? `${f.reason} (agent ${folded.join(", ")} offline: folded into its alert)` : f.reason;
       const flipId = this.q.insertFlip.get(l.job.tenant_id, l.job.id, f.from, f.to, reason, f.at)!.id;
       stats.flips++;
@@ -388,31 +385,22 @@ export class Engine {
     }
   }
 
-  private notify(l: Held, flipId: number | null, event: AlertMessage["event"], reason: string, at: number, stats: TickStats, from?: string): void {
+  private notify(l: Held, flipId: number | null, event: AlertEvent, reason: string, at: number, stats: TickStats, from?: string): void {
     const { job, state } = l;
-    // Many jobs of one tenant often fall due together: look its channels up once per tick.
-    const key = `${job.tenant_id}\u0000${job.channels ? job.channels.join("\u0000") : "*"}`;
-    let channels = this.tickChannels.get(key);
-    if (!channels) this.tickChannels.set(key, (channels = findChannelsByName(this.ctx.db, job.tenant_id, job.channels)));
-    if (channels.length === 0) return;
-    let tenant = this.tickTenants.get(job.tenant_id);
-    if (!tenant) this.tickTenants.set(job.tenant_id, (tenant = this.q.tenant.get(job.tenant_id)!));
-    const message: AlertMessage = {
+    stats.notifications += this.alerts.queue({
+      tenantId: job.tenant_id,
       event,
-      tenant: { slug: tenant.slug, name: tenant.name },
-      job: { id: job.id, namespace: job.namespace, name: job.name, url: jobConsoleUrl(this.ctx.baseUrl, job.namespace, job.name) },
+      job,
       status: state.status,
-      previous_status: from ?? null,
+      previousStatus: from ?? null,
       reason,
-      since: isoTime(state.status_since ?? at),
-      last_output: tailOutput(this.lastOutput(job.last_checkin_id)),
-      dedup_key: `crontopus-${job.id}`,
-    };
-    for (const ch of channels) {
-      const dedupKey = flipId !== null ? `flip:${flipId}:${ch.id}` : `${event}:${job.id}:${at}:${ch.id}`;
-      enqueueNotification(this.ctx.db, { tenantId: job.tenant_id, channelId: ch.id, jobId: job.id, flipId, event, dedupKey, message }, at);
-      stats.notifications++;
-    }
+      since: state.status_since ?? at,
+      output: () => this.lastOutput(job.last_checkin_id),
+      incidentKey: `crontopus-${job.id}`,
+      flipId,
+      outboxKey: (channelId) => (flipId !== null ? `flip:${flipId}:${channelId}` : `${event}:${job.id}:${at}:${channelId}`),
+      at,
+    });
   }
 }
 

@@ -1,0 +1,55 @@
+// Reading what is on a host: an agent with its job instances (as reported, or pending since
+// assigned) and the entries it discovered; and the other way round, the agents of a job.
+import type { Db } from "../db";
+import { getJob } from "../jobs/jobs";
+import { jobsForAgent, selectorMatches } from "./desired";
+import { findAgent, listAgents } from "./registry";
+import type { AgentDetail, DiscoveredEntry, InstanceState, JobAgent, JobInstance } from "./model";
+
+/** An agent (by id or name) with its job instances and discovered entries. */
+export function agentDetail(db: Db, tenantId: string, ref: string): AgentDetail {
+  const agent = findAgent(db, tenantId, ref);
+  const reported = db
+    .query<JobInstance & { state: InstanceState; updated_at: number }, [string, string]>(
+      `SELECT aj.job_id, j.namespace, j.name, j.status AS job_status, aj.state, aj.message, aj.updated_at
+       FROM agent_jobs aj JOIN jobs j ON j.id = aj.job_id AND j.tenant_id = aj.tenant_id
+       WHERE aj.tenant_id = ? AND aj.agent_id = ? ORDER BY j.namespace, j.name`,
+    )
+    .all(tenantId, agent.id);
+  const seen = new Set(reported.map((i) => i.job_id));
+  // Assigned since the agent's last report.
+  const pending = jobsForAgent(db, agent)
+    .filter((j) => !seen.has(j.id))
+    .map((j): JobInstance => ({ job_id: j.id, namespace: j.namespace, name: j.name, job_status: j.status, state: "pending", message: null, updated_at: null }));
+  return { ...agent, jobs: [...reported, ...pending], discovered: discoveredEntries(db, tenantId, agent.id) };
+}
+
+function discoveredEntries(db: Db, tenantId: string, agentId: string): DiscoveredEntry[] {
+  return db
+    .query<DiscoveredEntry, [string, string]>(
+      `SELECT id, user, schedule, command, line, adopted_job_id, first_seen_at, last_seen_at FROM agent_discovered
+       WHERE tenant_id = ? AND agent_id = ? ORDER BY first_seen_at, id`,
+    )
+    .all(tenantId, agentId);
+}
+
+/** The agents a job goes to, with the state each reported for it; and those still reporting it. */
+export function jobAgents(db: Db, tenantId: string, namespace: string, name: string): JobAgent[] {
+  const job = getJob(db, tenantId, namespace, name);
+  const states = new Map(
+    db
+      .query<{ agent_id: string; state: InstanceState; message: string | null; updated_at: number }, [string, string]>(
+        "SELECT agent_id, state, message, updated_at FROM agent_jobs WHERE tenant_id = ? AND job_id = ?",
+      )
+      .all(tenantId, job.id)
+      .map((r) => [r.agent_id, r]),
+  );
+  const out: JobAgent[] = [];
+  for (const agent of listAgents(db, tenantId)) {
+    const assigned = job.command !== null && job.enabled && selectorMatches(job.agent_selector, agent);
+    const s = states.get(agent.id);
+    if (!assigned && !s) continue;
+    out.push({ agent, assigned, state: s?.state ?? "pending", message: s?.message ?? null, updated_at: s?.updated_at ?? null });
+  }
+  return out;
+}
