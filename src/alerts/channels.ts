@@ -60,11 +60,13 @@ export function readChannelConfig(db: Db, secrets: SecretBox, tenantId: string, 
  * every start; returns how many rows it sealed.
  */
 export function sealChannelSecrets(db: Db, secrets: SecretBox): number {
+  // cross-tenant: every tenant's plaintext rows, once at start.
   const rows = db.query<{ id: string; type: string; config: string }, []>("SELECT id, type, config FROM channels WHERE sealed IS NULL").all();
   if (rows.length === 0) return 0;
   db.transaction(() => {
     for (const r of rows) {
       const config = JSON.parse(r.config) as ChannelConfig;
+      // cross-tenant: the rows read above.
       db.query("UPDATE channels SET config = $masked, sealed = $sealed WHERE id = $id AND sealed IS NULL").run({
         id: r.id,
         masked: JSON.stringify(maskConfig(r.type, config)),

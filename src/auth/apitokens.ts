@@ -125,12 +125,13 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 /** The principal behind a bearer token, or null when it is unknown, expired or orphaned. */
 export function authenticateToken(db: Db, token: string, now = Date.now()): Principal | null {
   if (!token.startsWith("ctp_")) return null;
+  // cross-tenant: a lookup by a secret token, which picks the tenant.
   const r = db.query<TokenRow, [string]>("SELECT * FROM api_tokens WHERE token_hash = ?").get(sha256(token));
   if (!r || (r.expires_at !== null && r.expires_at <= now)) return null;
   const role: Role | null = findMembership(db, r.tenant_id, r.user_id);
   if (!role) return null;
   if (r.last_used_at === null || now - r.last_used_at > LAST_USED_RESOLUTION_MS) {
-    db.query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?").run(now, r.id);
+    db.query("UPDATE api_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, r.tenant_id, r.id);
   }
   const user = getUser(db, r.user_id);
   const tenant = getTenant(db, r.tenant_id);

@@ -360,7 +360,7 @@ export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[];
   if (f.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(f.status)) {
     throw new Invalid("status", `must be one of ${JOB_STATUSES.join(", ")}`);
   }
-  const where = ["tenant_id = $tenant"];
+  const where: string[] = [];
   const params: Record<string, string | number> = { tenant: tenantId, limit: limit + 1 };
   if (f.namespace) {
     where.push("namespace = $namespace");
@@ -394,7 +394,7 @@ export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[];
   }
   const rows = db
     .query<JobRow, Record<string, string | number>>(
-      `SELECT * FROM jobs WHERE ${where.join(" AND ")} ORDER BY namespace, name LIMIT $limit`,
+      `SELECT * FROM jobs WHERE ${["tenant_id = $tenant", ...where].join(" AND ")} ORDER BY namespace, name LIMIT $limit`,
     )
     .all(params);
   const more = rows.length > limit;
