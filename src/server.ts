@@ -15,7 +15,7 @@ import { WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
-function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void> } | null {
+function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void>; paused: Int32Array } | null {
   let worker: Worker;
   try {
     worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href);
@@ -31,8 +31,11 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     warnedAt = Date.now();
     log.warn("checkpoint failed", { error: m.data.error });
   };
-  worker.postMessage({ path });
+  // Set by the WAL guard while it waits to restart the log: the worker skips its rounds then.
+  const paused = new Int32Array(new SharedArrayBuffer(4));
+  worker.postMessage({ path, paused });
   return {
+    paused,
     stop: () =>
       new Promise<void>((resolve) => {
         const done = () => {
@@ -122,7 +125,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const sealed = sealChannelSecrets(db, ctx.secrets);
   if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
-  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`) : null;
+  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`, { paused: checkpointer.paused }) : null;
   if (wal) ctx.checkins.afterCommit = () => wal.afterCommit();
   const engine = ctx.engine;
   // Check-ins committed before a restart and not applied yet: applied before the first request.

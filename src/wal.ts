@@ -16,6 +16,7 @@ export const WAL_RESTART_BYTES = 8 * 1024 * 1024;
 export const WAL_KEEP_BYTES = 4 * 1024 * 1024;
 
 export class WalGuard {
+  private readonly limit: number;
   private over = false;
   private pending = false;
   /** Commits since the last round of the timer: none means the load has stopped. */
@@ -27,18 +28,23 @@ export class WalGuard {
   /** The WAL's size as last sampled (every 100 ms): what others pace themselves by. */
   bytes = 0;
 
+  /** Shared with the checkpoint worker: 1 while the writer waits to restart the log. */
+  private readonly paused: Int32Array | null;
+
   constructor(
     db: Db,
     private readonly walPath: string,
-    private readonly limit = WAL_RESTART_BYTES,
+    opts: { limit?: number; paused?: Int32Array } = {},
   ) {
+    this.limit = opts.limit ?? WAL_RESTART_BYTES;
+    this.paused = opts.paused ?? null;
     db.exec(`PRAGMA journal_size_limit = ${WAL_KEEP_BYTES}`);
     this.checkpoint = db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)");
     const truncate = db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)");
     let quiet = 0;
     this.timer = setInterval(() => {
       const size = (this.bytes = walSize(this.walPath));
-      this.over = size > this.limit;
+      this.setOver(size > this.limit);
       quiet = this.commits === 0 ? quiet + 1 : 0;
       this.commits = 0;
       try {
@@ -61,6 +67,17 @@ export class WalGuard {
     this.timer.unref?.();
   }
 
+  /**
+   * Past the limit the worker pauses: its passive checkpoints hold the checkpoint lock, and on a
+   * starved machine (a busy test suite) every try of the writer's found it held for seconds while
+   * the log grew (measured: 43-148 MB). Alone, the writer's first try between two commits
+   * succeeds once the worker's round in flight ends.
+   */
+  private setOver(over: boolean): void {
+    this.over = over;
+    if (this.paused) Atomics.store(this.paused, 0, over ? 1 : 0);
+  }
+
   /** Called by the writer after each group commit. */
   afterCommit(): void {
     this.commits++;
@@ -77,7 +94,7 @@ export class WalGuard {
       try {
         const r = this.checkpoint.get()!;
         if (r.busy === 0 && r.log === r.checkpointed) {
-          this.over = false;
+          this.setOver(false);
           this.restarts++;
         }
       } catch {
@@ -88,6 +105,7 @@ export class WalGuard {
 
   stop(): void {
     clearInterval(this.timer);
+    this.setOver(false);
   }
 }
 

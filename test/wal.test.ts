@@ -50,8 +50,10 @@ test("a minute of steady check-ins keeps the WAL under its limit, and it shrinks
   // Enough traffic that the WAL would have passed its limit several times over without a restart.
   expect(sent).toBeGreaterThan(10_000);
   console.log(`wal test: ${sent} check-ins in 60 s, WAL at most ${(maxWal / 1048576).toFixed(1)} MB`);
-  // Half of the 64 MB the issue allows at any rate.
-  expect(maxWal).toBeLessThan(32 * 1024 * 1024);
+  // The 64 MB allowed at any rate. On a quiet machine it stays near the 8 MB restart point; on a
+  // starved one (a busy suite beside it) a checkpoint in flight in the worker can hold the
+  // restart off for a few seconds of this stream (~10 MB/s): seen up to 30 MB.
+  expect(maxWal).toBeLessThan(64 * 1024 * 1024);
   // Idle: the log is copied back and cut.
   let after = walSize();
   for (let i = 0; i < 100 && after > WAL_KEEP_BYTES; i++) {
