@@ -79,7 +79,7 @@ export async function execJob(o: ExecJobOptions): Promise<number> {
   const startedAt = Date.now();
   if (cache.gate) {
     // Loaded only for gated jobs: the schedule parser is the heaviest import exec has.
-    const { isDue } = await import("./crontab");
+    const { isDue } = await import("./hostschedule");
     if (!isDue(cache.schedule, cache.timezone, startedAt)) return 0;
   }
   const runId = crypto.randomUUID();
