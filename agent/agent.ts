@@ -15,7 +15,8 @@ import { lookupAccount, saveBackupOnce } from "./host";
 import { DEFAULT_OUTPUT_LIMIT, listSpool, syncJobCaches, userStateDir, writePrivate, type JobCache, type Owner, type SpoolRecord } from "./jobcache";
 import type { DesiredJob, DesiredState } from "../src/agents/agents";
 import { VERSION } from "../src/version";
-import { cronToTriggers, type ApplyResult, type DesiredTask } from "./schtasks";
+import type { ApplyResult, DesiredTask } from "./schtasks";
+import { cronToTriggers } from "./triggers";
 
 // ---------------------------------------------------------------------------------------
 // Config
