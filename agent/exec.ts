@@ -7,7 +7,8 @@
 import { hostname } from "node:os";
 import { defaultStateDir, isRoot } from "./paths";
 import { DEFAULT_OUTPUT_LIMIT, readJobCache, spool, type JobCache, type SpoolRecord } from "./jobcache";
-import { HeadTail, type RunCommand } from "../src/cli/exec";
+import type { RunCommand } from "./runner";
+import { HeadTail } from "../src/headtail";
 import { warn } from "../src/cli/output";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
