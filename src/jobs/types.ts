@@ -6,7 +6,28 @@ import type { JobSpec } from "./manifest";
 export const JOB_STATUSES = ["new", "up", "running", "late", "down", "failed", "paused"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export interface JobRow {
+/** What the monitoring engine keeps about a job. */
+export interface JobMonitoring {
+  consecutive_failures: number;
+  checkins_total: number;
+  last_ping_at: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  last_duration_ms: number | null;
+  last_exit_code: number | null;
+  status_since: number | null;
+  expected_at: number | null;
+  next_deadline: number | null;
+  last_notified_at: number | null;
+  /** The newest applied check-in: the head of the job's history chain. */
+  last_checkin_id: number | null;
+  open_runs: number;
+  /** A trigger went out and no resolve since. */
+  alerting: boolean;
+}
+
+/** A row of the jobs table: the spec's columns (JSON text, 0/1 flags) and the monitoring state. */
+export interface JobRow extends Omit<JobMonitoring, "alerting"> {
   id: string;
   tenant_id: string;
   namespace: string;
@@ -34,40 +55,7 @@ export interface JobRow {
   start_grace_s: number | null;
   renotify_s: number | null;
   channels: string | null;
-  consecutive_failures: number;
-  checkins_total: number;
-  last_ping_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_duration_ms: number | null;
-  last_exit_code: number | null;
-  status_since: number | null;
-  expected_at: number | null;
-  next_deadline: number | null;
-  last_notified_at: number | null;
-  last_checkin_id: number | null;
-  open_runs: number;
   alerting: number;
-}
-
-/** What the monitoring engine keeps about a job. */
-export interface JobMonitoring {
-  consecutive_failures: number;
-  checkins_total: number;
-  last_ping_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_duration_ms: number | null;
-  last_exit_code: number | null;
-  status_since: number | null;
-  expected_at: number | null;
-  next_deadline: number | null;
-  last_notified_at: number | null;
-  /** The newest applied check-in: the head of the job's history chain. */
-  last_checkin_id: number | null;
-  open_runs: number;
-  /** A trigger went out and no resolve since. */
-  alerting: boolean;
 }
 
 export interface Job extends JobSpec, JobMonitoring {
