@@ -8,13 +8,15 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { hostname as osHostname } from "node:os";
-import { discover, hostSchedule, reconcile, uninstall, type DesiredEntry, type HostCron, type JobResult } from "./crontab";
+import { discover, reconcile, uninstall, type DesiredEntry, type HostCron, type JobResult } from "./crontab";
+import { hostSchedule } from "./hostschedule";
 import type { Account, CrontabIO } from "./host";
 import { lookupAccount, saveBackupOnce } from "./host";
 import { DEFAULT_OUTPUT_LIMIT, listSpool, syncJobCaches, userStateDir, writePrivate, type JobCache, type Owner, type SpoolRecord } from "./jobcache";
 import type { DesiredJob, DesiredState } from "../src/agents/agents";
 import { VERSION } from "../src/version";
-import { cronToTriggers, type ApplyResult, type DesiredTask } from "./schtasks";
+import type { ApplyResult, DesiredTask } from "./schtasks";
+import { cronToTriggers } from "./triggers";
 
 // ---------------------------------------------------------------------------------------
 // Config

@@ -9,8 +9,6 @@ import {
   discover,
   escapeCommand,
   formatLine,
-  hostSchedule,
-  isDue,
   lineKind,
   MAX_COMMAND_BYTES,
   MAX_CRONTAB_LINES,
@@ -21,6 +19,7 @@ import {
   type DesiredEntry,
   type HostCron,
 } from "./crontab";
+import { hostSchedule, isDue } from "./hostschedule";
 
 // Alice runs the agent on two servers: "backup-1", a Debian box on UTC (Vixie cron), and
 // "web-1", a Fedora box on UTC (cronie). Her crontabs already hold her own lines.

@@ -67,12 +67,8 @@
 // moving a user's lines from below the section to above it (which every sync does) keeps
 // their meaning.
 //
-// Time zones (hostSchedule)
-// - cron-tz hosts (cronie): `CRON_TZ=<job zone>` and the schedule as written.
-// - Other hosts (Debian's Vixie cron), job zone keeping the host's clock (the same zone, or
-//   one with the same offsets at every instant of the window below): the schedule as written.
-// - Otherwise superset-and-gate: a host-time schedule that fires at least whenever the job is
-//   due; `crontopus exec` skips the extra runs with isDue. See supersetSchedule.
+// Time zones: how a job's schedule goes on the host (CRON_TZ=, as written, or a superset that
+// `crontopus exec` gates with isDue) is decided in hostschedule.ts.
 //
 // Escaping: cron ends the command at an unescaped "%" (the rest becomes stdin) and reads a
 // backslash before "%" as an escape; Debian's cron also turns "\\" into "\" (cronie does not).
@@ -88,7 +84,7 @@
 // a job that was running.
 import { createHash } from "node:crypto";
 import { Invalid } from "../src/errors";
-import { nextRun, parseSchedule, validateTimezone, type Schedule } from "../src/jobs/schedule";
+import { checkZone, cronSchedule, hostSchedule } from "./hostschedule";
 
 export interface DesiredEntry {
   jobId: string;
@@ -147,9 +143,6 @@ export interface DiscoveredEntry {
   raw: string;
 }
 
-/** How a job's schedule is put on the host: see the file header. */
-export type LineStrategy = "as-is" | "cron-tz" | "superset";
-
 /** Debian's cron refuses a command of 999 bytes or more ("command too long"), measured as written. */
 export const MAX_COMMAND_BYTES = 998;
 /** Debian's crontab refuses to install more lines than this. */
@@ -163,11 +156,6 @@ const MARKER_RE = /^# crontopus:job (\S+) ([0-9a-f]{12}) ([^\n]*)$/;
 const END_RE = /^# crontopus:end(?: jobs=(\d+) digest=([0-9a-f]{12}))?$/;
 const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const TOKEN_RE = /[A-Za-z0-9._:-]+/g;
-const ZONE_CHARS_RE = /^[A-Za-z0-9_+\-/]+$/;
-const SCHEDULE_RE = /^(?:@[a-z]+|[0-9A-Za-z*,/-]+(?: [0-9A-Za-z*,/-]+){4})$/;
-
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 
 // ---------------------------------------------------------------------------------------
 // Reconcile, uninstall, discover
@@ -697,258 +685,4 @@ function sameLines(a: string[], b: string[]): boolean {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// ---------------------------------------------------------------------------------------
-// Schedules and time zones
-
-/**
- * How a job's schedule goes on this host's crontab, and the schedule text for its line.
- * `crontopus exec` must gate on isDue exactly when the strategy is "superset".
- */
-export function hostSchedule(schedule: string, timezone: string, host: HostCron): { strategy: LineStrategy; schedule: string } {
-  const tz = checkZone("timezone", timezone);
-  const hostTz = checkZone("host.timezone", host.timezone);
-  const s = cronSchedule("schedule", schedule, tz);
-  if (host.supportsCronTz) return { strategy: "cron-tz", schedule: s.expr };
-  if (tz === hostTz || sameClock(tz, hostTz)) return { strategy: "as-is", schedule: s.expr };
-  return { strategy: "superset", schedule: supersetSchedule(s.expr, tz, hostTz) };
-}
-
-/** Whether a job with this schedule runs in the minute starting at (or containing) `minuteStartMs`. */
-export function isDue(schedule: string, timezone: string, minuteStartMs: number): boolean {
-  const tz = checkZone("timezone", timezone);
-  const minute = Math.floor(minuteStartMs / MINUTE) * MINUTE;
-  return nextRun(cronSchedule("schedule", schedule, tz), tz, minute - 1) < minute + MINUTE;
-}
-
-function cronSchedule(field: string, expr: string, tz: string): Schedule & { kind: "cron" } {
-  if (typeof expr === "string" && /^\s*@every\b/i.test(expr)) {
-    throw new Invalid(field, "@every schedules are ping-only and cannot go in a crontab; use a cron expression");
-  }
-  const s = parseSchedule(field, expr, tz);
-  if (s.kind !== "cron" || !SCHEDULE_RE.test(s.expr)) throw new Invalid(field, `"${expr}" cannot be written to a crontab`);
-  return s;
-}
-
-function checkZone(field: string, tz: string): string {
-  const name = validateTimezone(field, tz);
-  // It goes on a CRON_TZ= line as it is.
-  if (!ZONE_CHARS_RE.test(name)) throw new Invalid(field, `"${tz}" cannot be written to a crontab`);
-  return name;
-}
-
-// The superset is computed over the offsets and DST changes both zones have in this window:
-// it starts after the agent was written, so long-gone offsets do not widen it, and it is long
-// enough to hold every weekday and date a yearly rule can fall on. A new tz database in a new
-// agent binary (a country dropping DST) changes the result, and the next sync rewrites the line.
-const WINDOW_START = Date.UTC(2025, 0, 1);
-const WINDOW_END = Date.UTC(2065, 0, 1);
-
-interface Timeline {
-  first: number; // offset (ms) at WINDOW_START
-  changes: Array<{ at: number; before: number; after: number }>;
-}
-
-const timelines = new Map<string, Timeline>();
-const supersets = new Map<string, string>();
-const CACHE_CAP = 1000;
-
-/**
- * A host-time schedule that fires at every instant the job is due in its own zone, under
- * Vixie cron's DST rules as src/jobs/schedule.ts models them:
- * - minutes and hours: every (hour, minute) of the job, shifted by every difference between
- *   the two zones' offsets that occurs in the window (whole-hour differences leave the minutes
- *   as they are);
- * - a fixed-time job scheduled inside its zone's spring-forward gap runs at the end of the gap,
- *   at a time not in its own fields: that instant's host time is added too;
- * - days: kept when no shifted time crosses midnight (the date is then the same in both
- *   zones), else "* * *";
- * - when the host's zone has DST, the line must follow the clock, as cron does for lines whose
- *   minute or hour field starts with "*": a job due in the second pass of a repeated host hour
- *   would otherwise be missed, because cron runs a fixed-time line once, at the first pass.
- *   "*\/59," in the minutes (adds :00 and :59) or "*\/23," in the hours (adds 00 and 23 h),
- *   whichever adds fewer runs, does that.
- */
-function supersetSchedule(expr: string, jobTz: string, hostTz: string): string {
-  const key = `${expr}\n${jobTz}\n${hostTz}`;
-  const hit = supersets.get(key);
-  if (hit !== undefined) return hit;
-  const job = timeline(jobTz);
-  const host = timeline(hostTz);
-  const fields = (MACROS[expr] ?? expr).split(" ");
-  const minutes = fieldValues(fields[0]!, 0, 59);
-  const hours = fieldValues(fields[1]!, 0, 23);
-  const hostMinutes = new Set<number>();
-  const hostHours = new Set<number>();
-  let crossesMidnight = false;
-  for (const diff of offsetDifferences(job, host)) {
-    for (const h of hours) {
-      for (const m of minutes) {
-        const t = h * 60 + m + diff / MINUTE;
-        if (t < 0 || t >= 1440) crossesMidnight = true;
-        const wrapped = mod(t, 1440);
-        hostHours.add(Math.floor(wrapped / 60));
-        hostMinutes.add(wrapped % 60);
-      }
-    }
-  }
-  const s = parseSchedule("schedule", expr, jobTz);
-  for (const change of job.changes) {
-    if (change.after <= change.before || !runsAt(s, jobTz, change.at)) continue;
-    const hostWall = change.at + offsetAt(change.at, hostTz);
-    const t = mod(Math.floor(hostWall / MINUTE), 1440);
-    hostHours.add(Math.floor(t / 60));
-    hostMinutes.add(t % 60);
-    // The skipped times' date in the job's zone must be the host's date at the run.
-    const hostDate = Math.floor(hostWall / DAY);
-    if (Math.floor((change.at + change.before) / DAY) !== hostDate || Math.floor((change.at + change.after - MINUTE) / DAY) !== hostDate) {
-      crossesMidnight = true;
-    }
-  }
-  let minuteField = listField([...hostMinutes], 0, 59);
-  let hourField = listField([...hostHours], 0, 23);
-  if (host.changes.length > 0 && !minuteField.startsWith("*") && !hourField.startsWith("*")) {
-    const extraMinutes = hostHours.size * [0, 59].filter((m) => !hostMinutes.has(m)).length;
-    const extraHours = hostMinutes.size * [0, 23].filter((h) => !hostHours.has(h)).length;
-    if (extraMinutes <= extraHours) minuteField = starField(59, [...hostMinutes].filter((m) => m !== 0 && m !== 59), 59);
-    else hourField = starField(23, [...hostHours].filter((h) => h !== 0 && h !== 23), 23);
-  }
-  const days = fields.slice(2).join(" ");
-  const result = `${minuteField} ${hourField} ${crossesMidnight ? "* * *" : days}`;
-  if (supersets.size >= CACHE_CAP) supersets.delete(supersets.keys().next().value!);
-  supersets.set(key, result);
-  return result;
-}
-
-const MACROS: Record<string, string> = {
-  "@yearly": "0 0 1 1 *",
-  "@annually": "0 0 1 1 *",
-  "@monthly": "0 0 1 * *",
-  "@weekly": "0 0 * * 0",
-  "@daily": "0 0 * * *",
-  "@midnight": "0 0 * * *",
-  "@hourly": "0 * * * *",
-};
-
-/** The values of a minute or hour field parseSchedule has already accepted. */
-function fieldValues(field: string, min: number, max: number): number[] {
-  const set = new Set<number>();
-  for (const item of field.split(",")) {
-    const [range, stepText] = item.split("/") as [string, string | undefined];
-    const step = stepText === undefined ? 1 : Number(stepText);
-    const [a, b] = range.split("-") as [string, string | undefined];
-    const lo = range === "*" ? min : Number(a);
-    const hi = range === "*" ? max : b === undefined ? lo : Number(b);
-    for (let v = lo; v <= hi; v += step) set.add(v);
-  }
-  return [...set].sort((x, y) => x - y);
-}
-
-/** "*" for the whole range, else the values with runs of three or more as ranges: "0,5-9,30". */
-function listField(values: number[], min: number, max: number): string {
-  const sorted = [...new Set(values)].sort((a, b) => a - b);
-  if (sorted.length === max - min + 1) return "*";
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    if (j - i >= 2) parts.push(`${sorted[i]}-${sorted[j]}`);
-    else for (let k = i; k <= j; k++) parts.push(String(sorted[k]));
-    i = j + 1;
-  }
-  return parts.join(",");
-}
-
-function starField(step: number, rest: number[], max: number): string {
-  return rest.length === 0 ? `*/${step}` : `*/${step},${listField(rest, 0, max)}`;
-}
-
-function runsAt(s: Schedule, tz: string, instant: number): boolean {
-  return nextRun(s, tz, instant - 1) === instant;
-}
-
-function sameClock(a: string, b: string): boolean {
-  const diffs = offsetDifferences(timeline(a), timeline(b));
-  return diffs.size === 1 && diffs.has(0);
-}
-
-/** Every value of host offset minus job offset at some instant of the window (ms). */
-function offsetDifferences(job: Timeline, host: Timeline): Set<number> {
-  const events = [
-    ...job.changes.map((c) => ({ at: c.at, job: true, after: c.after })),
-    ...host.changes.map((c) => ({ at: c.at, job: false, after: c.after })),
-  ].sort((x, y) => x.at - y.at);
-  let jobOffset = job.first;
-  let hostOffset = host.first;
-  const out = new Set([hostOffset - jobOffset]);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    if (e.job) jobOffset = e.after;
-    else hostOffset = e.after;
-    // Changes at the same instant take effect together.
-    if (events[i + 1]?.at !== e.at) out.add(hostOffset - jobOffset);
-  }
-  return out;
-}
-
-/** The zone's offset changes in the window, found by sampling daily and bisecting to the second. */
-function timeline(tz: string): Timeline {
-  const hit = timelines.get(tz);
-  if (hit) return hit;
-  // Comparing "GMT+01:00" labels is twice as fast as computing offsets; only changes need those.
-  const label = new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset" });
-  const first = offsetAt(WINDOW_START, tz);
-  const changes: Timeline["changes"] = [];
-  let before = label.format(WINDOW_START);
-  for (let t = WINDOW_START + DAY; t <= WINDOW_END; t += DAY) {
-    const after = label.format(t);
-    if (after.slice(after.indexOf(",")) === before.slice(before.indexOf(","))) {
-      before = after;
-      continue;
-    }
-    let lo = t - DAY;
-    let hi = t;
-    const offsetBefore = offsetAt(lo, tz);
-    while (hi - lo > 1000) {
-      const mid = Math.floor((lo + hi) / 2000) * 1000;
-      if (offsetAt(mid, tz) === offsetBefore) lo = mid;
-      else hi = mid;
-    }
-    changes.push({ at: hi, before: offsetBefore, after: offsetAt(hi, tz) });
-    before = after;
-  }
-  const result = { first, changes };
-  if (timelines.size >= CACHE_CAP) timelines.delete(timelines.keys().next().value!);
-  timelines.set(tz, result);
-  return result;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** UTC offset of `tz` at instant `ms`, in ms, east positive. */
-function offsetAt(ms: number, tz: string): number {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    if (formatters.size >= CACHE_CAP) formatters.delete(formatters.keys().next().value!);
-    formatters.set(tz, f);
-  }
-  const whole = Math.floor(ms / 1000) * 1000;
-  const p: Record<string, number> = {};
-  for (const part of f.formatToParts(whole)) p[part.type] = Number(part.value);
-  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - whole;
-}
-
-function mod(a: number, n: number): number {
-  return ((a % n) + n) % n;
 }

@@ -7,7 +7,8 @@
 import { hostname } from "node:os";
 import { defaultStateDir, isRoot } from "./paths";
 import { DEFAULT_OUTPUT_LIMIT, readJobCache, spool, type JobCache, type SpoolRecord } from "./jobcache";
-import { HeadTail, type RunCommand } from "../src/cli/exec";
+import type { RunCommand } from "./runner";
+import { HeadTail } from "../src/headtail";
 import { warn } from "../src/cli/output";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
@@ -79,7 +80,7 @@ export async function execJob(o: ExecJobOptions): Promise<number> {
   const startedAt = Date.now();
   if (cache.gate) {
     // Loaded only for gated jobs: the schedule parser is the heaviest import exec has.
-    const { isDue } = await import("./crontab");
+    const { isDue } = await import("./hostschedule");
     if (!isDue(cache.schedule, cache.timezone, startedAt)) return 0;
   }
   const runId = crypto.randomUUID();

@@ -31,7 +31,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { validateTimezone } from "../src/jobs/schedule";
 import type { HostCron } from "./crontab";
-import { CommandTimeout, spawnBounded } from "./schtasks";
+import { CommandTimeout, spawnBounded } from "./spawn";
 
 export interface CrontabIO {
   /** The user's crontab exactly as stored, or null when they have none. */

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CommandTimeout, systemRunner, taskXml, utf16le, type TaskEntry } from "./schtasks";
+import { CommandTimeout, systemRunner } from "./spawn";
+import { taskXml, utf16le, type TaskEntry } from "./taskxml";
 
 const wine = Bun.which("wine");
 const prefix = mkdtempSync(join(tmpdir(), "crontopus-wine-"));

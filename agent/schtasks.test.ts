@@ -4,24 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Invalid } from "../src/errors";
 import { nextRuns, parseSchedule } from "../src/jobs/schedule";
-import {
-  CommandTimeout,
-  cronToTriggers,
-  decodeOutput,
-  fireTimes,
-  MAX_TRIGGERS,
-  quoteWindowsArg,
-  readMarker,
-  systemRunner,
-  taskName,
-  TaskSchedulerBackend,
-  taskXml,
-  utf16le,
-  type CommandRunner,
-  type DesiredTask,
-  type TaskEntry,
-  type Trigger,
-} from "./schtasks";
+import { TaskSchedulerBackend, type DesiredTask } from "./schtasks";
+import { CommandTimeout, decodeOutput, systemRunner, type CommandRunner } from "./spawn";
+import { quoteWindowsArg, readMarker, taskName, taskXml, utf16le, type TaskEntry } from "./taskxml";
+import { cronToTriggers, fireTimes, MAX_TRIGGERS, type Trigger } from "./triggers";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString().replace(":00.000Z", "Z");

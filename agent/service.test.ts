@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Invalid } from "../src/errors";
-import type { CommandRunner } from "./schtasks";
+import type { CommandRunner } from "./spawn";
 import {
   AGENT_TASK,
   agentTaskXml,
@@ -191,7 +191,7 @@ describe.skipIf(!python)("parsed back by python3", () => {
   test("the task XML is well-formed UTF-16 with the agent's command", async () => {
     const dir = temp();
     const path = join(dir, "task.xml");
-    const { utf16le } = await import("./schtasks");
+    const { utf16le } = await import("./taskxml");
     writeFileSync(path, utf16le(agentTaskXml({ binary: "D:\\R&D\\crontopus.exe", configPath: "C:\\ProgramData\\Crontopus\\agent.json" })));
     const script = [
       "import sys, xml.etree.ElementTree as ET",

@@ -3,7 +3,7 @@
 //
 // The renderers (systemdUnit, launchdPlist, agentTaskXml) are pure. installService and
 // uninstallService write one file and drive systemctl / launchctl / schtasks through the
-// CommandRunner seam of agent/schtasks.ts; tests pass a recording fake and a temporary
+// CommandRunner seam of agent/spawn.ts; tests pass a recording fake and a temporary
 // `fsRoot` that every written path is placed under.
 //
 // Removing the managed crontab entries on uninstall is the caller's job, not this file's.
@@ -14,7 +14,8 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join, posix, win32 } from "node:path";
 import { Invalid } from "../src/errors";
 import { isRoot } from "./paths";
-import { principalXml, quoteWindowsArg, systemRunner, TASK_NAMESPACE, utf16le, type CommandRunner } from "./schtasks";
+import { systemRunner, type CommandRunner } from "./spawn";
+import { principalXml, quoteWindowsArg, TASK_NAMESPACE, utf16le } from "./taskxml";
 
 export const SYSTEMD_UNIT = "crontopus-agent.service";
 export const LAUNCHD_LABEL = "io.crontopus.agent";

@@ -6,6 +6,7 @@ import { Forbidden, Invalid, Unauthorized } from "../errors";
 import { createJob, refersTo, resolveJobRef } from "../jobs/jobs";
 import type { CheckinEvent, CheckinKind } from "./writer";
 import { jobStates, type JobStates } from "../monitor/states";
+import { truncateText } from "../headtail";
 
 export interface PingTarget {
   id: string;
@@ -209,7 +210,7 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
   }
   if (input.run_id !== undefined && !isRunId(input.run_id)) throw new Invalid("run_id", "must be a UUID");
   const { at, startedAt, durationMs } = readClientTimes(kind, input, now, retentionDays);
-  const { text, truncated } = truncate(input.output ?? null, bodyLimit);
+  const { text, truncated } = truncateText(input.output ?? null, bodyLimit);
   return {
     tenant_id: target.tenant_id,
     job_id: target.id,
@@ -225,22 +226,4 @@ export function checkinEvent(target: PingTarget, input: CheckinInput, source: st
     source,
     ...(input.timed_out && kind === "fail" ? { timed_out: true } : {}),
   };
-}
-
-/** Keeps at most `limit` bytes of UTF-8 text: its first and last half when it is longer. */
-export function truncate(text: string | null, limit: number): { text: string | null; truncated: boolean } {
-  if (text === null || text.length === 0) return { text: null, truncated: false };
-  if (text.length * 3 <= limit) return { text, truncated: false };
-  const bytes = Buffer.from(text, "utf8");
-  if (bytes.length <= limit) return { text, truncated: false };
-  const half = Math.floor(limit / 2);
-  return { text: joinHeadTail(bytes.subarray(0, half), bytes.subarray(bytes.length - (limit - half)), limit - half, bytes.length), truncated: true };
-}
-
-/** The head and the tail of a long output with a marker between them, within about the same size. */
-export function joinHeadTail(head: Uint8Array, tail: Uint8Array, tailLimit: number, total: number): string {
-  const dropped = total - head.length - Math.min(tail.length, tailLimit);
-  const t = tail.length > tailLimit ? tail.subarray(tail.length - tailLimit) : tail;
-  const decode = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
-  return `${decode(head).replace(/\uFFFD$/, "")}\n[… ${dropped} bytes cut …]\n${decode(t).replace(/^\uFFFD/, "")}`;
 }

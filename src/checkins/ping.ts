@@ -8,7 +8,8 @@ import { Invalid, TooManyRequests } from "../errors";
 import { storageFault } from "../db";
 import { clientIp } from "../clientip";
 import { SECURITY_HEADERS } from "../headers";
-import { isRunId, joinHeadTail, PingLookup, provisionJob, type PingTarget } from "./checkins";
+import { isRunId, PingLookup, provisionJob, type PingTarget } from "./checkins";
+import { readHeadTail } from "../headtail";
 import type { CheckinKind, CheckinWriter } from "./writer";
 
 export interface PingContext {
@@ -89,47 +90,6 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
   }
   if (!req.body) return { body: null, truncated: false };
   return readHeadTail(req.body as unknown as AsyncIterable<Uint8Array>, limit);
-}
-
-/**
- * The head and tail of a stream of any length, holding no more than `limit` bytes: the first
- * half is copied as it comes, the rest goes round a buffer of the other half, so neither a
- * long body nor a large chunk is ever kept whole.
- */
-export async function readHeadTail(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<{ body: string | null; truncated: boolean }> {
-  const half = Math.floor(limit / 2);
-  const tailCap = limit - half;
-  const head: Uint8Array[] = [];
-  let headSize = 0;
-  let ring: Uint8Array | null = null;
-  let ringEnd = 0; // where the next tail byte goes
-  let ringLen = 0;
-  let total = 0;
-  for await (const chunk of chunks) {
-    total += chunk.length;
-    let rest = chunk;
-    if (headSize < half) {
-      const take = rest.slice(0, half - headSize);
-      head.push(take);
-      headSize += take.length;
-      rest = rest.subarray(take.length);
-    }
-    if (!rest.length || tailCap === 0) continue;
-    ring ??= new Uint8Array(tailCap);
-    if (rest.length >= tailCap) rest = rest.subarray(rest.length - tailCap);
-    const first = Math.min(rest.length, tailCap - ringEnd);
-    ring.set(rest.subarray(0, first), ringEnd);
-    ring.set(rest.subarray(first), 0);
-    ringEnd = (ringEnd + rest.length) % tailCap;
-    ringLen = Math.min(tailCap, ringLen + rest.length);
-  }
-  // The tail in order: the oldest byte sits at ringEnd once the ring is full.
-  const tail = ring === null ? new Uint8Array(0) : ringLen < tailCap ? ring.subarray(0, ringLen) : Buffer.concat([ring.subarray(ringEnd), ring.subarray(0, ringEnd)]);
-  if (total <= limit) {
-    const t = new TextDecoder().decode(Buffer.concat([...head, tail]));
-    return { body: t.length ? t : null, truncated: false };
-  }
-  return { body: joinHeadTail(Buffer.concat(head), tail, tailCap, total), truncated: true };
 }
 
 export function pingHandler(ctx: PingContext) {

@@ -46,7 +46,8 @@ async function syncDeps(cfg: { server: string; token: string; state_dir?: string
   const host = await detectHostCron();
   let tasks;
   if (process.platform === "win32") {
-    const { TaskSchedulerBackend, systemRunner } = await import("../../agent/schtasks");
+    const { TaskSchedulerBackend } = await import("../../agent/schtasks");
+    const { systemRunner } = await import("../../agent/spawn");
     const { tmpdir } = await import("node:os");
     tasks = new TaskSchedulerBackend(systemRunner, { tmpDir: tmpdir(), host: { timezone: host.timezone } });
   }
@@ -192,7 +193,8 @@ const uninstallCmd = command({
     }
     if (args["keep-entries"]) return console.log("managed entries kept");
     if (process.platform === "win32") {
-      const { TaskSchedulerBackend, systemRunner } = await import("../../agent/schtasks");
+      const { TaskSchedulerBackend } = await import("../../agent/schtasks");
+      const { systemRunner } = await import("../../agent/spawn");
       const { tmpdir } = await import("node:os");
       await new TaskSchedulerBackend(systemRunner, { tmpDir: tmpdir(), host: { timezone: Intl.DateTimeFormat().resolvedOptions().timeZone } }).uninstall();
       return console.log("managed tasks removed from \\Crontopus\\");

@@ -16,6 +16,7 @@
 import { isoTime } from "../time";
 import cronstrue from "cronstrue";
 import { Invalid } from "../errors";
+import { canonicalZone, offsetAt, offsetChange, wallOf } from "./zone";
 
 export type Schedule = { kind: "cron"; expr: string } | { kind: "every"; seconds: number; expr: string };
 
@@ -78,29 +79,6 @@ export function formatDuration(seconds: number): string {
 // ---------------------------------------------------------------------------------------
 // Time zones
 
-const FORMATTER_CAP = 1000;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    // Throws RangeError for unknown zones; callers validate with validateTimezone first.
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    if (formatters.size >= FORMATTER_CAP) formatters.delete(formatters.keys().next().value!);
-    formatters.set(tz, f);
-  }
-  return f;
-}
-
 /** An IANA zone name (case-insensitive; returned with canonical case, e.g. "utc" -> "UTC"). */
 export function validateTimezone(field: string, tz: string): string {
   if (typeof tz !== "string" || tz.trim() === "") {
@@ -113,46 +91,10 @@ export function validateTimezone(field: string, tz: string): string {
     throw new Invalid(field, `"${tz}" is a UTC offset, not a time zone; use an IANA name such as Europe/Berlin or America/New_York`);
   }
   try {
-    return formatter(name).resolvedOptions().timeZone;
+    return canonicalZone(name);
   } catch {
     throw new Invalid(field, `unknown time zone "${tz}"; use an IANA name such as UTC, Europe/Berlin or America/New_York`);
   }
-}
-
-const UTC_NAMES = new Set(["UTC", "Etc/UTC", "GMT", "Etc/GMT"]);
-
-/** The wall-clock time of instant `ms` in `tz`, as if that wall time were UTC (seconds precision). */
-function wallOf(ms: number, tz: string): number {
-  const whole = Math.floor(ms / 1000) * 1000;
-  if (UTC_NAMES.has(tz)) return whole;
-  const p = formatter(tz).formatToParts(whole);
-  let y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  for (const part of p) {
-    switch (part.type) {
-      case "year": y = Number(part.value); break;
-      case "month": mo = Number(part.value); break;
-      case "day": d = Number(part.value); break;
-      case "hour": h = Number(part.value); break;
-      case "minute": mi = Number(part.value); break;
-      case "second": s = Number(part.value); break;
-    }
-  }
-  return Date.UTC(y, mo - 1, d, h, mi, s);
-}
-
-/** UTC offset of `tz` at instant `ms`, in ms (east positive). */
-function offsetAt(ms: number, tz: string): number {
-  return wallOf(ms, tz) - Math.floor(ms / 1000) * 1000;
-}
-
-/** The first instant (to the second) in (lo, hi] whose offset is not `before`, the offset at lo. */
-function offsetChange(lo: number, hi: number, before: number, tz: string): number {
-  while (hi - lo > 1000) {
-    const mid = Math.floor((lo + hi) / 2000) * 1000;
-    if (offsetAt(mid, tz) === before) lo = mid;
-    else hi = mid;
-  }
-  return hi;
 }
 
 /** ISO 8601 with the zone's offset at that instant, seconds precision: "2026-03-08T03:00:00-04:00". */
@@ -404,6 +346,36 @@ function compiledFor(expr: string): CronSpec {
   const s = parseSchedule("schedule", expr, "UTC");
   if (s.kind !== "cron") throw new Error(`not a cron schedule: ${expr}`);
   return cached(s.expr)!;
+}
+
+/** A cron schedule's values field by field, for code that compiles it to another form (the agent's crontab and Task Scheduler lines). */
+export interface CronFields {
+  /** The five fields as written, macros expanded. */
+  fields: string[];
+  minutes: number[];
+  hours: number[];
+  /** 1-31. */
+  dom: number[];
+  /** 1-12. */
+  months: number[];
+  /** 0-6, Sunday 0 (a 7 is folded into 0). */
+  dow: number[];
+  /** Vixie: a day must match both day fields when either starts with "*", otherwise either. */
+  daysAnd: boolean;
+}
+
+/** The values of a cron expression or macro parseSchedule accepts (a fresh copy each call). */
+export function cronFields(expr: string): CronFields {
+  const c = compiledFor(expr);
+  return {
+    fields: [...c.fields],
+    minutes: [...c.minutes],
+    hours: [...c.hours],
+    dom: range(1, 31).filter((d) => c.dom[d]),
+    months: range(1, 12).filter((m) => c.months[m]),
+    dow: range(0, 6).filter((d) => c.dow[d]),
+    daysAnd: c.daysAnd,
+  };
 }
 
 // ---------------------------------------------------------------------------------------

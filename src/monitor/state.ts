@@ -1,7 +1,7 @@
 // The status machine of one job, as pure functions: (policy, state, event, time) -> new state.
 // The engine (engine.ts) feeds it check-ins and deadlines and writes what changed.
 import { nextRun, parseSchedule, type Schedule } from "../jobs/schedule";
-import type { Job, JobStatus } from "../jobs/jobs";
+import type { Job, JobStatus } from "../jobs/types";
 import { isoTime } from "../time";
 
 export interface Policy {

@@ -5,7 +5,7 @@
 // service's create, change, pause, resume and delete (`changed`, `dropped`). Nothing else writes
 // the monitoring columns of `jobs`, so nothing has to be told to write back or forget.
 import type { Db } from "../db";
-import type { JobMonitoring, JobRow } from "../jobs/jobs";
+import type { JobMonitoring, JobRow } from "../jobs/types";
 import { policyOf, rescheduled, type Policy, type State } from "./state";
 
 type StateRow = { rowid: number } & Pick<
