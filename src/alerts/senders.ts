@@ -236,27 +236,14 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
 // ---------------------------------------------------------------------------------------------
 // Sending.
 
+type Sender = (config: ChannelConfig, m: AlertMessage, opts: SendOptions) => Promise<SendResult>;
+
 /** Delivers one message to one channel. Never throws. */
 export async function send(channel: { type: string; config: ChannelConfig }, m: AlertMessage, opts: SendOptions): Promise<SendResult> {
+  const sender = Object.hasOwn(SENDERS, channel.type) ? SENDERS[channel.type] : undefined;
+  if (!sender) return { ok: false, error: `unknown channel type ${JSON.stringify(channel.type)}` };
   try {
-    switch (channel.type) {
-      case "webhook":
-        return await sendWebhook(channel.config, m, opts);
-      case "slack":
-        return await sendSlack(channel.config, m, opts);
-      case "discord":
-        return await sendDiscord(channel.config, m, opts);
-      case "teams":
-        return await sendTeams(channel.config, m, opts);
-      case "email":
-        return await sendEmail(channel.config, m, opts);
-      case "pagerduty":
-        return await sendPagerDuty(channel.config, m, opts);
-      case "ntfy":
-        return await sendNtfy(channel.config, m, opts);
-      default:
-        return { ok: false, error: `unknown channel type ${JSON.stringify(channel.type)}` };
-    }
+    return await sender(channel.config, m, opts);
   } catch (e) {
     return { ok: false, error: errorText(e) };
   }
@@ -507,3 +494,14 @@ function errorText(e: unknown): string {
   }
   return String(e);
 }
+
+/** The sender of each channel type. */
+const SENDERS: Record<string, Sender> = {
+  webhook: sendWebhook,
+  slack: sendSlack,
+  discord: sendDiscord,
+  teams: sendTeams,
+  email: sendEmail,
+  pagerduty: sendPagerDuty,
+  ntfy: sendNtfy,
+};

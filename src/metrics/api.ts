@@ -31,6 +31,12 @@ function splitFile(file: string): [string, "svg" | "json"] | null {
   return m ? [m[1]!, m[2] as "svg" | "json"] : null;
 }
 
+/** The badge a file name asks for ("nightly.svg"): `find` looks it up by the name without its extension. */
+function badgeFor(file: string, find: (name: string) => Badge | null): Response {
+  const split = splitFile(file);
+  return split ? badgeResponse(find(split[0]), split[1]) : notFound();
+}
+
 function badgeResponse(badge: Badge | null, format: "svg" | "json"): Response {
   if (!badge) return notFound();
   if (format === "json") return Response.json(badgeEndpointJson(badge), { headers: BADGE_HEADERS });
@@ -74,18 +80,12 @@ export function metricsApi(ctx: AppContext, sources: MetricsSources = {}) {
     )
     .get(
       "/badge/:key/:namespace/:file",
-      ({ params }) => {
-        const file = splitFile(params.file);
-        return file ? badgeResponse(findJobBadge(db, params.key, params.namespace, file[0]), file[1]) : notFound();
-      },
+      ({ params }) => badgeFor(params.file, (name) => findJobBadge(db, params.key, params.namespace, name)),
       { detail: { tags: ["badges"], summary: "A job's status badge (.svg, or .json for shields.io)", security: [], responses: badgeAnswers } },
     )
     .get(
       "/badge/:key/label/:label/:file",
-      ({ params }) => {
-        const file = splitFile(params.file);
-        return file ? badgeResponse(findLabelBadge(db, params.key, params.label, file[0]), file[1]) : notFound();
-      },
+      ({ params }) => badgeFor(params.file, (name) => findLabelBadge(db, params.key, params.label, name)),
       { detail: { tags: ["badges"], summary: "The worst status of the jobs with a label (.svg, or .json for shields.io)", security: [], responses: badgeAnswers } },
     )
     .get("/badge/*", () => notFound(), { detail: { hide: true } });
