@@ -4,7 +4,7 @@ import { parseJsonColumn } from "../db";
 import { BadRequest, Conflict, Invalid, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
-import { JOB_STATUSES, type Job, type JobRow } from "./types";
+import { JOB_STATUSES, type Job, type JobRow, type JobStatus } from "./types";
 import { nextRuns, parseSchedule } from "./schedule";
 import { ensureNamespace } from "../tenants/namespaces";
 import { jobStates } from "../monitor/states";
@@ -341,4 +341,17 @@ export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[];
   const page = (more ? rows.slice(0, limit) : rows).map((r) => currentJob(db, r));
   const last = page.at(-1);
   return { jobs: page, next_cursor: more && last ? encodeCursor(last.namespace, last.name) : null };
+}
+
+/**
+ * How many of the tenant's jobs are in each status (every status present, zero or more). A status
+ * change is written to the job row at once (JobStates), so the rows' status is current.
+ */
+export function countJobsByStatus(db: Db, tenantId: string): Record<JobStatus, number> {
+  const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+  const rows = db
+    .query<{ status: JobStatus; n: number }, [string]>("SELECT status, count(*) AS n FROM jobs WHERE tenant_id = ? GROUP BY status")
+    .all(tenantId);
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
 }
