@@ -9,7 +9,7 @@ import { authApi } from "./auth/api";
 import { tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
 import { errorResponse, NORMALIZE, renderApiError } from "./http";
-import { publicFile } from "./assets";
+import { assetResponse, publicFile } from "./assets";
 import { CheckinWriter } from "./checkins/writer";
 import { StorageStatus } from "./storage";
 import { Engine } from "./monitor/engine";
@@ -114,6 +114,9 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     )
     .all("/ping/*", ({ request, server }) => ping(request, server), { detail: { hide: true } })
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {
+      detail: { hide: true },
+    })
+    .get("/assets/:file", async ({ params, request }) => (await assetResponse(params.file, request)) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {
       detail: { hide: true },
     })
     .use(metricsApi(ctx, sources))

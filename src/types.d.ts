@@ -11,3 +11,7 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+declare module "*.svg" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,3 @@
+// The file is embedded (`with { type: "file" }`): its import is a path.
+declare const path: string;
+export default path;
