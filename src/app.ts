@@ -5,6 +5,7 @@ import type { AppContext } from "./context";
 import { createLogger, type Logger } from "./log";
 import { createSessions } from "./auth/sessions";
 import { LoginThrottle } from "./auth/login";
+import { FirstRun } from "./auth/setup";
 import { authApi } from "./auth/api";
 import { tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
@@ -46,6 +47,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     log,
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
     loginThrottle: new LoginThrottle(),
+    firstRun: new FirstRun(),
     secrets: openSecretBox(config.secretKeyPath),
     checkins,
     storage,

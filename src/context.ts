@@ -3,6 +3,7 @@ import type { Db } from "./db";
 import type { Logger } from "./log";
 import type { Sessions } from "./auth/sessions";
 import type { LoginThrottle } from "./auth/login";
+import type { FirstRun } from "./auth/setup";
 import type { CheckinWriter } from "./checkins/writer";
 import type { Engine } from "./monitor/engine";
 import type { SecretBox } from "./secrets";
@@ -16,6 +17,8 @@ export interface AppContext {
   sessions: Sessions;
   /** Login attempts per address and account, shared by every surface that logs people in. */
   loginThrottle: LoginThrottle;
+  /** The first-run setup link's token, while the server has no user (`serve` prints the link). */
+  firstRun: FirstRun;
   /** Encrypts secrets at rest with the key file (CRONTOPUS_SECRET_KEY_PATH), read on first use. */
   secrets: SecretBox;
   /** The check-in log's writer (group commit). */

@@ -13,6 +13,7 @@ import { Pruner } from "./runs/retention";
 import { startPurger } from "./runs/purge";
 import { WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
+import { setupPath } from "./auth/setup";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
 function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void>; paused: Int32Array } | null {
@@ -60,6 +61,8 @@ export interface RunningServer {
   ctx: AppContext;
   engine: Engine;
   dispatcher: Dispatcher;
+  /** On a server with no user: the one-time link that creates the first owner (`serve` prints it); otherwise null. */
+  setupUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -190,6 +193,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   }
   const port = server.port!;
   ctx.log.info("listening", { url: `http://${config.host}:${port}`, base_url: config.baseUrl, data_dir: config.dataDir });
-  return { url: `http://127.0.0.1:${port}`, port, ctx, engine, dispatcher, stop };
+  const setupToken = ctx.firstRun.open(db);
+  const setupUrl = setupToken ? config.baseUrl + setupPath(setupToken) : null;
+  return { url: `http://127.0.0.1:${port}`, port, ctx, engine, dispatcher, setupUrl, stop };
 }
 

@@ -28,23 +28,41 @@ export async function hashPassword(password: string): Promise<string> {
   return Bun.password.hash(password, { algorithm: "argon2id" });
 }
 
-export async function createUser(
-  db: Db,
-  input: { email: string; password: string; name?: string; isOperator?: boolean },
-  now = Date.now(),
-): Promise<User> {
+export interface NewUser {
+  email: string;
+  password: string;
+  name?: string;
+  isOperator?: boolean;
+}
+
+export async function createUser(db: Db, input: NewUser, now = Date.now()): Promise<User> {
+  const checked = checkNewUser(db, input);
+  return insertUser(db, checked, await hashPassword(input.password), now);
+}
+
+/** A new user's fields checked (a valid, untaken e-mail, a long enough password), the e-mail trimmed. */
+export function checkNewUser(db: Db, input: NewUser): NewUser {
   const email = checkLength("email", input.email.trim(), LIMITS.email);
   if (!EMAIL_RE.test(email)) throw new Invalid("email", "is not an email address");
   if (input.password.length < 8) throw new Invalid("password", "must be at least 8 characters");
   checkLength("password", input.password, LIMITS.password);
   checkLength("name", input.name, LIMITS.name);
   if (findUserByEmail(db, email)) throw new Conflict(`a user with email ${email} already exists`);
-  const hash = await hashPassword(input.password);
+  return { ...input, email };
+}
+
+/** Stores a user checked by checkNewUser, with the hash of their password (hashing is slow: done before a transaction). */
+export function insertUser(db: Db, input: NewUser, passwordHash: string, now: number): User {
   const id = newId();
   db.query(
     "INSERT INTO users (id, email, name, password_hash, is_operator, created_at) VALUES ($id, $email, $name, $hash, $op, $now)",
-  ).run({ id, email, name: input.name ?? "", hash, op: input.isOperator ? 1 : 0, now });
+  ).run({ id, email: input.email, name: input.name ?? "", hash: passwordHash, op: input.isOperator ? 1 : 0, now });
   return getUser(db, id);
+}
+
+/** Whether the server has any user at all (the first-run setup is open only while it has none). */
+export function hasUsers(db: Db): boolean {
+  return db.query<{ n: number }, []>("SELECT EXISTS (SELECT 1 FROM users) AS n").get()!.n === 1;
 }
 
 /** How an e-mail address is looked up and rate-limited: trimmed and lower-cased. */

@@ -1,11 +1,11 @@
 // Logging in and out, and switching the tenant a session acts in: the rules of every surface that signs people in
 // (the API's /auth routes, the console's login form).
 import type { Db } from "../db";
-import { BadRequest, NotFound, Unauthorized } from "../errors";
+import { BadRequest, Invalid, NotFound, Unauthorized } from "../errors";
 import { RateLimiter } from "../ratelimit";
 import { listUserTenants, type TenantMembership } from "../tenants/members";
 import { revokeApiToken } from "./apitokens";
-import { normalizeEmail, verifyLogin, type User } from "./identity";
+import { normalizeEmail, setUserPassword, verifyLogin, type User } from "./identity";
 import type { Principal } from "./principal";
 import type { Sessions } from "./sessions";
 
@@ -81,4 +81,23 @@ export async function switchTenant(deps: LoginDeps, caller: Principal, slug: str
   const { principal } = await deps.sessions.validate(caller.sessionId);
   if (!principal) throw new Unauthorized();
   return principal;
+}
+
+/**
+ * Changes the caller's password, given their current one, and ends their other sessions (whoever
+ * knew the old password is signed out). Attempts count against the same limit as logins.
+ */
+export async function changePassword(deps: LoginDeps, caller: Principal, input: { current: string; password: string }, now: number): Promise<void> {
+  if (caller.kind !== "session" || !caller.sessionId) throw new BadRequest("only a signed-in session can change its password");
+  const account = `password|${caller.userId}`;
+  deps.loginThrottle.perAccount.hit(account, now);
+  try {
+    await verifyLogin(deps.db, caller.email, input.current);
+  } catch (e) {
+    if (e instanceof Unauthorized) throw new Invalid("current", "is not your password");
+    throw e;
+  }
+  deps.loginThrottle.perAccount.reset(account);
+  await setUserPassword(deps.db, caller.userId, input.password);
+  deps.sessions.invalidateOthers(caller.userId, caller.sessionId);
 }

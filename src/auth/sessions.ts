@@ -21,6 +21,8 @@ export interface Sessions {
   invalidate(sessionId: string): Promise<string>;
   /** Stores the session's active tenant (the caller checked the membership: see login.ts switchTenant). */
   setTenant(sessionId: string, userId: string, tenantId: string): void;
+  /** Ends every session of the user but `keepSessionId` (after a password change). */
+  invalidateOthers(userId: string, keepSessionId: string): void;
 }
 
 /** The sessions row id of a cookie value. */
@@ -91,6 +93,9 @@ export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
     },
     setTenant(sessionId, userId, tenantId) {
       db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(tenantId, sessionRowId(sessionId), userId);
+    },
+    invalidateOthers(userId, keepSessionId) {
+      db.query("DELETE FROM sessions WHERE user_id = ? AND id != ?").run(userId, sessionRowId(keepSessionId));
     },
   };
 }

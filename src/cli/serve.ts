@@ -16,6 +16,8 @@ export default command({
   async run({ args }) {
     const config = configFrom(args, { port: args.port, host: args.host, baseUrl: args["base-url"] });
     const server = await startServer(config);
+    // On stdout, not in the log: a person starting the server for the first time reads it there.
+    if (server.setupUrl) console.log(`No user yet. Open this link to create the first owner (it works once):\n  ${server.setupUrl}`);
     const stop = async (signal: string) => {
       // Whatever the storage does, the process ends in time (Docker kills after 10 s): stop()
       // bounds each step, and this is the backstop.
