@@ -27,6 +27,7 @@ import { pingPaths } from "./checkins/api";
 import { openSecretBox } from "./secrets";
 import { applySecurityHeaders } from "./headers";
 import { bodyLimit } from "./bodylimit";
+import { consoleApp } from "./console/routes";
 
 export interface AppOptions {
   log?: Logger;
@@ -58,7 +59,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
   };
 }
 
-/** The whole HTTP surface: REST API, docs, health, static files. */
+/** The whole HTTP surface: console, REST API, docs, health, static files. */
 export function createApp(ctx: AppContext, sources: MetricsSources = { engine: ctx.engine }) {
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
@@ -84,6 +85,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
   return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": ping } } })
     .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
     .use(bodyLimit({ maxBody: ctx.config.maxBody, pingBodyLimit: ctx.config.pingBodyLimit }))
+    // The console before the API's error handler: its own renders errors as pages.
+    .use(consoleApp(ctx))
     .onError(({ code, error, request, query, body }) => renderApiError(ctx, code, error, request, { query, body }))
     .use(apiDocs({ baseUrl: ctx.config.baseUrl, sessionCookie: ctx.sessions.cookieName, extraPaths: pingPaths }))
     .get(

@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import { errorResponse } from "./http";
 
-/** Login, logout, tenant switch and agent enrollment: reachable before authentication. */
+/** Login, logout, tenant switch, first-run setup and agent enrollment: reachable before authentication. */
 export const AUTH_BODY_LIMIT = 16 * 1024;
 
 export interface BodyLimits {
@@ -18,7 +18,7 @@ export interface BodyLimits {
 /** The limit for one request's body, by its path. */
 export function bodyLimitFor(path: string, l: BodyLimits): number | null {
   if (path.startsWith("/ping/")) return null;
-  if (path.startsWith("/api/v1/auth/") || path === "/api/v1/agent/enroll") return AUTH_BODY_LIMIT;
+  if (path.startsWith("/api/v1/auth/") || path === "/api/v1/agent/enroll" || path === "/login" || path === "/setup") return AUTH_BODY_LIMIT;
   // The output of a check-in is kept up to the ping body limit; in JSON each byte may take
   // up to six (\u0000), so the route takes that much and more for the other fields.
   if (path === "/api/v1/checkins") return Math.max(l.maxBody, 6 * l.pingBodyLimit + 64 * 1024);

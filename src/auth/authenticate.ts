@@ -18,7 +18,7 @@ export function readCookie(header: string | null, name: string): string | null {
  * A cookie rides along on cross-site requests; refuse state changes a browser says came from
  * another site. (Bearer tokens are never sent by a browser on its own, so they need no check.)
  */
-function checkSameOrigin(ctx: AppContext, request: Request) {
+export function checkSameOrigin(ctx: AppContext, request: Request) {
   if (SAFE_METHODS.has(request.method)) return;
   const site = request.headers.get("sec-fetch-site");
   if (site === "cross-site") throw new Forbidden("cross-site request refused");

@@ -95,6 +95,7 @@ export function createSessions(db: Db, opts: { secure: boolean }): Sessions {
       db.query("UPDATE sessions SET tenant_id = ? WHERE id = ? AND user_id = ?").run(tenantId, sessionRowId(sessionId), userId);
     },
     invalidateOthers(userId, keepSessionId) {
+      // cross-tenant: a password is the user's, so all their sessions end, in whatever tenant each acts.
       db.query("DELETE FROM sessions WHERE user_id = ? AND id != ?").run(userId, sessionRowId(keepSessionId));
     },
   };

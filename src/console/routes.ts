@@ -1,0 +1,11 @@
+// The console: every feature's console surface, composed. createApp mounts it before the API's
+// error handler, so that errors on these routes are pages (consoleGroup's own handler).
+import { Elysia } from "elysia";
+import type { AppContext } from "../context";
+import { authConsole } from "../auth/console";
+import { dashboardConsole } from "./dashboard";
+import { pendingConsole } from "./pending";
+
+export function consoleApp(ctx: AppContext) {
+  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(pendingConsole(ctx));
+}
