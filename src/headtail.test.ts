@@ -1,7 +1,7 @@
 // Output too long to keep, cut to its head and tail: a ping body streamed in any chunks, an
 // API check-in's output, a command's output under `crontopus exec`. One module does all three.
 import { describe, expect, test } from "bun:test";
-import { cutMarker, HeadTail, readHeadTail, Tail, truncateText } from "./headtail";
+import { cutMarker, HeadTail, readHeadTail, splitAtCut, Tail, truncateText } from "./headtail";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const bytesOf = (s: string) => Buffer.byteLength(s, "utf8");
@@ -138,5 +138,32 @@ describe("Tail", () => {
     const short = new Tail(10);
     short.push(utf8("a€b"));
     expect(short.text()).toBe("a€b");
+  });
+});
+
+describe("splitAtCut", () => {
+  test("finds the cut in 2,000 random cut texts, also when the text prints the marker's words itself", () => {
+    const rand = random(11);
+    const fake = cutMarker(99);
+    for (let i = 0; i < 2000; i++) {
+      const limit = 40 + rand(200);
+      const words = Array.from({ length: rand(400) }, () => ALPHABET[rand(ALPHABET.length)]).join("");
+      // The command's own output may hold the marker's words, at its start, its end or both.
+      const text = [rand(2) ? fake : "", words, rand(2) ? fake : ""].join("");
+      const { text: cut, truncated } = truncateText(text, limit);
+      const story = { limit, text };
+      if (!truncated) {
+        expect({ ...story, split: splitAtCut(cut ?? "") }).toEqual({ ...story, split: null });
+        continue;
+      }
+      const split = splitAtCut(cut!);
+      expect({ ...story, head: text.startsWith(split!.head), tail: text.endsWith(split!.tail) }).toEqual({ ...story, head: true, tail: true });
+      expect({ ...story, dropped: split!.dropped }).toEqual({ ...story, dropped: Buffer.byteLength(text) - bytesOf(split!.head) - bytesOf(split!.tail) });
+    }
+  });
+
+  test("an output that was not cut has no cut, even when it prints the marker", () => {
+    expect(splitAtCut(`starting\n${cutMarker(5)}a much longer rest of the output than its start`)).toBeNull();
+    expect(splitAtCut("plain output")).toBeNull();
   });
 });

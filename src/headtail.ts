@@ -10,6 +10,25 @@ export function cutMarker(dropped: number): string {
   return `\n[… ${dropped} bytes cut …]\n`;
 }
 
+const MARKER = /\n\[… (\d+) bytes cut …\]\n/g;
+
+/**
+ * A cut output taken apart again (the console marks the cut): its head, the number of bytes cut
+ * and its tail; null when no marker stands where a cut falls. The real marker sits where the head
+ * ends, half the limit in, so the head and the tail are the same size give or take the bytes of a
+ * character trimmed at each cut and the odd limit's extra byte for the tail: the marker's words
+ * printed by the command itself, elsewhere in its output, are not taken for the cut.
+ */
+export function splitAtCut(text: string): { head: string; dropped: number; tail: string } | null {
+  for (const m of text.matchAll(MARKER)) {
+    const head = text.slice(0, m.index);
+    const tail = text.slice(m.index + m[0].length);
+    const skew = Buffer.byteLength(tail, "utf8") - Buffer.byteLength(head, "utf8");
+    if (skew >= -3 && skew <= 4) return { head, dropped: Number(m[1]), tail };
+  }
+  return null;
+}
+
 // A leading U+FEFF is the output's own: kept, as Buffer#toString keeps it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
