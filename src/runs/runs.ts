@@ -97,6 +97,8 @@ function toRun(r: RunRow, job: RunJob, withOutput: boolean): Run {
 
 export interface RunFilter {
   jobId?: string;
+  /** Only the runs of the jobs in this namespace. */
+  namespace?: string;
   status?: string;
   since?: string;
   until?: string;
@@ -199,7 +201,13 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): RunPage {
   const since = readTime("since", f.since);
   const until = readTime("until", f.until);
   const cursor = readCursor(f.cursor);
+  // A namespace is a set of jobs: their chains are the only ones walked, their rows the only ones kept.
+  const inNamespace =
+    f.namespace === undefined
+      ? null
+      : new Set(db.query<{ id: string }, [string, string]>("SELECT id FROM jobs WHERE tenant_id = ? AND namespace = ?").all(tenantId, f.namespace).map((j) => j.id));
   const wanted = (r: RunRow) =>
+    (inNamespace === null || inNamespace.has(r.job_id)) &&
     (f.all || VISIBLE.has(r.status)) &&
     (!f.status || r.status === f.status) &&
     (since === null || r.received_at >= since) &&
@@ -252,7 +260,10 @@ export function listRuns(db: Db, tenantId: string, f: RunFilter): RunPage {
   } else {
     // Every job's chain, merged newest first: each job's newest check-in below the cursor
     // goes into a heap, and each one taken out brings in its predecessor.
-    const heads = db.query<{ id: string; last_checkin_id: number | null }, [string]>("SELECT id, last_checkin_id FROM jobs WHERE tenant_id = ?").all(tenantId);
+    const heads = db
+      .query<{ id: string; last_checkin_id: number | null }, [string]>("SELECT id, last_checkin_id FROM jobs WHERE tenant_id = ?")
+      .all(tenantId)
+      .filter((j) => inNamespace === null || inNamespace.has(j.id));
     const heap = new RowHeap();
     // One read per job to start with, and at most MAX_SCAN more to walk down to the cursor.
     let reads = -heads.length;
@@ -329,4 +340,54 @@ export function listFlips(db: Db, tenantId: string, jobId: string, limit = 100):
     )
     .all(tenantId, jobId, limit)
     .map((f) => ({ id: f.id, from: f.from_status, to: f.to_status, reason: f.reason, created_at: f.created_at }));
+}
+
+/** When a run began and ended, for drawing it on a time axis: one still running ends now; a finish reported without its start is an instant. */
+export function runSpan(run: Run, now: number): { start: number; end: number } {
+  const end = run.finished_at ?? (run.status === "running" ? Math.max(now, run.started_at ?? now) : (run.started_at ?? now));
+  return { start: run.started_at ?? end, end };
+}
+
+/**
+ * How far before a window a job's history is read for runs that reach into it. The chain follows
+ * arrival, and a result delivered late (an agent's spool) carries the older time it happened: the
+ * walk stops at the first check-in more than a day older than the window, so a run in the window
+ * is left out only when a result delivered more than a day late arrived after it.
+ */
+const LATE_MS = 86_400_000;
+/** How many check-ins of one job a window read walks at most. */
+const WINDOW_SCAN = 5_000;
+
+export interface WindowRuns {
+  /** The runs that overlap the window, newest first. */
+  runs: Run[];
+  /** The window's runs are all here from this time on; older ones were left out (at most `max`, or the walk's budget). Null when none was. */
+  complete_from: number | null;
+}
+
+/** A job's runs that overlap [from, to), newest first, at most `max` of them (the newest). */
+export function jobRunsInWindow(db: Db, tenantId: string, jobId: string, from: number, to: number, now: number, max: number): WindowRuns {
+  const job = db.query<RunJob & { last_checkin_id: number | null }, [string, string]>("SELECT id, namespace, name, last_checkin_id FROM jobs WHERE tenant_id = ? AND id = ?").get(tenantId, jobId);
+  if (!job) throw new NotFound("job");
+  const ref: RunJob = { id: job.id, namespace: job.namespace, name: job.name };
+  const jobRow = db.query<RunRow, [string, string, number]>("SELECT * FROM checkins WHERE tenant_id = ? AND job_id = ? AND id = ?");
+  const runs: Run[] = [];
+  let id = jobStates(db).head(jobId, job.last_checkin_id);
+  for (let scanned = 0; id !== null; scanned++) {
+    const r = jobRow.get(tenantId, jobId, id);
+    if (!r) break;
+    if (scanned === WINDOW_SCAN) return { runs, complete_from: Math.max(from, r.received_at) };
+    if (VISIBLE.has(r.status)) {
+      const run = toRun(r, ref, false);
+      const { start, end } = runSpan(run, now);
+      if (end >= from && start < to) {
+        if (runs.length === max) return { runs, complete_from: Math.min(...runs.map((x) => runSpan(x, now).start)) };
+        runs.push(run);
+      }
+    }
+    // Looked at first: a start from long before may still be running.
+    if (r.received_at < from - LATE_MS) break;
+    id = r.prev_id;
+  }
+  return { runs, complete_from: null };
 }
