@@ -3,6 +3,7 @@
 // it only adds partial updates. No inline script anywhere: the CSP allows scripts from 'self' only.
 import "htmx.org";
 import type { HtmxRequestCtx } from "htmx.org";
+import "./local-time";
 
 /** The page's CSRF token, from `<meta name="csrf-token">` (the layout writes it). */
 function csrfToken(): string | null {

@@ -1,10 +1,109 @@
-// The dashboard: the tenant's jobs counted by status, each count a link to the jobs in it.
-import { JOB_STATUSES, type JobStatus } from "../src/jobs/types";
+// The dashboard: the tenant's jobs counted by status, each count a link to the jobs in it; the
+// jobs failing or down now, late and running, each with since when; the recent runs; the agents
+// offline. Every job's status is a StatusBadge (data-job-status with the word as its text).
+import { JOB_STATUSES, type Job, type JobStatus } from "../src/jobs/types";
+import type { Run } from "../src/runs/runs";
+import type { Agent } from "../src/agents/model";
 import { Layout } from "./layout";
 import { StatusBadge } from "./components/status";
+import { Since } from "./components/time";
+import { RunsTable } from "./runs";
 import type { Shell } from "./shell";
 
-export function DashboardPage({ shell, counts }: { shell: Shell; counts: Record<JobStatus, number> }) {
+export interface Dashboard {
+  counts: Record<JobStatus, number>;
+  /** Failed or down now, the newest change first. */
+  failing: Job[];
+  late: Job[];
+  running: Job[];
+  recent: Run[];
+  offline: Agent[];
+}
+
+const jobHref = (j: Job) => `/jobs/${encodeURIComponent(j.namespace)}/${encodeURIComponent(j.name)}`;
+
+/** A list of jobs with their status and since when; "N more" links to the jobs list when the list is cut. */
+function JobList({ id, title, jobs, statuses, counts, none, now }: { id: string; title: string; jobs: Job[]; statuses: JobStatus[]; counts: Record<JobStatus, number>; none: string; now: number }) {
+  const total = statuses.reduce((n, s) => n + counts[s], 0);
+  return (
+    <section class="panel dash-list" aria-labelledby={id}>
+      <h2 id={id} safe>
+        {`${title} (${total})`}
+      </h2>
+      {jobs.length ? (
+        <ul class="job-list">
+          {jobs.map((j) => (
+            <li>
+              <StatusBadge status={j.status} />
+              <a href={jobHref(j)} safe>
+                {`${j.namespace}/${j.name}`}
+              </a>
+              <span class="job-since">
+                since <Since at={j.status_since} now={now} />
+              </span>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="muted" safe>
+          {none}
+        </p>
+      )}
+      {total > jobs.length ? (
+        <p class="more">
+          {statuses
+            .filter((s) => counts[s] > 0)
+            .map((s) => (
+              <a href={`/jobs?status=${s}`} safe>
+                {`All ${counts[s]} ${s}`}
+              </a>
+            ))}
+        </p>
+      ) : null}
+    </section>
+  );
+}
+
+function OfflineAgents({ agents, now }: { agents: Agent[]; now: number }) {
+  const shown = agents.slice(0, 10);
+  return (
+    <section class="panel dash-list" aria-labelledby="agents-offline">
+      <h2 id="agents-offline" safe>
+        {`Agents offline (${agents.length})`}
+      </h2>
+      {shown.length ? (
+        <ul class="job-list">
+          {shown.map((a) => (
+            <li>
+              <span class="status agent-status" data-agent-status="offline">
+                offline
+              </span>
+              <a href={`/agents/${encodeURIComponent(a.id)}`} safe>
+                {a.name}
+              </a>
+              <span class="muted" safe>
+                {a.hostname}
+              </span>
+              <span class="job-since">
+                since <Since at={a.status_since} now={now} />
+              </span>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="muted">No agent is offline.</p>
+      )}
+      {agents.length > shown.length ? (
+        <p class="more">
+          <a href="/agents">All agents</a>
+        </p>
+      ) : null}
+    </section>
+  );
+}
+
+export function DashboardPage({ shell, dashboard, now }: { shell: Shell; dashboard: Dashboard; now: number }) {
+  const { counts } = dashboard;
   const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
   return (
     <Layout shell={shell} title="Dashboard">
@@ -36,7 +135,23 @@ export function DashboardPage({ shell, counts }: { shell: Shell; counts: Record<
             Apply a manifest with <code>crontopus jobs apply -f job.yaml</code>, or create one through the <a href="/api/docs">REST API</a>.
           </p>
         </div>
-      ) : null}
+      ) : (
+        <>
+          <JobList id="failing" title="Failing or down" jobs={dashboard.failing} statuses={["failed", "down"]} counts={counts} none="Nothing is failing or down." now={now} />
+          <div class="dash-grid">
+            <JobList id="late" title="Late" jobs={dashboard.late} statuses={["late"]} counts={counts} none="Nothing is late." now={now} />
+            <JobList id="running" title="Running" jobs={dashboard.running} statuses={["running"]} counts={counts} none="Nothing is running." now={now} />
+          </div>
+        </>
+      )}
+      <section class="panel" aria-labelledby="recent-runs">
+        <div class="section-head">
+          <h2 id="recent-runs">Recent runs</h2>
+          <a href="/runs">All runs</a>
+        </div>
+        {dashboard.recent.length ? <RunsTable runs={dashboard.recent} caption="The most recent runs, newest first" /> : <p class="muted">No runs yet.</p>}
+      </section>
+      <OfflineAgents agents={dashboard.offline} now={now} />
     </Layout>
   );
 }

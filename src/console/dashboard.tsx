@@ -1,9 +1,27 @@
-// The dashboard, GET /: what the tenant's jobs are doing, from the jobs service.
+// The dashboard, GET /: what the tenant's jobs and agents are doing, from their services.
 import type { AppContext } from "../context";
+import type { Db } from "../db";
 import { countJobsByStatus } from "../jobs/jobs";
+import { listJobsInStatus } from "../jobs/attention";
+import { listRuns } from "../runs/runs";
+import { listAgents } from "../agents/registry";
 import { consoleGroup, page } from "./surface";
-import { DashboardPage } from "../../views/dashboard";
+import { DashboardPage, type Dashboard } from "../../views/dashboard";
+
+/** How many jobs each of the dashboard's lists shows (the counts link to the rest). */
+const LISTED = 10;
+
+function dashboardOf(db: Db, tenantId: string): Dashboard {
+  return {
+    counts: countJobsByStatus(db, tenantId),
+    failing: listJobsInStatus(db, tenantId, ["failed", "down"], LISTED),
+    late: listJobsInStatus(db, tenantId, ["late"], LISTED),
+    running: listJobsInStatus(db, tenantId, ["running"], LISTED),
+    recent: listRuns(db, tenantId, { limit: LISTED }).runs,
+    offline: listAgents(db, tenantId, { status: "offline" }),
+  };
+}
 
 export function dashboardConsole(ctx: AppContext) {
-  return consoleGroup(ctx, "tenant").get("/", ({ viewer, shell }) => page(DashboardPage({ shell, counts: countJobsByStatus(ctx.db, viewer!.tenantId!) })));
+  return consoleGroup(ctx, "tenant").get("/", ({ viewer, shell }) => page(DashboardPage({ shell, dashboard: dashboardOf(ctx.db, viewer!.tenantId!), now: ctx.now() })));
 }

@@ -16,9 +16,6 @@ export function pendingConsole(ctx: AppContext) {
   return consoleGroup(ctx, "tenant")
     .get("/jobs", pending("Jobs", "Until then: crontopus jobs list, or GET /api/v1/jobs."))
     .get("/jobs/:namespace/:name", ({ params, viewer, shell }) => page(PendingJobPage({ shell, job: getJob(ctx.db, viewer!.tenantId!, params.namespace, params.name) })))
-    .get("/runs", pending("Runs", "Until then: crontopus runs list, or GET /api/v1/runs."))
-    .get("/runs/:id", pending("Run", "Until then: crontopus runs list, or GET /api/v1/runs/{id}."))
-    .get("/timeline", pending("Timeline", "Until then: crontopus runs list, or GET /api/v1/runs."))
     .get("/agents", pending("Agents", "Until then: crontopus agents list, or GET /api/v1/agents."))
     .get("/agents/:id", pending("Agent", "Until then: crontopus agents get, or GET /api/v1/agents/{id}."))
     .get("/settings", pending("Settings", "Until then: the CLI (crontopus channels, tokens, enroll-tokens, tenants) or the REST API at /api/docs."));

@@ -12,6 +12,8 @@ import { FormClient } from "./client";
 let s: TestServer;
 let alice: Persona;
 let pingUrl = "";
+/** A run of alice's acme (the run page needs one that exists). */
+let runPath = "";
 
 beforeAll(async () => {
   s = await startTestServer();
@@ -28,14 +30,16 @@ beforeAll(async () => {
     if (name === "report") await fetch(`${job.ping_url}/fail`);
   }
   await fetch(pingUrl);
+  const runs = (await (await s.api("/api/v1/runs?limit=1", { token: alice.token })).json()) as { runs: { id: number }[] };
+  runPath = `/runs/${runs.runs[0]!.id}`;
 });
 afterAll(() => s.close());
 
-const CONSOLE_PAGES = ["/", "/jobs", "/jobs/ops/db-backup", "/runs", "/runs/42", "/timeline", "/agents", "/agents/x", "/settings", "/account/password"];
+const consolePages = () => ["/", "/jobs", "/jobs/ops/db-backup", "/runs", runPath, "/timeline", "/agents", "/agents/x", "/settings", "/account/password"];
 
 describe("signing in", () => {
   test("every console page sends a signed-out visitor to the login form, which brings them back to it", async () => {
-    for (const path of CONSOLE_PAGES) {
+    for (const path of consolePages()) {
       const browser = new FormClient(s.url);
       const { r } = await browser.get(path);
       const login = path === "/" ? "/login" : `/login?next=${encodeURIComponent(path)}`;
@@ -182,7 +186,7 @@ describe("the pages", () => {
     const browser = new FormClient(s.url);
     const pages: [string, string][] = [["/login", (await browser.get("/login")).html]];
     await browser.login(alice.email, PASSWORD);
-    for (const path of [...CONSOLE_PAGES, "/jobs/ops/no-such-job"]) {
+    for (const path of [...consolePages(), "/jobs/ops/no-such-job"]) {
       const { r, html } = await browser.get(path);
       const csp = r.headers.get("content-security-policy") ?? "";
       expect(`${path}: ${csp}`).toContain("script-src 'self';");

@@ -1,0 +1,249 @@
+// The timeline (GET /timeline): the runs of many jobs over one window as bars on one time axis,
+// a row per job, drawn as server-side SVG (no chart library, no script needed): overlaps, gaps and
+// slow nights show at a glance, and each bar is a link to its run. Bars are placed in percent of
+// the track, so the same markup fits a phone and a wide screen.
+import type { Timeline, TimelineBar, TimelineRow } from "../src/runs/timeline";
+import { Layout } from "./layout";
+import { StatusBadge } from "./components/status";
+import { SelectField } from "./components/select";
+import { durationText, Time, utcText } from "./components/time";
+import type { FieldErrors } from "./components/form";
+import type { Shell } from "./shell";
+
+/** The windows the timeline offers: URL value, words, length. */
+export const TIMELINE_WINDOWS = [
+  ["1h", "1 hour", 3_600_000],
+  ["6h", "6 hours", 6 * 3_600_000],
+  ["24h", "24 hours", 24 * 3_600_000],
+  ["3d", "3 days", 3 * 86_400_000],
+  ["7d", "7 days", 7 * 86_400_000],
+] as const;
+export const DEFAULT_TIMELINE_WINDOW = "24h";
+
+export interface TimelineFilters {
+  namespace: string;
+  label: string;
+  window: string;
+  /** The window's end as the URL gives it ("" for now). */
+  end: string;
+}
+
+export function timelineHref(f: TimelineFilters, cursor?: string | null): string {
+  const q = new URLSearchParams();
+  if (f.namespace) q.set("namespace", f.namespace);
+  if (f.label) q.set("label", f.label);
+  if (f.window && f.window !== DEFAULT_TIMELINE_WINDOW) q.set("window", f.window);
+  if (f.end) q.set("end", f.end);
+  if (cursor) q.set("cursor", cursor);
+  const s = q.toString();
+  return s ? `/timeline?${s}` : "/timeline";
+}
+
+/** A time as the timeline's URL carries it: ISO 8601 to the second. */
+export const endParam = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
+
+const TRACK_HEIGHT = 28;
+/** Tick steps, the shortest that gives at most 8 ticks is used. */
+const STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].map((m) => m * 60_000);
+
+interface Tick {
+  at: number;
+  x: number;
+  label: string;
+}
+
+function ticksOf(from: number, to: number): { ticks: Tick[]; step: number } {
+  const span = to - from;
+  const step = STEPS.find((s) => span / s <= 8) ?? STEPS[STEPS.length - 1]!;
+  const ticks: Tick[] = [];
+  for (let at = Math.ceil(from / step) * step; at <= to; at += step) {
+    const text = utcText(at);
+    // Days and longer: the date; shorter steps: the time of day (with the date at midnight).
+    const label = step >= 86_400_000 ? text.slice(5, 10) : text.slice(11, 16);
+    ticks.push({ at, x: ((at - from) / span) * 100, label });
+  }
+  return { ticks, step };
+}
+
+const pct = (v: number) => `${v.toFixed(3)}%`;
+
+/** Failed and timed-out runs stand taller than successes, a run still going sits between: status by shape as well as colour. */
+const HEIGHT: Record<string, [number, number]> = { success: [8, 12], running: [6, 16], failed: [3, 22], timeout: [3, 22] };
+
+function Bar({ bar, row, from, to }: { bar: TimelineBar; row: TimelineRow; from: number; to: number }) {
+  const span = to - from;
+  const x0 = Math.max(0, Math.min(100, ((bar.start - from) / span) * 100));
+  const x1 = Math.max(0, Math.min(100, ((bar.end - from) / span) * 100));
+  const w = x1 - x0;
+  const [y, h] = HEIGHT[bar.run.status] ?? [8, 12];
+  const { run } = bar;
+  const what = [
+    `${row.job.namespace}/${row.job.name} run #${run.id}: ${run.status}`,
+    utcText(bar.start),
+    run.duration_ms !== null ? durationText(run.duration_ms) : run.status === "running" ? `running for ${durationText(bar.end - bar.start)}` : null,
+    run.exit_code !== null && run.exit_code !== 0 ? `exit code ${run.exit_code}` : null,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  return (
+    <a href={`/runs/${run.id}`} class="tl-bar" data-run-status={run.status}>
+      <title safe>{what}</title>
+      {/* An instant, or a run too short to see, is a thin mark of a few pixels. */}
+      <rect x={pct(w < 0.25 ? Math.max(0, x0 - 0.1) : x0)} y={String(y)} width={w < 0.25 ? "3" : pct(w)} height={String(h)} rx="1.5" />
+    </a>
+  );
+}
+
+function Row({ row, from, to, now, ticks, maxRuns }: { row: TimelineRow; from: number; to: number; now: number; ticks: Tick[]; maxRuns: number }) {
+  const name = `${row.job.namespace}/${row.job.name}`;
+  const n = row.bars.length;
+  const nowX = now > from && now < to ? ((now - from) / (to - from)) * 100 : null;
+  return (
+    <li class="tl-row">
+      <div class="tl-label">
+        <a class="tl-job" href={`/jobs/${encodeURIComponent(row.job.namespace)}/${encodeURIComponent(row.job.name)}`} safe>
+          {name}
+        </a>
+        <StatusBadge status={row.job.status} />
+        <span class="tl-count muted" safe>
+          {n === 0 ? "no runs" : n === 1 ? "1 run" : `${n} runs`}
+        </span>
+      </div>
+      <svg class="tl-track" width="100%" height={String(TRACK_HEIGHT)} role="group" aria-label={`Runs of ${name} in this window: ${n}`}>
+        {ticks.map((t) => (
+          <line class="tl-grid" x1={pct(t.x)} x2={pct(t.x)} y1="0" y2={String(TRACK_HEIGHT)} />
+        ))}
+        {nowX !== null ? <line class="tl-now" x1={pct(nowX)} x2={pct(nowX)} y1="0" y2={String(TRACK_HEIGHT)} /> : null}
+        {row.bars.map((bar) => (
+          <Bar bar={bar} row={row} from={from} to={to} />
+        ))}
+      </svg>
+      {row.complete_from !== null ? (
+        <p class="tl-note muted">
+          <span safe>{`Only the newest ${maxRuns} runs are drawn: earlier ones, before `}</span>
+          <Time at={row.complete_from} />, are left out. <a href={`/runs?job=${encodeURIComponent(name)}`}>All its runs</a>
+        </p>
+      ) : null}
+    </li>
+  );
+}
+
+function Axis({ ticks, step }: { ticks: Tick[]; step: number }) {
+  return (
+    <div class="tl-axis" aria-hidden="true">
+      <div class="tl-label"></div>
+      <svg class="tl-track tl-ticks" width="100%" height="20">
+        {ticks.map((t) => (
+          <text x={pct(t.x)} y="14" text-anchor={t.x < 4 ? "start" : t.x > 96 ? "end" : "middle"} data-tick={String(t.at)} data-step={String(step)} safe>
+            {t.label}
+          </text>
+        ))}
+      </svg>
+    </div>
+  );
+}
+
+function Filters({ filters, namespaces, errors }: { filters: TimelineFilters; namespaces: string[]; errors: FieldErrors }) {
+  return (
+    <form class="filters panel" method="get" action="/timeline" data-autosubmit role="search" aria-label="Filter the timeline">
+      <SelectField name="namespace" label="Namespace" value={filters.namespace} options={[["", "Any"], ...namespaces.map((n) => [n, n] as const)]} error={errors.namespace} />
+      <div class="field">
+        <label for="label">Label</label>
+        <input
+          id="label"
+          name="label"
+          type="text"
+          value={filters.label}
+          placeholder="key=value"
+          aria-invalid={errors.label ? "true" : undefined}
+          aria-describedby={errors.label ? "label-error" : undefined}
+        />
+        {errors.label ? (
+          <span class="field-error" id="label-error" safe>
+            {errors.label}
+          </span>
+        ) : null}
+      </div>
+      <SelectField name="window" label="Window" value={filters.window} options={TIMELINE_WINDOWS.map(([v, text]) => [v, text] as const)} error={errors.window} />
+      {filters.end ? <input type="hidden" name="end" value={filters.end} /> : null}
+      <div class="filter-actions">
+        <button type="submit">Show</button>
+        <a class="button button-quiet" href="/timeline">
+          Clear
+        </a>
+      </div>
+    </form>
+  );
+}
+
+function Legend() {
+  return (
+    <ul class="tl-legend" aria-label="Legend">
+      {(["success", "failed", "timeout", "running"] as const).map((s) => (
+        <li>
+          <svg width="14" height="14" aria-hidden="true" class="tl-key" data-run-status={s}>
+            <rect x="1" y={s === "success" ? "4" : s === "running" ? "3" : "1"} width="12" height={s === "success" ? "6" : s === "running" ? "8" : "12"} rx="1.5" />
+          </svg>
+          <span>{s}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function TimelinePage(p: { shell: Shell; timeline: Timeline; filters: TimelineFilters; namespaces: string[]; errors: FieldErrors; now: number; cursor: string }) {
+  const { timeline: t, filters, now } = p;
+  const { ticks, step } = ticksOf(t.from, t.to);
+  const length = t.to - t.from;
+  const earlier = { ...filters, end: endParam(t.from) };
+  const laterEnd = t.to + length;
+  const later = { ...filters, end: laterEnd >= now ? "" : endParam(laterEnd) };
+  return (
+    <Layout shell={p.shell} title="Timeline">
+      <div class="page-head">
+        <h1>Timeline</h1>
+        <span class="muted">
+          <Time at={t.from} /> to <Time at={t.to} />
+        </span>
+      </div>
+      <Filters filters={filters} namespaces={p.namespaces} errors={p.errors} />
+      <nav class="pager" aria-label="Move the window">
+        <a href={timelineHref(earlier)}>← Earlier</a>
+        {filters.end ? <a href={timelineHref(later)}>Later →</a> : null}
+        {filters.end ? <a href={timelineHref({ ...filters, end: "" })}>Now</a> : null}
+      </nav>
+      {t.rows.length ? (
+        <section class="timeline panel" aria-label="Runs by job on one time axis">
+          <div class="tl-head">
+            <Legend />
+            <span class="tl-zone muted" data-zone>
+              Times in UTC
+            </span>
+          </div>
+          <Axis ticks={ticks} step={step} />
+          <ol class="tl-rows">
+            {t.rows.map((row) => (
+              <Row row={row} from={t.from} to={t.to} now={now} ticks={ticks} maxRuns={t.max_runs} />
+            ))}
+          </ol>
+          <Axis ticks={ticks} step={step} />
+        </section>
+      ) : (
+        <div class="panel empty">
+          <p>{p.cursor ? "No more jobs match." : filters.namespace || filters.label ? "No jobs match." : "No jobs yet."}</p>
+        </div>
+      )}
+      <p class="muted tl-bounds" safe>
+        {`At most ${t.max_jobs} jobs a page (by namespace and name), and the newest ${t.max_runs} runs of each in the window.`}
+      </p>
+      <nav class="pager" aria-label="Pages of jobs">
+        {p.cursor ? <a href={timelineHref(filters)}>First jobs</a> : null}
+        {t.next_cursor ? (
+          <a href={timelineHref(filters, t.next_cursor)} rel="next">
+            Next jobs
+          </a>
+        ) : null}
+      </nav>
+    </Layout>
+  );
+}
