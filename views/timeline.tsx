@@ -197,7 +197,8 @@ export function TimelinePage(p: { shell: Shell; timeline: Timeline; filters: Tim
   const length = t.to - t.from;
   const earlier = { ...filters, end: endParam(t.from) };
   const laterEnd = t.to + length;
-  const later = { ...filters, end: laterEnd >= now ? "" : endParam(laterEnd) };
+  // A window that would end within a minute of now is the current one: it follows now.
+  const later = { ...filters, end: laterEnd >= now - 60_000 ? "" : endParam(laterEnd) };
   return (
     <Layout shell={p.shell} title="Timeline">
       <div class="page-head">
