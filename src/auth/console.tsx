@@ -91,7 +91,7 @@ export function authConsole(ctx: AppContext) {
       const now = await switchTenant(ctx, viewer!, field(body, "tenant"));
       flash(ctx, set, { kind: "info", text: `Now in ${now.tenantName ?? now.tenantSlug}.` });
       // The same section in the other tenant: the object open before (a job) is not there.
-      return seeOther(request, sectionOf(safeNext(field(body, "next"))));
+      return seeOther(request, sectionOf(safeNext(field(body, "next"))) ?? "/");
     });
 
   return new Elysia().use(signIn).use(account);

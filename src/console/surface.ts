@@ -32,6 +32,13 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * Console pages send the Referer to this server only. Under the site-wide no-referrer a browser
+ * sends `Origin: null` with a form's POST, which the origin check must refuse; other hosts still
+ * learn nothing (a job page shows ping URLs, which carry keys).
+ */
+const CONSOLE_REFERRER_POLICY = "same-origin";
+
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Who may reach a group's routes: anyone, a signed-in user, or a user acting in a tenant. */
@@ -62,7 +69,7 @@ const secureCookies = (ctx: AppContext) => ctx.config.baseUrl.startsWith("https:
 export async function page(html: JSX.Element, status = 200): Promise<Response> {
   return new Response(await html, {
     status,
-    headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": CONSOLE_CSP, "cache-control": "no-store" },
+    headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": CONSOLE_CSP, "cache-control": "no-store", "referrer-policy": CONSOLE_REFERRER_POLICY },
   });
 }
 
@@ -171,6 +178,7 @@ export function consoleGroup(ctx: AppContext, access: Access) {
       set.headers["content-security-policy"] = CONSOLE_CSP;
       set.headers["cache-control"] = "no-store";
       set.headers["cross-origin-opener-policy"] = "same-origin";
+      set.headers["referrer-policy"] = CONSOLE_REFERRER_POLICY;
       const cookies = request.headers.get("cookie");
       const sid = readCookie(cookies, ctx.sessions.cookieName);
       let viewer: Principal | null = null;
