@@ -50,16 +50,16 @@ export type ConsoleRequest = {
   shell: Shell;
 };
 
-type Headers = Record<string, string | number | string[] | undefined>;
+type SetHeaders = Record<string, string | number | string[] | undefined>;
 
 /** Adds a Set-Cookie to the answer, keeping those already set. */
-export function addCookie(set: { headers: Headers }, cookie: string): void {
+export function addCookie(set: { headers: SetHeaders }, cookie: string): void {
   const have = set.headers["set-cookie"];
   set.headers["set-cookie"] = have === undefined ? [cookie] : [...(Array.isArray(have) ? have : [String(have)]), cookie];
 }
 
 /** Shows `flash` on the page the answer leads to. */
-export function flash(ctx: AppContext, set: { headers: Headers }, f: Flash): void {
+export function flash(ctx: AppContext, set: { headers: SetHeaders }, f: Flash): void {
   addCookie(set, flashCookie(f, secureCookies(ctx)));
 }
 
@@ -74,7 +74,7 @@ export async function page(html: JSX.Element, status = 200): Promise<Response> {
 }
 
 /** After a form: 303 to `to`, or for an htmx request HX-Location (htmx follows it without a full reload). */
-export function seeOther(request: Request, to: string): Response {
+export function hxRedirect(request: Request, to: string): Response {
   if (request.headers.get("hx-request") === "true") return new Response(null, { status: 200, headers: { "hx-location": to } });
   return new Response(null, { status: 303, headers: { location: to } });
 }
