@@ -2,7 +2,8 @@
 // rewrites each <time data-local> and the timeline's tick labels in the browser's zone, keeping
 // the UTC text as the element's title. Without a script the UTC text stays, and says so.
 const dateTime = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const hourMinute = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const hourMinute = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const hour = new Intl.DateTimeFormat(undefined, { hour: "numeric" });
 const day = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 const DAY_MS = 86_400_000;
 
@@ -16,7 +17,9 @@ function localise(root: ParentNode): void {
   });
   root.querySelectorAll<SVGTextElement>("text[data-tick]").forEach((el) => {
     const at = Number(el.dataset.tick);
-    if (Number.isFinite(at)) el.textContent = Number(el.dataset.step) >= DAY_MS ? day.format(at) : hourMinute.format(at);
+    if (!Number.isFinite(at)) return;
+    // The shortest words: "Dec 3" for days, "6 PM" (or "18") on the hour, "6:30 PM" otherwise.
+    el.textContent = Number(el.dataset.step) >= DAY_MS ? day.format(at) : new Date(at).getMinutes() === 0 ? hour.format(at) : hourMinute.format(at);
   });
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   root.querySelectorAll<HTMLElement>("[data-zone]").forEach((el) => {

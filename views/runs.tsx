@@ -141,14 +141,16 @@ export function RunsPage(p: { shell: Shell; filters: RunFilters; page: RunPage; 
           <p>{page.next_cursor ? "None in this stretch of the history; older runs may match." : filtered || cursor ? "No runs match." : "No runs yet."}</p>
         </div>
       )}
-      <nav class="pager" aria-label="Pages of runs">
-        {cursor ? <a href={runsHref(filters)}>Newest</a> : null}
-        {page.next_cursor ? (
-          <a href={runsHref(filters, page.next_cursor)} rel="next">
-            Older runs
-          </a>
-        ) : null}
-      </nav>
+      {cursor || page.next_cursor ? (
+        <nav class="pager" aria-label="Pages of runs">
+          {cursor ? <a href={runsHref(filters)}>Newest</a> : null}
+          {page.next_cursor ? (
+            <a href={runsHref(filters, page.next_cursor)} rel="next">
+              Older runs
+            </a>
+          ) : null}
+        </nav>
+      ) : null}
     </Layout>
   );
 }

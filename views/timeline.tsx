@@ -58,7 +58,7 @@ function ticksOf(from: number, to: number): { ticks: Tick[]; step: number } {
   const ticks: Tick[] = [];
   for (let at = Math.ceil(from / step) * step; at <= to; at += step) {
     const text = utcText(at);
-    // Days and longer: the date; shorter steps: the time of day (with the date at midnight).
+    // Days and longer: the date; shorter steps: the time of day.
     const label = step >= 86_400_000 ? text.slice(5, 10) : text.slice(11, 16);
     ticks.push({ at, x: ((at - from) / span) * 100, label });
   }
@@ -66,30 +66,38 @@ function ticksOf(from: number, to: number): { ticks: Tick[]; step: number } {
 }
 
 const pct = (v: number) => `${v.toFixed(3)}%`;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** "Dec 2 16:41 UTC": a bar's start in its title, short since a page holds hundreds. */
+function shortUtc(ms: number): string {
+  const d = new Date(ms);
+  return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${utcText(ms).slice(11, 16)} UTC`;
+}
+/** A position on a track, whose view box is 100 wide: a percent of the window. */
+const unit = (v: number) => String(Math.round(v * 100) / 100);
+/** The thinnest bar drawn (an instant, or a run too short to see): a third of a percent of the track, widened by its outline. */
+const MIN_WIDTH = 0.3;
 
 /** Failed and timed-out runs stand taller than successes, a run still going sits between: status by shape as well as colour. */
 const HEIGHT: Record<string, [number, number]> = { success: [8, 12], running: [6, 16], failed: [3, 22], timeout: [3, 22] };
 
-function Bar({ bar, row, from, to }: { bar: TimelineBar; row: TimelineRow; from: number; to: number }) {
+/**
+ * A run as a bar: a link to it, its words in its title (the tooltip, and the link's name). Kept
+ * short, since a page can hold a thousand of them: the class is the run's status.
+ */
+function Bar({ bar, from, to }: { bar: TimelineBar; from: number; to: number }) {
   const span = to - from;
   const x0 = Math.max(0, Math.min(100, ((bar.start - from) / span) * 100));
   const x1 = Math.max(0, Math.min(100, ((bar.end - from) / span) * 100));
-  const w = x1 - x0;
+  const w = Math.max(MIN_WIDTH, x1 - x0);
   const [y, h] = HEIGHT[bar.run.status] ?? [8, 12];
   const { run } = bar;
-  const what = [
-    `${row.job.namespace}/${row.job.name} run #${run.id}: ${run.status}`,
-    utcText(bar.start),
-    run.duration_ms !== null ? durationText(run.duration_ms) : run.status === "running" ? `running for ${durationText(bar.end - bar.start)}` : null,
-    run.exit_code !== null && run.exit_code !== 0 ? `exit code ${run.exit_code}` : null,
-  ]
-    .filter(Boolean)
-    .join(" · ");
+  const how = run.duration_ms !== null ? durationText(run.duration_ms) : run.status === "running" ? `running for ${durationText(bar.end - bar.start)}` : null;
+  const what = [`#${run.id} ${run.status}`, shortUtc(bar.start), how, run.exit_code !== null && run.exit_code !== 0 ? `exit code ${run.exit_code}` : null].filter(Boolean).join(", ");
   return (
-    <a href={`/runs/${run.id}`} class="tl-bar" data-run-status={run.status}>
+    <a href={`/runs/${run.id}`} class={run.status === "success" ? undefined : run.status}>
       <title safe>{what}</title>
-      {/* An instant, or a run too short to see, is a thin mark of a few pixels. */}
-      <rect x={pct(w < 0.25 ? Math.max(0, x0 - 0.1) : x0)} y={String(y)} width={w < 0.25 ? "3" : pct(w)} height={String(h)} rx="1.5" />
+      {/* A rectangle as a path: the shortest markup for it. */}
+      <path d={`M${unit(Math.min(x0, 100 - w))} ${y}h${unit(w)}v${h}h-${unit(w)}z`}></path>
     </a>
   );
 }
@@ -109,13 +117,20 @@ function Row({ row, from, to, now, ticks, maxRuns }: { row: TimelineRow; from: n
           {n === 0 ? "no runs" : n === 1 ? "1 run" : `${n} runs`}
         </span>
       </div>
-      <svg class="tl-track" width="100%" height={String(TRACK_HEIGHT)} role="group" aria-label={`Runs of ${name} in this window: ${n}`}>
-        {ticks.map((t) => (
-          <line class="tl-grid" x1={pct(t.x)} x2={pct(t.x)} y1="0" y2={String(TRACK_HEIGHT)} />
-        ))}
-        {nowX !== null ? <line class="tl-now" x1={pct(nowX)} x2={pct(nowX)} y1="0" y2={String(TRACK_HEIGHT)} /> : null}
+      {/* The view box is the window: 100 wide, stretched to the track; strokes keep their width (console CSS). */}
+      <svg
+        class="tl-track"
+        width="100%"
+        height={String(TRACK_HEIGHT)}
+        viewBox={`0 0 100 ${TRACK_HEIGHT}`}
+        preserveAspectRatio="none"
+        role="group"
+        aria-label={`Runs of ${name} in this window: ${n}`}
+      >
+        <path class="tl-grid" d={ticks.map((t) => `M${unit(t.x)} 0V${TRACK_HEIGHT}`).join("")}></path>
+        {nowX !== null ? <line class="tl-now" x1={unit(nowX)} x2={unit(nowX)} y1="0" y2={String(TRACK_HEIGHT)}></line> : null}
         {row.bars.map((bar) => (
-          <Bar bar={bar} row={row} from={from} to={to} />
+          <Bar bar={bar} from={from} to={to} />
         ))}
       </svg>
       {row.complete_from !== null ? (
@@ -181,7 +196,7 @@ function Legend() {
     <ul class="tl-legend" aria-label="Legend">
       {(["success", "failed", "timeout", "running"] as const).map((s) => (
         <li>
-          <svg width="14" height="14" aria-hidden="true" class="tl-key" data-run-status={s}>
+          <svg width="14" height="14" aria-hidden="true" class={s === "success" ? "tl-key" : `tl-key ${s}`}>
             <rect x="1" y={s === "success" ? "4" : s === "running" ? "3" : "1"} width="12" height={s === "success" ? "6" : s === "running" ? "8" : "12"} rx="1.5" />
           </svg>
           <span>{s}</span>
@@ -237,14 +252,16 @@ export function TimelinePage(p: { shell: Shell; timeline: Timeline; filters: Tim
       <p class="muted tl-bounds" safe>
         {`At most ${t.max_jobs} jobs a page (by namespace and name), and the newest ${t.max_runs} runs of each in the window.`}
       </p>
-      <nav class="pager" aria-label="Pages of jobs">
-        {p.cursor ? <a href={timelineHref(filters)}>First jobs</a> : null}
-        {t.next_cursor ? (
-          <a href={timelineHref(filters, t.next_cursor)} rel="next">
-            Next jobs
-          </a>
-        ) : null}
-      </nav>
+      {p.cursor || t.next_cursor ? (
+        <nav class="pager" aria-label="Pages of jobs">
+          {p.cursor ? <a href={timelineHref(filters)}>First jobs</a> : null}
+          {t.next_cursor ? (
+            <a href={timelineHref(filters, t.next_cursor)} rel="next">
+              Next jobs
+            </a>
+          ) : null}
+        </nav>
+      ) : null}
     </Layout>
   );
 }

@@ -3,13 +3,14 @@
 // bounded: at most `maxJobs` jobs a page (by namespace and name, the jobs list's order, with a
 // cursor for the next ones) and at most `maxRuns` runs a job (the newest; the row says from when it
 // is complete). Each job's runs come from its own history chain (jobRunsInWindow in runs.ts).
+// The default bounds keep a page of 20 x 30 bars, with the console's assets, under 150 KB.
 import type { Db } from "../db";
 import { Invalid } from "../errors";
 import { listJobs, type Job } from "../jobs/jobs";
 import { jobRunsInWindow, runSpan, type Run } from "./runs";
 
-export const TIMELINE_JOBS = 50;
-export const TIMELINE_RUNS = 100;
+export const TIMELINE_JOBS = 20;
+export const TIMELINE_RUNS = 30;
 /** The longest window: a month, the longest a run may last. */
 export const TIMELINE_MAX_WINDOW_MS = 31 * 86_400_000;
 
