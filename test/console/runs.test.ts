@@ -122,6 +122,12 @@ describe("/runs", () => {
       expect((await browser.get(path)).html).toContain('<a href="/runs?job=ops%2Freport">Newest</a>');
     }
     expect(seen).toEqual(all);
+    // A full page of 50 runs, with the console's script and styles, loads in under 150 KB.
+    const { html } = await browser.get("/runs?job=ops%2Freport");
+    expect(runLinks(html)).toHaveLength(50);
+    let bytes = Buffer.byteLength(html);
+    for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) bytes += (await (await fetch(s.url + m[1], { headers: { "accept-encoding": "identity" } })).arrayBuffer()).byteLength;
+    expect(bytes).toBeLessThan(150 * 1024);
   });
 });
 
