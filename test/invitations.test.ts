@@ -1,12 +1,14 @@
 // Members by invitation through a live server with a real SMTP relay: alice owns acme, val is a
-// viewer there; bob has an account (he owns initech); nobody has carol's address.
+// viewer there; bob has an account (he owns initech) and never joins acme; nobody has carol's
+// address. Each test that has someone join has a person of its own (dan, erin, frank), and each
+// reads the mails it causes, so the tests hold in any order.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "./helpers";
 import { startSmtpServer, type SmtpServer } from "./smtp";
 
 let s: TestServer;
 let smtp: SmtpServer;
-let alice: Persona, val: Persona, bob: Persona;
+let alice: Persona, val: Persona, bob: Persona, dan: Persona;
 const clock = new TestClock();
 
 beforeAll(async () => {
@@ -15,6 +17,7 @@ beforeAll(async () => {
   alice = await persona(s.db, "alice", "acme", "owner");
   val = await persona(s.db, "val", "acme", "viewer");
   bob = await persona(s.db, "bob", "initech", "owner");
+  dan = await persona(s.db, "dan", "hooli", "owner");
 });
 afterAll(async () => {
   await s.close();
@@ -85,12 +88,12 @@ describe("inviting", () => {
 
 describe("accepting", () => {
   test("with the invited user's own token makes them a member, once", async () => {
-    const inv = (await (await invite("invitations", "bob@example.com", "admin")).json()) as NewInvitation;
+    const inv = (await (await invite("invitations", "dan@example.com", "admin")).json()) as NewInvitation;
     await smtp.next();
-    const r = await accept(inv, { token: bob.token });
+    const r = await accept(inv, { token: dan.token });
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ tenant: { slug: "acme", name: "acme" }, member: { user_id: bob.id, email: "bob@example.com", role: "admin" } });
-    const again = await accept(inv, { token: bob.token });
+    expect(await r.json()).toMatchObject({ tenant: { slug: "acme", name: "acme" }, member: { user_id: dan.id, email: "dan@example.com", role: "admin" } });
+    const again = await accept(inv, { token: dan.token });
     expect(again.status).toBe(409);
     expect((await errorOf(again)).message).toBe("this invitation has already been used");
   });

@@ -1,5 +1,7 @@
 // Invitations, at the service. alice owns acme; dave is an admin of acme and victor a viewer, mia a
-// member. bob has an account (he owns initech); nobody has carol's address. charlie owns globex.
+// member. bob has an account (he owns initech) and never joins acme; nobody has carol's address.
+// charlie owns globex. A test in which someone joins acme has a newcomer of its own, so that the
+// tests hold in any order.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Conflict, Forbidden, Invalid, NotFound, TooManyRequests } from "../errors";
 import { createUser, findUserByEmail, verifyLogin } from "../auth/identity";
@@ -8,7 +10,7 @@ import { ownerOf, PASSWORD, sessionCaller, tokenCaller } from "../../test/helper
 import { rejected, thrown } from "../../test/thrown";
 import { startSmtpServer, type SmtpServer } from "../../test/smtp";
 import { LIMITS } from "../limits";
-import type { TenantPrincipal } from "../auth/principal";
+import type { Scope, TenantPrincipal } from "../auth/principal";
 import { addMember, findMembership } from "./members";
 import { createTenant } from "./tenants";
 import {
@@ -40,6 +42,13 @@ const victor = await sessionCaller(db, victorUser!.id, acme);
 const mia = await sessionCaller(db, miaUser!.id, acme);
 const bob = await sessionCaller(db, bobUser!.id, initech);
 const charlie = await sessionCaller(db, charlieUser!.id, globex);
+
+/** A person with an account and a tenant of their own, not in acme. */
+async function newcomer(name: string) {
+  const u = await user(name);
+  const own = createTenant(db, { slug: `${name}-co` }, u.id, NOW).id;
+  return { ...u, session: await sessionCaller(db, u.id, own), tokenWith: (scopes: Scope[]) => tokenCaller(db, u.id, own, scopes, NOW) };
+}
 
 const pendingEmails = (caller: TenantPrincipal, now = NOW) => listInvitations(db, caller, now).map((i) => i.email);
 
@@ -103,28 +112,29 @@ describe("inviting", () => {
 });
 
 describe("accepting", () => {
-  test("makes the invited user a member with the invitation's role, once", () => {
-    const inv = createInvitation(db, alice, { email: "bob@example.com", role: "viewer" }, NOW);
-    const accepted = acceptInvitation(db, bob, inv.token, NOW + DAY);
+  test("makes the invited user a member with the invitation's role, once", async () => {
+    const nina = await newcomer("nina");
+    const inv = createInvitation(db, alice, { email: "nina@example.com", role: "viewer" }, NOW);
+    const accepted = acceptInvitation(db, nina.session, inv.token, NOW + DAY);
     expect(accepted.tenant).toMatchObject({ id: acme, slug: "acme" });
-    expect(accepted.member).toMatchObject({ user_id: bobUser!.id, email: "bob@example.com", role: "viewer", created_at: NOW + DAY });
-    expect(findMembership(db, acme, bobUser!.id)).toBe("viewer");
-    expect(thrown(Conflict, () => acceptInvitation(db, bob, inv.token, NOW + DAY)).message).toBe("this invitation has already been used");
+    expect(accepted.member).toMatchObject({ user_id: nina.id, email: "nina@example.com", role: "viewer", created_at: NOW + DAY });
+    expect(findMembership(db, acme, nina.id)).toBe("viewer");
+    expect(thrown(Conflict, () => acceptInvitation(db, nina.session, inv.token, NOW + DAY)).message).toBe("this invitation has already been used");
     expect(describeInvitation(db, inv.token, NOW + DAY)?.state).toBe("accepted");
-    expect(pendingEmails(alice, NOW + DAY)).not.toContain("bob@example.com");
+    expect(pendingEmails(alice, NOW + DAY)).not.toContain("nina@example.com");
   });
 
-  test("an expired link is refused; the day before, it works", () => {
-    const late = createInvitation(db, alice, { email: "charlie@example.com", role: "member" }, NOW);
+  test("an expired link is refused; a millisecond before, it works", async () => {
+    const oscar = await newcomer("oscar");
+    const late = createInvitation(db, alice, { email: "oscar@example.com", role: "member" }, NOW);
     const expiry = NOW + INVITATION_TTL_MS;
-    expect(thrown(Conflict, () => acceptInvitation(db, charlie, late.token, expiry)).message).toBe("this invitation has expired; ask for a new one");
+    expect(thrown(Conflict, () => acceptInvitation(db, oscar.session, late.token, expiry)).message).toBe("this invitation has expired; ask for a new one");
     expect(describeInvitation(db, late.token, expiry)?.state).toBe("expired");
-    expect(pendingEmails(alice, expiry)).not.toContain("charlie@example.com");
+    expect(pendingEmails(alice, expiry)).not.toContain("oscar@example.com");
     expect(() => revokeInvitation(db, alice, late.id, expiry)).toThrow(NotFound);
-    expect(findMembership(db, acme, charlieUser!.id)).toBeNull();
-    const fresh = createInvitation(db, alice, { email: "charlie@example.com", role: "member" }, NOW);
-    expect(acceptInvitation(db, charlie, fresh.token, expiry - 1).member.role).toBe("member");
-    db.query("DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?").run(acme, charlieUser!.id);
+    expect(findMembership(db, acme, oscar.id)).toBeNull();
+    const fresh = createInvitation(db, alice, { email: "oscar@example.com", role: "member" }, NOW);
+    expect(acceptInvitation(db, oscar.session, fresh.token, expiry - 1).member.role).toBe("member");
   });
 
   test("a revoked link is refused, and is gone from the pending list", () => {
@@ -142,13 +152,12 @@ describe("accepting", () => {
     expect(describeInvitation(db, inv.token, NOW)?.state).toBe("pending");
   });
 
-  test("with a token takes the admin scope: joining a tenant is the user's consent", () => {
-    db.query("DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?").run(acme, bobUser!.id);
-    const inv = createInvitation(db, alice, { email: "bob@example.com", role: "member" }, NOW);
-    expect(thrown(Forbidden, () => acceptInvitation(db, tokenCaller(db, bobUser!.id, initech, ["read", "write"], NOW), inv.token, NOW)).message).toBe(
-      "this token lacks the 'admin' scope",
-    );
-    expect(acceptInvitation(db, tokenCaller(db, bobUser!.id, initech, ["read", "admin"], NOW), inv.token, NOW).member.role).toBe("member");
+  test("with a token takes the admin scope: joining a tenant is the user's consent", async () => {
+    const pat = await newcomer("pat");
+    const inv = createInvitation(db, alice, { email: "pat@example.com", role: "member" }, NOW);
+    expect(thrown(Forbidden, () => acceptInvitation(db, pat.tokenWith(["read", "write"]), inv.token, NOW)).message).toBe("this token lacks the 'admin' scope");
+    expect(findMembership(db, acme, pat.id)).toBeNull();
+    expect(acceptInvitation(db, pat.tokenWith(["read", "admin"]), inv.token, NOW).member.role).toBe("member");
   });
 
   test("by someone already a member is a conflict, and leaves the link pending", async () => {
@@ -247,7 +256,6 @@ describe("mailing the link", () => {
 
   test("sends one plain message with the absolute link, to registered and unknown addresses alike", async () => {
     for (const email of ["bob@example.com", "heidi@example.com"]) {
-      db.query("DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?").run(acme, bobUser!.id);
       const { invitation, mailed } = invite(deps(smtp.url), alice, { email, role: "member" }, NOW);
       expect(await mailed).toMatchObject({ ok: true, code: 250 });
       const mail = await smtp.next();
