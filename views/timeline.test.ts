@@ -25,6 +25,7 @@ function row(namespace: string, name: string, bars: { id: number; status: string
       run: { id: b.id, kind: "success", job, run_id: null, status: b.status, started_at: b.end > b.start ? b.start : null, finished_at: b.end, duration_ms: b.end > b.start ? b.end - b.start : null, exit_code: 0, reason: null, source: null, output_truncated: false } as Run,
     })),
     complete_from: null,
+    cut_by: null,
   };
 }
 
@@ -50,6 +51,13 @@ describe("the timeline's bars", () => {
   test("a run begun before the window is cut at its start, one still going at its end", async () => {
     const html = await page([row("ops", "backup", [{ id: 9, status: "running", start: NOW - 30 * H, end: NOW + H }])]);
     expect(html).toContain('<path d="M0 6h100v16h-100z"></path>');
+  });
+
+  test("a row cut short says why, and from when it is complete", async () => {
+    const cut = (by: "runs" | "history") => page([{ ...row("ops", "heartbeat", []), complete_from: NOW - 2 * H, cut_by: by }]);
+    expect(await cut("runs")).toContain(`Only the newest ${TIMELINE_RUNS} runs are drawn: earlier ones, before </span><time datetime="2026-11-24T10:00:00.000Z"`);
+    expect(await cut("history")).toContain('Its history after this window is too long to read back to it here: runs before <time datetime="2026-11-24T10:00:00.000Z"');
+    expect(await cut("history")).toContain('<a href="/runs?job=ops%2Fheartbeat">All its runs</a>');
   });
 
   test("a page at the service's bounds loads in under 150 KB with the console's script and styles", async () => {

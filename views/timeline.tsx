@@ -135,8 +135,17 @@ function Row({ row, from, to, now, ticks, maxRuns }: { row: TimelineRow; from: n
       </svg>
       {row.complete_from !== null ? (
         <p class="tl-note muted">
-          <span safe>{`Only the newest ${maxRuns} runs are drawn: earlier ones, before `}</span>
-          <Time at={row.complete_from} />, are left out. <a href={`/runs?job=${encodeURIComponent(name)}`}>All its runs</a>
+          {row.cut_by === "runs" ? (
+            <>
+              <span safe>{`Only the newest ${maxRuns} runs are drawn: earlier ones, before `}</span>
+              <Time at={row.complete_from} />, are left out.
+            </>
+          ) : (
+            <>
+              Its history after this window is too long to read back to it here: runs before <Time at={row.complete_from} /> are left out.
+            </>
+          )}{" "}
+          <a href={`/runs?job=${encodeURIComponent(name)}`}>All its runs</a>
         </p>
       ) : null}
     </li>

@@ -7,7 +7,7 @@ import { resolveJobRef } from "../jobs/jobs";
 import { listNamespaces } from "../tenants/namespaces";
 import { consoleGroup, fieldErrors, page } from "../console/surface";
 import { getRun, listRuns, type RunPage } from "./runs";
-import { runTimeline, type Timeline } from "./timeline";
+import { runTimeline, TIMELINE_JOBS, TIMELINE_RUNS, type Timeline } from "./timeline";
 import { RunDetailPage, RUN_WINDOWS, RunsPage, type RunFilters } from "../../views/runs";
 import { DEFAULT_TIMELINE_WINDOW, TIMELINE_WINDOWS, TimelinePage, type TimelineFilters } from "../../views/timeline";
 import type { FieldErrors } from "../../views/components/form";
@@ -93,7 +93,7 @@ export function runsConsole(ctx: AppContext) {
         if (end === null) errors.window = "The window's end in the address is not a time.";
         else to = end;
       }
-      let timeline: Timeline = { from: to - length, to, rows: [], next_cursor: null, max_jobs: 0, max_runs: 0 };
+      let timeline: Timeline = { from: to - length, to, rows: [], next_cursor: null, max_jobs: TIMELINE_JOBS, max_runs: TIMELINE_RUNS };
       try {
         timeline = runTimeline(db, tenantId, { from: to - length, to, namespace: filters.namespace || undefined, labels: filters.label ? [filters.label] : undefined, cursor: cursor || undefined }, now);
       } catch (e) {

@@ -361,8 +361,10 @@ const WINDOW_SCAN = 5_000;
 export interface WindowRuns {
   /** The runs that overlap the window, newest first. */
   runs: Run[];
-  /** The window's runs are all here from this time on; older ones were left out (at most `max`, or the walk's budget). Null when none was. */
+  /** The window's runs are all here from this time on; older ones were left out. Null when none was. */
   complete_from: number | null;
+  /** Why some were left out: more than `max` of them, or more check-ins after them than one read walks. */
+  cut_by: "runs" | "history" | null;
 }
 
 /** A job's runs that overlap [from, to), newest first, at most `max` of them (the newest). */
@@ -376,12 +378,12 @@ export function jobRunsInWindow(db: Db, tenantId: string, jobId: string, from: n
   for (let scanned = 0; id !== null; scanned++) {
     const r = jobRow.get(tenantId, jobId, id);
     if (!r) break;
-    if (scanned === WINDOW_SCAN) return { runs, complete_from: Math.max(from, r.received_at) };
+    if (scanned === WINDOW_SCAN) return { runs, complete_from: Math.max(from, r.received_at), cut_by: "history" };
     if (VISIBLE.has(r.status)) {
       const run = toRun(r, ref, false);
       const { start, end } = runSpan(run, now);
       if (end >= from && start < to) {
-        if (runs.length === max) return { runs, complete_from: Math.min(...runs.map((x) => runSpan(x, now).start)) };
+        if (runs.length === max) return { runs, complete_from: Math.min(...runs.map((x) => runSpan(x, now).start)), cut_by: "runs" };
         runs.push(run);
       }
     }
@@ -389,5 +391,5 @@ export function jobRunsInWindow(db: Db, tenantId: string, jobId: string, from: n
     if (r.received_at < from - LATE_MS) break;
     id = r.prev_id;
   }
-  return { runs, complete_from: null };
+  return { runs, complete_from: null, cut_by: null };
 }

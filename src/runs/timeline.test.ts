@@ -91,7 +91,9 @@ describe("runTimeline", () => {
     expect(busy.bars).toHaveLength(100);
     expect(busy.bars[0]!.start).toBe(FROM + 50 * 5 * 60_000);
     expect(busy.complete_from).toBe(busy.bars[0]!.start);
+    expect(busy.cut_by).toBe("runs");
     expect(t.rows.find((r) => r.job.name === "backup")!.complete_from).toBeNull();
+    expect(t.rows.find((r) => r.job.name === "backup")!.cut_by).toBeNull();
     expect(runTimeline(db, acme, { from: FROM, to: NOW, maxRuns: 1000 }, NOW).rows.find((r) => r.job.name === "busy")!.bars).toHaveLength(150);
   });
 
@@ -113,6 +115,28 @@ describe("runTimeline", () => {
     const t = runTimeline(db, globex, { from: FROM, to: NOW }, NOW);
     expect(rowsOf(t)).toEqual(["ops/backup"]);
     expect(barsOf(t, "backup")).toEqual([{ status: "success", start: -H, end: -H }]);
+  });
+
+  test("a job whose history after the window is longer than one read walks says from when its row is complete", async () => {
+    const own = openDb(":memory:");
+    migrate(own);
+    const tenant = createTenant(own, { slug: "chatty" }, null).id;
+    const job = putJob(own, tenant, "ops", "heartbeat", { schedule: "@every 1m" }, NOW - 30 * H).job.id;
+    const engine = new Engine({ db: own, log: createLogger("silent"), baseUrl: "http://localhost", now: () => NOW });
+    const writer = new CheckinWriter(own);
+    writer.onCommit = (rows) => engine.applyCommitted(rows);
+    // A run yesterday, then 5,100 check-ins in the last hour and a half.
+    const list: Send[] = [{ job_id: job, kind: "success", received_at: NOW - 26 * H }];
+    for (let i = 0; i < 5100; i++) list.push({ job_id: job, kind: "success", received_at: NOW - 90 * 60_000 + i * 1000 });
+    await send(writer, tenant, list);
+    const yesterday = runTimeline(own, tenant, { from: NOW - 27 * H, to: NOW - 25 * H }, NOW).rows[0]!;
+    expect(yesterday.bars).toEqual([]);
+    expect(yesterday.cut_by).toBe("history");
+    expect(yesterday.complete_from).toBeGreaterThan(NOW - 25 * H);
+    // The window the walk reaches is whole, bounded by its runs.
+    const lastHour = runTimeline(own, tenant, { from: NOW - H, to: NOW }, NOW).rows[0]!;
+    expect(lastHour.cut_by).toBe("runs");
+    expect(lastHour.bars).toHaveLength(30);
   });
 
   test("refuses a window that ends before it starts or is longer than a month", () => {

@@ -37,8 +37,10 @@ export interface TimelineRow {
   job: Job;
   /** Oldest first, as they are drawn. */
   bars: TimelineBar[];
-  /** The row holds every run of the window from this time on; earlier ones were left out (more than maxRuns). Null when it holds all. */
+  /** The row holds every run of the window from this time on; earlier ones were left out. Null when it holds all. */
   complete_from: number | null;
+  /** Why: more than maxRuns in the window, or a history too long after the window to read back to it. */
+  cut_by: "runs" | "history" | null;
 }
 
 export interface Timeline {
@@ -61,9 +63,9 @@ export function runTimeline(db: Db, tenantId: string, q: TimelineQuery, now: num
   if (!Number.isInteger(maxRuns) || maxRuns < 1 || maxRuns > 1000) throw new Invalid("max_runs", "must be between 1 and 1000");
   const { jobs, next_cursor } = listJobs(db, tenantId, { namespace: q.namespace, labels: q.labels, cursor: q.cursor, limit: maxJobs });
   const rows = jobs.map((job): TimelineRow => {
-    const { runs, complete_from } = jobRunsInWindow(db, tenantId, job.id, q.from, q.to, now, maxRuns);
+    const { runs, complete_from, cut_by } = jobRunsInWindow(db, tenantId, job.id, q.from, q.to, now, maxRuns);
     const bars = runs.map((run) => ({ run, ...runSpan(run, now) })).sort((a, b) => a.start - b.start || a.run.id - b.run.id);
-    return { job, bars, complete_from };
+    return { job, bars, complete_from, cut_by };
   });
   return { from: q.from, to: q.to, rows, next_cursor, max_jobs: maxJobs, max_runs: maxRuns };
 }
