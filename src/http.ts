@@ -118,6 +118,12 @@ export function renderApiError(ctx: AppContext, code: string | number, error: un
     case "INVALID_COOKIE_SIGNATURE":
       return errorResponse(400, "bad_request", "invalid cookie");
   }
+  const requestId = logUnhandled(ctx, request, error);
+  return errorResponse(500, "internal_error", `internal error (request id ${requestId})`);
+}
+
+/** Logs an error no surface expected, with a new request id to quote to the user. */
+export function logUnhandled(ctx: AppContext, request: Request, error: unknown): string {
   const requestId = newId();
   ctx.log.error("unhandled error", {
     request_id: requestId,
@@ -125,5 +131,5 @@ export function renderApiError(ctx: AppContext, code: string | number, error: un
     path: new URL(request.url).pathname,
     error: error instanceof Error ? (error.stack ?? error.message) : String(error),
   });
-  return errorResponse(500, "internal_error", `internal error (request id ${requestId})`);
+  return requestId;
 }

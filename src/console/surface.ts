@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal";
 import { listTenantsFor } from "../tenants/tenants";
 import { AppError, StorageUnavailable, TooManyRequests, type ErrorCode } from "../errors";
 import { storageFault } from "../db";
-import { newId } from "../tokens";
+import { logUnhandled } from "../http";
 import { CSRF_FIELD, CSRF_HEADER, csrfMatches, csrfToken, PRESESSION_COOKIE, presessionCookie } from "./csrf";
 import { clearFlashCookie, FLASH_COOKIE, flashCookie, readFlash, type Flash } from "./flash";
 import type { Shell } from "../../views/shell";
@@ -154,13 +154,7 @@ async function renderConsoleError(ctx: AppContext, code: string | number, error:
   }
   if (code === "VALIDATION") return errorPage(422, "Not valid", "The form sent does not have the fields this page takes.");
   if (code === "PARSE") return errorPage(400, "Bad request", "The form sent could not be read.");
-  const requestId = newId();
-  ctx.log.error("unhandled error", {
-    request_id: requestId,
-    method: request.method,
-    path: new URL(request.url).pathname,
-    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-  });
+  const requestId = logUnhandled(ctx, request, error);
   return errorPage(500, "Something went wrong", `The server could not show this page (request id ${requestId}).`);
 }
 

@@ -48,13 +48,18 @@ export function Field(p: FieldProps) {
           {p.hint}
         </span>
       ) : null}
-      {p.error ? (
-        <span class="field-error" id={`${id}-error`} safe>
-          {p.error}
-        </span>
-      ) : null}
+      <FieldError id={id} error={p.error} />
     </div>
   );
+}
+
+/** A field's error, under it, for aria-describedby to name (`<id>-error`). */
+export function FieldError(p: { id: string; error?: string | undefined }) {
+  return p.error ? (
+    <span class="field-error" id={`${p.id}-error`} safe>
+      {p.error}
+    </span>
+  ) : null;
 }
 
 /** An error about the form as a whole (too many attempts, an expired link). */

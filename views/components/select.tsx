@@ -1,4 +1,5 @@
 // A labelled select, with its error under it like Field's (views/components/form.tsx).
+import { FieldError } from "./form";
 export interface SelectProps {
   name: string;
   label: string;
@@ -23,11 +24,7 @@ export function SelectField(p: SelectProps) {
           </option>
         ))}
       </select>
-      {p.error ? (
-        <span class="field-error" id={`${id}-error`} safe>
-          {p.error}
-        </span>
-      ) : null}
+      <FieldError id={id} error={p.error} />
     </div>
   );
 }
