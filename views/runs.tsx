@@ -7,7 +7,7 @@ import { Layout } from "./layout";
 import { RunStatus } from "./components/runstatus";
 import { SelectField } from "./components/select";
 import { Duration, Since, Time } from "./components/time";
-import type { FieldErrors } from "./components/form";
+import { Field, type FieldErrors } from "./components/form";
 import type { Shell } from "./shell";
 
 /** The time windows the runs list offers, as URL values and words. */
@@ -42,23 +42,7 @@ const jobHref = (run: Run) => `/jobs/${encodeURIComponent(run.job.namespace)}/${
 function Filters({ filters, namespaces, errors }: { filters: RunFilters; namespaces: string[]; errors: FieldErrors }) {
   return (
     <form class="filters panel" method="get" action="/runs" data-autosubmit role="search" aria-label="Filter runs">
-      <div class="field">
-        <label for="job">Job</label>
-        <input
-          id="job"
-          name="job"
-          type="text"
-          value={filters.job}
-          placeholder="namespace/name"
-          aria-invalid={errors.job ? "true" : undefined}
-          aria-describedby={errors.job ? "job-error" : undefined}
-        />
-        {errors.job ? (
-          <span class="field-error" id="job-error" safe>
-            {errors.job}
-          </span>
-        ) : null}
-      </div>
+      <Field name="job" label="Job" value={filters.job} placeholder="namespace/name" error={errors.job} />
       <SelectField name="namespace" label="Namespace" value={filters.namespace} options={[["", "Any"], ...namespaces.map((n) => [n, n] as const)]} error={errors.namespace} />
       <SelectField name="status" label="Status" value={filters.status} options={[["", "Any"], ...RUN_STATUSES.map((s) => [s, s] as const)]} error={errors.status} />
       <SelectField name="window" label="When" value={filters.window} options={RUN_WINDOWS.map(([v, text]) => [v, text] as const)} error={errors.window} />

@@ -7,7 +7,7 @@ import { Layout } from "./layout";
 import { StatusBadge } from "./components/status";
 import { SelectField } from "./components/select";
 import { durationText, Time, utcText } from "./components/time";
-import type { FieldErrors } from "./components/form";
+import { Field, type FieldErrors } from "./components/form";
 import type { Shell } from "./shell";
 
 /** The windows the timeline offers: URL value, words, length. */
@@ -171,23 +171,7 @@ function Filters({ filters, namespaces, errors }: { filters: TimelineFilters; na
   return (
     <form class="filters panel" method="get" action="/timeline" data-autosubmit role="search" aria-label="Filter the timeline">
       <SelectField name="namespace" label="Namespace" value={filters.namespace} options={[["", "Any"], ...namespaces.map((n) => [n, n] as const)]} error={errors.namespace} />
-      <div class="field">
-        <label for="label">Label</label>
-        <input
-          id="label"
-          name="label"
-          type="text"
-          value={filters.label}
-          placeholder="key=value"
-          aria-invalid={errors.label ? "true" : undefined}
-          aria-describedby={errors.label ? "label-error" : undefined}
-        />
-        {errors.label ? (
-          <span class="field-error" id="label-error" safe>
-            {errors.label}
-          </span>
-        ) : null}
-      </div>
+      <Field name="label" label="Label" value={filters.label} placeholder="key=value" error={errors.label} />
       <SelectField name="window" label="Window" value={filters.window} options={TIMELINE_WINDOWS.map(([v, text]) => [v, text] as const)} error={errors.window} />
       {filters.end ? <input type="hidden" name="end" value={filters.end} /> : null}
       <div class="filter-actions">

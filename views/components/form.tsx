@@ -17,6 +17,7 @@ export interface FieldProps {
   error?: string;
   hint?: string;
   autocomplete?: string;
+  placeholder?: string;
   required?: boolean;
   autofocus?: boolean;
   /** The id, when the name is not unique on the page. */
@@ -38,6 +39,7 @@ export function Field(p: FieldProps) {
         type={p.type ?? "text"}
         value={p.type === "password" ? undefined : p.value}
         autocomplete={p.autocomplete}
+        placeholder={p.placeholder}
         required={p.required}
         autofocus={p.autofocus}
         aria-invalid={p.error ? "true" : undefined}
