@@ -115,10 +115,7 @@ export function Layout({ shell, title, children }: { shell: Shell; title: string
           </a>
           <header class="topbar">
             <div class="topbar-inner">
-              <a class="brand" href="/">
-                <img src={assetUrl("favicon.svg")} alt="" width="24" height="24" />
-                Crontopus
-              </a>
+              <Brand />
               <Nav path={shell.path} />
               <Account shell={shell} />
             </div>
@@ -133,6 +130,16 @@ export function Layout({ shell, title, children }: { shell: Shell; title: string
   );
 }
 
+/** The product's mark and name, linking home. */
+function Brand() {
+  return (
+    <a class="brand" href="/">
+      <img src={assetUrl("favicon.svg")} alt="" width="24" height="24" />
+      Crontopus
+    </a>
+  );
+}
+
 /** A page outside the tenant (sign-in, first-run setup, errors): the brand and one card. */
 export function BareLayout({ title, shell, children }: { title: string; shell?: Shell; children: Children }) {
   return (
@@ -143,10 +150,7 @@ export function BareLayout({ title, shell, children }: { title: string; shell?: 
         <body class="auth-body">
           <main id="main">
             <div class="auth-brand">
-              <a class="brand" href="/">
-                <img src={assetUrl("favicon.svg")} alt="" width="24" height="24" />
-                Crontopus
-              </a>
+              <Brand />
             </div>
             {shell ? <Flash shell={shell} /> : null}
             {children}
