@@ -63,7 +63,7 @@ function TenantSwitcher({ shell }: { shell: Shell }) {
   return (
     <form class="tenant-switch" method="post" action="/switch-tenant">
       <CsrfField token={shell.csrf} />
-      <input type="hidden" name="next" value={sectionOf(shell.path)} />
+      <input type="hidden" name="next" value={sectionOf(shell.path) ?? "/"} />
       <label for="tenant-switch" class="visually-hidden">
         Tenant
       </label>
@@ -89,7 +89,9 @@ function Account({ shell }: { shell: Shell }) {
       <span class="who" safe>
         {shell.user.email}
       </span>
-      <a href="/account/password">Password</a>
+      <a href="/account/password" aria-current={shell.path.startsWith("/account/password") ? "page" : undefined}>
+        Password
+      </a>
       <form class="inline-form" method="post" action="/logout">
         <CsrfField token={shell.csrf} />
         <button type="submit" class="button-quiet button-small">

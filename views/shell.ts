@@ -27,9 +27,9 @@ export const NAV: readonly { href: string; label: string }[] = [
   { href: "/settings", label: "Settings" },
 ];
 
-/** The section a path belongs to: "/" for the dashboard, "/jobs" for "/jobs/ops/backup". */
-export function sectionOf(path: string): string {
+/** The navigation section a path belongs to: "/" for the dashboard, "/jobs" for "/jobs/ops/backup", null for none. */
+export function sectionOf(path: string): string | null {
   const first = path.split(/[?#]/)[0]!.split("/")[1] ?? "";
   const section = `/${first}`;
-  return NAV.some((n) => n.href === section) ? section : "/";
+  return NAV.some((n) => n.href === section) ? section : null;
 }

@@ -5,7 +5,7 @@ import type { AppContext } from "../context";
 import { clientIp } from "../clientip";
 import { TooManyRequests, Unauthorized } from "../errors";
 import { changePassword, login, logout, switchTenant } from "./login";
-import { addCookie, consoleGroup, field, fieldErrors, flash, page, safeNext, seeOther } from "../console/surface";
+import { addCookie, consoleGroup, field, fieldErrors, flash, page, safeNext, hxRedirect } from "../console/surface";
 import { LoginPage, PasswordPage, SetupClosedPage, SetupPage, type SetupForm } from "../../views/auth";
 import { sectionOf } from "../../views/shell";
 
@@ -22,7 +22,7 @@ export function authConsole(ctx: AppContext) {
       try {
         const { cookie } = await login(ctx, { email, password, address: clientIp(server, request, ctx.config.trustProxy) }, ctx.now());
         addCookie(set, cookie);
-        return seeOther(request, next);
+        return hxRedirect(request, next);
       } catch (e) {
         // The same words for an unknown e-mail and a wrong password, next to the password.
         if (e instanceof Unauthorized) return again(401, { password: "Invalid email or password." });
@@ -36,7 +36,7 @@ export function authConsole(ctx: AppContext) {
         if (cookie) addCookie(set, cookie);
         flash(ctx, set, { kind: "info", text: "You are signed out." });
       }
-      return seeOther(request, "/login");
+      return hxRedirect(request, "/login");
     })
     .get("/setup", ({ query, shell }) => {
       const token = typeof query.token === "string" ? query.token : "";
@@ -59,7 +59,7 @@ export function authConsole(ctx: AppContext) {
         const { cookie } = await login(ctx, { email: form.email, password, address: clientIp(server, request, ctx.config.trustProxy) }, ctx.now());
         addCookie(set, cookie);
         flash(ctx, set, { kind: "ok", text: `Welcome. You own ${tenant.name}; sign in with ${form.email} from now on.` });
-        return seeOther(request, "/");
+        return hxRedirect(request, "/");
       } catch (e) {
         const errors = fieldErrors(e, { tenant_name: "tenant_name" });
         if (errors) return page(SetupPage({ shell, form: { ...form, errors } }), 422);
@@ -85,13 +85,13 @@ export function authConsole(ctx: AppContext) {
         throw e;
       }
       flash(ctx, set, { kind: "ok", text: "Password changed. Your other sessions are signed out." });
-      return seeOther(request, "/account/password");
+      return hxRedirect(request, "/account/password");
     })
     .post("/switch-tenant", async ({ body, request, viewer, set }) => {
       const now = await switchTenant(ctx, viewer!, field(body, "tenant"));
       flash(ctx, set, { kind: "info", text: `Now in ${now.tenantName ?? now.tenantSlug}.` });
       // The same section in the other tenant: the object open before (a job) is not there.
-      return seeOther(request, sectionOf(safeNext(field(body, "next"))));
+      return hxRedirect(request, sectionOf(safeNext(field(body, "next"))) ?? "/");
     });
 
   return new Elysia().use(signIn).use(account);

@@ -32,6 +32,13 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * Console pages send the Referer to this server only. Under the site-wide no-referrer a browser
+ * sends `Origin: null` with a form's POST, which the origin check must refuse; other hosts still
+ * learn nothing (a job page shows ping URLs, which carry keys).
+ */
+const CONSOLE_REFERRER_POLICY = "same-origin";
+
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Who may reach a group's routes: anyone, a signed-in user, or a user acting in a tenant. */
@@ -43,16 +50,16 @@ export type ConsoleRequest = {
   shell: Shell;
 };
 
-type Headers = Record<string, string | number | string[] | undefined>;
+type SetHeaders = Record<string, string | number | string[] | undefined>;
 
 /** Adds a Set-Cookie to the answer, keeping those already set. */
-export function addCookie(set: { headers: Headers }, cookie: string): void {
+export function addCookie(set: { headers: SetHeaders }, cookie: string): void {
   const have = set.headers["set-cookie"];
   set.headers["set-cookie"] = have === undefined ? [cookie] : [...(Array.isArray(have) ? have : [String(have)]), cookie];
 }
 
 /** Shows `flash` on the page the answer leads to. */
-export function flash(ctx: AppContext, set: { headers: Headers }, f: Flash): void {
+export function flash(ctx: AppContext, set: { headers: SetHeaders }, f: Flash): void {
   addCookie(set, flashCookie(f, secureCookies(ctx)));
 }
 
@@ -62,12 +69,12 @@ const secureCookies = (ctx: AppContext) => ctx.config.baseUrl.startsWith("https:
 export async function page(html: JSX.Element, status = 200): Promise<Response> {
   return new Response(await html, {
     status,
-    headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": CONSOLE_CSP, "cache-control": "no-store" },
+    headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": CONSOLE_CSP, "cache-control": "no-store", "referrer-policy": CONSOLE_REFERRER_POLICY },
   });
 }
 
 /** After a form: 303 to `to`, or for an htmx request HX-Location (htmx follows it without a full reload). */
-export function seeOther(request: Request, to: string): Response {
+export function hxRedirect(request: Request, to: string): Response {
   if (request.headers.get("hx-request") === "true") return new Response(null, { status: 200, headers: { "hx-location": to } });
   return new Response(null, { status: 303, headers: { location: to } });
 }
@@ -171,6 +178,7 @@ export function consoleGroup(ctx: AppContext, access: Access) {
       set.headers["content-security-policy"] = CONSOLE_CSP;
       set.headers["cache-control"] = "no-store";
       set.headers["cross-origin-opener-policy"] = "same-origin";
+      set.headers["referrer-policy"] = CONSOLE_REFERRER_POLICY;
       const cookies = request.headers.get("cookie");
       const sid = readCookie(cookies, ctx.sessions.cookieName);
       let viewer: Principal | null = null;

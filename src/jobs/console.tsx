@@ -5,7 +5,7 @@
 import type { AppContext } from "../context";
 import { AppError, Conflict, Invalid, NotFound } from "../errors";
 import { requireScope, type Principal } from "../auth/principal";
-import { consoleGroup, field, fieldErrors, flash, page, safeNext, seeOther } from "../console/surface";
+import { consoleGroup, field, fieldErrors, flash, page, safeNext, hxRedirect } from "../console/surface";
 import type { Flash } from "../console/flash";
 import { getTenantSettings } from "../tenants/tenants";
 import { listNamespaces } from "../tenants/namespaces";
@@ -282,7 +282,7 @@ export function jobsConsole(ctx: AppContext) {
         const answer = (notice: Flash) => {
           if (wantsResults(request)) return page(JobsResults({ list: jobsList(ctx, viewer!, new URL(back, "http://x").searchParams, notice), csrf: shell.csrf }));
           flash(ctx, set, notice);
-          return seeOther(request, back);
+          return hxRedirect(request, back);
         };
         if (!refs.length) return answer({ kind: "error", text: "Tick one or more jobs first." });
         if (!["pause", "resume", "delete"].includes(action)) return answer({ kind: "error", text: "Choose pause, resume or delete." });
@@ -328,7 +328,7 @@ export function jobsConsole(ctx: AppContext) {
           const doc = tab === "yaml" ? oneDocument(yaml) : documentOf(values, false);
           const { job, warnings } = createJob(db, tenantId, doc, ctx.now());
           flash(ctx, set, { kind: warnings.length ? "info" : "ok", text: `Created ${job.namespace}/${job.name}.${warnings.length ? ` ${warnings.join("; ")}.` : ""}` });
-          return seeOther(request, jobPath(job));
+          return hxRedirect(request, jobPath(job));
         } catch (e) {
           const shown = formErrorsOf(e, tab);
           if (!shown) throw e;
@@ -357,12 +357,12 @@ export function jobsConsole(ctx: AppContext) {
       .post("/jobs/:namespace/:name/pause", ({ params, request, viewer, set }) => {
         const job = pauseJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name, ctx.now());
         flash(ctx, set, { kind: "ok", text: `Paused ${job.namespace}/${job.name}: its check-ins are kept, nothing alerts.` });
-        return seeOther(request, jobPath(job));
+        return hxRedirect(request, jobPath(job));
       })
       .post("/jobs/:namespace/:name/resume", ({ params, request, viewer, set }) => {
         const job = resumeJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name, ctx.now());
         flash(ctx, set, { kind: "ok", text: `Resumed ${job.namespace}/${job.name}.` });
-        return seeOther(request, jobPath(job));
+        return hxRedirect(request, jobPath(job));
       })
       .get("/jobs/:namespace/:name/delete", ({ params, viewer, shell }) => {
         const job = getJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name);
@@ -371,7 +371,7 @@ export function jobsConsole(ctx: AppContext) {
       .post("/jobs/:namespace/:name/delete", ({ params, request, viewer, set }) => {
         deleteJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name);
         flash(ctx, set, { kind: "ok", text: `Deleted ${params.namespace}/${params.name}.` });
-        return seeOther(request, "/jobs");
+        return hxRedirect(request, "/jobs");
       })
 
       // Edit.
@@ -396,7 +396,7 @@ export function jobsConsole(ctx: AppContext) {
               : patchJob(db, tenantId, job.namespace, job.name, documentOf(values, true), now);
           const what = changed ? `Saved ${job.namespace}/${job.name}.` : `Nothing changed in ${job.namespace}/${job.name}.`;
           flash(ctx, set, { kind: warnings.length ? "info" : "ok", text: `${what}${warnings.length ? ` ${warnings.join("; ")}.` : ""}` });
-          return seeOther(request, jobPath(job));
+          return hxRedirect(request, jobPath(job));
         } catch (e) {
           const shown = formErrorsOf(e, tab);
           if (!shown) throw e;

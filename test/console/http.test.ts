@@ -111,6 +111,14 @@ describe("signing in", () => {
     expect(html).toContain('id="password-error">Enter your password.</span>');
   });
 
+  test("the login and setup forms take at most 16 KiB, like the API's login", async () => {
+    for (const path of ["/login", "/setup"]) {
+      const r = await fetch(s.url + path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `email=${"a".repeat(20_000)}` });
+      expect(`${path} ${r.status}`).toBe(`${path} 413`);
+      await r.arrayBuffer();
+    }
+  });
+
   test("after signing in it goes only to a page of this server", async () => {
     for (const next of ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "/login", "/logout"]) {
       const browser = new FormClient(s.url);
