@@ -35,6 +35,8 @@ export interface JobView {
   log: JobLogPage;
   uptime: MonthUptime[];
   agents: JobAgent[];
+  /** The newest finished run and the end of its output (the rest is on the run's page). */
+  latest: { run: Run; output: string | null; cut: boolean } | null;
   canWrite: boolean;
 }
 
@@ -361,19 +363,42 @@ function Log({ view, older }: { view: JobView; older: boolean }) {
   );
 }
 
+function LatestOutput({ latest, job, now }: { latest: NonNullable<JobView["latest"]>; job: Job; now: number }) {
+  const { run } = latest;
+  return (
+    <section class="panel" aria-labelledby="output-title">
+      <h2 id="output-title">Latest output</h2>
+      <p class="muted">
+        <a href={`/runs/${run.id}`} safe>{`Run ${run.id}`}</a>
+        {", "}
+        <span safe>{RUN_WORDS[run.status] ?? run.status}</span>
+        {", "}
+        <When ms={run.finished_at ?? run.started_at} now={now} tz={job.timezone} />
+        {latest.cut ? ": its last lines" : null}
+      </p>
+      {latest.output ? (
+        <pre class="output">
+          <code safe>{latest.output}</code>
+        </pre>
+      ) : (
+        <p class="muted">It sent no output.</p>
+      )}
+    </section>
+  );
+}
+
 function Agents({ agents, now, job }: { agents: JobAgent[]; now: number; job: Job }) {
   if (!agents.length && job.command === null) return null;
   return (
     <section class="panel" aria-labelledby="agents-title">
       <h2 id="agents-title">Agents</h2>
       {agents.length === 0 ? (
-        <p class="muted">
-          No agent runs it yet
+        <p class="muted" safe>
           {job.agent_selector
-            ? `: none matches its selector ${Object.entries(job.agent_selector)
+            ? `No agent matches its selector (${Object.entries(job.agent_selector)
                 .map(([k, v]) => `${k}=${v}`)
-                .join(", ")}.`
-            : "."}
+                .join(", ")}) yet.`
+            : "It has no agent selector, so no agent runs it: something else runs the command and pings."}
         </p>
       ) : (
         <div class="table-wrap">
@@ -491,6 +516,7 @@ export function JobPage({ shell, view, older = false }: { shell: Shell; view: Jo
         <Schedule view={view} />
       </div>
       <Log view={view} older={older} />
+      {view.latest ? <LatestOutput latest={view.latest} job={job} now={view.now} /> : null}
       <div class="job-grid">
         <Ping view={view} />
         <div>

@@ -9,7 +9,7 @@ import { consoleGroup, field, fieldErrors, flash, page, safeNext, hxRedirect } f
 import type { Flash } from "../console/flash";
 import { getTenantSettings } from "../tenants/tenants";
 import { listNamespaces } from "../tenants/namespaces";
-import { listRuns } from "../runs/runs";
+import { getRun, listRuns } from "../runs/runs";
 import { jobLog } from "../runs/history";
 import { uptimeByMonth } from "../runs/uptime";
 import { jobAgents } from "../agents/detail";
@@ -39,6 +39,8 @@ import { JobFormPage, SchedulePreview, type JobForm, type JobFormValues, type Sc
 import type { Shell } from "../../views/shell";
 
 const DAY = 86_400_000;
+/** How much of the newest run's output the job page shows (its end, where errors usually are). */
+const OUTPUT_TAIL = 4000;
 /** Uptime is shown for this many calendar months. */
 const UPTIME_MONTHS = 6;
 
@@ -104,6 +106,9 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
   const settings = getTenantSettings(db, tenantId);
   const slug = pingSlug(db, settings.ping_key, job);
   const base = `${ctx.config.baseUrl}/ping`;
+  const runs = listRuns(db, tenantId, { jobId: job.id, limit: 100 }).runs;
+  const finished = runs.find((r) => r.status !== "running");
+  const output = finished ? (getRun(db, tenantId, String(finished.id)).output ?? null) : null;
   return {
     job,
     now,
@@ -114,10 +119,11 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
       url: pingUrl(ctx.config.baseUrl, job),
       slug: slug ? { key: settings.ping_key, slug: slug.slug, url: `${base}/${settings.ping_key}/${slug.success}`, success: slug.success } : null,
     },
-    runs: listRuns(db, tenantId, { jobId: job.id, limit: 100 }).runs,
+    runs,
     log: jobLog(db, tenantId, job.id, { cursor: logCursor, limit: 50 }),
     uptime: uptimeByMonth(db, tenantId, job, now, { months: UPTIME_MONTHS, keptSince: now - settings.retention_days * DAY }),
     agents: jobAgents(db, tenantId, job.namespace, job.name),
+    latest: finished ? { run: finished, output: output && output.length > OUTPUT_TAIL ? output.slice(-OUTPUT_TAIL) : output, cut: !!output && output.length > OUTPUT_TAIL } : null,
     canWrite: canWrite(viewer),
   };
 }
@@ -343,10 +349,11 @@ export function jobsConsole(ctx: AppContext) {
         const log = (query as Record<string, string | undefined>).log;
         return page(JobPage({ shell, view: jobView(ctx, viewer!, job, log), older: !!log }));
       })
-      .get("/jobs/:namespace/:name/live", ({ params, viewer }) => {
+      .get("/jobs/:namespace/:name/live", ({ params, request, viewer }) => {
         const job = findJob(db, tenantOf(viewer), params.namespace, params.name);
-        // Deleted while open: the page has nothing left to show.
-        if (!job) return new Response(null, { status: 200, headers: { "hx-redirect": "/jobs" } });
+        // Deleted while open: the poll takes the page to the list, which has nothing left of it.
+        if (!job && request.headers.get("hx-request") === "true") return new Response(null, { status: 200, headers: { "hx-redirect": "/jobs" } });
+        if (!job) throw new NotFound(`job ${params.namespace}/${params.name}`);
         return page(JobLive({ job, now: ctx.now() }));
       })
       .get("/jobs/:namespace/:name/log", ({ params, query, viewer }) => {
