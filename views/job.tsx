@@ -389,16 +389,18 @@ function LatestOutput({ latest, job, now }: { latest: NonNullable<JobView["lates
 
 function Agents({ agents, now, job }: { agents: JobAgent[]; now: number; job: Job }) {
   if (!agents.length && job.command === null) return null;
+  const selector = job.agent_selector
+    ? Object.entries(job.agent_selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")
+    : null;
+  const none = selector ? `No agent matches its selector (${selector}) yet.` : "It has no agent selector, so no agent runs it: something else runs the command and pings.";
   return (
     <section class="panel" aria-labelledby="agents-title">
       <h2 id="agents-title">Agents</h2>
       {agents.length === 0 ? (
         <p class="muted" safe>
-          {job.agent_selector
-            ? `No agent matches its selector (${Object.entries(job.agent_selector)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(", ")}) yet.`
-            : "It has no agent selector, so no agent runs it: something else runs the command and pings."}
+          {none}
         </p>
       ) : (
         <div class="table-wrap">
