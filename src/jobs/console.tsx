@@ -120,7 +120,7 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
       slug: slug ? { key: settings.ping_key, slug: slug.slug, url: `${base}/${settings.ping_key}/${slug.success}`, success: slug.success } : null,
     },
     runs,
-    log: jobLog(db, tenantId, job.id, { cursor: logCursor, limit: 50 }),
+    log: jobLog(db, tenantId, job.id, { cursor: logCursor, limit: 50, quiet: true }),
     uptime: uptimeByMonth(db, tenantId, job, now, { months: UPTIME_MONTHS, keptSince: now - settings.retention_days * DAY }),
     agents: jobAgents(db, tenantId, job.namespace, job.name),
     latest: finished ? { run: finished, output: output && output.length > OUTPUT_TAIL ? output.slice(-OUTPUT_TAIL) : output, cut: !!output && output.length > OUTPUT_TAIL } : null,
@@ -359,7 +359,7 @@ export function jobsConsole(ctx: AppContext) {
       .get("/jobs/:namespace/:name/log", ({ params, query, viewer }) => {
         const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
         const cursor = (query as Record<string, string | undefined>).cursor;
-        return page(LogEntries({ job, log: jobLog(db, tenantOf(viewer), job.id, { cursor, limit: 50 }), now: ctx.now() }));
+        return page(LogEntries({ job, log: jobLog(db, tenantOf(viewer), job.id, { cursor, limit: 50, quiet: true }), now: ctx.now() }));
       })
       .post("/jobs/:namespace/:name/pause", ({ params, request, viewer, set }) => {
         const job = pauseJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name, ctx.now());

@@ -39,7 +39,9 @@ async function story() {
   await checkin(backup, "fail", 21); // still failed
   await checkin(backup, "success", 31); // failed -> up
   await checkin(backup, "success", 41);
-  // No run at 51: late at 51, down at 53.
+  await checkin(backup, "start", 45); // up -> running
+  await checkin(backup, "success", 47); // running -> up
+  // No run at 57: late at 57, down at 59.
   clock = T0 + 60 * MIN;
   engine.tick(clock);
   await checkin(backup, "success", 61); // down -> up
@@ -51,8 +53,11 @@ const line = (e: LogEntry) => (e.kind === "run" ? `run ${e.run.status} @${(e.run
 const WHOLE = [
   "flip down->up @61",
   "run success @61",
-  "flip late->down @53",
-  "flip up->late @51",
+  "flip late->down @59",
+  "flip up->late @57",
+  "flip running->up @47",
+  "run success @47",
+  "flip up->running @45",
   "run success @41",
   "flip failed->up @31",
   "run success @31",
@@ -84,6 +89,21 @@ describe("a job's log", () => {
         cursor = page.next_cursor;
       }
       expect(`${limit}: ${all.join(", ")}`).toBe(`${limit}: ${WHOLE.join(", ")}`);
+    }
+  });
+
+  test("quiet: the flips between up and running (two a run with a start signal) are left out, the rest stays", async () => {
+    const { db, acme, backup } = await story();
+    const quiet = WHOLE.filter((l) => !["flip running->up @47", "flip up->running @45"].includes(l));
+    for (const limit of [2, 50]) {
+      const all: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = jobLog(db, acme, backup.id, { cursor, limit, quiet: true });
+        all.push(...page.entries.map(line));
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      expect(all).toEqual(quiet);
     }
   });
 

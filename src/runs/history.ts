@@ -26,8 +26,11 @@ function readCursor(cursor: string | undefined): { runs?: string; before: number
   return { runs: m[1], before: Number(m[2]) };
 }
 
-/** The job's runs and flips, newest first, `limit` runs a page (and the flips among them). */
-export function jobLog(db: Db, tenantId: string, jobId: string, f: { cursor?: string; limit?: number } = {}): JobLogPage {
+/**
+ * The job's runs and flips, newest first, `limit` runs a page (and the flips among them). `quiet`
+ * leaves out the flips between up and running, which every run with a start signal makes twice.
+ */
+export function jobLog(db: Db, tenantId: string, jobId: string, f: { cursor?: string; limit?: number; quiet?: boolean } = {}): JobLogPage {
   const { runs: runCursor, before } = readCursor(f.cursor);
   const page = listRuns(db, tenantId, { jobId, limit: f.limit ?? 50, cursor: runCursor });
   const oldest = page.runs.at(-1);
@@ -36,7 +39,9 @@ export function jobLog(db: Db, tenantId: string, jobId: string, f: { cursor?: st
   const flips = db
     .query<{ id: number; from_status: string; to_status: string; reason: string; created_at: number }, [string, string, number, number, number]>(
       `SELECT id, from_status, to_status, reason, created_at FROM flips
-       WHERE tenant_id = ? AND job_id = ? AND created_at >= ? AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+       WHERE tenant_id = ? AND job_id = ? AND created_at >= ? AND created_at < ?
+       ${f.quiet ? "AND NOT (from_status IN ('up', 'running') AND to_status IN ('up', 'running'))" : ""}
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
     )
     .all(tenantId, jobId, from, before, MAX_FLIPS)
     .map((r): Flip => ({ id: r.id, from: r.from_status, to: r.to_status, reason: r.reason, created_at: r.created_at }));
