@@ -489,8 +489,7 @@ export function JobPage({ shell, view, older = false }: { shell: Shell; view: Jo
   return (
     <Layout shell={shell} title={title}>
       <nav class="breadcrumb" aria-label="Breadcrumb">
-        <a href="/jobs">Jobs</a>
-        {" / "}
+        {"Namespace "}
         <a href={`/jobs?namespace=${encodeURIComponent(job.namespace)}`} safe>
           {job.namespace}
         </a>

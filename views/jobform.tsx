@@ -180,8 +180,7 @@ export function JobFormPage({ shell, form }: { shell: Shell; form: JobForm }) {
     <Layout shell={shell} title={title}>
       {job ? (
         <nav class="breadcrumb" aria-label="Breadcrumb">
-          <a href="/jobs">Jobs</a>
-          {" / "}
+          {"Back to "}
           <a href={`/jobs/${job.namespace}/${job.name}`} safe>{`${job.namespace}/${job.name}`}</a>
         </nav>
       ) : null}
