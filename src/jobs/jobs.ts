@@ -402,29 +402,29 @@ export interface LabelSummary {
  * ones count only when all its jobs are paused): the console's label chips.
  */
 export function listJobLabels(db: Db, tenantId: string): LabelSummary[] {
-  const rows = db
-    .query<{ key: string; value: string; status: JobStatus; n: number }, [string]>(
-      `SELECT l.key AS key, CAST(l.value AS TEXT) AS value, j.status AS status, count(*) AS n
-       FROM jobs j, json_each(j.labels) l WHERE j.tenant_id = ? AND j.labels != '{}'
-       GROUP BY l.key, l.value, j.status ORDER BY l.key, l.value`,
+  // Grouped by the label set as stored first: jobs share a few sets, so this reads each row once
+  // and parses each set once (json_each over every row cost 13 ms at 10,000 jobs).
+  const sets = db
+    .query<{ labels: string; status: JobStatus; n: number }, [string]>(
+      "SELECT labels, status, count(*) AS n FROM jobs WHERE tenant_id = ? AND labels != '{}' GROUP BY labels, status",
     )
     .all(tenantId);
-  const out: LabelSummary[] = [];
-  const statuses: JobStatus[][] = [];
-  for (const r of rows) {
-    let last = out.at(-1);
-    if (!last || last.key !== r.key || last.value !== r.value) {
-      out.push((last = { key: r.key, value: r.value, jobs: 0, worst: r.status }));
-      statuses.push([]);
+  const byLabel = new Map<string, { key: string; value: string; jobs: number; statuses: Set<JobStatus> }>();
+  for (const set of sets) {
+    for (const [key, value] of Object.entries(parseJsonColumn<Record<string, string>>(set.labels, {}))) {
+      const id = JSON.stringify([key, value]);
+      let l = byLabel.get(id);
+      if (!l) byLabel.set(id, (l = { key, value, jobs: 0, statuses: new Set() }));
+      l.jobs += set.n;
+      l.statuses.add(set.status);
     }
-    last.jobs += r.n;
-    statuses.at(-1)!.push(r.status);
   }
-  out.forEach((l, i) => {
-    const all = statuses[i]!;
-    l.worst = worstStatus(all.some((s) => s !== "paused") ? all.filter((s) => s !== "paused") : all)!;
-  });
-  return out;
+  return [...byLabel.values()]
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    .map(({ key, value, jobs, statuses }) => {
+      const all = [...statuses];
+      return { key, value, jobs, worst: worstStatus(all.some((s) => s !== "paused") ? all.filter((s) => s !== "paused") : all)! };
+    });
 }
 
 /**
