@@ -34,7 +34,7 @@ import {
   type JobSort,
   type LabelSummary,
 } from "./jobs";
-import { BulkDeletePage, JobsPage, JobsResults, JobStatuses, type JobsList, type JobsQuery } from "../../views/jobs";
+import { BulkDeletePage, JobsPage, JobsResults, JobStatuses, jobsHref, type JobsList, type JobsQuery } from "../../views/jobs";
 import { DeleteJobPage, JobLive, JobPage, LogEntries, type JobView } from "../../views/job";
 import { JobFormPage, SchedulePreview, type JobForm, type JobFormValues, type SchedulePreviewValue } from "../../views/jobform";
 import type { Shell } from "../../views/shell";
@@ -278,10 +278,13 @@ export function jobsConsole(ctx: AppContext) {
   return (
     consoleGroup(ctx, "tenant")
       // The list.
-      .get("/jobs", ({ request, viewer, shell }) => {
+      .get("/jobs", async ({ request, viewer, shell }) => {
         const list = jobsList(ctx, viewer!, new URL(request.url).searchParams);
-        if (wantsResults(request)) return page(JobsResults({ list, csrf: shell.csrf }));
-        return page(JobsPage({ shell, list }));
+        if (!wantsResults(request)) return page(JobsPage({ shell, list }));
+        // The filter form's fields, empty ones too, would make a long URL: history gets the list's own.
+        const answer = await page(JobsResults({ list, csrf: shell.csrf }));
+        answer.headers.set("hx-push-url", jobsHref(list.query, { cursor: list.query.cursor }));
+        return answer;
       })
       .get("/jobs/statuses", ({ request, viewer }) => {
         const tenantId = tenantOf(viewer);

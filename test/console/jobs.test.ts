@@ -112,6 +112,7 @@ describe("the jobs list", () => {
     expect(r.status).toBe(200);
     expect(html).toStartWith('<div id="jobs-results">');
     expect(html).not.toContain("<html");
+    expect(r.headers.get("hx-push-url")).toBe("/jobs?namespace=ops");
     const report = getJob(s.db, acme, "ops", "report");
     const payroll = getJob(s.db, globex, "ops", "payroll");
     const poll = await alicePage.get(`/jobs/statuses?id=${report.id}&id=${payroll.id}&id=nope`, { "hx-request": "true" });
