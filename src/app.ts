@@ -7,7 +7,7 @@ import { createSessions } from "./auth/sessions";
 import { LoginThrottle } from "./auth/login";
 import { FirstRun } from "./auth/setup";
 import { authApi } from "./auth/api";
-import { tenantsApi } from "./tenants/api";
+import { invitationsApi, tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
 import { errorResponse, NORMALIZE, renderApiError } from "./http";
 import { assetResponse, publicFile } from "./assets";
@@ -64,6 +64,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
     .use(tenantsApi(ctx))
+    .use(invitationsApi(ctx))
     .use(jobsApi(ctx))
     .use(checkinsApi(ctx))
     .use(runsApi(ctx))

@@ -42,8 +42,7 @@ export async function createUser(db: Db, input: NewUser, now = Date.now()): Prom
 
 /** A new user's fields checked (a valid, untaken e-mail, a long enough password), the e-mail trimmed. */
 export function checkNewUser(db: Db, input: NewUser): NewUser {
-  const email = checkLength("email", input.email.trim(), LIMITS.email);
-  if (!EMAIL_RE.test(email)) throw new Invalid("email", "is not an email address");
+  const email = checkEmail("email", input.email);
   if (input.password.length < 8) throw new Invalid("password", "must be at least 8 characters");
   checkLength("password", input.password, LIMITS.password);
   checkLength("name", input.name, LIMITS.name);
@@ -63,6 +62,13 @@ export function insertUser(db: Db, input: NewUser, passwordHash: string, now: nu
 /** Whether the server has any user at all (the first-run setup is open only while it has none). */
 export function hasUsers(db: Db): boolean {
   return db.query<{ n: number }, []>("SELECT EXISTS (SELECT 1 FROM users) AS n").get()!.n === 1;
+}
+
+/** The address, trimmed, if it looks like one and fits (254 characters); otherwise Invalid naming `field`. */
+export function checkEmail(field: string, email: string): string {
+  const trimmed = checkLength(field, email.trim(), LIMITS.email);
+  if (!EMAIL_RE.test(trimmed)) throw new Invalid(field, "is not an email address");
+  return trimmed;
 }
 
 /** How an e-mail address is looked up and rate-limited: trimmed and lower-cased. */
