@@ -2,10 +2,10 @@
 // (alice's tenant), and globex's job (charlie's) that acme must not even see.
 import { describe, expect, test } from "bun:test";
 import { migrate, openDb } from "../db";
-import { createTenant } from "../tenants/tenants";
+import { createTenant, getTenantSettings } from "../tenants/tenants";
 import { putJob } from "../jobs/jobs";
 import { Forbidden, NotFound, Unauthorized } from "../errors";
-import { apiCheckin, checkinTarget } from "./checkins";
+import { apiCheckin, checkinTarget, pingSlug } from "./checkins";
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 
@@ -58,4 +58,23 @@ test("apiCheckin: the log entry for the job the credential may check in for, its
   const event = apiCheckin(db, { jobToken: backup.ping_token }, { job: "backup", kind: "success", host: "db1" }, 1024, NOW);
   expect(event).toMatchObject({ tenant_id: acme, job_id: backup.id, kind: "success", exit_code: 0, received_at: NOW, source: "job token on db1" });
   expect(apiCheckin(db, { tenantId: acme, source: "agent db1" }, { job: "backup", kind: "start" }, 1024, NOW).source).toBe("agent db1");
+});
+
+describe("pingSlug", () => {
+  test("a job's slug under its tenant's ping key: its name in default, namespace-name elsewhere; none when the slug reaches another job first", () => {
+    const { db, acme, globex, backup, report, secret } = setup();
+    const key = getTenantSettings(db, acme).ping_key;
+    expect(pingSlug(db, key, backup)).toEqual({ slug: "backup", success: "backup" });
+    expect(pingSlug(db, key, report)).toEqual({ slug: "ops-report", success: "ops-report" });
+    // default/ops-report is tried first: from then on the slug pings it, not ops/report.
+    const shadow = putJob(db, acme, "default", "ops-report", { schedule: "@daily" }, NOW).job;
+    expect(pingSlug(db, key, report)).toBeNull();
+    expect(pingSlug(db, key, shadow)).toEqual({ slug: "ops-report", success: "ops-report" });
+    // A slug that reads like a suffix succeeds with /0.
+    expect(pingSlug(db, key, putJob(db, acme, "default", "start", { schedule: "@daily" }, NOW).job)).toEqual({ slug: "start", success: "start/0" });
+    expect(pingSlug(db, key, putJob(db, acme, "default", "42", { schedule: "@daily" }, NOW).job)).toEqual({ slug: "42", success: "42/0" });
+    // acme's key never reaches globex's job.
+    expect(pingSlug(db, key, secret)).toBeNull();
+    expect(pingSlug(db, getTenantSettings(db, globex).ping_key, secret)).toEqual({ slug: "ops-secret", success: "ops-secret" });
+  });
 });

@@ -78,6 +78,18 @@ export class PingLookup {
   }
 }
 
+/**
+ * The slug that pings `job` under its tenant's ping key (`<name>` in namespace default, else
+ * `<namespace>-<name>`), or null when that slug reaches another job first (default/<slug> is tried
+ * before each split). `success` is the path for a plain success: a slug that reads like a suffix
+ * (start, fail, log, a number) needs its `/0`.
+ */
+export function pingSlug(db: Db, pingKey: string, job: { id: string; namespace: string; name: string }): { slug: string; success: string } | null {
+  const slug = job.namespace === "default" ? job.name : `${job.namespace}-${job.name}`;
+  if (new PingLookup(db).slug(pingKey, slug).target?.id !== job.id) return null;
+  return { slug, success: /^(start|fail|log|\d+)$/.test(slug) ? `${slug}/0` : slug };
+}
+
 /** Creates a ping-only job for an unknown slug (tenants that allow auto-provisioning). */
 export function provisionJob(db: Db, tenantId: string, slug: string, now: number): PingTarget {
   const { job } = createJob(db, tenantId, { name: slug, schedule: "@every 1d", annotations: { "crontopus.io/provisioned-by": "ping" } }, now);

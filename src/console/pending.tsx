@@ -1,10 +1,9 @@
 // The navigation's pages not built yet, each a placeholder in the layout (views/pending.tsx), so
-// that the navigation and alerts' job links land in the console after sign-in. A feature's console
+// that the navigation lands in the console after sign-in. A feature's console
 // surface (src/<feature>/console.tsx) takes over its routes from here.
 import type { AppContext } from "../context";
-import { getJob } from "../jobs/jobs";
 import { consoleGroup, page } from "./surface";
-import { PendingJobPage, PendingPage } from "../../views/pending";
+import { PendingPage } from "../../views/pending";
 import type { Shell } from "../../views/shell";
 
 const pending =
@@ -14,8 +13,6 @@ const pending =
 
 export function pendingConsole(ctx: AppContext) {
   return consoleGroup(ctx, "tenant")
-    .get("/jobs", pending("Jobs", "Until then: crontopus jobs list, or GET /api/v1/jobs."))
-    .get("/jobs/:namespace/:name", ({ params, viewer, shell }) => page(PendingJobPage({ shell, job: getJob(ctx.db, viewer!.tenantId!, params.namespace, params.name) })))
     .get("/agents", pending("Agents", "Until then: crontopus agents list, or GET /api/v1/agents."))
     .get("/agents/:id", pending("Agent", "Until then: crontopus agents get, or GET /api/v1/agents/{id}."))
     .get("/settings", pending("Settings", "Until then: the CLI (crontopus channels, tokens, enroll-tokens, tenants) or the REST API at /api/docs."));

@@ -4,9 +4,10 @@ import { Elysia } from "elysia";
 import type { AppContext } from "../context";
 import { authConsole } from "../auth/console";
 import { dashboardConsole } from "./dashboard";
+import { jobsConsole } from "../jobs/console";
 import { pendingConsole } from "./pending";
 import { runsConsole } from "../runs/console";
 
 export function consoleApp(ctx: AppContext) {
-  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(pendingConsole(ctx));
+  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(jobsConsole(ctx)).use(pendingConsole(ctx));
 }

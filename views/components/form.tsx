@@ -22,6 +22,8 @@ export interface FieldProps {
   autofocus?: boolean;
   /** The id, when the name is not unique on the page. */
   id?: string;
+  /** More attributes for the input (htmx's, list, placeholder). */
+  attrs?: Record<string, string>;
 }
 
 /** A labelled input; an error shows under it, tied to it by aria-describedby, and marks it invalid. */
@@ -44,6 +46,7 @@ export function Field(p: FieldProps) {
         autofocus={p.autofocus}
         aria-invalid={p.error ? "true" : undefined}
         aria-describedby={described || undefined}
+        {...p.attrs}
       />
       {p.hint ? (
         <span class="hint" id={`${id}-hint`} safe>

@@ -2,6 +2,44 @@
 // viewer's zone); public/console.ts rewrites each <time data-local> in the browser's own zone
 // and keeps the UTC text as its title. Relative times ("5 min ago") take `now` from the surface.
 import { isoTime } from "../../src/time";
+import { wallOf } from "../../src/jobs/zone";
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+/** "2026-11-24 13:05" on the wall clock of `tz`. */
+export function wallText(ms: number, tz: string, seconds = false): string {
+  return new Date(wallOf(ms, tz)).toISOString().slice(0, seconds ? 19 : 16).replace("T", " ");
+}
+
+/** The weekday and wall time in `tz`: "Tue 2026-11-24 13:05". */
+export function wallDay(ms: number, tz: string): string {
+  const wall = new Date(wallOf(ms, tz));
+  return `${["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][wall.getUTCDay()]} ${wall.toISOString().slice(0, 16).replace("T", " ")}`;
+}
+
+/** "+01:00": the zone's offset from UTC at that instant. */
+export function offsetText(ms: number, tz: string): string {
+  const minutes = Math.round((wallOf(ms, tz) - Math.floor(ms / 1000) * 1000) / MIN);
+  const abs = Math.abs(minutes);
+  return `${minutes < 0 ? "-" : "+"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/** How far `ms` is from `now`, in words: "just now", "5 min ago", "in 3 h", "2 days ago". */
+export function relative(ms: number, now: number): string {
+  const d = ms - now;
+  const a = Math.abs(d);
+  if (a < 45_000) return "just now";
+  let text: string;
+  if (a < HOUR) text = `${Math.round(a / MIN)} min`;
+  else if (a < DAY) text = `${Math.round(a / HOUR)} h`;
+  else {
+    const days = Math.round(a / DAY);
+    text = `${days} ${days === 1 ? "day" : "days"}`;
+  }
+  return d < 0 ? `${text} ago` : `in ${text}`;
+}
 
 /** "2026-11-24 12:00:05 UTC". */
 export function utcText(ms: number): string {
@@ -18,15 +56,6 @@ export function durationText(ms: number): string {
   if (m < 1440) return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ""}`;
   const h = Math.round(m / 60);
   return `${Math.floor(h / 24)} d${h % 24 ? ` ${h % 24} h` : ""}`;
-}
-
-/** "just now", "5 min ago", "3 h ago", "2 d ago" (or "in 5 min" for a time ahead). */
-export function agoText(ms: number, now: number): string {
-  const d = now - ms;
-  if (Math.abs(d) < 60_000) return "just now";
-  const abs = Math.abs(d);
-  const text = abs < 3_600_000 ? `${Math.floor(abs / 60_000)} min` : abs < 86_400_000 ? `${Math.floor(abs / 3_600_000)} h` : `${Math.floor(abs / 86_400_000)} d`;
-  return d > 0 ? `${text} ago` : `in ${text}`;
 }
 
 /** A point in time, localised in the browser; a dash for none. */
@@ -46,7 +75,7 @@ export function Since({ at, now }: { at: number | null | undefined; now: number 
     <span class="since">
       <Time at={at} />{" "}
       <span class="muted" safe>
-        {`(${agoText(at, now)})`}
+        {`(${relative(at, now)})`}
       </span>
     </span>
   );
@@ -55,4 +84,14 @@ export function Since({ at, now }: { at: number | null | undefined; now: number 
 export function Duration({ ms }: { ms: number | null | undefined }) {
   if (ms === null || ms === undefined) return <span class="muted">—</span>;
   return <span safe>{durationText(ms)}</span>;
+}
+
+/** An instant as a relative time, its wall time in `tz` on hover; "never" for none. */
+export function When({ ms, now, tz, never = "never" }: { ms: number | null; now: number; tz: string; never?: string }) {
+  if (ms === null) return <span class="muted" safe>{never}</span>;
+  return (
+    <time datetime={new Date(ms).toISOString()} title={`${wallText(ms, tz, true)} ${tz}`} safe>
+      {relative(ms, now)}
+    </time>
+  );
 }
