@@ -26,6 +26,9 @@ import { pingPaths } from "./checkins/api";
 import { openSecretBox } from "./secrets";
 import { applySecurityHeaders } from "./headers";
 import { bodyLimit } from "./bodylimit";
+import { eventHub } from "./events/hub";
+import { eventFeed } from "./events/feed";
+import { eventsApi } from "./events/api";
 
 export interface AppOptions {
   log?: Logger;
@@ -40,6 +43,8 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
   const checkins = new CheckinWriter(db, storage);
   // A check-in is applied to its job's state after its commit and before its answer.
   checkins.onCommit = (rows) => engine.applyCommitted(rows);
+  const events = eventHub(db);
+  events.configure(eventFeed(db), now);
   return {
     db,
     config,
@@ -50,6 +55,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     checkins,
     storage,
     engine,
+    events,
     now,
     kick: () => {},
     pruneSoon: () => {},
@@ -65,7 +71,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     .use(checkinsApi(ctx))
     .use(runsApi(ctx))
     .use(channelsApi(ctx))
-    .use(agentsApi(ctx));
+    .use(agentsApi(ctx))
+    .use(eventsApi(ctx));
 
   const ping = pingHandler({
     db: ctx.db,

@@ -320,6 +320,23 @@ export function getRun(db: Db, tenantId: string, id: string): Run {
   return toRun(r, job, true);
 }
 
+/**
+ * A run as the lists show it (no output), or null when the id is no run of the tenant (a log line,
+ * a closed start, another tenant's check-in, a deleted job's). The live feed reads the runs it
+ * announces through here.
+ */
+export function findRun(db: Db, tenantId: string, id: number): Run | null {
+  const r = db
+    .query<Omit<RunRow, "body"> & { namespace: string; name: string }, [number, string]>(
+      `SELECT c.id, c.tenant_id, c.job_id, c.kind, c.status, c.rid, c.received_at, c.started_at, c.duration_ms, c.exit_code, c.truncated,
+         c.source, c.reason, c.prev_id, j.namespace, j.name
+       FROM checkins c JOIN jobs j ON j.id = c.job_id AND j.tenant_id = c.tenant_id WHERE c.id = ? AND c.tenant_id = ?`,
+    )
+    .get(id, tenantId);
+  if (!r || !VISIBLE.has(r.status)) return null;
+  return toRun({ ...r, body: null }, { id: r.job_id, namespace: r.namespace, name: r.name }, false);
+}
+
 /** A job's status changes, newest first. */
 export function listFlips(db: Db, tenantId: string, jobId: string, limit = 100): Flip[] {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("limit", "must be between 1 and 1000");
