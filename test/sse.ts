@@ -5,8 +5,9 @@ export interface SseMessage {
   event: string;
   data: string;
   id: string | null;
-  /** When it was read (performance.now()). */
+  /** When it was read: performance.now(), and the wall clock (Date.now()). */
   at: number;
+  wall: number;
 }
 
 export interface SseStream {
@@ -26,11 +27,22 @@ export interface SseStream {
 
 export const dataOf = <T = Record<string, unknown>>(m: SseMessage) => JSON.parse(m.data) as T;
 
-export async function openEvents(baseUrl: string, init: { token?: string; cookie?: string; lastEventId?: string } = {}): Promise<SseStream> {
+export interface OpenInit {
+  token?: string;
+  cookie?: string;
+  lastEventId?: string;
+  /** Called with every message as it is read. */
+  onMessage?: (m: SseMessage) => void;
+  /** Keep every message in `messages` (default true; a benchmark reading for long says false). */
+  keep?: boolean;
+}
+
+export async function openEvents(baseUrl: string, init: OpenInit = {}): Promise<SseStream> {
   const headers: Record<string, string> = { accept: "text/event-stream" };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.cookie) headers.cookie = init.cookie;
   if (init.lastEventId) headers["last-event-id"] = init.lastEventId;
+  const keep = init.keep ?? true;
   const abort = new AbortController();
   const response = await fetch(`${baseUrl}/api/v1/events`, { headers, signal: abort.signal });
   const messages: SseMessage[] = [];
@@ -82,7 +94,11 @@ export async function openEvents(baseUrl: string, init: { token?: string; cookie
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
           if (line === "") {
-            if (msg.event || msg.data.length) messages.push({ event: msg.event || "message", data: msg.data.join("\n"), id: stream.lastId, at: performance.now() });
+            if (msg.event || msg.data.length) {
+              const m = { event: msg.event || "message", data: msg.data.join("\n"), id: stream.lastId, at: performance.now(), wall: Date.now() };
+              if (keep) messages.push(m);
+              init.onMessage?.(m);
+            }
             msg = { event: "", data: [] };
             for (const w of [...waiters]) w();
             continue;

@@ -9,7 +9,9 @@ import { Engine } from "../monitor/engine";
 import { createLogger } from "../log";
 import { ownerOf } from "../../test/helpers";
 import { eventFeed } from "./feed";
-import { eventHub, LINGER_MS, MAX_JOBS, MAX_QUEUED_BYTES, MAX_RUNS, RING_SIZE, type EventHub } from "./hub";
+import { createEnrollmentToken, enroll } from "../agents/enrollment";
+import { heartbeat } from "../agents/liveness";
+import { eventHub, LINGER_MS, MAX_JOBS, MAX_QUEUED_BYTES, MAX_RUNS, MAX_WINDOW_BYTES, RING_SIZE, type EventHub } from "./hub";
 
 interface Message {
   id: string | null;
@@ -104,18 +106,18 @@ describe("publishing", () => {
     expect(hub.live).toBe(false);
   });
 
-  test("coalesces: a job pinged 50 times in a window is one job event with its last state, and each run once", async () => {
+  test("coalesces: a job pinged MAX_RUNS times in a window is one job event with its last state, and each run once", async () => {
     const { hub, job, ping, tenants } = await setup();
     const backup = job("backup");
     const stream = listen(hub, tenants.acme!);
     await stream.take();
-    await ping(backup, 50);
+    await ping(backup, MAX_RUNS);
     hub.flush();
     const got = await stream.take();
     const jobs = got.filter((m) => m.event === "job");
     expect(jobs.length).toBe(1);
-    expect(jobs[0]!.data).toMatchObject({ id: backup.id, status: "up", checkins_total: 50 });
-    expect(got.filter((m) => m.event === "run").length).toBe(50);
+    expect(jobs[0]!.data).toMatchObject({ id: backup.id, status: "up", checkins_total: MAX_RUNS });
+    expect(got.filter((m) => m.event === "run").length).toBe(MAX_RUNS);
   });
 
   test("sends the newest MAX_RUNS runs of a window and counts the others in runs-skipped", async () => {
@@ -143,6 +145,41 @@ describe("publishing", () => {
     const second = (await stream.take()).filter((m) => m.event === "job");
     expect(first.length).toBe(MAX_JOBS);
     expect(new Set([...first, ...second].map((m) => m.data.id))).toEqual(new Set(jobs.map((j) => j.id)));
+  });
+
+  test("a job whose status changed goes ahead of the jobs whose counters alone moved", async () => {
+    const { db, hub, job, ping, tenants } = await setup();
+    const jobs = db.transaction(() => Array.from({ length: MAX_JOBS + 50 }, (_, i) => job(`j${i}`)))();
+    const stream = listen(hub, tenants.acme!);
+    for (const j of jobs) await ping(j);
+    hub.flush();
+    hub.flush();
+    await stream.take();
+    // Every job pinged again (up stays up), then the last one fails.
+    for (const j of jobs) await ping(j);
+    await ping(jobs.at(-1)!, 1, "fail");
+    hub.flush();
+    const first = (await stream.take()).filter((m) => m.event === "job");
+    expect(first.length).toBe(MAX_JOBS);
+    expect(first[0]!.data).toMatchObject({ id: jobs.at(-1)!.id, status: "failed" });
+  });
+
+  test("sends about MAX_WINDOW_BYTES a window: heavy agent events beyond it wait for the next", async () => {
+    const { db, hub, tenants, now } = await setup();
+    const labels = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`label-${i}`, "v".repeat(250)]));
+    const { token } = createEnrollmentToken(db, tenants.acme!, null, { name: "fleet", labels }, now());
+    const agents = Array.from({ length: 30 }, (_, i) => enroll(db, { token, hostname: `web${i}`, platform: "linux", arch: "x64", scheduler: "crontab", machine_id: `m${i}` }, 30, now()).agent);
+    const stream = listen(hub, tenants.acme!);
+    await stream.take();
+    for (const a of agents) heartbeat(db, a, {}, "http://localhost", now());
+    hub.flush();
+    const first = await stream.take();
+    hub.flush();
+    const second = await stream.take();
+    const size = (ms: Message[]) => ms.reduce((n, m) => n + JSON.stringify(m.data).length, 0);
+    expect(first.length).toBeLessThan(agents.length);
+    expect(size(first)).toBeLessThan(MAX_WINDOW_BYTES + 20_000);
+    expect(new Set([...first, ...second].map((m) => m.data.id))).toEqual(new Set(agents.map((a) => a.id)));
   });
 
   test("a job event has the fields and formats of the job as the API shows it", async () => {
@@ -203,8 +240,8 @@ describe("a subscriber that reads nothing", () => {
     let received = 0;
     let sent = 0;
     while (hub.stats().dropped === 0 && sent < 100_000) {
-      await ping(backup, 100);
-      sent += 100;
+      await ping(backup, MAX_RUNS);
+      sent += MAX_RUNS;
       hub.flush();
       received += (await reading.take()).filter((m) => m.event === "run").length;
     }

@@ -9,28 +9,32 @@
 // publishing to it is a property read and a map lookup, with nothing allocated, and while no
 // tenant has a channel the publishers skip even that (`live`).
 //
-// Bounds: per window at most MAX_JOBS job events and MAX_RUNS run events per tenant (jobs beyond
-// it wait for the next window; runs beyond it are counted in a `runs-skipped` event); each
+// Bounds: per window and tenant at most MAX_JOBS job events, MAX_RUNS run events and about
+// MAX_WINDOW_BYTES (jobs and agents beyond it wait for the next window, those whose status
+// changed first; the newest runs are sent and the others counted in a `runs-skipped` event); each
 // subscriber may have MAX_QUEUED_BYTES waiting to be sent, and is dropped past that, so a slow
-// client costs neither memory nor the check-in path anything. The last RING_SIZE events of each
-// tenant are kept so a reconnecting client resumes from its Last-Event-ID; a channel lives on
+// client costs neither memory nor the check-in path anything. The last RING_SIZE events (at most
+// RING_BYTES) of each tenant are kept so a reconnecting client resumes from its Last-Event-ID; a channel lives on
 // LINGER_MS after its last subscriber left, for exactly that.
 import type { Db } from "../db";
 
 /** How long changes are gathered before they are sent (at most one event per job per window). */
-export const WINDOW_MS = 200;
+export const WINDOW_MS = 250;
 /** Job events per tenant per window; the rest wait for the next window, oldest first. */
-export const MAX_JOBS = 200;
+export const MAX_JOBS = 100;
 /** Run events per tenant per window; the newest are kept, the others counted as skipped. */
-export const MAX_RUNS = 200;
+export const MAX_RUNS = 50;
 /** Agent events per tenant per window; the rest wait. */
-export const MAX_AGENTS = 200;
-/** Events kept per tenant for clients that reconnect with Last-Event-ID. */
+export const MAX_AGENTS = 100;
+/** Events kept per tenant for clients that reconnect with Last-Event-ID, and at most this much of their text. */
 export const RING_SIZE = 1024;
+export const RING_BYTES = 1 << 20;
 /** A comment line this often keeps proxies and browsers from closing an idle stream. */
 export const HEARTBEAT_MS = 15_000;
 /** What the client is told to wait before it reconnects (the `retry:` field). */
 export const RETRY_MS = 2_000;
+/** About the most a window sends per tenant (UTF-16 units of its text); the rest waits or is counted. */
+export const MAX_WINDOW_BYTES = 256 * 1024;
 /** Bytes a subscriber may have waiting; a client that falls further behind is dropped. */
 export const MAX_QUEUED_BYTES = 1 << 20;
 /** A channel with no subscriber is kept this long (by the clock) so a reconnect can resume. */
@@ -59,15 +63,19 @@ class Channel {
   readonly subscribers = new Set<Subscriber>();
   /** Changed since the last window, in the order they first changed (Sets keep insertion order). */
   readonly jobs = new Set<string>();
-  readonly runs = new Set<number>();
+  /** Of those, the ones whose status changed: they go first. */
+  readonly flipped = new Set<string>();
+  /** The newest MAX_RUNS run ids of the window, as a circle (nothing allocated per check-in), and how many came. */
+  private readonly runIds: number[] = new Array<number>(MAX_RUNS).fill(0);
+  private runCount = 0;
   readonly agents = new Set<string>();
   readonly goneJobs = new Map<string, { namespace: string; name: string }>();
   readonly goneAgents = new Set<string>();
-  skippedRuns = 0;
-  /** The last RING_SIZE events: their sequence numbers and their text, as a circle. */
-  private readonly seqs: number[] = [];
-  private readonly texts: string[] = [];
+  /** The last events (at most RING_SIZE of them and RING_BYTES of text): sequence numbers and text, oldest first from `start`. */
+  private seqs: number[] = [];
+  private texts: string[] = [];
   private start = 0;
+  private ringBytes = 0;
   /** Events up to this sequence number cannot be replayed (before the channel, or evicted). */
   floor: number;
   /** When the last subscriber left (clock time); null while someone listens. */
@@ -81,40 +89,56 @@ class Channel {
   }
 
   get pending(): boolean {
-    return this.jobs.size > 0 || this.runs.size > 0 || this.agents.size > 0 || this.goneJobs.size > 0 || this.goneAgents.size > 0 || this.skippedRuns > 0;
+    return this.jobs.size > 0 || this.runCount > 0 || this.agents.size > 0 || this.goneJobs.size > 0 || this.goneAgents.size > 0;
   }
 
   addRun(id: number): void {
-    if (this.runs.has(id)) return;
-    this.runs.add(id);
-    // Keep the newest: a page that shows runs wants the latest, and hears of the others' number.
-    if (this.runs.size > MAX_RUNS) {
-      const oldest = this.runs.values().next().value!;
-      this.runs.delete(oldest);
-      this.skippedRuns++;
+    this.runIds[this.runCount++ % MAX_RUNS] = id;
+  }
+
+  /**
+   * The window's runs, oldest first, each once: the newest MAX_RUNS (a page that shows runs wants
+   * the latest), and how many older ones were left out.
+   */
+  takeRuns(): { ids: number[]; skipped: number } {
+    const n = Math.min(this.runCount, MAX_RUNS);
+    const ids: number[] = [];
+    const seen = new Set<number>();
+    for (let i = this.runCount - n; i < this.runCount; i++) {
+      const id = this.runIds[i % MAX_RUNS]!;
+      if (!seen.has(id)) ids.push(id);
+      seen.add(id);
     }
+    const skipped = this.runCount - n;
+    this.runCount = 0;
+    return { ids, skipped };
+  }
+
+  clearRuns(): void {
+    this.runCount = 0;
   }
 
   remember(seq: number, text: string): void {
-    if (this.seqs.length < RING_SIZE) {
-      this.seqs.push(seq);
-      this.texts.push(text);
-      return;
+    this.seqs.push(seq);
+    this.texts.push(text);
+    this.ringBytes += text.length;
+    while (this.seqs.length - this.start > RING_SIZE || (this.ringBytes > RING_BYTES && this.seqs.length - this.start > 1)) {
+      this.floor = this.seqs[this.start]!;
+      this.ringBytes -= this.texts[this.start]!.length;
+      this.start++;
     }
-    this.floor = this.seqs[this.start]!;
-    this.seqs[this.start] = seq;
-    this.texts[this.start] = text;
-    this.start = (this.start + 1) % RING_SIZE;
+    // Drop what was evicted now and then, not on every event.
+    if (this.start >= RING_SIZE) {
+      this.seqs = this.seqs.slice(this.start);
+      this.texts = this.texts.slice(this.start);
+      this.start = 0;
+    }
   }
 
   /** The events after `seq`, oldest first. */
   since(seq: number): string {
     let out = "";
-    const n = this.seqs.length;
-    for (let i = 0; i < n; i++) {
-      const k = (this.start + i) % n;
-      if (this.seqs[k]! > seq) out += this.texts[k]!;
-    }
+    for (let i = this.start; i < this.seqs.length; i++) if (this.seqs[i]! > seq) out += this.texts[i]!;
     return out;
   }
 }
@@ -165,10 +189,20 @@ export class EventHub {
     this.schedule();
   }
 
+  /** A job's status changed: its event goes ahead of jobs whose counters alone moved. */
+  jobFlipped(tenantId: string, jobId: string): void {
+    const ch = this.channels.get(tenantId);
+    if (ch === undefined) return;
+    ch.jobs.add(jobId);
+    ch.flipped.add(jobId);
+    this.schedule();
+  }
+
   jobGone(tenantId: string, job: { id: string; namespace: string; name: string }): void {
     const ch = this.channels.get(tenantId);
     if (ch === undefined) return;
     ch.jobs.delete(job.id);
+    ch.flipped.delete(job.id);
     ch.goneJobs.set(job.id, { namespace: job.namespace, name: job.name });
     this.schedule();
   }
@@ -258,8 +292,9 @@ export class EventHub {
   }
 
   private send(sub: Subscriber, bytes: Uint8Array): void {
+    // Past the bound, not merely at it with this chunk: one window's chunk always fits.
     const waiting = -(sub.controller.desiredSize ?? 0);
-    if (waiting + bytes.byteLength > MAX_QUEUED_BYTES) {
+    if (waiting > MAX_QUEUED_BYTES) {
       this.totals.dropped++;
       this.end(sub, "drop");
       return;
@@ -293,7 +328,8 @@ export class EventHub {
       } catch {
         // A read failed (the database is closing): these changes are lost; the next ones go out.
         ch.jobs.clear();
-        ch.runs.clear();
+        ch.flipped.clear();
+        ch.clearRuns();
         ch.agents.clear();
       }
       if (ch.pending) more = true;
@@ -313,31 +349,46 @@ export class EventHub {
       text += e;
       this.totals.events++;
     };
+    const full = () => text.length >= MAX_WINDOW_BYTES;
     for (const [id, j] of ch.goneJobs) add("job-deleted", { id, namespace: j.namespace, name: j.name });
     ch.goneJobs.clear();
-    if (ch.skippedRuns > 0) add("runs-skipped", { count: ch.skippedRuns });
-    ch.skippedRuns = 0;
-    for (const id of ch.runs) {
-      const run = feed.run(t, id);
-      if (run !== null) add("run", run);
-    }
-    ch.runs.clear();
+    // Status changes first, then agents, runs and the jobs whose counters alone moved, within the
+    // window's budget; jobs and agents left over wait for the next window, runs are counted.
     let n = 0;
-    for (const id of ch.jobs) {
-      if (n++ === MAX_JOBS) break;
+    const sendJob = (id: string) => {
       ch.jobs.delete(id);
+      ch.flipped.delete(id);
       const job = feed.job(t, id);
       if (job !== null) add("job", job);
+    };
+    for (const id of ch.flipped) {
+      if (n++ === MAX_JOBS || full()) break;
+      sendJob(id);
     }
-    n = 0;
+    let agents = 0;
     for (const id of ch.agents) {
-      if (n++ === MAX_AGENTS) break;
+      if (agents++ === MAX_AGENTS || full()) break;
       ch.agents.delete(id);
       const agent = feed.agent(t, id);
       if (agent !== null) add("agent", agent);
     }
     for (const id of ch.goneAgents) add("agent-deleted", { id });
     ch.goneAgents.clear();
+    const runs = ch.takeRuns();
+    let skipped = runs.skipped;
+    for (const id of runs.ids) {
+      if (full()) {
+        skipped++;
+        continue;
+      }
+      const run = feed.run(t, id);
+      if (run !== null) add("run", run);
+    }
+    if (skipped > 0) add("runs-skipped", { count: skipped });
+    for (const id of ch.jobs) {
+      if (n++ >= MAX_JOBS || full()) break;
+      sendJob(id);
+    }
     if (text === "" || ch.subscribers.size === 0) return;
     const bytes = encoder.encode(text);
     for (const sub of ch.subscribers) this.send(sub, bytes);

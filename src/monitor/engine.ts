@@ -45,7 +45,7 @@ export interface EngineContext {
 export class Engine {
   private timer: ReturnType<typeof setTimeout> | null = null;
   readonly states: JobStates;
-  /** The live event stream: told of the runs a tick times out (check-ins reach it through JobStates). */
+  /** The live event stream: told of status changes (they go first) and of the runs a tick times out; check-ins reach it through JobStates. */
   private readonly events: EventHub;
   /** Queues alerts; made anew each tick, so that a tenant's channels are looked up once a tick. */
   private alerts: AlertFanOut;
@@ -378,7 +378,10 @@ export class Engine {
 
   /** Writes flips and queues their notifications. */
   private record(l: Held, flips: Flip[], stats: TickStats): void {
-    if (flips.length) this.states.urgent(l);
+    if (flips.length) {
+      this.states.urgent(l);
+      if (this.events.live) this.events.jobFlipped(l.job.tenant_id, l.job.id);
+    }
     for (const f of flips) {
       // A job missed its run because its host is offline: the agent's alert covers it.
       const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.tenant_id, l.job.id) : null;
