@@ -231,6 +231,31 @@ describe("resuming", () => {
   });
 });
 
+describe("coming back", () => {
+  test("the only listener, back within LINGER_MS, hears what changed while it was away; nothing was rendered meanwhile", async () => {
+    const { hub, job, ping, tenants, advance } = await setup();
+    const backup = job("backup");
+    const phone = listen(hub, tenants.acme!);
+    await ping(backup);
+    hub.flush();
+    await phone.take();
+    const seen = phone.lastId!;
+    await phone.cancel();
+    const events = hub.stats().events;
+    await ping(backup, 3, "fail");
+    hub.flush();
+    advance(LINGER_MS - 1);
+    await hub.tidy();
+    expect(hub.stats().events).toBe(events);
+
+    const back = listen(hub, tenants.acme!, seen);
+    hub.flush();
+    const got = await back.take();
+    expect(got.filter((m) => m.event === "job").map((m) => m.data)).toEqual([expect.objectContaining({ id: backup.id, status: "failed", checkins_total: 4 })]);
+    expect(got.filter((m) => m.event === "run").length).toBe(3);
+  });
+});
+
 describe("a subscriber that reads nothing", () => {
   test("is dropped once MAX_QUEUED_BYTES wait for it; the others keep getting every event", async () => {
     const { hub, job, ping, tenants } = await setup();

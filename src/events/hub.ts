@@ -186,7 +186,7 @@ export class EventHub {
     if (ch === undefined) return;
     ch.jobs.add(jobId);
     if (runId !== null) ch.addRun(runId);
-    this.schedule();
+    this.schedule(ch);
   }
 
   /** A job's status changed: its event goes ahead of jobs whose counters alone moved. */
@@ -195,7 +195,7 @@ export class EventHub {
     if (ch === undefined) return;
     ch.jobs.add(jobId);
     ch.flipped.add(jobId);
-    this.schedule();
+    this.schedule(ch);
   }
 
   jobGone(tenantId: string, job: { id: string; namespace: string; name: string }): void {
@@ -204,14 +204,14 @@ export class EventHub {
     ch.jobs.delete(job.id);
     ch.flipped.delete(job.id);
     ch.goneJobs.set(job.id, { namespace: job.namespace, name: job.name });
-    this.schedule();
+    this.schedule(ch);
   }
 
   agent(tenantId: string, agentId: string): void {
     const ch = this.channels.get(tenantId);
     if (ch === undefined) return;
     ch.agents.add(agentId);
-    this.schedule();
+    this.schedule(ch);
   }
 
   agentGone(tenantId: string, agentId: string): void {
@@ -219,7 +219,7 @@ export class EventHub {
     if (ch === undefined) return;
     ch.agents.delete(agentId);
     ch.goneAgents.add(agentId);
-    this.schedule();
+    this.schedule(ch);
   }
 
   // ---- subscribing ----
@@ -253,6 +253,8 @@ export class EventHub {
           // event), so that it resumes from here if the connection drops before any event.
           const first = `retry: ${RETRY_MS}\n` + (lastEventId ? `\n${hub.resume(channel, lastEventId)}` : `id: ${hub.boot}-${hub.seq}\n\n`);
           controller.enqueue(encoder.encode(first));
+          // What changed while nobody listened follows the replay.
+          if (channel.pending) hub.schedule();
           hub.startHousekeeping();
         },
         cancel() {
@@ -308,8 +310,12 @@ export class EventHub {
 
   // ---- the window ----
 
-  private schedule(): void {
-    if (this.flushTimer !== null || this.closed) return;
+  /**
+   * A window for the channel's changes. A channel nobody listens to (kept for a reconnect) only
+   * gathers them: they are rendered when someone comes back, after the events it replays.
+   */
+  private schedule(ch: Channel | null = null): void {
+    if (this.flushTimer !== null || this.closed || (ch !== null && ch.subscribers.size === 0)) return;
     // Right after the group commit that caused it when the last window is over; else when it is.
     const wait = Math.max(0, this.lastFlush + WINDOW_MS - performance.now());
     this.flushTimer = setTimeout(() => this.flush(), wait);
@@ -322,7 +328,7 @@ export class EventHub {
     this.lastFlush = performance.now();
     let more = false;
     for (const ch of this.channels.values()) {
-      if (!ch.pending) continue;
+      if (!ch.pending || ch.subscribers.size === 0) continue;
       try {
         this.flushChannel(ch);
       } catch {
