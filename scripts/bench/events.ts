@@ -171,6 +171,11 @@ const rpsRatio = rps50 / rps0;
 const cpuRatio = cpu50 / cpu0;
 console.log(`  throughput ratio ${rpsRatio.toFixed(3)} (cost ${((1 - rpsRatio) * 100).toFixed(1)}%)  target >= 0.95: ${verdict(rpsRatio >= 0.95)}`);
 console.log(`  CPU per check-in ratio ${cpuRatio.toFixed(3)} (cost ${((cpuRatio - 1) * 100).toFixed(1)}%)  target <= 1.05: ${verdict(cpuRatio <= 1.05)}`);
+// Each round with streams against the round without just before it: the load of the moment
+// weighs on both alike.
+const pairs = runs.pages.map((r, i) => r.cpuPerCheckin / runs.none[i]!.cpuPerCheckin);
+const pairRps = runs.pages.map((r, i) => r.rps / runs.none[i]!.rps);
+console.log(`  paired rounds: CPU ratios ${pairs.map((x) => x.toFixed(3)).join(", ")} (median ${median(pairs).toFixed(3)}); throughput ratios ${pairRps.map((x) => x.toFixed(3)).join(", ")} (median ${median(pairRps).toFixed(3)})`);
 for (const [i, r] of runs.pages.entries()) {
   const p = r.pages!;
   const secs = SECONDS;
