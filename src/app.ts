@@ -6,7 +6,7 @@ import { createLogger, type Logger } from "./log";
 import { createSessions } from "./auth/sessions";
 import { LoginThrottle } from "./auth/login";
 import { authApi } from "./auth/api";
-import { tenantsApi } from "./tenants/api";
+import { invitationsApi, tenantsApi } from "./tenants/api";
 import { jobsApi } from "./jobs/api";
 import { errorResponse, NORMALIZE, renderApiError } from "./http";
 import { publicFile } from "./assets";
@@ -67,6 +67,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
   const api = new Elysia({ prefix: "/api/v1" })
     .use(authApi(ctx))
     .use(tenantsApi(ctx))
+    .use(invitationsApi(ctx))
     .use(jobsApi(ctx))
     .use(checkinsApi(ctx))
     .use(runsApi(ctx))

@@ -37,6 +37,9 @@ export const LIMITS = {
   reportedJobs: 10_000,
   /** A URL or other string in a channel's configuration. */
   configValue: 4096,
+  /** Invitations waiting to be accepted in one tenant, and made in one tenant an hour (each may send a mail). */
+  pendingInvitations: 100,
+  invitationsPerHour: 50,
 } as const;
 
 /** `value`, if it is at most `max` characters; otherwise 422 naming `field`. */

@@ -7,6 +7,7 @@ import m0004 from "../migrations/0004_log_without_tenant_index.sql" with { type:
 import m0005 from "../migrations/0005_continuous_run_history.sql" with { type: "text" };
 import m0006 from "../migrations/0006_times_and_deleted_jobs.sql" with { type: "text" };
 import m0007 from "../migrations/0007_secrets_at_rest.sql" with { type: "text" };
+import m0008 from "../migrations/0008_invitations.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "0005_continuous_run_history", sql: m0005 },
   { version: 6, name: "0006_times_and_deleted_jobs", sql: m0006 },
   { version: 7, name: "0007_secrets_at_rest", sql: m0007 },
+  { version: 8, name: "0008_invitations", sql: m0008 },
 ];

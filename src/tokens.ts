@@ -11,7 +11,7 @@ export function randomSecret(bytes = 32): string {
   }
 }
 
-export function newToken(prefix: "ctp_" | "cte_" | "cta_"): string {
+export function newToken(prefix: "ctp_" | "cte_" | "cta_" | "cti_"): string {
   return prefix + randomSecret(32);
 }
 

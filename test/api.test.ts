@@ -143,14 +143,17 @@ describe("API tokens", () => {
 });
 
 describe("members", () => {
-  test("an owner adds, promotes and removes a member; members cannot", async () => {
-    const add = await s.api("/api/v1/tenants/current/members", {
-      method: "POST",
-      token: alice.token,
-      json: { email: "dave@example.com", role: "member", password: "dave-password" },
-    });
-    expect(add.status).toBe(201);
-    const dave = (await add.json()) as { user_id: string; role: string };
+  test("an owner invites a member, who accepts; the owner promotes and removes them; members cannot", async () => {
+    const { createUser } = await import("../src/auth/identity");
+    await createUser(s.db, { email: "dave@example.com", password: "dave-password", name: "Dave" });
+    const add = await s.api("/api/v1/tenants/current/members", { method: "POST", token: alice.token, json: { email: "dave@example.com", role: "member" } });
+    expect(add.status).toBe(202);
+    const { url } = (await add.json()) as { url: string };
+    const login = await s.api("/api/v1/auth/login", { method: "POST", json: { email: "dave@example.com", password: "dave-password" } });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const accept = await s.api(`/api/v1/invitations/${url.split("/").pop()}/accept`, { method: "POST", headers: { cookie } });
+    expect(accept.status).toBe(200);
+    const dave = ((await accept.json()) as { member: { user_id: string; role: string } }).member;
     expect(dave.role).toBe("member");
     expect((await s.api(`/api/v1/tenants/current/members/${dave.user_id}`, { method: "PATCH", token: bob.token, json: { role: "admin" } })).status).toBe(403);
     const up = await s.api(`/api/v1/tenants/current/members/${dave.user_id}`, { method: "PATCH", token: alice.token, json: { role: "admin" } });

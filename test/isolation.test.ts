@@ -16,6 +16,7 @@ function acmeState() {
     s.db.query("SELECT * FROM namespaces WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY name").all(),
     s.db.query("SELECT * FROM channels WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
     s.db.query("SELECT * FROM checkins WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
+    s.db.query("SELECT * FROM invitations WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme') ORDER BY id").all(),
   ]);
 }
 
@@ -32,6 +33,10 @@ beforeAll(async () => {
   ).json()) as { id: string; ping_url: string };
   const tok = (await (await s.api("/api/v1/tokens", { method: "POST", token: alice.token, json: { name: "acme-ci" } })).json()) as { id: string };
   secrets.push(job.id, job.ping_url.split("/").pop()!, "launch-codes", "acme-only", "secret-ns", tok.id, alice.id, "alice@example.com", "acme-ci");
+  const inv = (await (
+    await s.api("/api/v1/tenants/current/invitations", { method: "POST", token: alice.token, json: { email: "acme-hire@example.com", role: "admin" } })
+  ).json()) as { id: string; url: string };
+  secrets.push(inv.id, inv.url.split("/").pop()!, "acme-hire@example.com");
   snapshot = acmeState();
 });
 afterAll(() => s.close());
@@ -44,8 +49,8 @@ const fill: Record<string, () => string> = {
 };
 
 function bodyFor(path: string): unknown {
-  // Adding a person by e-mail is how membership works; that route is walked with a new person.
-  if (path.includes("members")) return { email: "newcomer@example.com", role: "viewer", password: "newcomer-password" };
+  // Inviting a person by e-mail is how membership works; those routes are walked with a new person.
+  if (path.includes("members") || path.includes("invitations")) return { email: "newcomer@example.com", role: "viewer" };
   if (path.includes("namespaces")) return { name: "secret-ns" };
   if (path.includes("tokens")) return { name: "x" };
   if (path.includes("tenants")) return { slug: "acme" };

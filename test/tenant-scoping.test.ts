@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 
 const ROOT = join(import.meta.dir, "..");
 /** Tables whose rows belong to a tenant (every one of them has a tenant_id column). */
-const TENANT_TABLES = new Set(["agent_discovered", "agent_flips", "agent_jobs", "agents", "api_tokens", "channels", "checkins", "deleted_jobs", "enrollment_tokens", "flips", "jobs", "memberships", "namespaces", "notifications", "sessions"]);
+const TENANT_TABLES = new Set(["agent_discovered", "agent_flips", "agent_jobs", "agents", "api_tokens", "channels", "checkins", "deleted_jobs", "enrollment_tokens", "flips", "invitations", "jobs", "memberships", "namespaces", "notifications", "sessions"]);
 /** Cross-tenant on purpose, by file. */
 const CROSS_TENANT: Record<string, string> = {
   "src/monitor/engine.ts": "the engine applies every tenant's check-ins and deadlines",

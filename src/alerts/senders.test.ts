@@ -2,11 +2,10 @@
 // and a real SMTP server (aiosmtpd) for email.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { existsSync } from "node:fs";
-import type { Subprocess } from "bun";
 import { AppError } from "../errors";
 import { summary, tailOutput, testMessage, text, type AlertMessage } from "./message";
 import { maskConfig, send, signBody, unmaskConfig, validateChannel, type SendOptions } from "./senders";
+import { startSmtpServer, type SmtpServer } from "../../test/smtp";
 
 interface Received {
   method: string;
@@ -235,42 +234,15 @@ describe("failures are results, never exceptions", () => {
   });
 });
 
-// A real SMTP server: aiosmtpd, printing each message it receives as one JSON line.
-const SMTP_SERVER = `
-import asyncio, email, json, sys
-from email import policy
-from aiosmtpd.controller import Controller
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=policy.default)
-        print(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos, "subject": str(msg["subject"]),
-                          "event": msg["x-crontopus-event"], "body": msg.get_content()}), flush=True)
-        return "250 Message accepted"
-c = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]))
-c.start()
-print("ready", flush=True)
-asyncio.new_event_loop().run_forever()
-`;
-// Debian's python3 has python3-aiosmtpd; a python3 earlier on PATH (pyenv) may not.
-const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-
 describe("email", () => {
-  let smtp: Subprocess<"ignore", "pipe", "inherit">;
-  let lines: AsyncIterator<string>;
+  let smtp: SmtpServer;
   let smtpUrl = "";
 
   beforeAll(async () => {
-    const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
-    const port = probe.port!;
-    probe.stop(true);
-    smtp = Bun.spawn([PYTHON, "-u", "-c", SMTP_SERVER, String(port)], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
-    lines = readLines(smtp.stdout);
-    expect((await lines.next()).value).toBe("ready");
-    smtpUrl = `smtp://127.0.0.1:${port}`;
+    smtp = await startSmtpServer();
+    smtpUrl = smtp.url;
   });
-  afterAll(() => {
-    smtp.kill();
-  });
+  afterAll(() => smtp.stop());
 
   test("arrives with the summary as subject and the text as body", async () => {
     const result = await send({ type: "email", config: { to: ["ops@acme.test", "dba@acme.test"] } }, down, {
@@ -279,7 +251,7 @@ describe("email", () => {
       allowPrivateTargets: true,
     });
     expect(result).toEqual({ ok: true, code: 250, body: "250 Message accepted" });
-    const mail = JSON.parse((await lines.next()).value);
+    const mail = await smtp.next();
     expect(mail.from).toBe("alerts@crontopus.test");
     expect(mail.to).toEqual(["ops@acme.test", "dba@acme.test"]);
     expect(mail.subject).toBe("ops/db-backup is DOWN: no check-in since 02:10 UTC (grace 10m)");
@@ -307,25 +279,9 @@ describe("email", () => {
     // The next message the relay got is this one: none of the refused ones reached it.
     const ok = await send({ type: "email", config: { to: ["after@acme.test"] } }, down, { smtpUrl, smtpFrom: "alerts@crontopus.test", allowPrivateTargets: true });
     expect(ok.ok).toBe(true);
-    expect(JSON.parse((await lines.next()).value).to).toEqual(["after@acme.test"]);
+    expect((await smtp.next()).to).toEqual(["after@acme.test"]);
   });
 });
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = "";
-  const reader = stream.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += decoder.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-    }
-  }
-}
 
 describe("validateChannel", () => {
   const invalid = (type: string, config: unknown) => {

@@ -391,7 +391,23 @@ export function sendNtfy(config: ChannelConfig, m: AlertMessage, opts: SendOptio
   return post(String(config.url), text(m), ntfyHeaders(config, m), opts);
 }
 
-export async function sendEmail(config: ChannelConfig, m: AlertMessage, opts: SendOptions): Promise<SendResult> {
+export function sendEmail(config: ChannelConfig, m: AlertMessage, opts: SendOptions): Promise<SendResult> {
+  return sendMail({ to: config.to as string[], subject: summary(m), text: text(m), event: m.event }, opts);
+}
+
+/** One plain-text message. `event` goes in the X-Crontopus-Event header, for mail filters. */
+export interface Mail {
+  to: string[];
+  subject: string;
+  text: string;
+  event: string;
+}
+
+/**
+ * Sends one message through the relay of CRONTOPUS_SMTP_URL, whose address is checked as any
+ * channel target's is. The one way mail leaves the server: alert channels and invitations.
+ */
+export async function sendMail(mail: Mail, opts: SendOptions): Promise<SendResult> {
   if (!opts.smtpUrl) return { ok: false, error: "email is not configured on this server: set CRONTOPUS_SMTP_URL" };
   const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   // Resolved and checked for this send, and the session goes to the address checked; the TLS
@@ -415,10 +431,10 @@ export async function sendEmail(config: ChannelConfig, m: AlertMessage, opts: Se
   try {
     const info = await transport.sendMail({
       from: opts.smtpFrom,
-      to: config.to as string[],
-      subject: summary(m),
-      text: text(m),
-      headers: { "X-Crontopus-Event": m.event },
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      headers: { "X-Crontopus-Event": mail.event },
     });
     const response = String(info.response ?? "");
     const code = Number(/^\d{3}/.exec(response)?.[0] ?? 250);

@@ -33,8 +33,7 @@ export async function createUser(
   input: { email: string; password: string; name?: string; isOperator?: boolean },
   now = Date.now(),
 ): Promise<User> {
-  const email = checkLength("email", input.email.trim(), LIMITS.email);
-  if (!EMAIL_RE.test(email)) throw new Invalid("email", "is not an email address");
+  const email = checkEmail("email", input.email);
   if (input.password.length < 8) throw new Invalid("password", "must be at least 8 characters");
   checkLength("password", input.password, LIMITS.password);
   checkLength("name", input.name, LIMITS.name);
@@ -45,6 +44,13 @@ export async function createUser(
     "INSERT INTO users (id, email, name, password_hash, is_operator, created_at) VALUES ($id, $email, $name, $hash, $op, $now)",
   ).run({ id, email, name: input.name ?? "", hash, op: input.isOperator ? 1 : 0, now });
   return getUser(db, id);
+}
+
+/** The address, trimmed, if it looks like one and fits (254 characters); otherwise Invalid naming `field`. */
+export function checkEmail(field: string, email: string): string {
+  const trimmed = checkLength(field, email.trim(), LIMITS.email);
+  if (!EMAIL_RE.test(trimmed)) throw new Invalid(field, "is not an email address");
+  return trimmed;
 }
 
 /** How an e-mail address is looked up and rate-limited: trimmed and lower-cased. */

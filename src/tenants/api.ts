@@ -3,9 +3,11 @@ import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
 import { createTenantFor, getTenantSettings, listTenantsFor, rotateTenantKey, updateTenantSettings } from "./tenants";
-import { addMember, listMembers, removeMember, updateMember, ROLES } from "./members";
+import { listMembers, removeMember, updateMember, ROLES } from "./members";
+import { acceptInvitation, invite, listInvitations, revokeInvitation } from "./invitations";
 import { requireScope, requireUser } from "../auth/principal";
-import { memberJson, myTenantJson, settingsJson, tenantJson } from "./json";
+import { Invalid } from "../errors";
+import { acceptedInvitationJson, createdInvitationJson, invitationJson, memberJson, myTenantJson, settingsJson, tenantJson } from "./json";
 
 const role = t.Union(ROLES.map((r) => t.Literal(r)));
 
@@ -24,6 +26,17 @@ const SettingsSchema = t.Object({
   created_at: Time,
 });
 const MemberSchema = t.Object({ user_id: t.String(), email: t.String(), name: t.String(), role: t.String(), created_at: Time });
+const byId = t.Object({ id: t.String() });
+const InviteBody = t.Object({ email: t.String({ description: "The address to invite (254 characters at most)" }), role });
+const InvitationSchema = t.Object({ id: t.String(), email: t.String(), role: t.String(), created_at: Time, expires_at: Time });
+const NewInvitationSchema = t.Object({
+  id: t.String(),
+  email: t.String(),
+  role: t.String(),
+  expires_at: Time,
+  url: t.String({ description: "The one-time link (shown only here): the invited person opens it, or POSTs to /api/v1/invitations/{token}/accept" }),
+});
+const AcceptedSchema = t.Object({ tenant: t.Object({ slug: t.String(), name: t.String() }), member: MemberSchema });
 
 export function tenantsApi(ctx: AppContext) {
   return apiGroup(ctx, "/tenants", "tenants")
@@ -82,20 +95,48 @@ export function tenantsApi(ctx: AppContext) {
     )
     .post(
       "/current/members",
-      async ({ principal, body, set }) => {
-        const p = requireScope(principal, "admin");
-        set.status = 201;
-        return memberJson(await addMember(ctx.db, p.tenantId, p.role, body, ctx.now()));
+      ({ principal, body, set }) => {
+        // This route once made the user from a password; the invited person now chooses their own.
+        if (body.password !== undefined) throw new Invalid("password", "is no longer taken: the invited person sets their own when accepting the invitation");
+        const { invitation } = invite(ctx, principal, body, ctx.now());
+        set.status = 202;
+        return createdInvitationJson(invitation, ctx.config.baseUrl);
       },
       {
-        body: t.Object({
-          email: t.String({ minLength: 3 }),
-          role,
-          name: t.Optional(t.String()),
-          password: t.Optional(t.String()),
-        }),
-        detail: { summary: "Add a user to the active tenant (creates the user when a password is given)", responses: responses(201, "The member", MemberSchema, [409]) },
+        body: t.Object({ email: InviteBody.properties.email, role, password: t.Optional(t.String({ description: "No longer taken (422)" })) }),
+        detail: {
+          summary: "Invite a person by e-mail (as POST /tenants/current/invitations does); they become a member once they accept",
+          responses: responses(202, "The invitation, the same whether the address has an account or not", NewInvitationSchema, [409, 429]),
+        },
       },
+    )
+    .get(
+      "/current/invitations",
+      ({ principal }) => ({ invitations: listInvitations(ctx.db, principal, ctx.now()).map(invitationJson) }),
+      { detail: { summary: "Pending invitations of the active tenant (never their links)", responses: responses(200, "The invitations, newest first", t.Object({ invitations: t.Array(InvitationSchema) })) } },
+    )
+    .post(
+      "/current/invitations",
+      ({ principal, body, set }) => {
+        const { invitation } = invite(ctx, principal, body, ctx.now());
+        set.status = 201;
+        return createdInvitationJson(invitation, ctx.config.baseUrl);
+      },
+      {
+        body: InviteBody,
+        detail: {
+          summary: "Invite a person by e-mail with a role: a one-time link, valid 7 days, also mailed when SMTP is set",
+          responses: responses(201, "The invitation and its link, shown once; the same whether the address has an account or not", NewInvitationSchema, [409, 429]),
+        },
+      },
+    )
+    .delete(
+      "/current/invitations/:id",
+      ({ principal, params, set }) => {
+        revokeInvitation(ctx.db, principal, params.id, ctx.now());
+        set.status = 204;
+      },
+      { params: byId, detail: { summary: "Revoke a pending invitation: its link stops working", responses: responses(204, "Revoked", null) } },
     )
     .patch(
       "/current/members/:userId",
@@ -114,4 +155,19 @@ export function tenantsApi(ctx: AppContext) {
       },
       { params: byUser, detail: { summary: "Remove a member (the last owner cannot be removed)", responses: responses(204, "Removed", null, [409]) } },
     );
+}
+
+/** What the invited person calls: POST /api/v1/invitations/{token}/accept. */
+export function invitationsApi(ctx: AppContext) {
+  return apiGroup(ctx, "/invitations", "tenants").post(
+    "/:token/accept",
+    ({ principal, params }) => acceptedInvitationJson(acceptInvitation(ctx.db, principal, params.token, ctx.now())),
+    {
+      params: t.Object({ token: t.String() }),
+      detail: {
+        summary: "Accept an invitation as the user of the invited address: you become a member with its role; the link is used up",
+        responses: responses(200, "The tenant you joined and your membership", AcceptedSchema, [409]),
+      },
+    },
+  );
 }

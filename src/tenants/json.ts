@@ -1,5 +1,6 @@
 // The tenants feature as API JSON: the one place that knows its field names and writes its times as ISO 8601.
 import { isoTime } from "../time";
+import { invitationUrl, type AcceptedInvitation, type CreatedInvitation, type Invitation } from "./invitations";
 import type { Member, Role, TenantMembership } from "./members";
 import type { Namespace } from "./namespaces";
 import type { Tenant, TenantSettings } from "./tenants";
@@ -29,3 +30,17 @@ export const settingsJson = (s: TenantSettings) => ({
 export const memberJson = (m: Member) => ({ user_id: m.user_id, email: m.email, name: m.name, role: m.role, created_at: isoTime(m.created_at) });
 
 export const namespaceJson = (n: Namespace) => ({ name: n.name, jobs: n.jobs, created_at: isoTime(n.created_at) });
+
+/** A pending invitation, as its tenant's admins list it: never the link. */
+export const invitationJson = (i: Invitation) => ({ id: i.id, email: i.email, role: i.role, created_at: isoTime(i.created_at), expires_at: isoTime(i.expires_at) });
+
+/** A new invitation, with the link: the one time it is shown. */
+export const createdInvitationJson = (i: CreatedInvitation, baseUrl: string) => ({
+  id: i.id,
+  email: i.email,
+  role: i.role,
+  expires_at: isoTime(i.expires_at),
+  url: invitationUrl(baseUrl, i.token),
+});
+
+export const acceptedInvitationJson = (a: AcceptedInvitation) => ({ tenant: { slug: a.tenant.slug, name: a.tenant.name }, member: memberJson(a.member) });

@@ -1,7 +1,7 @@
 // Memberships: who belongs to which tenant, in which role; rules and SQL.
 import type { Db } from "../db";
 import { Conflict, Forbidden, Invalid, NotFound } from "../errors";
-import { createUser, findUserByEmail } from "../auth/identity";
+import { findUserByEmail } from "../auth/identity";
 
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -52,7 +52,7 @@ export function listMembers(db: Db, tenantId: string): Member[] {
     .all(tenantId);
 }
 
-function getMember(db: Db, tenantId: string, userId: string): Member {
+export function getMember(db: Db, tenantId: string, userId: string): Member {
   const m = db
     .query<Member, [string, string]>(
       `SELECT u.id AS user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
@@ -63,8 +63,8 @@ function getMember(db: Db, tenantId: string, userId: string): Member {
   return m;
 }
 
-/** Only an owner may grant, change or take away the owner role. */
-function checkOwnerRule(actorRole: Role, role: Role, targetRole?: Role) {
+/** Only an owner may grant, change or take away the owner role (an invitation as owner grants it). */
+export function checkOwnerRule(actorRole: Role, role: Role, targetRole?: Role) {
   if ((role === "owner" || targetRole === "owner") && actorRole !== "owner") {
     throw new Forbidden("only an owner can grant or change the owner role");
   }
@@ -76,20 +76,16 @@ function countOwners(db: Db, tenantId: string): number {
     .get(tenantId)!.n;
 }
 
-export async function addMember(
-  db: Db,
-  tenantId: string,
-  actorRole: Role,
-  input: { email: string; role: string; name?: string; password?: string },
-  now = Date.now(),
-): Promise<Member> {
+/**
+ * Makes an existing user a member at once, without their consent: for an operator on the data
+ * directory (`crontopus admin create-user --tenant`) and test set-ups. People join through
+ * invitations (invitations.ts), which the API offers instead.
+ */
+export async function addMember(db: Db, tenantId: string, actorRole: Role, input: { email: string; role: string }, now = Date.now()): Promise<Member> {
   const role = checkRole("role", input.role);
   checkOwnerRule(actorRole, role);
-  let user = findUserByEmail(db, input.email);
-  if (!user) {
-    if (!input.password) throw new Invalid("email", `no user with email ${input.email}; give a password to create one`);
-    user = await createUser(db, { email: input.email, password: input.password, name: input.name }, now);
-  }
+  const user = findUserByEmail(db, input.email);
+  if (!user) throw new Invalid("email", `no user with email ${input.email}`);
   if (findMembership(db, tenantId, user.id)) throw new Conflict(`${user.email} is already a member`);
   db.query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (?, ?, ?, ?)").run(tenantId, user.id, role, now);
   return getMember(db, tenantId, user.id);
