@@ -33,6 +33,8 @@ import { eventsApi } from "./events/api";
 export interface AppOptions {
   log?: Logger;
   now?: () => number;
+  /** The live events' window budget in bytes (tests that must fill a client's buffers fast). */
+  eventWindowBytes?: number;
 }
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
@@ -44,7 +46,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
   // A check-in is applied to its job's state after its commit and before its answer.
   checkins.onCommit = (rows) => engine.applyCommitted(rows);
   const events = eventHub(db);
-  events.configure(eventFeed(db), now);
+  events.configure(eventFeed(db), now, { windowBytes: opts.eventWindowBytes });
   return {
     db,
     config,

@@ -208,7 +208,12 @@ describe("reconnecting", () => {
 
 describe("a slow client", () => {
   test("is dropped once too far behind; pings are answered as before and other listeners keep up", async () => {
-    const tenantId = s.db.query<{ id: string }, []>("SELECT id FROM tenants WHERE slug = 'acme'").get()!.id;
+    // A server that sends up to 1 MiB a window (64 KiB otherwise), so that filling the kernel's
+    // buffers for the slow client takes seconds, not a minute; the bound per client is the same.
+    const s = await startTestServer({}, { eventWindowBytes: 1 << 20 });
+    const alice = await persona(s.db, "dora", "initech");
+    const listen = async (init: Parameters<typeof openEvents>[1]) => openEvents(s.url, init);
+    const tenantId = s.db.query<{ id: string }, []>("SELECT id FROM tenants WHERE slug = 'initech'").get()!.id;
     const names = Array.from({ length: 300 }, (_, i) => `load-${String(i).padStart(4, "0")}`);
     const urls = names.map((n) => `${s.url}/ping/${putJob(s.db, tenantId, "load", n, { schedule: "@every 1h" }, clock.now()).job.ping_token}`);
     // Agents with as many labels as an agent may carry: their events weigh some 17 kB each.
@@ -273,6 +278,8 @@ except socket.timeout: print("open")
     slow.stdin.end();
     expect(new TextDecoder().decode((await out.read()).value)).toContain("closed");
     await slow.exited;
+    fast.close();
+    await s.close();
   }, 120_000);
 });
 

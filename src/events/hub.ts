@@ -21,11 +21,11 @@ import type { Db } from "../db";
 /** How long changes are gathered before they are sent (at most one event per job per window). */
 export const WINDOW_MS = 250;
 /** Job events per tenant per window; the rest wait for the next window, oldest first. */
-export const MAX_JOBS = 100;
+export const MAX_JOBS = 50;
 /** Run events per tenant per window; the newest are kept, the others counted as skipped. */
-export const MAX_RUNS = 50;
+export const MAX_RUNS = 25;
 /** Agent events per tenant per window; the rest wait. */
-export const MAX_AGENTS = 100;
+export const MAX_AGENTS = 50;
 /** Events kept per tenant for clients that reconnect with Last-Event-ID, and at most this much of their text. */
 export const RING_SIZE = 1024;
 export const RING_BYTES = 1 << 20;
@@ -34,7 +34,7 @@ export const HEARTBEAT_MS = 15_000;
 /** What the client is told to wait before it reconnects (the `retry:` field). */
 export const RETRY_MS = 2_000;
 /** About the most a window sends per tenant (UTF-16 units of its text); the rest waits or is counted. */
-export const MAX_WINDOW_BYTES = 256 * 1024;
+export const MAX_WINDOW_BYTES = 64 * 1024;
 /** Bytes a subscriber may have waiting; a client that falls further behind is dropped. */
 export const MAX_QUEUED_BYTES = 1 << 20;
 /** A channel with no subscriber is kept this long (by the clock) so a reconnect can resume. */
@@ -172,10 +172,14 @@ export class EventHub {
   private closed = false;
   private readonly totals = { dropped: 0, events: 0 };
 
-  /** Set by createContext: how changes are rendered, and the clock. */
-  configure(feed: Feed, now: () => number): void {
+  /** About the most one window sends per tenant (MAX_WINDOW_BYTES unless a test says otherwise). */
+  private windowBytes = MAX_WINDOW_BYTES;
+
+  /** Set by createContext: how changes are rendered, the clock, and (tests) a window budget. */
+  configure(feed: Feed, now: () => number, opts: { windowBytes?: number } = {}): void {
     this.feed = feed;
     this.now = now;
+    this.windowBytes = opts.windowBytes ?? MAX_WINDOW_BYTES;
   }
 
   // ---- publishing (called by the owners of the state; cheap, never throws) ----
@@ -355,7 +359,7 @@ export class EventHub {
       text += e;
       this.totals.events++;
     };
-    const full = () => text.length >= MAX_WINDOW_BYTES;
+    const full = () => text.length >= this.windowBytes;
     for (const [id, j] of ch.goneJobs) add("job-deleted", { id, namespace: j.namespace, name: j.name });
     ch.goneJobs.clear();
     // Status changes first, then agents, runs and the jobs whose counters alone moved, within the
