@@ -150,6 +150,8 @@ export interface HubStats {
   dropped: number;
   /** Events written since start (each once, whatever the number of subscribers). */
   events: number;
+  /** Time spent rendering and writing windows since start, in ms. */
+  flushMs: number;
 }
 
 const encoder = new TextEncoder();
@@ -170,7 +172,7 @@ export class EventHub {
   private lastBeat = 0;
   private tidying = false;
   private closed = false;
-  private readonly totals = { dropped: 0, events: 0 };
+  private readonly totals = { dropped: 0, events: 0, flushMs: 0 };
 
   /** About the most one window sends per tenant (MAX_WINDOW_BYTES unless a test says otherwise). */
   private windowBytes = MAX_WINDOW_BYTES;
@@ -329,7 +331,7 @@ export class EventHub {
   flush(): void {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    this.lastFlush = performance.now();
+    const t0 = (this.lastFlush = performance.now());
     let more = false;
     for (const ch of this.channels.values()) {
       if (!ch.pending || ch.subscribers.size === 0) continue;
@@ -344,6 +346,7 @@ export class EventHub {
       }
       if (ch.pending) more = true;
     }
+    this.totals.flushMs += performance.now() - t0;
     if (more) this.schedule();
   }
 
@@ -473,7 +476,7 @@ export class EventHub {
   stats(): HubStats {
     let subscribers = 0;
     for (const ch of this.channels.values()) subscribers += ch.subscribers.size;
-    return { channels: this.channels.size, subscribers, dropped: this.totals.dropped, events: this.totals.events };
+    return { channels: this.channels.size, subscribers, ...this.totals };
   }
 }
 
