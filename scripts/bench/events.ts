@@ -82,7 +82,6 @@ async function read(body, abort) {
       events += count(buf, "\\nevent: ");
       if (chunks++ % 20 !== 0) continue;
       const text = buf.toString();
-      for (const m of text.matchAll(/event: runs-skipped\\ndata: {"count":(\\d+)}/g)) skipped += 20 * Number(m[1]);
       // How long from its check-in (the server's clock) to this page: the newest run of the chunk.
       const at = text.lastIndexOf("event: run\\ndata: ");
       const end = text.indexOf("\\n", at + 17);
