@@ -28,10 +28,15 @@ import { openSecretBox } from "./secrets";
 import { applySecurityHeaders } from "./headers";
 import { bodyLimit } from "./bodylimit";
 import { consoleApp } from "./console/routes";
+import { eventHub } from "./events/hub";
+import { eventFeed } from "./events/feed";
+import { eventsApi } from "./events/api";
 
 export interface AppOptions {
   log?: Logger;
   now?: () => number;
+  /** The live events' window budget in bytes (tests that must fill a client's buffers fast). */
+  eventWindowBytes?: number;
 }
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
@@ -42,6 +47,8 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
   const checkins = new CheckinWriter(db, storage);
   // A check-in is applied to its job's state after its commit and before its answer.
   checkins.onCommit = (rows) => engine.applyCommitted(rows);
+  const events = eventHub(db);
+  events.configure(eventFeed(db), now, { windowBytes: opts.eventWindowBytes });
   return {
     db,
     config,
@@ -53,6 +60,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     checkins,
     storage,
     engine,
+    events,
     now,
     kick: () => {},
     pruneSoon: () => {},
@@ -69,7 +77,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     .use(checkinsApi(ctx))
     .use(runsApi(ctx))
     .use(channelsApi(ctx))
-    .use(agentsApi(ctx));
+    .use(agentsApi(ctx))
+    .use(eventsApi(ctx));
 
   const ping = pingHandler({
     db: ctx.db,

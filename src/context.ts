@@ -8,6 +8,7 @@ import type { CheckinWriter } from "./checkins/writer";
 import type { Engine } from "./monitor/engine";
 import type { SecretBox } from "./secrets";
 import type { StorageStatus } from "./storage";
+import type { EventHub } from "./events/hub";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -25,6 +26,8 @@ export interface AppContext {
   checkins: CheckinWriter;
   /** The monitoring engine: applies each committed check-in before it is answered; ticks once serve starts it. */
   engine: Engine;
+  /** The live event streams of every tenant (GET /api/v1/events); see src/events/hub.ts. */
+  events: EventHub;
   /** Whether the database takes writes (degraded after a storage fault); /health reports it. */
   storage: StorageStatus;
   /** The clock; tests pass their own. */

@@ -162,6 +162,9 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
         ctx.log.warn(`stop: ${what} failed`, { error: e instanceof Error ? e.message : String(e) });
       }
     };
+    // Event streams never finish by themselves: end them cleanly first, so that they do not hold
+    // the wait below up and clients reconnect (to the next server) with their Last-Event-ID.
+    await step("ending event streams", () => ctx.events.close());
     // Let requests in flight (pings waiting for their commit) finish; then close the rest.
     await step("closing connections", async () => {
       if (!server) return;

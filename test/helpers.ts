@@ -53,7 +53,7 @@ export class TestClock {
   }
 }
 
-export async function startTestServer(env: Record<string, string> = {}, opts: { clock?: TestClock } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { clock?: TestClock; eventWindowBytes?: number } = {}): Promise<TestServer> {
   const dataDir = env.CRONTOPUS_DATA_DIR ?? tempDir();
   const port = await freePort();
   const config = loadConfig({
@@ -64,7 +64,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     CRONTOPUS_LOG_LEVEL: "error",
     ...env,
   });
-  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent"), now: opts.clock?.now });
+  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG ? "debug" : "silent"), now: opts.clock?.now, eventWindowBytes: opts.eventWindowBytes });
   return {
     ...server,
     dataDir,

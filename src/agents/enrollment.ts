@@ -4,6 +4,7 @@ import type { Db } from "../db";
 import { Invalid, NotFound, Unauthorized } from "../errors";
 import { newId, newToken, sha256 } from "../tokens";
 import { checkLength, LIMITS } from "../limits";
+import { eventHub } from "../events/hub";
 import { findEnrollmentTokenByToken } from "./crosstenant";
 import { checkName, findAgentByMachine, getAgent, nameFree, readLabels } from "./registry";
 import { enrollmentTokenSpent, offlineDeadline, parseLabels, toEnrollmentToken, type Agent, type EnrollmentToken, type EnrollmentTokenRow } from "./model";
@@ -143,5 +144,6 @@ export function enroll(db: Db, input: EnrollInput, intervalS: number, now: numbe
     }
     db.query("UPDATE enrollment_tokens SET uses = uses + 1, last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenant, t.id);
   })();
+  eventHub(db).agent(tenant, id);
   return { agent: getAgent(db, tenant, id), token, created: !existing };
 }

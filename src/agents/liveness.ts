@@ -5,6 +5,7 @@ import type { Db } from "../db";
 import { checkLength, LIMITS } from "../limits";
 import { AlertFanOut } from "../alerts/fanout";
 import type { AlertEvent } from "../alerts/message";
+import { eventHub } from "../events/hub";
 import { dueAgentsAllTenants } from "./crosstenant";
 import { getAgent } from "./registry";
 import { MISSED_HEARTBEATS, offlineDeadline, type Agent, type AgentStatus } from "./model";
@@ -49,6 +50,8 @@ export function heartbeat(db: Db, agent: Agent, input: HeartbeatInput, baseUrl: 
       notifications = flipAgent(db, agent, { from: "offline", to: "online", reason: "heartbeat received", at: now }, new AlertFanOut(db, baseUrl));
     }
   })();
+  // Pages show the last heartbeat: one event per agent per window at most.
+  eventHub(db).agent(agent.tenant_id, agent.id);
   return { agent: getAgent(db, agent.tenant_id, agent.id), notifications };
 }
 
@@ -69,6 +72,7 @@ function flipAgent(db: Db, agent: Agent, f: AgentFlip, alerts: AlertFanOut): num
     tenant: agent.tenant_id,
     id: agent.id,
   });
+  eventHub(db).agent(agent.tenant_id, agent.id);
   if (!event) return 0;
   const reason = going ? `${f.reason}; ${foldedJobs(hostedJobs(db, agent))}` : f.reason;
   return alerts.queue({

@@ -3,6 +3,7 @@
 import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { checkCount, LIMITS } from "../limits";
+import { eventHub } from "../events/hub";
 import { offlineDeadline, toAgent, type Agent, type AgentRow, type AgentStatus, type Labels } from "./model";
 
 const LABEL_KEY = /^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/i;
@@ -81,6 +82,7 @@ export function patchAgent(db: Db, tenantId: string, ref: string, patch: AgentPa
   db.query(
     "UPDATE agents SET name = $name, labels = $labels, interval_s = $interval, next_deadline = $deadline, updated_at = $now WHERE tenant_id = $tenant AND id = $id",
   ).run({ name, labels: JSON.stringify(labels), interval, deadline, now, tenant: tenantId, id: a.id });
+  eventHub(db).agent(tenantId, a.id);
   return getAgent(db, tenantId, a.id);
 }
 
@@ -88,4 +90,5 @@ export function patchAgent(db: Db, tenantId: string, ref: string, patch: AgentPa
 export function deleteAgent(db: Db, tenantId: string, ref: string): void {
   const a = findAgent(db, tenantId, ref);
   db.query("DELETE FROM agents WHERE tenant_id = ? AND id = ?").run(tenantId, a.id);
+  eventHub(db).agentGone(tenantId, a.id);
 }

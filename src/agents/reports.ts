@@ -6,6 +6,7 @@ import { Invalid } from "../errors";
 import { checkCount, checkLength, LIMITS } from "../limits";
 import { getJobById } from "../jobs/jobs";
 import { AlertFanOut } from "../alerts/fanout";
+import { eventHub } from "../events/hub";
 import { INSTANCE_STATES, type Agent, type InstanceState } from "./model";
 
 export interface ReportInput {
@@ -79,6 +80,8 @@ export function report(db: Db, agent: Agent, input: ReportInput, baseUrl: string
     }
     db.query("UPDATE agents SET last_sync_at = ?, desired_etag = COALESCE(?, desired_etag) WHERE tenant_id = ? AND id = ?").run(now, input.etag ?? null, tenant, agent.id);
   })();
+  // Its last sync and the states of its job instances.
+  eventHub(db).agent(tenant, agent.id);
   return { notifications };
 }
 

@@ -247,7 +247,7 @@ export function deleteJob(db: Db, tenantId: string, namespace: string, name: str
     // Its check-ins and their output follow in the background (docs/api.md).
     queueJobPurge(db, tenantId, job.id, states.head(job.id, job.last_checkin_id));
   })();
-  states.dropped(job.id);
+  states.dropped(job);
 }
 
 export function pauseJob(db: Db, tenantId: string, namespace: string, name: string, now: number): Job {

@@ -63,3 +63,35 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
 
 export type JobJson = ReturnType<typeof jobJson>;
 
+/** What a job's status and check-ins change: the fields of jobJson that a page updates live. */
+export type JobStatusFields = Pick<
+  Job,
+  | "id" | "namespace" | "name" | "status" | "status_since" | "paused" | "timezone" | "expected_at" | "last_ping_at"
+  | "last_success_at" | "last_failure_at" | "last_duration_ms" | "last_exit_code" | "consecutive_failures" | "checkins_total"
+>;
+
+/**
+ * A job's live state, with the names and formats of jobJson (the stream's `job` event): no
+ * schedule to evaluate, no row to read, so it costs little however often a job changes.
+ */
+export function jobStatusJson(job: JobStatusFields) {
+  return {
+    id: job.id,
+    namespace: job.namespace,
+    name: job.name,
+    status: job.status,
+    status_since: isoTime(job.status_since),
+    paused: job.paused,
+    expected_at: job.expected_at === null ? null : formatInZone(job.expected_at, job.timezone),
+    last_ping_at: isoTime(job.last_ping_at),
+    last_success_at: isoTime(job.last_success_at),
+    last_failure_at: isoTime(job.last_failure_at),
+    last_duration_ms: job.last_duration_ms,
+    last_exit_code: job.last_exit_code,
+    consecutive_failures: job.consecutive_failures,
+    checkins_total: job.checkins_total,
+  };
+}
+
+export type JobStatusJson = ReturnType<typeof jobStatusJson>;
+

@@ -13,6 +13,7 @@ import { AlertFanOut } from "../alerts/fanout";
 import type { AlertEvent } from "../alerts/message";
 import { fireAgentDeadlinesAllTenants, foldedInto } from "../agents/liveness";
 import { jobStates, type Held, type JobStates } from "./states";
+import { eventHub, type EventHub } from "../events/hub";
 
 interface OpenRun {
   id: number;
@@ -44,6 +45,8 @@ export interface EngineContext {
 export class Engine {
   private timer: ReturnType<typeof setTimeout> | null = null;
   readonly states: JobStates;
+  /** The live event stream: told of status changes (they go first) and of the runs a tick times out; check-ins reach it through JobStates. */
+  private readonly events: EventHub;
   /** Queues alerts; made anew each tick, so that a tenant's channels are looked up once a tick. */
   private alerts: AlertFanOut;
   /** The newest check-in applied in memory (the database's cursor may be behind it). */
@@ -103,6 +106,7 @@ export class Engine {
     // A new engine on a database is a fresh start: nothing held from before is trusted.
     this.states = jobStates(db);
     this.states.reset();
+    this.events = eventHub(db);
     this.appliedThrough = this.q.cursor.get()!.value;
     this.savedCursor = this.appliedThrough;
   }
@@ -325,6 +329,7 @@ export class Engine {
       this.q.timeoutRun.run(judged.reason, r.deadline - r.received_at, r.id);
       this.states.touch(l, now);
       this.states.urgent(l);
+      if (this.events.live) this.events.job(l.job.tenant_id, l.job.id, r.id);
       stats.timeouts++;
       l.job.last_failure_at = r.deadline;
       l.job.open_runs = Math.max(0, l.job.open_runs - 1);
@@ -373,7 +378,10 @@ export class Engine {
 
   /** Writes flips and queues their notifications. */
   private record(l: Held, flips: Flip[], stats: TickStats): void {
-    if (flips.length) this.states.urgent(l);
+    if (flips.length) {
+      this.states.urgent(l);
+      if (this.events.live) this.events.jobFlipped(l.job.tenant_id, l.job.id);
+    }
     for (const f of flips) {
       // A job missed its run because its host is offline: the agent's alert covers it.
       const folded = f.notify === "trigger" && f.to === "down" ? foldedInto(this.ctx.db, l.job.tenant_id, l.job.id) : null;

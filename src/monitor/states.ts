@@ -3,10 +3,12 @@
 // a coalesced sweep; every surface reads a job's current state through `current`, and every
 // change of it goes through this class: the engine's check-ins and deadlines, and the job
 // service's create, change, pause, resume and delete (`changed`, `dropped`). Nothing else writes
-// the monitoring columns of `jobs`, so nothing has to be told to write back or forget.
+// the monitoring columns of `jobs`, so nothing has to be told to write back or forget. For the
+// same reason it is what tells the live event stream (src/events/hub.ts) that a job changed.
 import type { Db } from "../db";
 import type { JobMonitoring, JobRow } from "../jobs/types";
 import { policyOf, rescheduled, type Policy, type State } from "./state";
+import { eventHub, type EventHub } from "../events/hub";
 
 type StateRow = { rowid: number } & Pick<
   JobRow,
@@ -61,8 +63,11 @@ export class JobStates {
   /** Jobs deleted since start: cached lookups (the ping token cache) check this. */
   private readonly deleted = new Set<string>();
   private readonly q;
+  /** Told of every change while someone listens to the tenant's events. */
+  private readonly events: EventHub;
 
   constructor(db: Db) {
+    this.events = eventHub(db);
     this.q = {
       job: db.query<StateRow, [string]>(`${SELECT} WHERE id = ?`),
       // Positional: status, status_since, consecutive_failures, checkins_total, last_ping_at,
@@ -144,6 +149,8 @@ export class JobStates {
 
   /** Marks a held job changed; `checkinId`: the check-in that changed it. */
   touch(h: Held, now: number, checkinId: number | null = null): void {
+    // Before anything else: one property read when no one listens, on the check-in path.
+    if (this.events.live) this.events.job(h.job.tenant_id, h.job.id, checkinId);
     if (!h.dirty) {
       h.dirty = true;
       h.dirtySince = now;
@@ -238,7 +245,9 @@ export class JobStates {
   }
 
   /** The job is gone: forget it (its check-ins still in the log are skipped). */
-  dropped(jobId: string): void {
+  dropped(job: { id: string; tenant_id: string; namespace: string; name: string }): void {
+    const jobId = job.id;
+    if (this.events.live) this.events.jobGone(job.tenant_id, job);
     const h = this.held.get(jobId);
     if (h) {
       this.dirty.delete(h);
