@@ -63,7 +63,7 @@ export function enrollmentConsole(ctx: AppContext) {
         const byField = fieldErrors(e);
         if (!byField) throw e;
         // A label's own error names its key: "labels.Bad Key" under Labels as "Bad Key: …".
-        const errors = Object.fromEntries(Object.entries(byField).map(([k, m]) => (k.startsWith("labels.") ? ["labels", `${k.slice(7)}: ${m}`] : [k, m])));
+        const errors = Object.fromEntries(Object.entries(byField).map(([k, m]) => (k.startsWith("labels.") ? ["labels", `${k.slice(7)}: ${m.charAt(0).toLowerCase()}${m.slice(1)}`] : [k, m])));
         return page(EnrollmentPage({ shell, view: view(p.tenantId, { values, errors }) }), 422);
       }
     })

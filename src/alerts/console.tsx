@@ -119,7 +119,7 @@ function formErrorsOf(e: unknown): { errors: Record<string, string>; alert?: str
     const name = first === "config" ? second : first;
     if (name && ["name", "url", "secret", "headers", "to", "routing_key", "severity", "token", "priority"].includes(name)) {
       // A header's own error names it: "X-Key: is not a valid header name."
-      errors[name] ??= rest.length ? `${rest.join(".")}: ${message}` : message;
+      errors[name] ??= rest.length ? `${rest.join(".")}: ${message.charAt(0).toLowerCase()}${message.slice(1)}` : message;
     } else alert ??= `${path}: ${message}`;
   }
   return { errors, alert };
