@@ -117,18 +117,28 @@ function EnrollmentItem({ token, now, csrf }: { token: EnrollmentToken; now: num
         </span>
       </div>
       <dl class="item-facts">
-        <dt>Enrollments</dt>
-        <dd safe>{token.max_uses === null ? `${token.uses} (no limit)` : `${token.uses} of ${token.max_uses}`}</dd>
-        <dt>Labels</dt>
-        <dd>{labels.length ? <span safe>{labels.map(([k, v]) => `${k}=${v}`).join(", ")}</span> : <span class="muted">none</span>}</dd>
-        <dt>Created</dt>
-        <dd>
-          <Time at={token.created_at} />
-        </dd>
-        <dt>Expires</dt>
-        <dd>{token.expires_at === null ? "never" : <Since at={token.expires_at} now={now} />}</dd>
-        <dt>Last used</dt>
-        <dd>{token.last_used_at === null ? "never" : <Since at={token.last_used_at} now={now} />}</dd>
+        <div>
+          <dt>Enrollments</dt>
+          <dd safe>{token.max_uses === null ? `${token.uses} (no limit)` : `${token.uses} of ${token.max_uses}`}</dd>
+        </div>
+        <div>
+          <dt>Labels</dt>
+          <dd>{labels.length ? <span safe>{labels.map(([k, v]) => `${k}=${v}`).join(", ")}</span> : <span class="muted">none</span>}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>
+            <Time at={token.created_at} />
+          </dd>
+        </div>
+        <div>
+          <dt>Expires</dt>
+          <dd>{token.expires_at === null ? "never" : <Since at={token.expires_at} now={now} />}</dd>
+        </div>
+        <div>
+          <dt>Last used</dt>
+          <dd>{token.last_used_at === null ? "never" : <Since at={token.last_used_at} now={now} />}</dd>
+        </div>
       </dl>
       <form method="post" action={`/settings/enrollment/${encodeURIComponent(token.id)}/revoke`} class="item-actions">
         <CsrfField token={csrf} />

@@ -108,14 +108,22 @@ function SettingsForm({ view, csrf }: { view: TenantSettingsView; csrf: string }
 function ReadOnlySettings({ s }: { s: TenantSettings }) {
   return (
     <dl class="facts">
-      <dt>Name</dt>
-      <dd safe>{s.name}</dd>
-      <dt>Keep history for</dt>
-      <dd safe>{`${s.retention_days} days`}</dd>
-      <dt>Keep runs per job</dt>
-      <dd safe>{String(s.retention_runs)}</dd>
-      <dt>Create a missing job on its first ping</dt>
-      <dd>{s.auto_provision ? "yes" : "no"}</dd>
+      <div>
+        <dt>Name</dt>
+        <dd safe>{s.name}</dd>
+      </div>
+      <div>
+        <dt>Keep history for</dt>
+        <dd safe>{`${s.retention_days} days`}</dd>
+      </div>
+      <div>
+        <dt>Keep runs per job</dt>
+        <dd safe>{String(s.retention_runs)}</dd>
+      </div>
+      <div>
+        <dt>Create a missing job on its first ping</dt>
+        <dd>{s.auto_provision ? "yes" : "no"}</dd>
+      </div>
     </dl>
   );
 }

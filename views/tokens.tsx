@@ -94,16 +94,24 @@ function TokenItem({ token, now, csrf }: { token: ApiToken; now: number; csrf: s
         {expired ? <span class="state state-spent">expired</span> : <span class="state state-usable">active</span>}
       </div>
       <dl class="item-facts">
-        <dt>Scopes</dt>
-        <dd safe>{token.scopes.join(", ")}</dd>
-        <dt>Created</dt>
-        <dd>
-          <Time at={token.created_at} />
-        </dd>
-        <dt>Expires</dt>
-        <dd>{token.expires_at === null ? "never" : <Since at={token.expires_at} now={now} />}</dd>
-        <dt>Last used</dt>
-        <dd>{token.last_used_at === null ? "never" : <Since at={token.last_used_at} now={now} />}</dd>
+        <div>
+          <dt>Scopes</dt>
+          <dd safe>{token.scopes.join(", ")}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>
+            <Time at={token.created_at} />
+          </dd>
+        </div>
+        <div>
+          <dt>Expires</dt>
+          <dd>{token.expires_at === null ? "never" : <Since at={token.expires_at} now={now} />}</dd>
+        </div>
+        <div>
+          <dt>Last used</dt>
+          <dd>{token.last_used_at === null ? "never" : <Since at={token.last_used_at} now={now} />}</dd>
+        </div>
       </dl>
       <form method="post" action={`/settings/tokens/${encodeURIComponent(token.id)}/revoke`} class="item-actions">
         <CsrfField token={csrf} />
