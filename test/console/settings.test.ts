@@ -592,3 +592,14 @@ describe("escaping", () => {
     await alicePage.post("/settings", { name: "Acme Inc.", retention_days: "30", retention_runs: "500" });
   });
 });
+
+describe("page weight", () => {
+  test("each settings page's first load (HTML, CSS and script) stays under 150 KB uncompressed", async () => {
+    for (const path of ["/settings", "/settings/channels", "/settings/channels/new?type=pagerduty", "/settings/tokens", "/settings/enrollment"]) {
+      const { html } = await alicePage.get(path);
+      let bytes = Buffer.byteLength(html);
+      for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) bytes += (await (await fetch(s.url + m[1], { headers: { "accept-encoding": "identity" } })).arrayBuffer()).byteLength;
+      expect(`${path} ${bytes < 150 * 1024}`).toBe(`${path} true`);
+    }
+  });
+});
