@@ -6,7 +6,7 @@ import { migrate, openDb } from "../db";
 import { hashPassword, insertUser } from "../auth/identity";
 import { PASSWORD } from "../../test/helpers";
 import { createTenant } from "./tenants";
-import { addMember, listMembers, memberChanges, removeMember, ROLES, updateMember, type Role } from "./members";
+import { addMember, checkOwnerRule, grantableRoles, listMembers, memberChanges, removeMember, ROLES, updateMember, type Role } from "./members";
 
 const HASH = await hashPassword(PASSWORD);
 
@@ -31,6 +31,14 @@ const works = (fn: () => unknown) => {
     return false;
   }
 };
+
+describe("grantableRoles", () => {
+  test("an owner grants every role, an admin every role but owner: what the owner rule lets through", () => {
+    expect(grantableRoles("owner")).toEqual(["owner", "admin", "member", "viewer"]);
+    expect(grantableRoles("admin")).toEqual(["admin", "member", "viewer"]);
+    for (const actor of ROLES) for (const role of ROLES) expect(`${actor} grants ${role}: ${grantableRoles(actor).includes(role)}`).toBe(`${actor} grants ${role}: ${works(() => checkOwnerRule(actor, role))}`);
+  });
+});
 
 describe("memberChanges", () => {
   test("offers an admin no change to an owner and no owner role to give", () => {

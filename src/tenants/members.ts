@@ -70,6 +70,11 @@ export function checkOwnerRule(actorRole: Role, role: Role, targetRole?: Role) {
 
 const ownerRuleAllows = (actorRole: Role, role: Role, targetRole?: Role) => actorRole === "owner" || (role !== "owner" && targetRole !== "owner");
 
+/** The roles an actor may give a newcomer (an invitation's), by the owner rule. */
+export function grantableRoles(actorRole: Role): Role[] {
+  return ROLES.filter((role) => ownerRuleAllows(actorRole, role));
+}
+
 /** What an actor in `actorRole` may do to one member, by the rules updateMember and removeMember apply. */
 export interface MemberChanges {
   /** The roles updateMember would give this member (their own included); empty when none. */
