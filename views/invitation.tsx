@@ -4,7 +4,7 @@
 // A link that does not work (unknown, expired, revoked, used) gets one page for all.
 import type { InvitationDescription } from "../src/tenants/invitations";
 import { BareLayout } from "./layout";
-import { CsrfField, Field, FormAlert, Submit, type FieldErrors } from "./components/form";
+import { CsrfField, Field, FormAlert, type FieldErrors } from "./components/form";
 import { Since } from "./components/time";
 import { ROLE_WORDS } from "./members";
 import type { Shell } from "./shell";
@@ -57,9 +57,9 @@ function AcceptForm({ view, csrf }: { view: InvitationView; csrf: string }) {
   return (
     <form method="post" action={`${invitationPath(view.token)}/accept`}>
       <CsrfField token={csrf} />
-      <Submit>
-        Accept and join <span safe>{view.invitation.tenant.name}</span>
-      </Submit>
+      <button type="submit" safe>
+        {`Accept and join ${view.invitation.tenant.name}`}
+      </button>
     </form>
   );
 }
@@ -74,9 +74,9 @@ function OtherAccount({ view, email, csrf }: { view: InvitationView; email: stri
       <form method="post" action="/logout">
         <CsrfField token={csrf} />
         <input type="hidden" name="next" value={invitationPath(view.token)} />
-        <Submit>
-          Log out and continue as <span safe>{view.invitation.email}</span>
-        </Submit>
+        <button type="submit" safe>
+          {`Log out and continue as ${view.invitation.email}`}
+        </button>
       </form>
     </div>
   );
@@ -104,9 +104,9 @@ function SignedOut({ view, csrf }: { view: InvitationView; csrf: string }) {
           <Field name="name" label="Your name" value={signUp.name} error={signUp.errors.name} autocomplete="name" />
           <Field name="password" label="Password" type="password" error={signUp.errors.password} autocomplete="new-password" hint="At least 8 characters." required />
           <Field name="confirm" label="Password again" type="password" error={signUp.errors.confirm} autocomplete="new-password" required />
-          <Submit>
-            Create account and join <span safe>{invitation.tenant.name}</span>
-          </Submit>
+          <button type="submit" safe>
+            {`Create account and join ${invitation.tenant.name}`}
+          </button>
         </form>
       </section>
     </>

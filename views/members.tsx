@@ -7,7 +7,7 @@ import { Layout } from "./layout";
 import { CsrfField, Field, FormAlert, type FieldErrors } from "./components/form";
 import { SelectField } from "./components/select";
 import { SettingsNav } from "./components/settingsnav";
-import { Since, Time } from "./components/time";
+import { Time } from "./components/time";
 import type { Shell } from "./shell";
 
 export interface MemberRow {
@@ -62,43 +62,38 @@ export const ROLE_WORDS: Record<Role, string> = {
 
 const memberPath = (m: Member) => `/settings/members/${encodeURIComponent(m.user_id)}`;
 
-function RoleChange({ row, csrf }: { row: MemberRow; csrf: string }) {
+/**
+ * A member's controls, in one form (one CSRF field): the role select with Change, and Remove, which
+ * posts the same form elsewhere (formaction). Only what the rules allow; a dash for nothing.
+ */
+function MemberActions({ row, csrf, tenant }: { row: MemberRow; csrf: string; tenant: string }) {
   const { member, changes } = row;
-  if (!changes || changes.roles.length < 2) return null;
-  const id = `role-${member.user_id}`;
+  const roles = changes && changes.roles.length > 1 ? changes.roles : null;
+  const canRemove = !!changes?.removable;
+  if (!roles && !canRemove) return <span class="muted">—</span>;
+  const path = memberPath(member);
+  const question = row.you ? `Leave ${tenant}? You will no longer see it.` : `Remove ${member.email} from ${tenant}? Their API tokens for this tenant stop working.`;
   return (
-    <form class="inline-form role-change" method="post" action={`${memberPath(member)}/role`}>
+    <form class="inline-form" method="post" action={`${path}/${roles ? "role" : "remove"}`}>
       <CsrfField token={csrf} />
-      <label for={id} class="visually-hidden" safe>
-        {`Role of ${member.email}`}
-      </label>
-      <select id={id} name="role">
-        {changes.roles.map((r) => (
-          <option value={r} selected={r === member.role}>
-            {r}
-          </option>
-        ))}
-      </select>
-      <button type="submit" class="button-quiet button-small">
-        Change<span class="visually-hidden" safe>{` the role of ${member.email}`}</span>
-      </button>
-    </form>
-  );
-}
-
-function Remove({ row, csrf, tenant }: { row: MemberRow; csrf: string; tenant: string }) {
-  const { member, changes } = row;
-  if (!changes?.removable) return null;
-  const question = row.you
-    ? `Leave ${tenant}? You will no longer see it.`
-    : `Remove ${member.email} from ${tenant}? Their API tokens for this tenant stop working.`;
-  return (
-    <form class="inline-form" method="post" action={`${memberPath(member)}/remove`}>
-      <CsrfField token={csrf} />
-      <button type="submit" class="button-quiet button-small" data-confirm={question}>
-        {row.you ? "Leave" : "Remove"}
-        <span class="visually-hidden" safe>{` ${member.email}`}</span>
-      </button>
+      {roles ? (
+        <>
+          <select name="role" aria-label={`Role of ${member.email}`}>
+            {roles.map((r) => (
+              <option selected={r === member.role}>{r}</option>
+            ))}
+          </select>
+          <button>
+            Change<span class="visually-hidden" safe>{` the role of ${member.email}`}</span>
+          </button>
+        </>
+      ) : null}
+      {canRemove ? (
+        <button formaction={`${path}/remove`} data-confirm={question}>
+          {row.you ? "Leave" : "Remove"}
+          <span class="visually-hidden" safe>{` ${member.email}`}</span>
+        </button>
+      ) : null}
     </form>
   );
 }
@@ -113,33 +108,23 @@ function MembersTable({ view, csrf }: { view: MembersView; csrf: string }) {
             <th scope="col">Email</th>
             <th scope="col">Name</th>
             <th scope="col">Role</th>
-            <th scope="col">Joined</th>
             {view.canAdmin ? <th scope="col">Change</th> : null}
           </tr>
         </thead>
         <tbody>
           {view.members.map((row) => (
             <tr data-member={row.member.email}>
-              <td data-label="Email">
+              <td>
                 <span safe>{row.member.email}</span>
                 {row.you ? <span class="muted"> (you)</span> : null}
               </td>
-              <td data-label="Name" safe>
-                {row.member.name || "—"}
-              </td>
-              <td data-label="Role">
-                <span class="role" data-role={row.member.role}>
-                  {row.member.role}
-                </span>
-              </td>
-              <td data-label="Joined">
-                <Time at={row.member.created_at} />
+              <td safe>{row.member.name || "—"}</td>
+              <td>
+                <span data-role={row.member.role}>{row.member.role}</span>
               </td>
               {view.canAdmin ? (
                 <td class="member-actions">
-                  <RoleChange row={row} csrf={csrf} />
-                  <Remove row={row} csrf={csrf} tenant={view.tenant.name} />
-                  {!row.changes || (row.changes.roles.length < 2 && !row.changes.removable) ? <span class="muted">—</span> : null}
+                  <MemberActions row={row} csrf={csrf} tenant={view.tenant.name} />
                 </td>
               ) : null}
             </tr>
@@ -150,6 +135,10 @@ function MembersTable({ view, csrf }: { view: MembersView; csrf: string }) {
   );
 }
 
+/**
+ * The pending invitations: one form (one CSRF field) in which each Revoke posts to its own
+ * invitation (formaction). Rows stay small: 100 of them (the most a tenant has) fit the page budget.
+ */
 function Pending({ view, csrf }: { view: MembersView; csrf: string }) {
   return (
     <section class="panel" aria-labelledby="pending-title">
@@ -157,51 +146,46 @@ function Pending({ view, csrf }: { view: MembersView; csrf: string }) {
       {view.invitations.length === 0 ? (
         <p class="muted">None. An invitation waits here until it is accepted, revoked or expires (7 days).</p>
       ) : (
-        <div class="table-wrap">
-          <table class="data-table invitations">
-            <caption class="visually-hidden">Pending invitations</caption>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Revoke</th>
-              </tr>
-            </thead>
-            <tbody>
-              {view.invitations.map((inv) => (
-                <tr data-invitation={inv.email}>
-                  <td data-label="Email" safe>
-                    {inv.email}
-                  </td>
-                  <td data-label="Role">
-                    <span class="role" data-role={inv.role}>
-                      {inv.role}
-                    </span>
-                  </td>
-                  <td data-label="Expires">
-                    <Since at={inv.expires_at} now={view.now} />
-                  </td>
-                  <td>
-                    <form class="inline-form" method="post" action={`/settings/members/invitations/${encodeURIComponent(inv.id)}/revoke`}>
-                      <CsrfField token={csrf} />
-                      <button type="submit" class="button-quiet button-small" data-confirm={`Revoke the invitation of ${inv.email}? Its link stops working.`}>
-                        Revoke<span class="visually-hidden" safe>{` the invitation of ${inv.email}`}</span>
-                      </button>
-                    </form>
-                  </td>
+        <form method="post" class="revoke-form">
+          <CsrfField token={csrf} />
+          <div class="table-wrap">
+            <table class="data-table invitations">
+              <caption class="visually-hidden">Pending invitations</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Email</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Revoke</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {view.invitations.map((inv) => (
+                  <tr>
+                    <td safe>{inv.email}</td>
+                    <td>
+                      <span data-role={inv.role}>{inv.role}</span>
+                    </td>
+                    <td>
+                      <Time at={inv.expires_at} />
+                    </td>
+                    <td>
+                      <button formaction={`/settings/members/invitations/${encodeURIComponent(inv.id)}/revoke`} data-confirm="Revoke this invitation? Its link stops working.">
+                        Revoke<span class="visually-hidden" safe>{` ${inv.email}`}</span>
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </form>
       )}
     </section>
   );
 }
 
 function InviteFormPanel({ view, form, csrf }: { view: MembersView; form: InviteForm; csrf: string }) {
-  const roleHint = view.inviteRoles.map((r) => `${r}: ${ROLE_WORDS[r]}`).join(". ") + ".";
   return (
     <section class="panel" aria-labelledby="invite-title">
       <h2 id="invite-title">Invite</h2>
@@ -214,9 +198,13 @@ function InviteFormPanel({ view, form, csrf }: { view: MembersView; form: Invite
         <CsrfField token={csrf} />
         <Field name="email" label="Email" type="email" value={form.email} error={form.errors.email} autocomplete="off" required />
         <SelectField name="role" label="Role" value={form.role} options={view.inviteRoles.map((r) => [r, r] as const)} error={form.errors.role} />
-        <p class="hint muted" safe>
-          {roleHint}
-        </p>
+        <ul class="role-words muted">
+          {view.inviteRoles.map((r) => (
+            <li>
+              <strong>{r}</strong>: <span safe>{ROLE_WORDS[r]}</span>
+            </li>
+          ))}
+        </ul>
         <button type="submit">Invite</button>
       </form>
     </section>
@@ -272,7 +260,7 @@ export function MembersPage({ shell, view, form = EMPTY_INVITE, invited }: { she
           {`Members of ${view.tenant.name}`}
         </h2>
         <MembersTable view={view} csrf={shell.csrf} />
-        <p class="muted">
+        <p class="muted members-note">
           {view.canAdmin
             ? "Only an owner makes, changes or removes an owner, and the last owner stays one until another is made."
             : "Only the tenant's owners and admins invite people and change roles."}
