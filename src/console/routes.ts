@@ -11,6 +11,7 @@ import { tenantSettingsConsole } from "../tenants/settings-console";
 import { channelsConsole } from "../alerts/console";
 import { tokensConsole } from "../auth/tokens-console";
 import { enrollmentConsole } from "../agents/enrollment-console";
+import { membersConsole } from "../tenants/members-console";
 
 export function consoleApp(ctx: AppContext) {
   return new Elysia({ name: "console" })
@@ -22,5 +23,6 @@ export function consoleApp(ctx: AppContext) {
     .use(channelsConsole(ctx))
     .use(tokensConsole(ctx))
     .use(enrollmentConsole(ctx))
+    .use(membersConsole(ctx))
     .use(pendingConsole(ctx));
 }
