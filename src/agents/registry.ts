@@ -86,9 +86,10 @@ export function patchAgent(db: Db, tenantId: string, ref: string, patch: AgentPa
   return getAgent(db, tenantId, a.id);
 }
 
-/** Forgets an agent and revokes its token. Its host keeps its entries until `agent uninstall`. */
-export function deleteAgent(db: Db, tenantId: string, ref: string): void {
+/** Forgets an agent and revokes its token; returns what it was. Its host keeps its entries until `agent uninstall`. */
+export function deleteAgent(db: Db, tenantId: string, ref: string): Agent {
   const a = findAgent(db, tenantId, ref);
   db.query("DELETE FROM agents WHERE tenant_id = ? AND id = ?").run(tenantId, a.id);
   eventHub(db).agentGone(tenantId, a.id);
+  return a;
 }

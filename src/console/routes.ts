@@ -5,9 +5,10 @@ import type { AppContext } from "../context";
 import { authConsole } from "../auth/console";
 import { dashboardConsole } from "./dashboard";
 import { jobsConsole } from "../jobs/console";
+import { agentsConsole } from "../agents/console";
 import { pendingConsole } from "./pending";
 import { runsConsole } from "../runs/console";
 
 export function consoleApp(ctx: AppContext) {
-  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(jobsConsole(ctx)).use(pendingConsole(ctx));
+  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(jobsConsole(ctx)).use(agentsConsole(ctx)).use(pendingConsole(ctx));
 }
