@@ -91,7 +91,17 @@ function Details({ agent, now }: { agent: AgentDetail; now: number }) {
         </div>
         <div>
           <dt>Labels</dt>
-          <dd>{labels.length ? labels.map(([k, v]) => <LabelChip label={`${k}=${v}`} />) : <span class="muted">none</span>}</dd>
+          <dd>
+            {labels.length ? (
+              <span class="row-chips">
+                {labels.map(([k, v]) => (
+                  <LabelChip label={`${k}=${v}`} />
+                ))}
+              </span>
+            ) : (
+              <span class="muted">none</span>
+            )}
+          </dd>
         </div>
         <div>
           <dt>Enrolled</dt>

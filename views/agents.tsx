@@ -43,9 +43,9 @@ function StatusFilter({ current }: { current: "" | Status }) {
   );
 }
 
-/** "2 applied · 1 pending": the instances by state, those with none left out. */
+/** "2 applied · 1 pending": the instances in order, those with none left out (drifted and error are the Drift column's). */
 export function instancesText(c: InstanceCounts): string {
-  const parts = (["applied", "pending", "drifted", "error"] as const).filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`);
+  const parts = (["applied", "pending"] as const).filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`);
   return parts.join(" · ");
 }
 
@@ -97,14 +97,14 @@ function Row({ summary, now }: { summary: AgentSummary; now: number }) {
           {a.hostname}
         </span>
       </td>
-      <td>
+      <td data-label="Status">
         <AgentStatus status={a.status} />
         <span class="muted since-line">
           {"since "}
           <When ms={a.status_since} now={now} tz="UTC" />
         </span>
       </td>
-      <td>
+      <td data-label="Platform">
         <span safe>{`${a.platform}/${a.arch}`}</span>
         {a.os_version ? (
           <span class="muted" safe>
@@ -112,17 +112,19 @@ function Row({ summary, now }: { summary: AgentSummary; now: number }) {
           </span>
         ) : null}
       </td>
-      <td safe>{a.version ?? "—"}</td>
-      <td>
+      <td data-label="Version" safe>
+        {a.version ?? "—"}
+      </td>
+      <td data-label="Last heartbeat">
         <When ms={a.last_seen_at} now={now} tz="UTC" />
       </td>
-      <td class="agent-jobs">
+      <td class="agent-jobs" data-label="Jobs">
         <Jobs counts={summary.jobs} />
       </td>
-      <td>
+      <td data-label="Drift">
         <Drift counts={summary.jobs} />
       </td>
-      <td>
+      <td class="agent-labels" data-label="Labels">
         {labels.length ? (
           <span class="row-chips">
             {labels.map(([k, v]) => (
@@ -258,7 +260,7 @@ function Command({ id, title, text, hint }: { id: string; title: string; text: s
         <pre id={id}>
           <code safe>{text}</code>
         </pre>
-        <button type="button" class="button-quiet button-small copy" data-copy={`#${id}`} hidden aria-label={`Copy the ${title} command`}>
+        <button type="button" class="button-quiet button-small copy" data-copy={`#${id}`} hidden aria-describedby={`${id}-title`}>
           Copy
         </button>
       </div>
@@ -308,7 +310,17 @@ export function AgentAddedPage({ shell, token, commands }: { shell: Shell; token
           </div>
           <div>
             <dt>Labels</dt>
-            <dd>{labels.length ? labels.map(([k, v]) => <LabelChip label={`${k}=${v}`} />) : <span class="muted">none</span>}</dd>
+            <dd>
+            {labels.length ? (
+              <span class="row-chips">
+                {labels.map(([k, v]) => (
+                  <LabelChip label={`${k}=${v}`} />
+                ))}
+              </span>
+            ) : (
+              <span class="muted">none</span>
+            )}
+          </dd>
           </div>
           <div>
             <dt>Hosts it may enroll</dt>

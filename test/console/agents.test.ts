@@ -107,10 +107,10 @@ describe("the agents list", () => {
     const web = rowOf(html, web1.id);
     expect(web).toContain(`${agentStatus("online")}<span class="muted since-line">since <time`);
     expect(web).toContain("<span>linux/x64</span><span class=\"muted\">Debian 12</span>");
-    expect(web).toContain("<td>0.1.0</td>");
-    expect(web).toMatch(/<td><time datetime="[^"]+" title="[^"]+ UTC">just now<\/time><\/td>/);
-    // Two jobs go to web1: one applied, one drifted (restored by the agent).
-    expect(web).toContain('<td class="agent-jobs"><span class="count">2</span><span class="muted instances">1 applied · 1 drifted</span></td>');
+    expect(web).toContain('<td data-label="Version">0.1.0</td>');
+    expect(web).toMatch(/<td data-label="Last heartbeat"><time datetime="[^"]+" title="[^"]+ UTC">just now<\/time><\/td>/);
+    // Two jobs go to web1: one applied, one drifted (restored by the agent), which the Drift column counts.
+    expect(web).toContain('<td class="agent-jobs" data-label="Jobs"><span class="count">2</span><span class="muted instances">1 applied</span></td>');
     expect(web).toContain('<span class="status instance-state" data-instance-state="drifted">1 drifted</span>');
     expect(web).toContain('<span class="chip">role=web</span>');
     const db = rowOf(html, db1.id);
@@ -119,7 +119,7 @@ describe("the agents list", () => {
     const batch = rowOf(html, old.id);
     expect(batch).toContain(agentStatus("offline"));
     expect(batch).toContain("<span>darwin/arm64</span>");
-    expect(batch).toMatch(/<td><time datetime="[^"]+" title="[^"]+">10 min ago<\/time><\/td>/);
+    expect(batch).toMatch(/<td data-label="Last heartbeat"><time datetime="[^"]+" title="[^"]+">10 min ago<\/time><\/td>/);
   });
 
   test("filters by status in the URL; a status that does not exist is refused", async () => {
