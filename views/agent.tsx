@@ -136,7 +136,7 @@ function Jobs({ agent, now }: { agent: AgentDetail; now: number }) {
         <p class="muted">No job goes to this agent yet. A job goes to it when its agent selector (spec.agent.selector) matches its host name, name or labels.</p>
       ) : (
         <div class="table-wrap">
-          <table>
+          <table class="cards">
             <thead>
               <tr>
                 <th scope="col">Job</th>
@@ -148,15 +148,15 @@ function Jobs({ agent, now }: { agent: AgentDetail; now: number }) {
             <tbody>
               {agent.jobs.map((j) => (
                 <tr>
-                  <td>
+                  <td class="card-head">
                     <a href={jobHref(j)} safe>
                       {`${j.namespace}/${j.name}`}
                     </a>
                   </td>
-                  <td>
+                  <td data-label="Job status">
                     <StatusBadge status={j.job_status} />
                   </td>
-                  <td>
+                  <td data-label="On this host">
                     <InstanceState state={j.state} />
                     {j.message ? (
                       <span class="log-reason" safe>
@@ -164,7 +164,7 @@ function Jobs({ agent, now }: { agent: AgentDetail; now: number }) {
                       </span>
                     ) : null}
                   </td>
-                  <td>
+                  <td data-label="Reported">
                     <When ms={j.updated_at} now={now} tz="UTC" never="not yet" />
                   </td>
                 </tr>

@@ -89,7 +89,7 @@ function Row({ summary, now }: { summary: AgentSummary; now: number }) {
   const labels = Object.entries(a.labels);
   return (
     <tr>
-      <td class="agent-name">
+      <td class="agent-name card-head">
         <a href={agentHref(a)} safe>
           {a.name}
         </a>
@@ -124,7 +124,7 @@ function Row({ summary, now }: { summary: AgentSummary; now: number }) {
       <td data-label="Drift">
         <Drift counts={summary.jobs} />
       </td>
-      <td class="agent-labels" data-label="Labels">
+      <td class="agent-labels card-wide" data-label="Labels">
         {labels.length ? (
           <span class="row-chips">
             {labels.map(([k, v]) => (
@@ -183,7 +183,7 @@ export function AgentsPage({ shell, list }: { shell: Shell; list: AgentsList }) 
           <Empty list={list} />
         ) : (
           <div class="table-wrap">
-            <table class="jobs agents">
+            <table class="jobs agents cards">
               <caption class="visually-hidden">{list.status ? `Agents ${list.status}` : "Agents"}</caption>
               <thead>
                 <tr>

@@ -81,7 +81,7 @@ beforeAll(async () => {
 afterAll(() => s.close());
 
 /** The agent links of the list, in order. */
-const listed = (html: string) => [...html.matchAll(/<td class="agent-name"><a href="\/agents\/([^"]+)">([^<]*)<\/a>/g)].map((m) => m[2]);
+const listed = (html: string) => [...html.matchAll(/<td class="agent-name card-head"><a href="\/agents\/([^"]+)">([^<]*)<\/a>/g)].map((m) => m[2]);
 /** The list's row of one agent. */
 function rowOf(html: string, id: string): string {
   const start = html.indexOf(`<a href="/agents/${id}">`);
@@ -161,15 +161,15 @@ describe("an agent's page", () => {
       expect(live).toContain(`${agentStatus("online")}<span>since <time`);
       const jobs = section(html, "agent-jobs");
       expect(jobs).toContain(
-        `<a href="/jobs/ops/rotate">ops/rotate</a></td><td><span class="status" data-job-status="new">new</span></td><td>${state("applied")}<span class="log-reason">added</span>`,
+        `<a href="/jobs/ops/rotate">ops/rotate</a></td><td data-label="Job status"><span class="status" data-job-status="new">new</span></td><td data-label="On this host">${state("applied")}<span class="log-reason">added</span>`,
       );
-      expect(jobs).toContain(`<a href="/jobs/web/sitemap">web/sitemap</a></td><td><span class="status" data-job-status="new">new</span></td><td>${state("drifted")}`);
+      expect(jobs).toContain(`<a href="/jobs/web/sitemap">web/sitemap</a></td><td data-label="Job status"><span class="status" data-job-status="new">new</span></td><td data-label="On this host">${state("drifted")}`);
       expect(jobs).toContain("its lines were edited by hand; restored");
       expect(html).toContain('<span class="chip">role=web</span>');
       expect(html).toContain("<dd>crontab</dd>");
     }
     // db1's backup is pending until its agent reports.
-    expect(section((await alicePage.get(`/agents/${db1.id}`)).html, "agent-jobs")).toContain(`<a href="/jobs/ops/db-backup">ops/db-backup</a></td><td><span class="status" data-job-status="new">new</span></td><td>${state("pending")}`);
+    expect(section((await alicePage.get(`/agents/${db1.id}`)).html, "agent-jobs")).toContain(`<a href="/jobs/ops/db-backup">ops/db-backup</a></td><td data-label="Job status"><span class="status" data-job-status="new">new</span></td><td data-label="On this host">${state("pending")}`);
   });
 
   test("lists the unmanaged lines it found, each with an Adopt form, or why it cannot be adopted", async () => {
