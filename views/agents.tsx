@@ -13,7 +13,11 @@ import type { Shell } from "./shell";
 export interface AgentsList {
   /** The status filter ("" for all). */
   status: "" | Status;
+  /** Where the page starts: after the agent of this name ("" for the first page). */
+  after: string;
   agents: AgentSummary[];
+  /** The next page's `after`; null on the last page. */
+  next: string | null;
   /** The viewer may add agents (make enrollment tokens: owners and admins). */
   canAdd: boolean;
   now: number;
@@ -27,13 +31,22 @@ const FILTERS: { status: "" | Status; label: string }[] = [
   { status: "offline", label: "Offline" },
 ];
 
+/** The list's URL for a status and a page. */
+export function agentsHref(status: "" | Status, after = ""): string {
+  const p = new URLSearchParams();
+  if (status) p.set("status", status);
+  if (after) p.set("after", after);
+  const q = p.toString();
+  return q ? `/agents?${q}` : "/agents";
+}
+
 function StatusFilter({ current }: { current: "" | Status }) {
   return (
     <nav class="subnav" aria-label="Agents by status">
       <ul>
         {FILTERS.map((f) => (
           <li>
-            <a href={f.status ? `/agents?status=${f.status}` : "/agents"} aria-current={f.status === current ? "page" : undefined} safe>
+            <a href={agentsHref(f.status)} aria-current={f.status === current ? "page" : undefined} safe>
               {f.label}
             </a>
           </li>
@@ -140,6 +153,15 @@ function Row({ summary, now }: { summary: AgentSummary; now: number }) {
 }
 
 function Empty({ list }: { list: AgentsList }) {
+  if (list.after) {
+    return (
+      <div class="panel empty">
+        <p>
+          No more agents. <a href={agentsHref(list.status)}>First page</a>
+        </p>
+      </div>
+    );
+  }
   if (list.status) {
     return (
       <div class="panel empty">
@@ -205,6 +227,16 @@ export function AgentsPage({ shell, list }: { shell: Shell; list: AgentsList }) 
             </table>
           </div>
         )}
+        {list.after || list.next ? (
+          <nav class="pager" aria-label="Pages">
+            {list.after ? <a href={agentsHref(list.status)}>First page</a> : null}
+            {list.next ? (
+              <a href={agentsHref(list.status, list.next)} rel="next">
+                Next page
+              </a>
+            ) : null}
+          </nav>
+        ) : null}
       </div>
     </Layout>
   );

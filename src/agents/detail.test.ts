@@ -22,6 +22,9 @@ function enrollHost(tenantId: string, machine: string, role: string): Agent {
   return enroll(db, { token, hostname: `${machine}.acme.test`, platform: "linux", arch: "x64", scheduler: "crontab", machine_id: machine }, 60, T0).agent;
 }
 
+const ALL = { limit: 500 };
+const summariesOf = (tenantId: string, filter: { status?: "online" | "offline" } = {}) => listAgentSummaries(db, tenantId, { ...filter, ...ALL }).agents;
+
 const job = (tenantId: string, name: string, selector: Record<string, string> | null, extra: Record<string, unknown> = {}) =>
   putJob(db, tenantId, "ops", name, { schedule: "@hourly", command: `/opt/${name}.sh`, ...(selector ? { agent: { selector } } : {}), ...extra }, T0).job;
 
@@ -53,7 +56,7 @@ describe("the agents list's counts", () => {
     job(acme, "manual", null);
     report(db, web1, { jobs: [{ job_id: rotate.id, state: "applied" }, { job_id: sitemap.id, state: "drifted", message: "edited by hand" }, { job_id: cache.id, state: "error" }] }, BASE, T0 + 1000);
 
-    const summaries = listAgentSummaries(db, acme);
+    const summaries = summariesOf(acme);
     expect(summaries.map((s) => [s.agent.name, s.jobs])).toEqual([
       ["db1", { assigned: 2, applied: 0, drifted: 0, error: 0, pending: 2 }],
       ["web1", { assigned: 3, applied: 1, drifted: 1, error: 1, pending: 0 }],
@@ -67,19 +70,30 @@ describe("the agents list's counts", () => {
     report(db, web1, { jobs: [{ job_id: rotate.id, state: "applied" }] }, BASE, T0 + 1000);
     job(acme, "rotate", { role: "db" });
     job(acme, "off", { role: "web" }, { enabled: false });
-    const [, web] = listAgentSummaries(db, acme);
+    const [, web] = summariesOf(acme);
     expect(web!.jobs).toEqual({ assigned: 0, applied: 1, drifted: 0, error: 0, pending: 0 });
-    const [db1Summary] = listAgentSummaries(db, acme);
+    const [db1Summary] = summariesOf(acme);
     expect(db1Summary!.jobs).toEqual({ assigned: 1, applied: 0, drifted: 0, error: 0, pending: 1 });
+  });
+
+  test("come a page at a time, by name, each page saying where the next starts", () => {
+    for (const n of [3, 4, 5]) enrollHost(acme, `web${n}`, "web");
+    const first = listAgentSummaries(db, acme, { limit: 2 });
+    expect([first.agents.map((s) => s.agent.name), first.next]).toEqual([["db1", "web1"], "web1"]);
+    const second = listAgentSummaries(db, acme, { limit: 2, after: first.next! });
+    expect([second.agents.map((s) => s.agent.name), second.next]).toEqual([["web3", "web4"], "web4"]);
+    const last = listAgentSummaries(db, acme, { limit: 2, after: second.next! });
+    expect([last.agents.map((s) => s.agent.name), last.next]).toEqual([["web5"], null]);
+    expect(listAgentSummaries(db, acme, { limit: 5 }).next).toBeNull();
   });
 
   test("filter by status, and only the tenant's own agents and jobs", () => {
     job(acme, "rotate", { role: "web" });
     job(globex, "rotate", { role: "web" });
     enrollHost(globex, "gx1", "web");
-    expect(listAgentSummaries(db, acme, { status: "online" }).map((s) => s.agent.name)).toEqual(["db1", "web1"]);
-    expect(listAgentSummaries(db, acme, { status: "offline" })).toEqual([]);
-    const theirs = listAgentSummaries(db, globex);
+    expect(summariesOf(acme, { status: "online" }).map((s) => s.agent.name)).toEqual(["db1", "web1"]);
+    expect(summariesOf(acme, { status: "offline" })).toEqual([]);
+    const theirs = summariesOf(globex);
     expect(theirs.map((s) => [s.agent.name, s.jobs.assigned])).toEqual([["gx1", 1]]);
   });
 });

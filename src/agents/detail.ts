@@ -25,13 +25,19 @@ export function agentDetail(db: Db, tenantId: string, ref: string): AgentDetail 
 }
 
 /**
- * The tenant's agents (all, or those in a status), each with its job instances counted as
- * agentDetail would list them: reads the tenant's assignable jobs and reported states once, not
- * once per agent.
+ * A page of the tenant's agents by name (all, or those in a status), each with its job instances
+ * counted as agentDetail would list them: reads the tenant's assignable jobs and reported states
+ * once, not once per agent. `next` is the `after` of the next page, null on the last.
  */
-export function listAgentSummaries(db: Db, tenantId: string, filter: { status?: AgentStatus } = {}): AgentSummary[] {
-  const agents = listAgents(db, tenantId, filter);
-  if (!agents.length) return [];
+export function listAgentSummaries(
+  db: Db,
+  tenantId: string,
+  filter: { status?: AgentStatus; after?: string; limit: number },
+): { agents: AgentSummary[]; next: string | null } {
+  const found = listAgents(db, tenantId, { ...filter, limit: filter.limit + 1 });
+  const agents = found.slice(0, filter.limit);
+  const next = found.length > filter.limit ? agents.at(-1)!.name : null;
+  if (!agents.length) return { agents: [], next };
   const reported = new Map<string, Map<string, InstanceState>>();
   for (const r of db
     .query<{ agent_id: string; job_id: string; state: InstanceState }, [string]>(
@@ -43,7 +49,7 @@ export function listAgentSummaries(db: Db, tenantId: string, filter: { status?: 
     states.set(r.job_id, r.state);
   }
   const jobs = assignableJobs(db, tenantId);
-  return agents.map((agent) => {
+  const summaries = agents.map((agent) => {
     const states = reported.get(agent.id) ?? new Map<string, InstanceState>();
     const counts: InstanceCounts = { assigned: 0, applied: 0, drifted: 0, error: 0, pending: 0 };
     for (const state of states.values()) counts[state]++;
@@ -54,6 +60,7 @@ export function listAgentSummaries(db: Db, tenantId: string, filter: { status?: 
     }
     return { agent, jobs: counts };
   });
+  return { agents: summaries, next };
 }
 
 function discoveredEntries(db: Db, tenantId: string, agentId: string): DiscoveredEntry[] {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { getJob } from "../../src/jobs/jobs";
 import { findTenant } from "../../src/tenants/tenants";
 import { findAgent } from "../../src/agents/registry";
+import { createEnrollmentToken, enroll } from "../../src/agents/enrollment";
 import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "../helpers";
 import { until } from "../receiver";
 import { FormClient } from "./client";
@@ -361,5 +362,43 @@ describe("escaping", () => {
     const list = (await alicePage.get("/agents")).html;
     expect(rowOf(list, evil.id)).toContain('<span class="muted">&lt;img/src=x/onerror=alert(1)&gt;</span>');
     expect(section((await alicePage.get(`/agents/${web1.id}`)).html, "agent-discovered")).toContain("<code>15 4 * * * echo &#x27;&lt;img src=x onerror=alert(1)&gt;&#x27; &gt; /tmp/x</code>");
+  });
+});
+
+describe("a big fleet", () => {
+  test("the list comes 50 agents a page, and each agents page's first load (HTML, CSS and script) stays under 150 KB uncompressed", async () => {
+    // Pam's bigco has 60 hosts (enrolled at the service: the enroll API allows 30 a minute from one address).
+    const pam = await persona(s.db, "pam", "bigco", "owner");
+    const bigco = findTenant(s.db, "bigco")!.id;
+    const { token } = createEnrollmentToken(s.db, bigco, null, { name: "fleet", labels: { role: "web", env: "production", rack: "rack-12-east" } }, clock.now());
+    for (let i = 0; i < 60; i++) {
+      const n = String(i).padStart(2, "0");
+      enroll(s.db, { token, hostname: `web-${n}.eu-central-1.bigco.example.com`, platform: "linux", arch: "x64", os_version: "Ubuntu 24.04.1 LTS", scheduler: "crontab", version: "0.1.0", machine_id: `m-${n}` }, 30, clock.now());
+    }
+    const pamPage = new FormClient(s.url);
+    await pamPage.login(pam.email, PASSWORD);
+    const first = await pamPage.get("/agents");
+    expect(listed(first.html).length).toBe(50);
+    expect(first.html).toContain('<a href="/agents?after=web-49" rel="next">Next page</a>');
+    const second = await pamPage.get("/agents?after=web-49");
+    expect(listed(second.html)).toEqual(Array.from({ length: 10 }, (_, i) => `web-${50 + i}`));
+    expect(second.html).not.toContain('rel="next"');
+    expect(second.html).toContain('<a href="/agents">First page</a>');
+
+    const assets = new Map<string, number>();
+    const weigh = async (html: string) => {
+      let bytes = Buffer.byteLength(html);
+      for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) {
+        if (!assets.has(m[1]!)) assets.set(m[1]!, (await (await fetch(s.url + m[1], { headers: { "accept-encoding": "identity" } })).arrayBuffer()).byteLength);
+        bytes += assets.get(m[1]!)!;
+      }
+      return bytes;
+    };
+    expect(await weigh(first.html)).toBeLessThan(150 * 1024);
+    for (const path of [`/agents/${web1.id}`, "/agents/new", `/agents/${web1.id}/edit`]) {
+      expect(`${path} ${(await weigh((await alicePage.get(path)).html)) < 150 * 1024}`).toBe(`${path} true`);
+    }
+    await alicePage.get("/agents/new");
+    expect(await weigh((await alicePage.post("/agents/new", { name: "weighed" })).html)).toBeLessThan(150 * 1024);
   });
 });
