@@ -30,6 +30,23 @@ export interface AgentView {
   adopt?: AdoptForm;
   canWrite: boolean;
   canAdmin: boolean;
+  /** Show every job instance and entry (?all=1), not the first ones only. */
+  all: boolean;
+}
+
+/** How many job instances and entries the page shows before "Show all": a host with thousands of crontab lines keeps a light page. */
+export const SHOWN_JOBS = 100;
+export const SHOWN_ENTRIES = 25;
+
+/** Says how many are left out, with the link that shows them. */
+function More({ left, agent, what }: { left: number; agent: AgentDetail; what: string }) {
+  if (left <= 0) return null;
+  return (
+    <p class="more">
+      <span safe>{`${left} more ${what} not shown. `}</span>
+      <a href={`${agentHref(agent)}?all=1`}>Show all</a>
+    </p>
+  );
 }
 
 const jobHref = (j: { namespace: string; name: string }) => `/jobs/${encodeURIComponent(j.namespace)}/${encodeURIComponent(j.name)}`;
@@ -126,7 +143,8 @@ function Details({ agent, now }: { agent: AgentDetail; now: number }) {
   );
 }
 
-function Jobs({ agent, now }: { agent: AgentDetail; now: number }) {
+function Jobs({ agent, now, all }: { agent: AgentDetail; now: number; all: boolean }) {
+  const shown = all ? agent.jobs : agent.jobs.slice(0, SHOWN_JOBS);
   return (
     <section id="agent-jobs" class="panel" aria-labelledby="agent-jobs-title">
       <h2 id="agent-jobs-title" safe>
@@ -146,7 +164,7 @@ function Jobs({ agent, now }: { agent: AgentDetail; now: number }) {
               </tr>
             </thead>
             <tbody>
-              {agent.jobs.map((j) => (
+              {shown.map((j) => (
                 <tr>
                   <td class="card-head">
                     <a href={jobHref(j)} safe>
@@ -173,6 +191,7 @@ function Jobs({ agent, now }: { agent: AgentDetail; now: number }) {
           </table>
         </div>
       )}
+      <More left={agent.jobs.length - shown.length} agent={agent} what="jobs" />
     </section>
   );
 }
@@ -197,6 +216,8 @@ function AdoptFields({ agent, entry, index, form, csrf }: { agent: AgentDetail; 
 function Discovered({ view, csrf }: { view: AgentView; csrf: string }) {
   const { agent } = view;
   const jobOf = new Map(agent.jobs.map((j) => [j.job_id, j]));
+  // The first ones, and the one whose adopt form came back with an error wherever it is.
+  const shown = agent.discovered.map((d, i) => ({ d, i })).filter(({ d, i }) => view.all || i < SHOWN_ENTRIES || d.id === view.adopt?.entryId);
   return (
     <section id="agent-discovered" class="panel" aria-labelledby="discovered-title">
       <h2 id="discovered-title" safe>
@@ -211,7 +232,7 @@ function Discovered({ view, csrf }: { view: AgentView; csrf: string }) {
             managed entry, which reports every run.
           </p>
           <ul class="entries">
-            {agent.discovered.map((d, i) => {
+            {shown.map(({ d, i }) => {
               const adopted = d.adopted_job_id ? jobOf.get(d.adopted_job_id) : undefined;
               const refused = view.refused[d.id];
               return (
@@ -249,6 +270,7 @@ function Discovered({ view, csrf }: { view: AgentView; csrf: string }) {
               );
             })}
           </ul>
+          <More left={agent.discovered.length - shown.length} agent={agent} what="entries" />
         </>
       )}
     </section>
@@ -278,7 +300,7 @@ export function AgentPage({ shell, view }: { shell: Shell; view: AgentView }) {
         ) : null}
       </div>
       <State agent={agent} now={view.now} />
-      <Jobs agent={agent} now={view.now} />
+      <Jobs agent={agent} now={view.now} all={view.all} />
       <Discovered view={view} csrf={shell.csrf} />
       <Details agent={agent} now={view.now} />
     </Layout>

@@ -50,13 +50,13 @@ export function agentsConsole(ctx: AppContext) {
   const { db } = ctx;
 
   /** An agent's page: its detail, what can be adopted, and the adopt form that came back. */
-  const agentPage = (viewer: Principal, agent: AgentDetail, adopt?: AdoptForm) => {
+  const agentPage = (viewer: Principal, agent: AgentDetail, adopt?: AdoptForm, all = false) => {
     const refused: Record<string, string> = {};
     for (const d of agent.discovered) {
       const why = d.adopted_job_id ? null : adoptionRefused(d);
       if (why) refused[d.id] = why;
     }
-    return { agent, now: ctx.now(), refused, adopt, canWrite: can(viewer, "write"), canAdmin: can(viewer, "admin") };
+    return { agent, now: ctx.now(), refused, adopt, canWrite: can(viewer, "write"), canAdmin: can(viewer, "admin"), all };
   };
 
   const editValuesOf = (agent: Agent): AgentEditValues => ({ name: agent.name, labels: labelLines(agent.labels), interval_s: String(agent.interval_s) });
@@ -94,9 +94,10 @@ export function agentsConsole(ctx: AppContext) {
       })
 
       // An agent.
-      .get("/agents/:id", ({ params, viewer, shell }) => {
+      .get("/agents/:id", ({ params, query, viewer, shell }) => {
         const tenantId = requireScope(viewer, "read").tenantId;
-        return page(AgentPage({ shell, view: agentPage(viewer!, agentDetail(db, tenantId, params.id)) }));
+        const all = (query as Record<string, string | undefined>).all === "1";
+        return page(AgentPage({ shell, view: agentPage(viewer!, agentDetail(db, tenantId, params.id), undefined, all) }));
       })
       .post("/agents/:id/discovered/:entry/adopt", ({ params, body, request, viewer, shell, set }) => {
         const tenantId = requireScope(viewer, "write").tenantId;

@@ -371,12 +371,25 @@ describe("a big fleet", () => {
     const pam = await persona(s.db, "pam", "bigco", "owner");
     const bigco = findTenant(s.db, "bigco")!.id;
     const { token } = createEnrollmentToken(s.db, bigco, null, { name: "fleet", labels: { role: "web", env: "production", rack: "rack-12-east" } }, clock.now());
-    for (let i = 0; i < 60; i++) {
-      const n = String(i).padStart(2, "0");
-      enroll(s.db, { token, hostname: `web-${n}.eu-central-1.bigco.example.com`, platform: "linux", arch: "x64", os_version: "Ubuntu 24.04.1 LTS", scheduler: "crontab", version: "0.1.0", machine_id: `m-${n}` }, 30, clock.now());
-    }
     const pamPage = new FormClient(s.url);
     await pamPage.login(pam.email, PASSWORD);
+    const hosts: Host[] = [];
+    for (let i = 0; i < 60; i++) {
+      const n = String(i).padStart(2, "0");
+      const { agent, token: agentToken } = enroll(s.db, { token, hostname: `web-${n}.eu-central-1.bigco.example.com`, platform: "linux", arch: "x64", os_version: "Ubuntu 24.04.1 LTS", scheduler: "crontab", version: "0.1.0", machine_id: `m-${n}` }, 30, clock.now());
+      hosts.push({ id: agent.id, name: agent.name, token: agentToken });
+    }
+    // web-00 found 40 lines of its own: its page shows the first 25, and all of them on request.
+    const lines = Array.from({ length: 40 }, (_, i) => line(`e${String(i).padStart(11, "0")}`, `${i} 3 * * *`, `/opt/legacy/nightly-task-${i} --with --some --options`));
+    await reportPass(s, hosts[0]!, {}, lines);
+    const crowded = await pamPage.get(`/agents/${hosts[0]!.id}`);
+    expect([...crowded.html.matchAll(/<form method="post" action="[^"]+\/adopt"/g)].length).toBe(25);
+    expect(crowded.html).toContain(`15 more entries not shown. </span><a href="/agents/${hosts[0]!.id}?all=1">Show all</a>`);
+    expect([...(await pamPage.get(`/agents/${hosts[0]!.id}?all=1`)).html.matchAll(/<form method="post" action="[^"]+\/adopt"/g)].length).toBe(40);
+    // An error on an entry further down still comes back next to its field.
+    const bad = await pamPage.post(`/agents/${hosts[0]!.id}/discovered/${lines[30]!.id}/adopt`, { name: "Nightly 30" });
+    expect(bad.r.status).toBe(422);
+    expect(bad.html).toContain('id="adopt-30-name-error"');
     const first = await pamPage.get("/agents");
     expect(listed(first.html).length).toBe(50);
     expect(first.html).toContain('<a href="/agents?after=web-49" rel="next">Next page</a>');
@@ -395,6 +408,7 @@ describe("a big fleet", () => {
       return bytes;
     };
     expect(await weigh(first.html)).toBeLessThan(150 * 1024);
+    expect(await weigh(crowded.html)).toBeLessThan(150 * 1024);
     for (const path of [`/agents/${web1.id}`, "/agents/new", `/agents/${web1.id}/edit`]) {
       expect(`${path} ${(await weigh((await alicePage.get(path)).html)) < 150 * 1024}`).toBe(`${path} true`);
     }
