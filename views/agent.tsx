@@ -314,7 +314,7 @@ export interface AgentEditValues {
   interval_s: string;
 }
 
-export function AgentEditPage({ shell, agent, values, errors }: { shell: Shell; agent: Agent; values: AgentEditValues; errors: FieldErrors }) {
+export function AgentEditPage({ shell, agent, values, errors, alert }: { shell: Shell; agent: Agent; values: AgentEditValues; errors: FieldErrors; alert?: string }) {
   const title = `Edit ${agent.name}`;
   return (
     <Layout shell={shell} title={title}>
@@ -328,6 +328,7 @@ export function AgentEditPage({ shell, agent, values, errors }: { shell: Shell; 
         <h1 safe>{title}</h1>
       </div>
       <div class="panel narrow">
+        <FormAlert text={alert} />
         <form method="post" action={`${agentHref(agent)}/edit`} novalidate>
           <CsrfField token={shell.csrf} />
           <Field name="name" label="Name" value={values.name} error={errors.name} required hint="Unique in the tenant: letters, digits, '.', '_', '-'." attrs={{ autocapitalize: "none", spellcheck: "false" }} />

@@ -138,7 +138,7 @@ export function agentsConsole(ctx: AppContext) {
           const shown = e instanceof Conflict ? { errors: { name: "An agent of this name exists in this tenant already." } } : formErrorsOf(e, ["name", "labels", "interval_s"]);
           if (!shown) throw e;
           const agent = findAgent(db, tenantId, params.id);
-          return page(AgentEditPage({ shell, agent, values, errors: { ...shown.errors, ...(shown.alert ? { name: shown.alert } : {}) } }), 422);
+          return page(AgentEditPage({ shell, agent, values, ...shown }), 422);
         }
       })
 
