@@ -1,7 +1,7 @@
-// Copy buttons, on every page that has one (a job's ping URLs and snippets, a new token's secret):
-// a button with data-copy="<selector>" copies the text of that element. A listener on the document,
-// so it also holds for what htmx swaps in. The buttons stay hidden without a script (html.js shows
-// them: see public/jobs.css).
+// Copy buttons, on every console page: a <button data-copy="#id"> copies the text of the element it
+// names to the clipboard and says "Copied" for a moment. The buttons stay hidden without a script
+// (copy.css shows them once this marks the page "js"). A listener on the document, so buttons
+// that htmx swaps in work too.
 document.documentElement.classList.add("js");
 
 document.addEventListener("click", (event) => {

@@ -1,6 +1,6 @@
-// The jobs pages' own behaviour, as a listener on the document (so it also holds for what htmx
-// swaps in): tick every job of the list at once. The box stays hidden without a script (jobs.css
-// shows it once public/copy.ts has marked the page "js"). Copy buttons: public/copy.ts.
+// The jobs list's select-all: ticks every job of the page at once. A listener on the document, so
+// it also holds for the results htmx swaps in. The box stays hidden without a script (jobs.css
+// shows it once copy.ts has marked the page "js").
 document.addEventListener("change", (event) => {
   const box = event.target as HTMLInputElement;
   if (box.id !== "select-all") return;

@@ -7,7 +7,7 @@ import { createContext } from "../app";
 import { loadConfig } from "../config";
 import { migrate, openDb } from "../db";
 import { createLogger } from "../log";
-import { installApi, installPs1, installSh, psQuote, shQuote } from "./install";
+import { installApi, installCommands, installPs1, installSh, psQuote, shQuote } from "./install";
 
 const temps: string[] = [];
 const temp = (prefix = "crontopus-install-") => {
@@ -85,6 +85,16 @@ describe("install.sh, run for real with curl | sh", () => {
       `[agent][enroll][--server][${server.base}][--token][cte_abc][--name][web1][--label][env=prod][--label][team=data ops]\n` + `[agent][install]\n`,
     );
     expect(r.stdout).toContain(`installed ${bin}`);
+  });
+
+  test("the console's command for a token runs it as it is shown: the token reaches agent enroll", async () => {
+    fakeAgent(join(downloads, `crontopus-${PLATFORM}`), calls);
+    const { sh: command, ps1 } = installCommands(server.base, "cte_Ab-9_x");
+    expect(command).toBe(`curl -fsSL ${server.base}/install.sh | sh -s -- --token cte_Ab-9_x`);
+    expect(ps1).toBe(`iex "& { $(irm ${server.base}/install.ps1) } -Token cte_Ab-9_x"`);
+    const r = await sh(command, { CRONTOPUS_INSTALL_DIR: installDir });
+    expect(r.code).toBe(0);
+    expect(readFileSync(calls, "utf8")).toBe(`[agent][enroll][--server][${server.base}][--token][cte_Ab-9_x]\n[agent][install]\n`);
   });
 
   test("--no-service enrolls without installing the service, and --token=… works too", async () => {
@@ -273,6 +283,12 @@ describe("quoting the base URL", () => {
     expect(psQuote("http://example.com/it's")).toBe("'http://example.com/it''s'");
     expect(psQuote("a\u2019b")).toBe("'a\u2019\u2019b'");
     expect(installPs1("http://example.com/it's")).toContain("$Server = 'http://example.com/it''s'\n");
+  });
+
+  test("the console's commands quote a base URL the shells would read otherwise", async () => {
+    const { sh: command, ps1 } = installCommands("http://example.com/it's/$(id)", "cte_x");
+    expect(command).toBe(`curl -fsSL ${shQuote("http://example.com/it's/$(id)/install.sh")} | sh -s -- --token cte_x`);
+    expect(ps1).toBe(`iex "& { $(irm 'http://example.com/it''s/$(id)/install.ps1') } -Token cte_x"`);
   });
 
   test("a base URL with quotes and $(…) stays inert in install.sh", async () => {

@@ -81,6 +81,23 @@ export function psQuote(s: string): string {
   return `'${s.replace(/['\u2018\u2019\u201A\u201B]/g, "$&$&")}'`;
 }
 
+/** A word the shells read as it is (a base URL, an enrollment token), bare; anything else quoted. */
+const PLAIN_WORD = /^[A-Za-z0-9_.,:/@%+=~-]+$/;
+
+/**
+ * The one-line install commands for an enrollment token, as the console shows them: the
+ * arguments installSh and installPs1 read (--token, -Token), nothing else (the token's labels
+ * reach the agent at enrollment).
+ */
+export function installCommands(baseUrl: string, token: string): { sh: string; ps1: string } {
+  const sh = (s: string) => (PLAIN_WORD.test(s) ? s : shQuote(s));
+  const ps = (s: string) => (PLAIN_WORD.test(s) ? s : psQuote(s));
+  return {
+    sh: `curl -fsSL ${sh(`${baseUrl}/install.sh`)} | sh -s -- --token ${sh(token)}`,
+    ps1: `iex "& { $(irm ${ps(`${baseUrl}/install.ps1`)}) } -Token ${ps(token)}"`,
+  };
+}
+
 // In the scripts below, "\${" and "\\" are JavaScript escapes for the "${" and "\" the shells see.
 
 /** The POSIX sh installer for Linux and macOS. */

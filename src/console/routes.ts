@@ -5,7 +5,7 @@ import type { AppContext } from "../context";
 import { authConsole } from "../auth/console";
 import { dashboardConsole } from "./dashboard";
 import { jobsConsole } from "../jobs/console";
-import { pendingConsole } from "./pending";
+import { agentsConsole } from "../agents/console";
 import { runsConsole } from "../runs/console";
 import { tenantSettingsConsole } from "../tenants/settings-console";
 import { channelsConsole } from "../alerts/console";
@@ -19,10 +19,10 @@ export function consoleApp(ctx: AppContext) {
     .use(dashboardConsole(ctx))
     .use(runsConsole(ctx))
     .use(jobsConsole(ctx))
+    .use(agentsConsole(ctx))
     .use(tenantSettingsConsole(ctx))
     .use(channelsConsole(ctx))
     .use(tokensConsole(ctx))
     .use(enrollmentConsole(ctx))
-    .use(membersConsole(ctx))
-    .use(pendingConsole(ctx));
+    .use(membersConsole(ctx));
 }
