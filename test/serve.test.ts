@@ -36,6 +36,28 @@ test("serve starts on an empty data directory, creates the database and answers 
   expect(await p.exited).toBe(0);
 });
 
+test("a second SIGTERM while the server stops does not cut the stop short", async () => {
+  const dir = join(tempDir(), "twice");
+  const port = await freePort();
+  const p = Bun.spawn([BUN, MAIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dir], {
+    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  procs.push(p);
+  await waitHealthy(`http://127.0.0.1:${port}`);
+  // A request whose body is still on its way: the stop gives it time to finish, and meanwhile
+  // the second signal comes (as from a supervisor that signals the whole process group).
+  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+  socket.write(`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":`);
+  await Bun.sleep(100);
+  p.kill("SIGTERM");
+  await Bun.sleep(200);
+  p.kill("SIGTERM");
+  expect(await p.exited).toBe(0);
+  socket.end();
+});
+
 test("an --env-file sets configuration, and flags override it", async () => {
   const dir = tempDir();
   const port = await freePort();
