@@ -20,7 +20,9 @@ function findBun() {
   try {
     dir = dirname(createRequire(import.meta.url).resolve("bun/package.json"));
   } catch {
-    fail("the bun package is missing next to crontopus: install crontopus again");
+    // `npm install -g .` links a checkout and installs nothing into it.
+    const root = fileURLToPath(new URL("..", import.meta.url));
+    fail(`Bun is not installed in ${root}: run \`npm ci\` there, or install a copy with \`npm install -g --install-links .\``);
   }
   // Bun's postinstall puts the binary for this platform at bin/bun.exe; until it has run, that
   // file is a 450-byte script that says so.
@@ -42,7 +44,11 @@ function findBun() {
 
 const bun = findBun();
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const child = spawn(bun, [main, ...process.argv.slice(2)], { stdio: "inherit" });
+// Bun reads no tsconfig.json inside node_modules, where npm puts this package: without ours the
+// views' JSX would be compiled for React. (The commands that crontab lines and services run,
+// `exec` and `agent run`, load no view.)
+const tsconfig = fileURLToPath(new URL("../tsconfig.json", import.meta.url));
+const child = spawn(bun, [`--tsconfig-override=${tsconfig}`, main, ...process.argv.slice(2)], { stdio: "inherit" });
 child.on("error", (e) => fail(`cannot start Bun at ${bun}: ${e.code ?? e.message}`));
 
 // Ctrl-C reaches Bun through the terminal's process group already; other signals sent to this
