@@ -131,8 +131,8 @@ describe("install.sh, run for real with curl | sh", () => {
       hostname: "127.0.0.1",
       port: 0,
       async fetch(req) {
-        const path = new URL(req.url).pathname;
-        if (path === "/install.sh") return new Response(installSh(`http://127.0.0.1:${proxy.port}`));
+        const { origin, pathname: path } = new URL(req.url);
+        if (path === "/install.sh") return new Response(installSh(origin));
         const res = await fetch(server.base + path);
         if (path.endsWith(".sha256")) return res;
         return new Response(`${await res.text()}# one line more\n`);

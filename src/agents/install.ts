@@ -92,7 +92,8 @@ function fileSha256(path: string, version: string): Promise<string> {
   if (known?.version === version) return known.sum;
   const sum = (async () => {
     const hash = createHash("sha256");
-    for await (const chunk of Bun.file(path).stream()) hash.update(chunk);
+    const reader = Bun.file(path).stream().getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) hash.update(read.value);
     return hash.digest("hex");
   })();
   sums.set(path, { version, sum });
