@@ -122,9 +122,9 @@ export function installSh(baseUrl: string): string {
 #   curl -fsSL ${baseUrl}/install.sh | sh -s -- --token cte_... [--name NAME] [--label KEY=VALUE]...
 #
 # Downloads the agent from the server to \${CRONTOPUS_INSTALL_DIR:-/usr/local/bin}/crontopus,
-# checks it against the server's SHA-256 sum, enrolls it with the token and installs it as a service (--no-service skips that). Any
-# other option goes to \`crontopus agent enroll\` as it is. Run it as root (| sudo sh -s -- ...)
-# for an agent that manages every user's crontab.
+# checks it against the server's SHA-256 sum, enrolls it with the token and installs it as a
+# service (--no-service skips that). Any other option goes to \`crontopus agent enroll\` as it
+# is. Run it as root (| sudo sh -s -- ...) for an agent that manages every user's crontab.
 set -eu
 
 SERVER=${shQuote(baseUrl)}
