@@ -36,7 +36,8 @@ cp "dist/crontopus-$platform" "$WORK/run/crontopus"
 cd "$WORK/run"
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
-export PATH=/usr/local/bin:/usr/bin:/bin HOME=$WORK/home CRONTOPUS_DATA_DIR=$WORK/run/data CRONTOPUS_PORT=$PORT \
+# node stays for these checks' own JSON reading; the binary needs none of it.
+export PATH=$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin HOME=$WORK/home CRONTOPUS_DATA_DIR=$WORK/run/data CRONTOPUS_PORT=$PORT \
   CRONTOPUS_HOST=127.0.0.1 CRONTOPUS_BASE_URL=$BASE CRONTOPUS_DOWNLOAD_DIR=$ROOT/dist CRONTOPUS_LOG_LEVEL=warn
 unset CRONTOPUS_URL CRONTOPUS_TOKEN CRONTOPUS_CONFIG
 check "no bun on PATH" sh -c '! command -v bun'
