@@ -25,6 +25,14 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     return null;
   }
   db.exec("PRAGMA wal_autocheckpoint = 0");
+  // A worker whose module cannot be loaded (a binary built without src/checkpointer.ts as an
+  // entry point) fails after the constructor returned: give the checkpoints back to SQLite.
+  let failed = false;
+  worker.onerror = (e) => {
+    failed = true;
+    db.exec("PRAGMA wal_autocheckpoint = 1000");
+    log.warn("checkpoint worker unavailable; using automatic checkpoints", { error: e.message });
+  };
   // On a full disk every checkpoint fails, once a second: say so once a minute.
   let warnedAt = 0;
   worker.onmessage = (m) => {
@@ -39,6 +47,7 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     paused,
     stop: () =>
       new Promise<void>((resolve) => {
+        if (failed) return resolve();
         const done = () => {
           worker.terminate();
           resolve();
