@@ -3,6 +3,7 @@
 // it only adds partial updates. No inline script anywhere: the CSP allows scripts from 'self' only.
 import "htmx.org";
 import "./jobs";
+import "./live";
 import type { HtmxRequestCtx } from "htmx.org";
 import "./local-time";
 

@@ -108,16 +108,28 @@ export function RunsTable({ runs, caption }: { runs: Run[]; caption: string }) {
   );
 }
 
-export function RunsPage(p: { shell: Shell; filters: RunFilters; page: RunPage; cursor: string; namespaces: string[]; errors: FieldErrors }) {
-  const { filters, page, cursor } = p;
+export interface RunsResultsProps {
+  filters: RunFilters;
+  page: RunPage;
+  cursor: string;
+  /** The job the `job` filter names (its runs are the ones the list follows); undefined for none. */
+  jobId?: string;
+  /** Follow new runs (public/live.ts): the first page of a valid filter only. */
+  live: boolean;
+}
+
+/**
+ * The table (or why it is empty) and the pager: the page's, and the answer to its live refresh.
+ * The first page follows new runs (those of the filtered job, or of every job) at most once a
+ * second, every 10 s without a stream; an older page stays as it is.
+ */
+export function RunsResults({ filters, page, cursor, jobId, live }: RunsResultsProps) {
   const filtered = Object.values(filters).some(Boolean);
+  const follow = live
+    ? { "hx-get": runsHref(filters), "hx-trigger": "live", "hx-swap": "outerMorph", "data-live": jobId ? `run:${jobId}` : "run", "data-live-gap": "1s", "data-live-poll": "10s" }
+    : {};
   return (
-    <Layout shell={p.shell} title="Runs">
-      <div class="page-head">
-        <h1>Runs</h1>
-        <a href={timelineHrefFor(filters)}>On the timeline</a>
-      </div>
-      <Filters filters={filters} namespaces={p.namespaces} errors={p.errors} />
+    <div id="runs-results" {...follow}>
       {page.runs.length ? (
         <RunsTable runs={page.runs} caption={filtered ? "Runs that match the filters, newest first" : "Runs, newest first"} />
       ) : (
@@ -135,6 +147,20 @@ export function RunsPage(p: { shell: Shell; filters: RunFilters; page: RunPage; 
           ) : null}
         </nav>
       ) : null}
+    </div>
+  );
+}
+
+export function RunsPage(p: { shell: Shell; namespaces: string[]; errors: FieldErrors } & RunsResultsProps) {
+  const { filters } = p;
+  return (
+    <Layout shell={p.shell} title="Runs">
+      <div class="page-head">
+        <h1>Runs</h1>
+        <a href={timelineHrefFor(filters)}>On the timeline</a>
+      </div>
+      <Filters filters={filters} namespaces={p.namespaces} errors={p.errors} />
+      <RunsResults filters={filters} page={p.page} cursor={p.cursor} jobId={p.jobId} live={p.live} />
     </Layout>
   );
 }

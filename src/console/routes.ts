@@ -7,7 +7,8 @@ import { dashboardConsole } from "./dashboard";
 import { jobsConsole } from "../jobs/console";
 import { pendingConsole } from "./pending";
 import { runsConsole } from "../runs/console";
+import { eventsConsole } from "../events/console";
 
 export function consoleApp(ctx: AppContext) {
-  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(jobsConsole(ctx)).use(pendingConsole(ctx));
+  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(jobsConsole(ctx)).use(pendingConsole(ctx)).use(eventsConsole(ctx));
 }

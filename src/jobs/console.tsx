@@ -9,7 +9,7 @@ import { consoleGroup, field, fieldErrors, flash, page, safeNext, hxRedirect } f
 import type { Flash } from "../console/flash";
 import { getTenantSettings } from "../tenants/tenants";
 import { listNamespaces } from "../tenants/namespaces";
-import { getRun, listRuns } from "../runs/runs";
+import { getRun, listRuns, type Run } from "../runs/runs";
 import { jobLog } from "../runs/history";
 import { uptimeByMonth } from "../runs/uptime";
 import { jobAgents } from "../agents/detail";
@@ -35,7 +35,7 @@ import {
   type LabelSummary,
 } from "./jobs";
 import { BulkDeletePage, JobsPage, JobsResults, JobStatuses, jobsHref, type JobsList, type JobsQuery } from "../../views/jobs";
-import { DeleteJobPage, JobLive, JobPage, LogEntries, type JobView } from "../../views/job";
+import { DeleteJobPage, JobHistoryPart, JobLive, JobPage, JobRecent, LogEntries, type JobHistory, type JobView } from "../../views/job";
 import { JobFormPage, SchedulePreview, type JobForm, type JobFormValues, type SchedulePreviewValue } from "../../views/jobform";
 import type { Shell } from "../../views/shell";
 
@@ -117,6 +117,19 @@ function jobsList(ctx: AppContext, viewer: Principal, params: URLSearchParams, n
   };
 }
 
+/** The newest 100 runs of the job, newest first: what its charts draw. */
+const recentRuns = (ctx: AppContext, tenantId: string, job: Job) => listRuns(ctx.db, tenantId, { jobId: job.id, limit: 100 }).runs;
+
+/** The run log's page and the end of the newest finished run's output. */
+function jobHistory(ctx: AppContext, tenantId: string, job: Job, runs: Run[], logCursor?: string): JobHistory {
+  const finished = runs.find((r) => r.status !== "running");
+  const output = finished ? (getRun(ctx.db, tenantId, String(finished.id)).output ?? null) : null;
+  return {
+    log: jobLog(ctx.db, tenantId, job.id, { cursor: logCursor, limit: 50, quiet: true }),
+    latest: finished ? { run: finished, output: output && output.length > OUTPUT_TAIL ? output.slice(-OUTPUT_TAIL) : output, cut: !!output && output.length > OUTPUT_TAIL } : null,
+  };
+}
+
 /** Everything a job's page shows, from the services. */
 function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: string): JobView {
   const { db } = ctx;
@@ -125,9 +138,7 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
   const settings = getTenantSettings(db, tenantId);
   const slug = pingSlug(db, settings.ping_key, job);
   const base = `${ctx.config.baseUrl}/ping`;
-  const runs = listRuns(db, tenantId, { jobId: job.id, limit: 100 }).runs;
-  const finished = runs.find((r) => r.status !== "running");
-  const output = finished ? (getRun(db, tenantId, String(finished.id)).output ?? null) : null;
+  const runs = recentRuns(ctx, tenantId, job);
   return {
     job,
     now,
@@ -139,10 +150,9 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
       slug: slug ? { key: settings.ping_key, slug: slug.slug, url: `${base}/${settings.ping_key}/${slug.success}`, success: slug.success } : null,
     },
     runs,
-    log: jobLog(db, tenantId, job.id, { cursor: logCursor, limit: 50, quiet: true }),
+    ...jobHistory(ctx, tenantId, job, runs, logCursor),
     uptime: uptimeByMonth(db, tenantId, job, now, { months: UPTIME_MONTHS, keptSince: now - settings.retention_days * DAY }),
     agents: jobAgents(db, tenantId, job.namespace, job.name),
-    latest: finished ? { run: finished, output: output && output.length > OUTPUT_TAIL ? output.slice(-OUTPUT_TAIL) : output, cut: !!output && output.length > OUTPUT_TAIL } : null,
     canWrite: canWrite(viewer),
   };
 }
@@ -288,7 +298,8 @@ export function jobsConsole(ctx: AppContext) {
       })
       .get("/jobs/statuses", ({ request, viewer }) => {
         const tenantId = tenantOf(viewer);
-        const jobs = new URL(request.url).searchParams
+        const params = new URL(request.url).searchParams;
+        const jobs = params
           .getAll("id")
           .slice(0, 500)
           .flatMap((id) => {
@@ -299,7 +310,9 @@ export function jobsConsole(ctx: AppContext) {
               throw e;
             }
           });
-        return page(JobStatuses({ jobs }));
+        // The list's chips too, for its filters (the list's own poll asks for them).
+        const chips = params.has("chips") ? { labels: jobLabels(ctx, tenantId), query: jobsQuery(params) } : undefined;
+        return page(JobStatuses({ jobs, chips }));
       })
       .post("/jobs/bulk", ({ body, request, viewer, shell, set }) => {
         const tenantId = requireScope(viewer, "write").tenantId;
@@ -378,10 +391,18 @@ export function jobsConsole(ctx: AppContext) {
         if (!job) throw new NotFound(`job ${params.namespace}/${params.name}`);
         return page(JobLive({ job, now: ctx.now() }));
       })
+      .get("/jobs/:namespace/:name/recent", ({ params, viewer }) => {
+        const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
+        return page(JobRecent({ job, runs: recentRuns(ctx, tenantOf(viewer), job) }));
+      })
+      .get("/jobs/:namespace/:name/history", ({ params, viewer }) => {
+        const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
+        return page(JobHistoryPart({ job, history: jobHistory(ctx, tenantOf(viewer), job, recentRuns(ctx, tenantOf(viewer), job)), now: ctx.now() }));
+      })
       .get("/jobs/:namespace/:name/log", ({ params, query, viewer }) => {
         const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
         const cursor = (query as Record<string, string | undefined>).cursor;
-        return page(LogEntries({ job, log: jobLog(db, tenantOf(viewer), job.id, { cursor, limit: 50, quiet: true }), now: ctx.now() }));
+        return page(LogEntries({ job, log: jobLog(db, tenantOf(viewer), job.id, { cursor, limit: 50, quiet: true }), now: ctx.now(), older: !!cursor }));
       })
       .post("/jobs/:namespace/:name/pause", ({ params, request, viewer, set }) => {
         const job = pauseJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name, ctx.now());
