@@ -46,9 +46,11 @@ const OUTPUT_TAIL = 4000;
 const UPTIME_MONTHS = 6;
 
 // The label chips read every job of the tenant (6 ms at 10,000 jobs, more than the page's own
-// query): the list reuses them for this long. Their colours may lag a status change by as much;
-// the rows' statuses never do. Real time, not the app's clock: a test clock that stands still
-// would keep them forever.
+// query): the list reuses them for this long, as long as no live event has gone out since (the
+// hub's position is the same), so that an open list that refreshes on an event never gets chips
+// from before it. Without open streams their colours may lag a status change by as much; the rows'
+// statuses never do. Real time, not the app's clock: a test clock that stands still would keep
+// them forever.
 const LABELS_TTL_MS = 2000;
 
 const TIMEZONES = ["UTC", ...Intl.supportedValuesOf("timeZone").filter((z) => z !== "UTC")];
@@ -79,15 +81,16 @@ function jobsQuery(params: URLSearchParams): JobsQuery {
   };
 }
 
-const labelsSeen = new Map<string, { at: number; labels: LabelSummary[] }>();
+const labelsSeen = new Map<string, { at: number; position: string; labels: LabelSummary[] }>();
 
 function jobLabels(ctx: AppContext, tenantId: string): LabelSummary[] {
   const now = performance.now();
+  const position = ctx.events.position();
   const seen = labelsSeen.get(tenantId);
-  if (seen && now - seen.at < LABELS_TTL_MS) return seen.labels;
+  if (seen && now - seen.at < LABELS_TTL_MS && seen.position === position) return seen.labels;
   if (labelsSeen.size > 1000) labelsSeen.clear();
   const labels = listJobLabels(ctx.db, tenantId);
-  labelsSeen.set(tenantId, { at: now, labels });
+  labelsSeen.set(tenantId, { at: now, position, labels });
   return labels;
 }
 
