@@ -48,21 +48,31 @@ interface Part {
   /** When it was last fetched (performance.now()); 0 for never. */
   last: number;
   timer: ReturnType<typeof setTimeout> | null;
+  /** Changed while the tab was hidden: fetched when it is shown again. */
+  stale: boolean;
 }
 
 const parts = new WeakMap<Element, Part>();
 
 function partOf(el: Element): Part {
   let p = parts.get(el);
-  if (!p) parts.set(el, (p = { last: 0, timer: null }));
+  if (!p) parts.set(el, (p = { last: 0, timer: null, stale: false }));
   return p;
 }
 
 const interval = (value: string | undefined, fallback: number) => (value ? (htmx.parseInterval(value) ?? fallback) : fallback);
 
-/** Fetches the part again: now, or after its gap since the last time; once, however many changes ask meanwhile. */
+/**
+ * Fetches the part again: now, or after its gap since the last time; once, however many changes
+ * ask meanwhile. A hidden tab fetches nothing: what changed is fetched once when it is shown.
+ */
 function refresh(el: HTMLElement): void {
   const p = partOf(el);
+  if (document.hidden) {
+    p.stale = true;
+    return;
+  }
+  p.stale = false;
   if (p.timer !== null) return;
   const wait = Math.max(GATHER_MS, p.last + interval(el.dataset.liveGap, GAP_MS) - performance.now());
   p.timer = setTimeout(() => {
@@ -191,6 +201,10 @@ document.addEventListener("htmx:before:swap", (event) => {
   if (ctx.sourceElement?.hasAttribute("data-live") && (ctx.response?.status ?? 200) >= 400) event.preventDefault();
 });
 
-start();
+// After htmx has set the page up (it does so on the next task), so that every part listens.
+setTimeout(start);
 // Parts that htmx swaps in later (a page of results that had none).
 document.addEventListener("htmx:after:swap", start);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) document.querySelectorAll<HTMLElement>(PARTS).forEach((el) => partOf(el).stale && refresh(el));
+});

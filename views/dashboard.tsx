@@ -6,6 +6,7 @@ import type { Run } from "../src/runs/runs";
 import type { Agent } from "../src/agents/model";
 import { Layout } from "./layout";
 import { StatusBadge } from "./components/status";
+import { live } from "./components/live";
 import { Since } from "./components/time";
 import { RunsTable } from "./runs";
 import type { Shell } from "./shell";
@@ -119,7 +120,7 @@ export function DashboardLive({ dashboard, now, tenant }: { dashboard: Dashboard
   const { counts } = dashboard;
   const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
   return (
-    <div id="dashboard" hx-get="/dashboard/live" hx-trigger="live" hx-swap="outerMorph" data-live="job run agent" data-live-gap="1s" data-live-poll="10s">
+    <div id="dashboard" {...live("/dashboard/live", "job run agent", { gap: "1s", poll: "10s" })}>
       <div class="page-head">
         <h1>Dashboard</h1>
         <span class="muted" safe>

@@ -11,6 +11,7 @@ import { formatDuration } from "../src/jobs/schedule";
 import { Layout } from "./layout";
 import { CsrfField } from "./components/form";
 import { StatusBadge } from "./components/status";
+import { live } from "./components/live";
 import { DurationChart, RunLegend, StatusStrip } from "./components/charts";
 import { durationText, offsetText, wallDay, wallText, When } from "./components/time";
 import { LabelChip } from "./jobs";
@@ -46,22 +47,10 @@ export interface JobView extends JobHistory {
 
 const jobPath = (job: Pick<Job, "namespace" | "name">) => `/jobs/${job.namespace}/${job.name}`;
 
-/**
- * The live parts of the page (public/live.ts): each follows its job's events and is fetched again
- * (morphed in place) when one concerns it, or polled when the page has no stream.
- */
-const liveParts = (job: Job, part: string, follows: string, poll: string) => ({
-  "hx-get": `${jobPath(job)}/${part}`,
-  "hx-trigger": "live",
-  "hx-swap": "outerMorph",
-  "data-live": follows,
-  "data-live-poll": poll,
-});
-
-/** The status and what it rests on: it follows the job's own events. */
+/** The status and what it rests on: a live part that follows the job's own events. */
 export function JobLive({ job, now }: { job: Job; now: number }) {
   return (
-    <section id="job-live" class="job-live" aria-label="Status" {...liveParts(job, "live", `job:${job.id}`, "5s")}>
+    <section id="job-live" class="job-live" aria-label="Status" {...live(`${jobPath(job)}/live`, `job:${job.id}`, { poll: "5s" })}>
       <div class="job-status-line">
         <StatusBadge status={job.status} />
         <span>
@@ -504,7 +493,7 @@ function Details({ job }: { job: Job }) {
 /** The charts of the recent runs: they follow the job's runs. */
 export function JobRecent({ job, runs }: { job: Job; runs: Run[] }) {
   return (
-    <section id="job-recent" class="panel charts" aria-labelledby="recent-title" {...liveParts(job, "recent", `run:${job.id}`, "10s")}>
+    <section id="job-recent" class="panel charts" aria-labelledby="recent-title" {...live(`${jobPath(job)}/recent`, `run:${job.id}`, { poll: "10s" })}>
       <h2 id="recent-title">Recent runs</h2>
       {runs.length ? (
         <>
@@ -527,7 +516,7 @@ export function JobRecent({ job, runs }: { job: Job; runs: Run[] }) {
  */
 export function JobHistoryPart({ job, history, now, older = false }: { job: Job; history: JobHistory; now: number; older?: boolean }) {
   return (
-    <div id="job-history" {...(older ? {} : liveParts(job, "history", `job:${job.id} run:${job.id}`, "10s"))}>
+    <div id="job-history" {...(older ? {} : live(`${jobPath(job)}/history`, `job:${job.id} run:${job.id}`, { poll: "10s" }))}>
       <Log job={job} log={history.log} now={now} older={older} />
       {history.latest ? <LatestOutput latest={history.latest} job={job} now={now} /> : null}
     </div>

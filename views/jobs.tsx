@@ -9,6 +9,7 @@ import { describeSchedule, parseSchedule } from "../src/jobs/schedule";
 import { Layout } from "./layout";
 import { CsrfField } from "./components/form";
 import { StatusBadge } from "./components/status";
+import { live } from "./components/live";
 import { When } from "./components/time";
 import type { Flash } from "../src/console/flash";
 import type { Shell } from "./shell";
@@ -311,15 +312,7 @@ export function JobsResults({ list, csrf }: { list: JobsList; csrf: string }) {
         jobs, swapped by id, and the chips for the list's filters.
       */}
       {list.jobs.length ? (
-        <div
-          class="poll"
-          hx-get={`/jobs/statuses?${ids}&chips=1${listParams(q)}`}
-          hx-trigger="live"
-          hx-swap="none"
-          data-live="job"
-          data-live-gap="1s"
-          data-live-poll="5s"
-        ></div>
+<div class="poll" {...live(`/jobs/statuses?${ids}&chips=1${listParams(q)}`, "job", { swap: "none", gap: "1s", poll: "5s" })}></div>
       ) : null}
     </div>
   );

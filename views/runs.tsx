@@ -5,6 +5,7 @@ import { RUN_STATUSES } from "../src/runs/runs";
 import { splitAtCut } from "../src/headtail";
 import { Layout } from "./layout";
 import { RunStatus } from "./components/runstatus";
+import { live } from "./components/live";
 import { SelectField } from "./components/select";
 import { Duration, Since, Time } from "./components/time";
 import { Field, type FieldErrors } from "./components/form";
@@ -123,13 +124,10 @@ export interface RunsResultsProps {
  * The first page follows new runs (those of the filtered job, or of every job) at most once a
  * second, every 10 s without a stream; an older page stays as it is.
  */
-export function RunsResults({ filters, page, cursor, jobId, live }: RunsResultsProps) {
+export function RunsResults({ filters, page, cursor, jobId, live: follows }: RunsResultsProps) {
   const filtered = Object.values(filters).some(Boolean);
-  const follow = live
-    ? { "hx-get": runsHref(filters), "hx-trigger": "live", "hx-swap": "outerMorph", "data-live": jobId ? `run:${jobId}` : "run", "data-live-gap": "1s", "data-live-poll": "10s" }
-    : {};
   return (
-    <div id="runs-results" {...follow}>
+    <div id="runs-results" {...(follows ? live(runsHref(filters), jobId ? `run:${jobId}` : "run", { gap: "1s", poll: "10s" }) : {})}>
       {page.runs.length ? (
         <RunsTable runs={page.runs} caption={filtered ? "Runs that match the filters, newest first" : "Runs, newest first"} />
       ) : (
