@@ -1,6 +1,6 @@
 // The timeline's drawing, as a pure function of a timeline: a bar sits where its run's times fall
 // in the window and is as wide as the run took; the thinnest still shows; and a page at the
-// service's bounds (20 jobs of 30 runs) loads in under 150 KB with the console's assets.
+// service's bounds (15 jobs of 30 runs) loads in under 150 KB with the console's assets.
 import { describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { BUILT_ASSETS } from "../public/build/manifest";

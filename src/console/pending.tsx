@@ -14,6 +14,5 @@ const pending =
 export function pendingConsole(ctx: AppContext) {
   return consoleGroup(ctx, "tenant")
     .get("/agents", pending("Agents", "Until then: crontopus agents list, or GET /api/v1/agents."))
-    .get("/agents/:id", pending("Agent", "Until then: crontopus agents get, or GET /api/v1/agents/{id}."))
-    .get("/settings", pending("Settings", "Until then: the CLI (crontopus channels, tokens, enroll-tokens, tenants) or the REST API at /api/docs."));
+    .get("/agents/:id", pending("Agent", "Until then: crontopus agents get, or GET /api/v1/agents/{id}."));
 }

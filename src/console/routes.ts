@@ -8,7 +8,21 @@ import { jobsConsole } from "../jobs/console";
 import { pendingConsole } from "./pending";
 import { runsConsole } from "../runs/console";
 import { eventsConsole } from "../events/console";
+import { tenantSettingsConsole } from "../tenants/settings-console";
+import { channelsConsole } from "../alerts/console";
+import { tokensConsole } from "../auth/tokens-console";
+import { enrollmentConsole } from "../agents/enrollment-console";
 
 export function consoleApp(ctx: AppContext) {
-  return new Elysia({ name: "console" }).use(authConsole(ctx)).use(dashboardConsole(ctx)).use(runsConsole(ctx)).use(jobsConsole(ctx)).use(pendingConsole(ctx)).use(eventsConsole(ctx));
+  return new Elysia({ name: "console" })
+    .use(authConsole(ctx))
+    .use(dashboardConsole(ctx))
+    .use(runsConsole(ctx))
+    .use(jobsConsole(ctx))
+    .use(tenantSettingsConsole(ctx))
+    .use(channelsConsole(ctx))
+    .use(tokensConsole(ctx))
+    .use(enrollmentConsole(ctx))
+    .use(pendingConsole(ctx))
+    .use(eventsConsole(ctx));
 }

@@ -9,7 +9,7 @@ import { Invalid } from "../errors";
 import { listJobs, type Job } from "../jobs/jobs";
 import { jobRunsInWindow, runSpan, type Run } from "./runs";
 
-export const TIMELINE_JOBS = 20;
+export const TIMELINE_JOBS = 15;
 export const TIMELINE_RUNS = 30;
 /** The longest window: a month, the longest a run may last. */
 export const TIMELINE_MAX_WINDOW_MS = 31 * 86_400_000;
