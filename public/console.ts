@@ -4,6 +4,7 @@
 import "htmx.org";
 import "./copy";
 import "./jobs";
+import "./live";
 import type { HtmxRequestCtx } from "htmx.org";
 import "./local-time";
 

@@ -1,4 +1,4 @@
-// A small client of GET /api/v1/events for tests and benchmarks: reads the stream as a browser's
+// A small client of GET /api/v1/events (or the console's /events) for tests and benchmarks: reads the stream as a browser's
 // EventSource would (fields, comments, ids) and lets a test wait for the event it expects.
 
 export interface SseMessage {
@@ -35,6 +35,8 @@ export interface OpenInit {
   onMessage?: (m: SseMessage) => void;
   /** Keep every message in `messages` (default true; a benchmark reading for long says false). */
   keep?: boolean;
+  /** The stream's path and query (default the API's, /api/v1/events; the console's is /events). */
+  path?: string;
 }
 
 export async function openEvents(baseUrl: string, init: OpenInit = {}): Promise<SseStream> {
@@ -44,7 +46,7 @@ export async function openEvents(baseUrl: string, init: OpenInit = {}): Promise<
   if (init.lastEventId) headers["last-event-id"] = init.lastEventId;
   const keep = init.keep ?? true;
   const abort = new AbortController();
-  const response = await fetch(`${baseUrl}/api/v1/events`, { headers, signal: abort.signal });
+  const response = await fetch(`${baseUrl}${init.path ?? "/api/v1/events"}`, { headers, signal: abort.signal, redirect: "manual" });
   const messages: SseMessage[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();

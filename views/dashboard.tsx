@@ -7,6 +7,7 @@ import type { Agent } from "../src/agents/model";
 import { Layout } from "./layout";
 import { StatusBadge } from "./components/status";
 import { AgentStatus } from "./components/agentstatus";
+import { live } from "./components/live";
 import { Since } from "./components/time";
 import { RunsTable } from "./runs";
 import type { Shell } from "./shell";
@@ -102,14 +103,27 @@ function OfflineAgents({ agents, now }: { agents: Agent[]; now: number }) {
 }
 
 export function DashboardPage({ shell, dashboard, now }: { shell: Shell; dashboard: Dashboard; now: number }) {
+  return (
+    <Layout shell={shell} title="Dashboard">
+      <DashboardLive dashboard={dashboard} now={now} tenant={shell.tenant?.name ?? ""} />
+    </Layout>
+  );
+}
+
+/**
+ * Everything the dashboard shows, the page's and the live refresh's answer (public/live.ts): it
+ * follows every job, run and agent of the tenant, at most once a second (every 10 s without a
+ * stream), morphed in place.
+ */
+export function DashboardLive({ dashboard, now, tenant }: { dashboard: Dashboard; now: number; tenant: string }) {
   const { counts } = dashboard;
   const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
   return (
-    <Layout shell={shell} title="Dashboard">
+    <div id="dashboard" {...live("/dashboard/live", "job run agent", { gap: "1s", poll: "10s" })}>
       <div class="page-head">
         <h1>Dashboard</h1>
         <span class="muted" safe>
-          {`${total} ${total === 1 ? "job" : "jobs"} in ${shell.tenant?.name ?? ""}`}
+          {`${total} ${total === 1 ? "job" : "jobs"} in ${tenant}`}
         </span>
       </div>
       <section aria-labelledby="by-status">
@@ -151,6 +165,6 @@ export function DashboardPage({ shell, dashboard, now }: { shell: Shell; dashboa
         {dashboard.recent.length ? <RunsTable runs={dashboard.recent} caption="The most recent runs, newest first" /> : <p class="muted">No runs yet.</p>}
       </section>
       <OfflineAgents agents={dashboard.offline} now={now} />
-    </Layout>
+    </div>
   );
 }

@@ -11,6 +11,7 @@ import { formatDuration } from "../src/jobs/schedule";
 import { Layout } from "./layout";
 import { CsrfField } from "./components/form";
 import { StatusBadge } from "./components/status";
+import { live } from "./components/live";
 import { DurationChart, RunLegend, StatusStrip } from "./components/charts";
 import { durationText, offsetText, wallDay, wallText, When } from "./components/time";
 import { LabelChip } from "./jobs";
@@ -25,27 +26,31 @@ export interface PingUrls {
   slug: { key: string; slug: string; url: string; success: string } | null;
 }
 
-export interface JobView {
+/** The run log's page and the latest output: the part of a job's page that follows its runs. */
+export interface JobHistory {
+  log: JobLogPage;
+  /** The newest finished run and the end of its output (the rest is on the run's page). */
+  latest: { run: Run; output: string | null; cut: boolean } | null;
+}
+
+export interface JobView extends JobHistory {
   job: Job;
   now: number;
   schedule: { description: string; next: number[] };
   ping: PingUrls;
   /** The newest 100 runs, newest first. */
   runs: Run[];
-  log: JobLogPage;
   uptime: MonthUptime[];
   agents: JobAgent[];
-  /** The newest finished run and the end of its output (the rest is on the run's page). */
-  latest: { run: Run; output: string | null; cut: boolean } | null;
   canWrite: boolean;
 }
 
 const jobPath = (job: Pick<Job, "namespace" | "name">) => `/jobs/${job.namespace}/${job.name}`;
 
-/** The status and what it rests on: the part of the page the poll refreshes. */
+/** The status and what it rests on: a live part that follows the job's own events. */
 export function JobLive({ job, now }: { job: Job; now: number }) {
   return (
-    <section id="job-live" class="job-live" aria-label="Status" hx-get={`${jobPath(job)}/live`} hx-trigger="every 5s" hx-swap="outerHTML">
+    <section id="job-live" class="job-live" aria-label="Status" {...live(`${jobPath(job)}/live`, `job:${job.id}`, { poll: "5s" })}>
       <div class="job-status-line">
         <StatusBadge status={job.status} />
         <span>
@@ -269,11 +274,11 @@ function Uptime({ months }: { months: MonthUptime[] }) {
 
 const RUN_WORDS: Record<string, string> = { success: "success", failed: "failed", timeout: "timed out", running: "running" };
 
-function LogRow({ entry, job, now }: { entry: LogEntry; job: Job; now: number }) {
+function LogRow({ entry, job, now, hold }: { entry: LogEntry; job: Job; now: number; hold?: boolean }) {
   if (entry.kind === "flip") {
     const f = entry.flip;
     return (
-      <li class="log-flip">
+      <li class="log-flip" data-live-hold={hold}>
         <span class="flip-change">
           <span class={`was was-${f.from}`} safe>
             {f.from}
@@ -295,7 +300,7 @@ function LogRow({ entry, job, now }: { entry: LogEntry; job: Job; now: number })
   const r = entry.run;
   const at = r.finished_at ?? r.started_at;
   return (
-    <li class="log-run">
+    <li class="log-run" data-live-hold={hold}>
       <span class={`run-word run-${r.status}`} safe>
         {RUN_WORDS[r.status] ?? r.status}
       </span>
@@ -323,13 +328,16 @@ function LogRow({ entry, job, now }: { entry: LogEntry; job: Job; now: number })
   );
 }
 
-/** Log entries and the link to the older ones: inside the page, and alone as the answer to that link. */
-export function LogEntries({ job, log, now }: { job: Job; log: JobLogPage; now: number }) {
+/**
+ * Log entries and the link to the older ones: inside the page, and alone as the answer to that
+ * link. Older entries hold the log as it is (data-live-hold): new runs no longer push it about.
+ */
+export function LogEntries({ job, log, now, older = false }: { job: Job; log: JobLogPage; now: number; older?: boolean }) {
   const path = jobPath(job);
   return (
     <>
-      {log.entries.map((e) => (
-        <LogRow entry={e} job={job} now={now} />
+      {log.entries.map((e, i) => (
+        <LogRow entry={e} job={job} now={now} hold={older && i === 0} />
       ))}
       {log.next_cursor ? (
         <li id="log-more" class="log-more">
@@ -342,8 +350,7 @@ export function LogEntries({ job, log, now }: { job: Job; log: JobLogPage; now: 
   );
 }
 
-function Log({ view, older }: { view: JobView; older: boolean }) {
-  const { job, log, now } = view;
+function Log({ job, log, now, older }: { job: Job; log: JobLogPage; now: number; older: boolean }) {
   return (
     <section class="panel" aria-labelledby="log-title" id="log">
       <h2 id="log-title">Runs and status changes</h2>
@@ -363,7 +370,7 @@ function Log({ view, older }: { view: JobView; older: boolean }) {
   );
 }
 
-function LatestOutput({ latest, job, now }: { latest: NonNullable<JobView["latest"]>; job: Job; now: number }) {
+function LatestOutput({ latest, job, now }: { latest: NonNullable<JobHistory["latest"]>; job: Job; now: number }) {
   const { run } = latest;
   return (
     <section class="panel" aria-labelledby="output-title">
@@ -483,6 +490,39 @@ function Details({ job }: { job: Job }) {
   );
 }
 
+/** The charts of the recent runs: they follow the job's runs. */
+export function JobRecent({ job, runs }: { job: Job; runs: Run[] }) {
+  return (
+    <section id="job-recent" class="panel charts" aria-labelledby="recent-title" {...live(`${jobPath(job)}/recent`, `run:${job.id}`, { poll: "10s" })}>
+      <h2 id="recent-title">Recent runs</h2>
+      {runs.length ? (
+        <>
+          <h3>Outcome of the last 50</h3>
+          <StatusStrip runs={runs} tz={job.timezone} />
+          <h3>Duration of the last 100</h3>
+          <DurationChart runs={runs} tz={job.timezone} />
+          <RunLegend />
+        </>
+      ) : (
+        <p class="muted">No runs yet.</p>
+      )}
+    </section>
+  );
+}
+
+/**
+ * The run log and the latest output: they follow the job's runs and its status changes (a late or
+ * down written between runs), from the newest entries only (a page of older ones is not live).
+ */
+export function JobHistoryPart({ job, history, now, older = false }: { job: Job; history: JobHistory; now: number; older?: boolean }) {
+  return (
+    <div id="job-history" {...(older ? {} : live(`${jobPath(job)}/history`, `job:${job.id} run:${job.id}`, { poll: "10s" }))}>
+      <Log job={job} log={history.log} now={now} older={older} />
+      {history.latest ? <LatestOutput latest={history.latest} job={job} now={now} /> : null}
+    </div>
+  );
+}
+
 export function JobPage({ shell, view, older = false }: { shell: Shell; view: JobView; older?: boolean }) {
   const { job } = view;
   const title = `${job.namespace}/${job.name}`;
@@ -500,24 +540,10 @@ export function JobPage({ shell, view, older = false }: { shell: Shell; view: Jo
       </div>
       <JobLive job={job} now={view.now} />
       <div class="job-grid">
-        <section class="panel charts" aria-labelledby="recent-title">
-          <h2 id="recent-title">Recent runs</h2>
-          {view.runs.length ? (
-            <>
-              <h3>Outcome of the last 50</h3>
-              <StatusStrip runs={view.runs} tz={job.timezone} />
-              <h3>Duration of the last 100</h3>
-              <DurationChart runs={view.runs} tz={job.timezone} />
-              <RunLegend />
-            </>
-          ) : (
-            <p class="muted">No runs yet.</p>
-          )}
-        </section>
+        <JobRecent job={job} runs={view.runs} />
         <Schedule view={view} />
       </div>
-      <Log view={view} older={older} />
-      {view.latest ? <LatestOutput latest={view.latest} job={job} now={view.now} /> : null}
+      <JobHistoryPart job={job} history={view} now={view.now} older={older} />
       <div class="job-grid">
         <Ping view={view} />
         <div>

@@ -9,6 +9,7 @@ import { describeSchedule, parseSchedule } from "../src/jobs/schedule";
 import { Layout } from "./layout";
 import { CsrfField } from "./components/form";
 import { StatusBadge } from "./components/status";
+import { live } from "./components/live";
 import { When } from "./components/time";
 import type { Flash } from "../src/console/flash";
 import type { Shell } from "./shell";
@@ -134,20 +135,21 @@ function Filters({ list }: { list: JobsList }) {
   );
 }
 
-function Chips({ list }: { list: JobsList }) {
-  if (!list.labels.length) return null;
-  const q = list.query;
+/** The label chips with their job counts; `oob` when the status poll sends them along, to be morphed in. */
+export function Chips({ labels, query, oob }: { labels: LabelSummary[]; query: JobsQuery; oob?: boolean }) {
+  if (!labels.length) return null;
+  const q = query;
   return (
-    <nav class="chips" aria-label="Labels">
+    <nav id="jobs-chips" class="chips" aria-label="Labels" hx-swap-oob={oob ? "outerMorph" : undefined}>
       <span class="chips-title">Labels</span>
       <ul>
-        {list.labels.map((l) => {
+        {labels.map((l) => {
           const sel = `${l.key}=${l.value}`;
           const active = q.labels.includes(sel);
-          const labels = active ? q.labels.filter((x) => x !== sel) : [...q.labels, sel];
+          const next = active ? q.labels.filter((x) => x !== sel) : [...q.labels, sel];
           return (
             <li>
-              <LabelChip label={`${sel} (${l.jobs})`} worst={l.worst} href={jobsHref(q, { labels })} active={active} />
+              <LabelChip label={`${sel} (${l.jobs})`} worst={l.worst} href={jobsHref(q, { labels: next })} active={active} />
             </li>
           );
         })}
@@ -238,7 +240,7 @@ export function JobsResults({ list, csrf }: { list: JobsList; csrf: string }) {
           {list.notice.text}
         </div>
       ) : null}
-      <Chips list={list} />
+      <Chips labels={list.labels} query={list.query} />
       {list.jobs.length === 0 ? (
         <div class="panel empty">
           {filtered ? (
@@ -304,8 +306,14 @@ export function JobsResults({ list, csrf }: { list: JobsList; csrf: string }) {
           </a>
         ) : null}
       </nav>
-      {/* The status column kept current: each poll answers the statuses of these jobs, swapped by id. */}
-      {list.jobs.length ? <div class="poll" hx-get={`/jobs/statuses?${ids}`} hx-trigger="every 5s" hx-swap="none"></div> : null}
+      {/*
+        The status column and the chips kept current (public/live.ts): on a change of any of the
+        tenant's jobs (at most once a second) or every 5 s without a stream, the statuses of these
+        jobs, swapped by id, and the chips for the list's filters.
+      */}
+      {list.jobs.length ? (
+<div class="poll" {...live(`/jobs/statuses?${ids}&chips=1${listParams(q)}`, "job", { swap: "none", gap: "1s", poll: "5s" })}></div>
+      ) : null}
     </div>
   );
 }
@@ -327,13 +335,20 @@ export function JobsPage({ shell, list }: { shell: Shell; list: JobsList }) {
   );
 }
 
-/** The answer to the status poll: each job's status, to be swapped in by its id. */
-export function JobStatuses({ jobs }: { jobs: Pick<Job, "id" | "status">[] }) {
+/** The list's filters and order as more query parameters ("&namespace=…"), or "". */
+function listParams(q: JobsQuery): string {
+  const search = jobsHref(q).split("?")[1];
+  return search ? `&${search}` : "";
+}
+
+/** The answer to the status poll: each job's status, to be swapped in by its id; the chips too, when asked. */
+export function JobStatuses({ jobs, chips }: { jobs: Pick<Job, "id" | "status">[]; chips?: { labels: LabelSummary[]; query: JobsQuery } }) {
   return (
     <>
       {jobs.map((job) => (
         <ListStatus job={job} oob />
       ))}
+      {chips ? <Chips labels={chips.labels} query={chips.query} oob /> : null}
     </>
   );
 }

@@ -9,7 +9,7 @@ import { CsrfField } from "./components/form";
 // (console.css has them instead).
 const HTMX_CONFIG = JSON.stringify({ includeIndicatorCSS: false });
 
-function Head({ title, csrf }: { title: string; csrf?: string }) {
+function Head({ title, csrf, liveFrom }: { title: string; csrf?: string; liveFrom?: string }) {
   return (
     <head>
       <meta charset="utf-8" />
@@ -17,6 +17,7 @@ function Head({ title, csrf }: { title: string; csrf?: string }) {
       <meta name="color-scheme" content="light dark" />
       {csrf ? <meta name="csrf-token" content={csrf} /> : null}
       <meta name="htmx-config" content={HTMX_CONFIG} />
+      {liveFrom ? <meta name="live-events" content={`/events?from=${encodeURIComponent(liveFrom)}`} /> : null}
       <title safe>{`${title} · Crontopus`}</title>
       <link rel="icon" href={assetUrl("favicon.svg")} type="image/svg+xml" />
       <link rel="stylesheet" href={assetUrl("console.css")} />
@@ -108,7 +109,7 @@ export function Layout({ shell, title, children }: { shell: Shell; title: string
     <>
       {"<!doctype html>"}
       <html lang="en">
-        <Head title={title} csrf={shell.csrf} />
+        <Head title={title} csrf={shell.csrf} liveFrom={shell.liveFrom} />
         <body>
           <a class="skip-link" href="#main">
             Skip to content

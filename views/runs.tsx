@@ -5,6 +5,7 @@ import { RUN_STATUSES } from "../src/runs/runs";
 import { splitAtCut } from "../src/headtail";
 import { Layout } from "./layout";
 import { RunStatus } from "./components/runstatus";
+import { live } from "./components/live";
 import { SelectField } from "./components/select";
 import { Duration, Since, Time } from "./components/time";
 import { Field, type FieldErrors } from "./components/form";
@@ -108,16 +109,25 @@ export function RunsTable({ runs, caption }: { runs: Run[]; caption: string }) {
   );
 }
 
-export function RunsPage(p: { shell: Shell; filters: RunFilters; page: RunPage; cursor: string; namespaces: string[]; errors: FieldErrors }) {
-  const { filters, page, cursor } = p;
+export interface RunsResultsProps {
+  filters: RunFilters;
+  page: RunPage;
+  cursor: string;
+  /** The job the `job` filter names (its runs are the ones the list follows); undefined for none. */
+  jobId?: string;
+  /** Follow new runs (public/live.ts): the first page of a valid filter only. */
+  live: boolean;
+}
+
+/**
+ * The table (or why it is empty) and the pager: the page's, and the answer to its live refresh.
+ * The first page follows new runs (those of the filtered job, or of every job) at most once a
+ * second, every 10 s without a stream; an older page stays as it is.
+ */
+export function RunsResults({ filters, page, cursor, jobId, live: follows }: RunsResultsProps) {
   const filtered = Object.values(filters).some(Boolean);
   return (
-    <Layout shell={p.shell} title="Runs">
-      <div class="page-head">
-        <h1>Runs</h1>
-        <a href={timelineHrefFor(filters)}>On the timeline</a>
-      </div>
-      <Filters filters={filters} namespaces={p.namespaces} errors={p.errors} />
+    <div id="runs-results" {...(follows ? live(runsHref(filters), jobId ? `run:${jobId}` : "run", { gap: "1s", poll: "10s" }) : {})}>
       {page.runs.length ? (
         <RunsTable runs={page.runs} caption={filtered ? "Runs that match the filters, newest first" : "Runs, newest first"} />
       ) : (
@@ -135,6 +145,20 @@ export function RunsPage(p: { shell: Shell; filters: RunFilters; page: RunPage; 
           ) : null}
         </nav>
       ) : null}
+    </div>
+  );
+}
+
+export function RunsPage(p: { shell: Shell; namespaces: string[]; errors: FieldErrors } & RunsResultsProps) {
+  const { filters } = p;
+  return (
+    <Layout shell={p.shell} title="Runs">
+      <div class="page-head">
+        <h1>Runs</h1>
+        <a href={timelineHrefFor(filters)}>On the timeline</a>
+      </div>
+      <Filters filters={filters} namespaces={p.namespaces} errors={p.errors} />
+      <RunsResults filters={filters} page={p.page} cursor={p.cursor} jobId={p.jobId} live={p.live} />
     </Layout>
   );
 }

@@ -15,6 +15,8 @@ export interface Shell {
   flash: Flash | null;
   /** The path asked for: the navigation marks its section. */
   path: string;
+  /** Where the tenant's live events stood when the page was made: its stream starts there (public/live.ts). */
+  liveFrom?: string;
 }
 
 /** The sections of the navigation, in order. */

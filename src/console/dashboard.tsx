@@ -1,4 +1,5 @@
-// The dashboard, GET /: what the tenant's jobs and agents are doing, from their services.
+// The dashboard, GET /: what the tenant's jobs and agents are doing, from their services; and
+// GET /dashboard/live, its content alone, which the open page fetches again as they change.
 import type { AppContext } from "../context";
 import type { Db } from "../db";
 import { countJobsByStatus } from "../jobs/jobs";
@@ -6,7 +7,7 @@ import { listJobsInStatus } from "../jobs/attention";
 import { listRuns } from "../runs/runs";
 import { listAgents } from "../agents/registry";
 import { consoleGroup, page } from "./surface";
-import { DashboardPage, type Dashboard } from "../../views/dashboard";
+import { DashboardLive, DashboardPage, type Dashboard } from "../../views/dashboard";
 
 /** How many jobs each of the dashboard's lists shows (the counts link to the rest). */
 const LISTED = 10;
@@ -23,5 +24,10 @@ function dashboardOf(db: Db, tenantId: string): Dashboard {
 }
 
 export function dashboardConsole(ctx: AppContext) {
-  return consoleGroup(ctx, "tenant").get("/", ({ viewer, shell }) => page(DashboardPage({ shell, dashboard: dashboardOf(ctx.db, viewer!.tenantId!), now: ctx.now() })));
+  return (
+    consoleGroup(ctx, "tenant")
+      .get("/", ({ viewer, shell }) => page(DashboardPage({ shell, dashboard: dashboardOf(ctx.db, viewer!.tenantId!), now: ctx.now() })))
+      // The same, alone: what the open dashboard fetches when the tenant's jobs, runs or agents change.
+      .get("/dashboard/live", ({ viewer, shell }) => page(DashboardLive({ dashboard: dashboardOf(ctx.db, viewer!.tenantId!), now: ctx.now(), tenant: shell.tenant?.name ?? "" })))
+  );
 }

@@ -7,6 +7,7 @@ import { dashboardConsole } from "./dashboard";
 import { jobsConsole } from "../jobs/console";
 import { agentsConsole } from "../agents/console";
 import { runsConsole } from "../runs/console";
+import { eventsConsole } from "../events/console";
 import { tenantSettingsConsole } from "../tenants/settings-console";
 import { channelsConsole } from "../alerts/console";
 import { tokensConsole } from "../auth/tokens-console";
@@ -24,5 +25,6 @@ export function consoleApp(ctx: AppContext) {
     .use(channelsConsole(ctx))
     .use(tokensConsole(ctx))
     .use(enrollmentConsole(ctx))
-    .use(membersConsole(ctx));
+    .use(membersConsole(ctx))
+    .use(eventsConsole(ctx));
 }

@@ -198,6 +198,7 @@ export function consoleGroup(ctx: AppContext, access: Access) {
         csrf: csrfToken(seed),
         flash: shown,
         path: url.pathname + url.search,
+        liveFrom: viewer?.tenantId ? ctx.events.position() : undefined,
       };
       return { viewer, shell };
     })

@@ -2,37 +2,15 @@
 import { textResponse } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
-import { authenticate } from "../auth/authenticate";
-import { requireScope, type TenantPrincipal } from "../auth/principal";
-
-const STREAM_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-store",
-  // A reverse proxy (nginx) would otherwise hold the events back to fill its buffer.
-  "x-accel-buffering": "no",
-};
-
-/** The caller may still listen: the same credentials still name the same tenant with `read`. */
-async function stillAllowed(ctx: AppContext, request: Request, p: TenantPrincipal): Promise<boolean> {
-  try {
-    const { principal } = await authenticate(ctx, request);
-    return principal?.tenantId === p.tenantId && principal.scopes.includes("read");
-  } catch {
-    return false;
-  }
-}
-
-type Server = { timeout?(request: Request, seconds: number): void } | null | undefined;
+import { requireScope } from "../auth/principal";
+import { eventStream } from "./stream";
 
 export function eventsApi(ctx: AppContext) {
   return apiGroup(ctx, "", "events").get(
     "/events",
     ({ principal, request, server, set }) => {
       const p = requireScope(principal, "read");
-      // The stream is idle between events and heartbeats: Bun's idle timeout (10 s) must not end it.
-      (server as Server)?.timeout?.(request, 0);
-      const stream = ctx.events.subscribe(p.tenantId, request.headers.get("last-event-id"), () => stillAllowed(ctx, request, p));
-      return new Response(stream, { headers: { ...(set.headers as Record<string, string>), ...STREAM_HEADERS } });
+      return eventStream(ctx, { request, server, tenantId: p.tenantId, lastEventId: request.headers.get("last-event-id"), headers: set.headers as Record<string, string> });
     },
     {
       detail: {

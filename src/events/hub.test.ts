@@ -232,6 +232,64 @@ describe("resuming", () => {
   });
 });
 
+describe("resuming from a page's position", () => {
+  test("a page rendered while the tenant is listened to resumes from its position and hears what changed after it", async () => {
+    const { hub, job, ping, tenants } = await setup();
+    const backup = job("backup");
+    const other = listen(hub, tenants.acme!);
+    await other.take();
+    const rendered = hub.position();
+    await ping(backup, 1, "fail");
+    hub.flush();
+    const page = listen(hub, tenants.acme!, rendered);
+    const got = await page.take();
+    expect(got.map((m) => m.event)).toEqual(["job", "run"]);
+    expect(got[0]!.data).toMatchObject({ id: backup.id, status: "failed" });
+    // Nothing since: a page rendered now resumes to nothing.
+    expect(await listen(hub, tenants.acme!, hub.position()).take()).toEqual([]);
+  });
+
+  test("an id from before the tenant's channel existed gets a reset: what changed while nobody listened was not kept", async () => {
+    const { hub, job, ping, tenants, advance } = await setup();
+    const backup = job("backup");
+    // A page rendered with nobody listening; a ping before its stream opens.
+    const rendered = hub.position();
+    await ping(backup);
+    const page = listen(hub, tenants.acme!, rendered);
+    expect((await page.take()).map((m) => m.event)).toEqual(["reset"]);
+    await page.cancel();
+
+    // A listener's last id, its channel forgotten after LINGER_MS, a ping while there was none.
+    const phone = listen(hub, tenants.acme!);
+    await phone.take();
+    const seen = phone.lastId!;
+    await phone.cancel();
+    advance(LINGER_MS);
+    await hub.tidy();
+    expect(hub.stats().channels).toBe(0);
+    await ping(backup);
+    expect((await listen(hub, tenants.acme!, seen).take()).map((m) => m.event)).toEqual(["reset"]);
+  });
+
+  test("a greeted stream says ready at once, after what it replays, without moving the client's Last-Event-ID", async () => {
+    const { hub, job, ping, tenants } = await setup();
+    const backup = job("backup");
+    const first = listen(hub, tenants.acme!);
+    await first.take();
+    const start = first.lastId!;
+    await ping(backup);
+    hub.flush();
+    const sent = await first.take();
+    const greeted = reader(hub.subscribe(tenants.acme!, start, () => true, { greet: true }));
+    const got = await greeted.take();
+    expect(got.map((m) => m.event)).toEqual(["job", "run", "ready"]);
+    expect(greeted.lastId).toBe(sent.at(-1)!.id);
+    const fresh = reader(hub.subscribe(tenants.acme!, null, () => true, { greet: true }));
+    expect((await fresh.take()).map((m) => m.event)).toEqual(["ready"]);
+    expect(fresh.lastId).toBe(hub.position());
+  });
+});
+
 describe("coming back", () => {
   test("the only listener, back within LINGER_MS, hears what changed while it was away; nothing was rendered meanwhile", async () => {
     const { hub, job, ping, tenants, advance } = await setup();

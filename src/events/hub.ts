@@ -156,6 +156,7 @@ export interface HubStats {
 
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
+const READY = "event: ready\ndata: {}\n\n";
 
 export class EventHub {
   /** True while some tenant has a channel: publishers check this before anything else. */
@@ -231,14 +232,25 @@ export class EventHub {
   // ---- subscribing ----
 
   /**
+   * Where the streams are now, as an event id: a page rendered after this call resumes from it
+   * (its stream's Last-Event-ID) and hears of every change its data may not show, or gets a reset.
+   */
+  position(): string {
+    return `${this.boot}-${this.seq}`;
+  }
+
+  /**
    * A stream of the tenant's events. With the id of the last event a client saw, the events since
    * then are sent first; when they are no longer known (too old, or from before a restart) a
-   * `reset` event says so, and the page reloads what it shows.
+   * `reset` event says so, and the page reloads what it shows. `greet`: a `ready` event follows
+   * at once (the console's pages fall back to polling when it does not come).
    */
-  subscribe(tenantId: string, lastEventId: string | null, allowed: StillAllowed): ReadableStream<Uint8Array> {
+  subscribe(tenantId: string, lastEventId: string | null, allowed: StillAllowed, opts: { greet?: boolean } = {}): ReadableStream<Uint8Array> {
     let ch = this.channels.get(tenantId);
     if (!ch) {
-      ch = new Channel(tenantId, this.seq);
+      // A number of its own: an id given out before the channel (to a client of an earlier one,
+      // or by position()) is below its floor, and gets a reset, since nothing was kept meanwhile.
+      ch = new Channel(tenantId, ++this.seq);
       this.channels.set(tenantId, ch);
       this.live = true;
     }
@@ -257,7 +269,10 @@ export class EventHub {
           channel.subscribers.add(sub);
           // A fresh client learns where it is (an id alone moves its Last-Event-ID and is not an
           // event), so that it resumes from here if the connection drops before any event.
-          const first = `retry: ${RETRY_MS}\n` + (lastEventId ? `\n${hub.resume(channel, lastEventId)}` : `id: ${hub.boot}-${hub.seq}\n\n`);
+          let first = `retry: ${RETRY_MS}\n` + (lastEventId ? `\n${hub.resume(channel, lastEventId)}` : `id: ${hub.boot}-${hub.seq}\n\n`);
+          // A client that must tell a working stream from one a proxy holds back hears at once that
+          // this one works (after the replay; without an id, so its Last-Event-ID stays).
+          if (opts.greet) first += READY;
           controller.enqueue(encoder.encode(first));
           // What changed while nobody listened follows the replay.
           if (channel.pending) hub.schedule();

@@ -10,7 +10,7 @@ import type { Flash } from "../console/flash";
 import { labelLines, labelsFromLines } from "../console/labels";
 import { getTenantSettings } from "../tenants/tenants";
 import { listNamespaces } from "../tenants/namespaces";
-import { getRun, listRuns } from "../runs/runs";
+import { getRun, listRuns, type Run } from "../runs/runs";
 import { jobLog } from "../runs/history";
 import { uptimeByMonth } from "../runs/uptime";
 import { jobAgents } from "../agents/detail";
@@ -36,7 +36,7 @@ import {
   type LabelSummary,
 } from "./jobs";
 import { BulkDeletePage, JobsPage, JobsResults, JobStatuses, jobsHref, type JobsList, type JobsQuery } from "../../views/jobs";
-import { DeleteJobPage, JobLive, JobPage, LogEntries, type JobView } from "../../views/job";
+import { DeleteJobPage, JobHistoryPart, JobLive, JobPage, JobRecent, LogEntries, type JobHistory, type JobView } from "../../views/job";
 import { JobFormPage, SchedulePreview, type JobForm, type JobFormValues, type SchedulePreviewValue } from "../../views/jobform";
 import type { Shell } from "../../views/shell";
 
@@ -47,9 +47,11 @@ const OUTPUT_TAIL = 4000;
 const UPTIME_MONTHS = 6;
 
 // The label chips read every job of the tenant (6 ms at 10,000 jobs, more than the page's own
-// query): the list reuses them for this long. Their colours may lag a status change by as much;
-// the rows' statuses never do. Real time, not the app's clock: a test clock that stands still
-// would keep them forever.
+// query): the list reuses them for this long, as long as no live event has gone out since (the
+// hub's position is the same), so that an open list that refreshes on an event never gets chips
+// from before it. Without open streams their colours may lag a status change by as much; the rows'
+// statuses never do. Real time, not the app's clock: a test clock that stands still would keep
+// them forever.
 const LABELS_TTL_MS = 2000;
 
 const TIMEZONES = ["UTC", ...Intl.supportedValuesOf("timeZone").filter((z) => z !== "UTC")];
@@ -80,15 +82,16 @@ function jobsQuery(params: URLSearchParams): JobsQuery {
   };
 }
 
-const labelsSeen = new Map<string, { at: number; labels: LabelSummary[] }>();
+const labelsSeen = new Map<string, { at: number; position: string; labels: LabelSummary[] }>();
 
 function jobLabels(ctx: AppContext, tenantId: string): LabelSummary[] {
   const now = performance.now();
+  const position = ctx.events.position();
   const seen = labelsSeen.get(tenantId);
-  if (seen && now - seen.at < LABELS_TTL_MS) return seen.labels;
+  if (seen && now - seen.at < LABELS_TTL_MS && seen.position === position) return seen.labels;
   if (labelsSeen.size > 1000) labelsSeen.clear();
   const labels = listJobLabels(ctx.db, tenantId);
-  labelsSeen.set(tenantId, { at: now, labels });
+  labelsSeen.set(tenantId, { at: now, position, labels });
   return labels;
 }
 
@@ -118,6 +121,19 @@ function jobsList(ctx: AppContext, viewer: Principal, params: URLSearchParams, n
   };
 }
 
+/** The newest 100 runs of the job, newest first: what its charts draw. */
+const recentRuns = (ctx: AppContext, tenantId: string, job: Job) => listRuns(ctx.db, tenantId, { jobId: job.id, limit: 100 }).runs;
+
+/** The run log's page and the end of the newest finished run's output. */
+function jobHistory(ctx: AppContext, tenantId: string, job: Job, runs: Run[], logCursor?: string): JobHistory {
+  const finished = runs.find((r) => r.status !== "running");
+  const output = finished ? (getRun(ctx.db, tenantId, String(finished.id)).output ?? null) : null;
+  return {
+    log: jobLog(ctx.db, tenantId, job.id, { cursor: logCursor, limit: 50, quiet: true }),
+    latest: finished ? { run: finished, output: output && output.length > OUTPUT_TAIL ? output.slice(-OUTPUT_TAIL) : output, cut: !!output && output.length > OUTPUT_TAIL } : null,
+  };
+}
+
 /** Everything a job's page shows, from the services. */
 function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: string): JobView {
   const { db } = ctx;
@@ -126,9 +142,7 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
   const settings = getTenantSettings(db, tenantId);
   const slug = pingSlug(db, settings.ping_key, job);
   const base = `${ctx.config.baseUrl}/ping`;
-  const runs = listRuns(db, tenantId, { jobId: job.id, limit: 100 }).runs;
-  const finished = runs.find((r) => r.status !== "running");
-  const output = finished ? (getRun(db, tenantId, String(finished.id)).output ?? null) : null;
+  const runs = recentRuns(ctx, tenantId, job);
   return {
     job,
     now,
@@ -140,10 +154,9 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
       slug: slug ? { key: settings.ping_key, slug: slug.slug, url: `${base}/${settings.ping_key}/${slug.success}`, success: slug.success } : null,
     },
     runs,
-    log: jobLog(db, tenantId, job.id, { cursor: logCursor, limit: 50, quiet: true }),
+    ...jobHistory(ctx, tenantId, job, runs, logCursor),
     uptime: uptimeByMonth(db, tenantId, job, now, { months: UPTIME_MONTHS, keptSince: now - settings.retention_days * DAY }),
     agents: jobAgents(db, tenantId, job.namespace, job.name),
-    latest: finished ? { run: finished, output: output && output.length > OUTPUT_TAIL ? output.slice(-OUTPUT_TAIL) : output, cut: !!output && output.length > OUTPUT_TAIL } : null,
     canWrite: canWrite(viewer),
   };
 }
@@ -280,7 +293,8 @@ export function jobsConsole(ctx: AppContext) {
       })
       .get("/jobs/statuses", ({ request, viewer }) => {
         const tenantId = tenantOf(viewer);
-        const jobs = new URL(request.url).searchParams
+        const params = new URL(request.url).searchParams;
+        const jobs = params
           .getAll("id")
           .slice(0, 500)
           .flatMap((id) => {
@@ -291,7 +305,9 @@ export function jobsConsole(ctx: AppContext) {
               throw e;
             }
           });
-        return page(JobStatuses({ jobs }));
+        // The list's chips too, for its filters (the list's own poll asks for them).
+        const chips = params.has("chips") ? { labels: jobLabels(ctx, tenantId), query: jobsQuery(params) } : undefined;
+        return page(JobStatuses({ jobs, chips }));
       })
       .post("/jobs/bulk", ({ body, request, viewer, shell, set }) => {
         const tenantId = requireScope(viewer, "write").tenantId;
@@ -370,10 +386,18 @@ export function jobsConsole(ctx: AppContext) {
         if (!job) throw new NotFound(`job ${params.namespace}/${params.name}`);
         return page(JobLive({ job, now: ctx.now() }));
       })
+      .get("/jobs/:namespace/:name/recent", ({ params, viewer }) => {
+        const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
+        return page(JobRecent({ job, runs: recentRuns(ctx, tenantOf(viewer), job) }));
+      })
+      .get("/jobs/:namespace/:name/history", ({ params, viewer }) => {
+        const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
+        return page(JobHistoryPart({ job, history: jobHistory(ctx, tenantOf(viewer), job, recentRuns(ctx, tenantOf(viewer), job)), now: ctx.now() }));
+      })
       .get("/jobs/:namespace/:name/log", ({ params, query, viewer }) => {
         const job = getJob(db, tenantOf(viewer), params.namespace, params.name);
         const cursor = (query as Record<string, string | undefined>).cursor;
-        return page(LogEntries({ job, log: jobLog(db, tenantOf(viewer), job.id, { cursor, limit: 50, quiet: true }), now: ctx.now() }));
+        return page(LogEntries({ job, log: jobLog(db, tenantOf(viewer), job.id, { cursor, limit: 50, quiet: true }), now: ctx.now(), older: !!cursor }));
       })
       .post("/jobs/:namespace/:name/pause", ({ params, request, viewer, set }) => {
         const job = pauseJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name, ctx.now());

@@ -8,7 +8,7 @@ import { listNamespaces } from "../tenants/namespaces";
 import { consoleGroup, fieldErrors, page } from "../console/surface";
 import { getRun, listRuns, type RunPage } from "./runs";
 import { runTimeline, TIMELINE_JOBS, TIMELINE_RUNS, type Timeline } from "./timeline";
-import { RunDetailPage, RUN_WINDOWS, RunsPage, type RunFilters } from "../../views/runs";
+import { RunDetailPage, RUN_WINDOWS, RunsPage, RunsResults, type RunFilters } from "../../views/runs";
 import { DEFAULT_TIMELINE_WINDOW, TIMELINE_WINDOWS, TimelinePage, type TimelineFilters } from "../../views/timeline";
 import type { FieldErrors } from "../../views/components/form";
 
@@ -59,8 +59,12 @@ export function runsConsole(ctx: AppContext) {
           Object.assign(errors, fe);
         }
       }
+      const status = Object.keys(errors).length ? 422 : 200;
+      const results = { filters, page: runs, cursor, jobId, live: !cursor && status === 200 };
+      // The open first page fetching its results again (a new run): them alone.
+      if ((request.headers.get("hx-target") ?? "").includes("runs-results")) return page(RunsResults(results), status);
       const namespaces = listNamespaces(db, tenantId).map((n) => n.name);
-      return page(RunsPage({ shell, filters, page: runs, cursor, namespaces, errors }), Object.keys(errors).length ? 422 : 200);
+      return page(RunsPage({ shell, namespaces, errors, ...results }), status);
     })
     .get("/runs/:id", ({ params, viewer, shell }) => page(RunDetailPage({ shell, run: getRun(db, viewer!.tenantId!, params.id), now: ctx.now() })))
     .get("/runs/:id/output", ({ params, viewer }) => {
