@@ -12,6 +12,7 @@ import { durationText, Since, When } from "./components/time";
 import { LabelChip } from "./jobs";
 import { agentHref } from "./agents";
 import type { Shell } from "./shell";
+import { live } from "./components/live";
 
 /** The adopt form of one entry, as sent, with the errors the service gave. */
 export interface AdoptForm {
@@ -51,10 +52,10 @@ function More({ left, agent, what }: { left: number; agent: AgentDetail; what: s
 
 const jobHref = (j: { namespace: string; name: string }) => `/jobs/${encodeURIComponent(j.namespace)}/${encodeURIComponent(j.name)}`;
 
-/** The status and what it rests on: the part live updates will refresh. */
-function State({ agent, now }: { agent: AgentDetail; now: number }) {
+/** The status and what it rests on: a live part (GET /agents/<id>/state answers it alone). */
+export function AgentState({ agent, now }: { agent: AgentDetail; now: number }) {
   return (
-    <section id="agent-state" class="panel" aria-label="Status">
+    <section id="agent-state" class="panel" aria-label="Status" {...live(`${agentHref(agent)}/state`, `agent:${agent.id}`, { poll: "10s" })}>
       <div class="job-status-line">
         <AgentStatus status={agent.status} />
         <span>
@@ -143,10 +144,11 @@ function Details({ agent, now }: { agent: AgentDetail; now: number }) {
   );
 }
 
-function Jobs({ agent, now, all }: { agent: AgentDetail; now: number; all: boolean }) {
+/** The jobs on the host, each one's state and current status: a live part (GET /agents/<id>/jobs). */
+export function AgentJobs({ agent, now, all }: { agent: AgentDetail; now: number; all: boolean }) {
   const shown = all ? agent.jobs : agent.jobs.slice(0, SHOWN_JOBS);
   return (
-    <section id="agent-jobs" class="panel" aria-labelledby="agent-jobs-title">
+    <section id="agent-jobs" class="panel" aria-labelledby="agent-jobs-title" {...live(`${agentHref(agent)}/jobs${all ? "?all=1" : ""}`, `agent:${agent.id} job`, { gap: "1s", poll: "10s" })}>
       <h2 id="agent-jobs-title" safe>
         {`Jobs on this host (${agent.jobs.length})`}
       </h2>
@@ -299,8 +301,8 @@ export function AgentPage({ shell, view }: { shell: Shell; view: AgentView }) {
           </div>
         ) : null}
       </div>
-      <State agent={agent} now={view.now} />
-      <Jobs agent={agent} now={view.now} all={view.all} />
+      <AgentState agent={agent} now={view.now} />
+      <AgentJobs agent={agent} now={view.now} all={view.all} />
       <Discovered view={view} csrf={shell.csrf} />
       <Details agent={agent} now={view.now} />
     </Layout>

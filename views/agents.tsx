@@ -9,6 +9,7 @@ import { AgentStatus } from "./components/agentstatus";
 import { Time, When } from "./components/time";
 import { LabelChip } from "./jobs";
 import type { Shell } from "./shell";
+import { live } from "./components/live";
 
 export interface AgentsList {
   /** The status filter ("" for all). */
@@ -32,12 +33,13 @@ const FILTERS: { status: "" | Status; label: string }[] = [
 ];
 
 /** The list's URL for a status and a page. */
-export function agentsHref(status: "" | Status, after = ""): string {
+/** The list's URL with its filter and page; `path` "/agents/live" for its live part. */
+export function agentsHref(status: "" | Status, after = "", path = "/agents"): string {
   const p = new URLSearchParams();
   if (status) p.set("status", status);
   if (after) p.set("after", after);
   const q = p.toString();
-  return q ? `/agents?${q}` : "/agents";
+  return q ? `${path}?${q}` : path;
 }
 
 function StatusFilter({ current }: { current: "" | Status }) {
@@ -200,45 +202,52 @@ export function AgentsPage({ shell, list }: { shell: Shell; list: AgentsList }) 
         ) : null}
       </div>
       <StatusFilter current={list.status} />
-      <div id="agents-table">
-        {list.agents.length === 0 ? (
-          <Empty list={list} />
-        ) : (
-          <div class="table-wrap">
-            <table class="jobs agents cards">
-              <caption class="visually-hidden">{list.status ? `Agents ${list.status}` : "Agents"}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Agent</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Platform</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Last heartbeat</th>
-                  <th scope="col">Jobs</th>
-                  <th scope="col">Drift</th>
-                  <th scope="col">Labels</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.agents.map((summary) => (
-                  <Row summary={summary} now={list.now} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        {list.after || list.next ? (
-          <nav class="pager" aria-label="Pages">
-            {list.after ? <a href={agentsHref(list.status)}>First page</a> : null}
-            {list.next ? (
-              <a href={agentsHref(list.status, list.next)} rel="next">
-                Next page
-              </a>
-            ) : null}
-          </nav>
-        ) : null}
-      </div>
+      <AgentsTable list={list} />
     </Layout>
+  );
+}
+
+/** The list and its pager: the part live updates refresh (GET /agents/live answers it alone). */
+export function AgentsTable({ list }: { list: AgentsList }) {
+  return (
+    <div id="agents-table" {...live(agentsHref(list.status, list.after, "/agents/live"), "agent job", { gap: "1s", poll: "10s" })}>
+      {list.agents.length === 0 ? (
+        <Empty list={list} />
+      ) : (
+        <div class="table-wrap">
+          <table class="jobs agents cards">
+            <caption class="visually-hidden">{list.status ? `Agents ${list.status}` : "Agents"}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Agent</th>
+                <th scope="col">Status</th>
+                <th scope="col">Platform</th>
+                <th scope="col">Version</th>
+                <th scope="col">Last heartbeat</th>
+                <th scope="col">Jobs</th>
+                <th scope="col">Drift</th>
+                <th scope="col">Labels</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.agents.map((summary) => (
+                <Row summary={summary} now={list.now} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {list.after || list.next ? (
+        <nav class="pager" aria-label="Pages">
+          {list.after ? <a href={agentsHref(list.status)}>First page</a> : null}
+          {list.next ? (
+            <a href={agentsHref(list.status, list.next)} rel="next">
+              Next page
+            </a>
+          ) : null}
+        </nav>
+      ) : null}
+    </div>
   );
 }
 

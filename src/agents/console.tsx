@@ -14,8 +14,8 @@ import { agentDetail, listAgentSummaries } from "./detail";
 import { adoptEntry, adoptionRefused } from "./adoption";
 import { createEnrollmentToken } from "./enrollment";
 import { installCommands } from "./install";
-import { AddAgentPage, AgentAddedPage, AgentsPage, agentHref, type AddAgentValues } from "../../views/agents";
-import { AgentEditPage, AgentPage, DeleteAgentPage, type AdoptForm, type AgentEditValues } from "../../views/agent";
+import { AddAgentPage, AgentAddedPage, AgentsPage, AgentsTable, agentHref, type AddAgentValues, type AgentsList } from "../../views/agents";
+import { AgentEditPage, AgentJobs, AgentPage, AgentState, DeleteAgentPage, type AdoptForm, type AgentEditValues } from "../../views/agent";
 import type { FieldErrors } from "../../views/components/form";
 
 const can = (viewer: Principal | null, scope: "write" | "admin") => !!viewer?.scopes.includes(scope);
@@ -59,19 +59,24 @@ export function agentsConsole(ctx: AppContext) {
     return { agent, now: ctx.now(), refused, adopt, canWrite: can(viewer, "write"), canAdmin: can(viewer, "admin"), all };
   };
 
+  /** A page of the list, from its query (status filter, after). */
+  const listOf = (viewer: Principal, query: unknown): AgentsList => {
+    const tenantId = requireScope(viewer, "read").tenantId;
+    const q = query as Record<string, string | undefined>;
+    const status = q.status ?? "";
+    if (status && !(AGENT_STATUSES as readonly string[]).includes(status)) throw new Invalid("status", `must be one of ${AGENT_STATUSES.join(", ")}`);
+    const after = q.after ?? "";
+    const { agents, next } = listAgentSummaries(db, tenantId, { status: (status || undefined) as AgentStatus | undefined, after: after || undefined, limit: PAGE });
+    return { status: status as "" | AgentStatus, after, agents, next, canAdd: can(viewer, "admin"), now: ctx.now() };
+  };
+
   const editValuesOf = (agent: Agent): AgentEditValues => ({ name: agent.name, labels: labelLines(agent.labels), interval_s: String(agent.interval_s) });
 
   return (
     consoleGroup(ctx, "tenant")
-      .get("/agents", ({ query, viewer, shell }) => {
-        const tenantId = requireScope(viewer, "read").tenantId;
-        const q = query as Record<string, string | undefined>;
-        const status = q.status ?? "";
-        if (status && !(AGENT_STATUSES as readonly string[]).includes(status)) throw new Invalid("status", `must be one of ${AGENT_STATUSES.join(", ")}`);
-        const after = q.after ?? "";
-        const { agents, next } = listAgentSummaries(db, tenantId, { status: (status || undefined) as AgentStatus | undefined, after: after || undefined, limit: PAGE });
-        return page(AgentsPage({ shell, list: { status: status as "" | AgentStatus, after, agents, next, canAdd: can(viewer, "admin"), now: ctx.now() } }));
-      })
+      .get("/agents", ({ query, viewer, shell }) => page(AgentsPage({ shell, list: listOf(viewer!, query) })))
+      // The list's live part alone, which the open page fetches again as agents change.
+      .get("/agents/live", ({ query, viewer }) => page(AgentsTable({ list: listOf(viewer!, query) })))
 
       // Add an agent: an enrollment token, and the commands that install an agent with it.
       .get("/agents/new", ({ viewer, shell }) => {
@@ -99,6 +104,11 @@ export function agentsConsole(ctx: AppContext) {
         const all = (query as Record<string, string | undefined>).all === "1";
         return page(AgentPage({ shell, view: agentPage(viewer!, agentDetail(db, tenantId, params.id), undefined, all) }));
       })
+      // The agent page's live parts alone: its state, and the jobs on its host.
+      .get("/agents/:id/state", ({ params, viewer }) => page(AgentState({ agent: agentDetail(db, requireScope(viewer, "read").tenantId, params.id), now: ctx.now() })))
+      .get("/agents/:id/jobs", ({ params, query, viewer }) =>
+        page(AgentJobs({ agent: agentDetail(db, requireScope(viewer, "read").tenantId, params.id), now: ctx.now(), all: (query as Record<string, string | undefined>).all === "1" })),
+      )
       .post("/agents/:id/discovered/:entry/adopt", ({ params, body, request, viewer, shell, set }) => {
         const tenantId = requireScope(viewer, "write").tenantId;
         const values = { namespace: field(body, "namespace").trim(), name: field(body, "name").trim(), timezone: field(body, "timezone").trim() };

@@ -104,7 +104,7 @@ describe("the agents list", () => {
     expect(r.status).toBe(200);
     expect(listed(html)).toEqual(["batch-old", "db1", "evil", "web1"]);
     expect(html).not.toContain("gx1");
-    expect(html).toContain('<div id="agents-table">');
+    expect(html).toContain('<div id="agents-table" hx-get="/agents/live" hx-trigger="live"');
     const web = rowOf(html, web1.id);
     expect(web).toContain(`${agentStatus("online")}<span class="muted since-line">since <time`);
     expect(web).toContain("<span>linux/x64</span><span class=\"muted\">Debian 12</span>");
@@ -414,5 +414,29 @@ describe("a big fleet", () => {
     }
     await alicePage.get("/agents/new");
     expect(await weigh((await alicePage.post("/agents/new", { name: "weighed" })).html)).toBeLessThan(150 * 1024);
+  });
+});
+
+describe("the agents pages' live parts", () => {
+  /** The element of `html` that starts with `open`, to its closing tag `close`. */
+  const part = (html: string, open: string, close: string) => {
+    const start = html.indexOf(open);
+    expect(start).toBeGreaterThanOrEqual(0);
+    return html.slice(start, html.indexOf(close, start) + close.length);
+  };
+  test("answer the part alone, as the page shows it, with the list's filter; another tenant's agent is a 404", async () => {
+    const list = await alicePage.get("/agents/live?status=online");
+    expect(list.r.status).toBe(200);
+    expect(list.html.startsWith('<div id="agents-table" hx-get="/agents/live?status=online"')).toBe(true);
+    expect(listed(list.html)).toEqual(listed((await alicePage.get("/agents?status=online")).html));
+    expect(listed(list.html)).not.toContain("batch-old");
+    const page = (await bobPage.get(`/agents/${web1.id}`)).html;
+    const st = await bobPage.get(`/agents/${web1.id}/state`);
+    expect(st.r.status).toBe(200);
+    expect(st.html).toBe(part(page, '<section id="agent-state"', "</section>"));
+    const jobs = await bobPage.get(`/agents/${web1.id}/jobs`);
+    expect(jobs.r.status).toBe(200);
+    expect(jobs.html).toBe(part(page, '<section id="agent-jobs"', "</section>"));
+    for (const path of [`/agents/${theirs.id}/state`, `/agents/${theirs.id}/jobs`]) expect((await alicePage.get(path)).r.status).toBe(404);
   });
 });
