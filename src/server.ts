@@ -171,6 +171,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await Promise.race([server.stop(false), Bun.sleep(2000)]);
       await server.stop(true);
     });
+    await step("summing up the request log", () => ctx.requests.stop());
     await step("stopping retention", () => pruner.stop());
     await step("stopping the purger", () => purger.stop());
     await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
