@@ -86,8 +86,12 @@ describe("crontopus backup and restore", () => {
     const answers: { status: number; at: number; body: string }[] = [];
     const reading = (async () => {
       let rest = "";
-      for await (const chunk of pinger.stdout) {
-        rest += new TextDecoder().decode(chunk);
+      const reader = pinger.stdout.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += decoder.decode(value, { stream: true });
         const lines = rest.split("\n");
         rest = lines.pop()!;
         for (const l of lines) {

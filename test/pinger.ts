@@ -2,17 +2,15 @@
 // posts `<prefix>-<n>` bodies to the tokens in turn and prints one line per answer on stdout:
 // `<status> <ms since the epoch when the answer arrived> <body>`, status 0 for a network error.
 // It stops when its stdin closes (or on SIGTERM), after the requests in flight.
+export {};
+
 const [url, concurrency, ...tokens] = process.argv.slice(2);
 if (!url || !concurrency || tokens.length === 0) throw new Error("usage: pinger.ts URL CONCURRENCY TOKEN…");
 
-let stop = false;
-process.on("SIGTERM", () => (stop = true));
-(async () => {
-  for await (const _ of Bun.stdin.stream()) {
-    // Nothing is ever sent: only the end of stdin matters.
-  }
-  stop = true;
-})();
+let stopping = false;
+process.on("SIGTERM", () => (stopping = true));
+// Nothing is ever sent on stdin: only its end matters.
+void Bun.stdin.text().then(() => (stopping = true));
 
 let seq = 0;
 const out: string[] = [];
@@ -22,7 +20,7 @@ const flush = setInterval(() => {
 
 await Promise.all(
   Array.from({ length: Number(concurrency) }, async (_, w) => {
-    while (!stop) {
+    while (!stopping) {
       const n = seq++;
       const body = `p${process.pid}-${n}`;
       const token = tokens[(w + n) % tokens.length];
