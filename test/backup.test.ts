@@ -10,7 +10,8 @@ import { createTenant } from "../src/tenants/tenants";
 import { createApiToken } from "../src/auth/apitokens";
 import { putJob } from "../src/jobs/jobs";
 import { inspectDatabase } from "../src/backups/backups";
-import { BUN, MAIN, cli, freePort, startTestServer, tempDir } from "./helpers";
+import { BUN, MAIN, cli, freePort, spawnServer, startTestServer, tempDir } from "./helpers";
+import { spawnPinger } from "./pingload";
 
 const dirs: string[] = [];
 const procs: Bun.Subprocess[] = [];
@@ -26,22 +27,9 @@ function dir(): string {
 }
 
 async function serve(dataDir: string) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn([BUN, MAIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir], {
-    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error", CRONTOPUS_PING_RATE_LIMIT: "0", CRONTOPUS_BASE_URL: url },
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  procs.push(proc);
-  for (let i = 0; i < 600; i++) {
-    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
-    try {
-      if ((await fetch(url + "/health")).ok) return { url, proc };
-    } catch {}
-    await Bun.sleep(25);
-  }
-  throw new Error("server did not come up");
+  const server = await spawnServer(dataDir, { CRONTOPUS_PING_RATE_LIMIT: "0" });
+  procs.push(server.proc);
+  return server;
 }
 
 /** Every run output of a job, through the API, paged to the end. */
@@ -81,26 +69,9 @@ describe("crontopus backup and restore", () => {
     );
 
     // Then pings from another process, all through the backup.
-    const pinger = Bun.spawn([BUN, join(import.meta.dir, "pinger.ts"), server.url, "16", ...jobs.map((j) => j.ping_token)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-    procs.push(pinger);
-    const answers: { status: number; at: number; body: string }[] = [];
-    const reading = (async () => {
-      let rest = "";
-      const reader = pinger.stdout.getReader();
-      const decoder = new TextDecoder();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        rest += decoder.decode(value, { stream: true });
-        const lines = rest.split("\n");
-        rest = lines.pop()!;
-        for (const l of lines) {
-          const [status, at, b] = l.split(" ");
-          answers.push({ status: Number(status), at: Number(at), body: b! });
-        }
-      }
-    })();
-    while (answers.filter((a) => a.status === 200).length < 300) await Bun.sleep(10);
+    const load = spawnPinger(server.url, 16, jobs.map((j) => j.ping_token));
+    procs.push(load.proc);
+    while (load.acked().length < 300) await Bun.sleep(10);
 
     const out = join(dir(), "crontopus-backup.db");
     const began = Date.now();
@@ -117,10 +88,8 @@ describe("crontopus backup and restore", () => {
     expect(readdirSync(join(out, ".."))).toEqual(["crontopus-backup.db"]);
 
     await Bun.sleep(300);
-    pinger.stdin.end();
-    await pinger.exited;
-    await reading;
-    const acked = answers.filter((a) => a.status === 200);
+    await load.stop();
+    const acked = load.acked();
     const before = acked.filter((a) => a.at < began).map((a) => a.body);
     // The server kept taking check-ins while the backup was written.
     const during = acked.filter((a) => a.at >= began && a.at <= ended).length;

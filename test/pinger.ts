@@ -1,6 +1,7 @@
 // Ping load from a process of its own: `bun test/pinger.ts URL CONCURRENCY TOKEN…`. Each sender
 // posts `<prefix>-<n>` bodies to the tokens in turn and prints one line per answer on stdout:
-// `<status> <ms since the epoch when the answer arrived> <body>`, status 0 for a network error.
+// `<status> <sent at> <answered at> <body>` (times in ms since the epoch), status 0 for a
+// network error.
 // It stops when its stdin closes (or on SIGTERM), after the requests in flight.
 export {};
 
@@ -25,6 +26,7 @@ await Promise.all(
       const body = `p${process.pid}-${n}`;
       const token = tokens[(w + n) % tokens.length];
       let status = 0;
+      const sent = Date.now();
       try {
         const r = await fetch(`${url}/ping/${token}`, { method: "POST", body });
         await r.text();
@@ -33,7 +35,7 @@ await Promise.all(
         // The server is gone (or going): a 0 line, then a short pause.
         await Bun.sleep(20);
       }
-      out.push(`${status} ${Date.now()} ${body}\n`);
+      out.push(`${status} ${sent} ${Date.now()} ${body}\n`);
     }
   }),
 );

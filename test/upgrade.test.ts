@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { migrate, openDb } from "../src/db";
 import { MIGRATIONS } from "../src/migrations";
 import { inspectDatabase } from "../src/backups/backups";
-import { BUN, MAIN, ROOT, freePort, tempDir } from "./helpers";
+import { BUN, MAIN, ROOT, freePort, spawnServer, tempDir } from "./helpers";
 
 /** The last release: the commit before this round's work (see docs/deployment.md#upgrades). */
 const PREVIOUS_RELEASE = "a0a9145";
@@ -48,22 +48,9 @@ async function run(main: string, args: string[], stdin?: string) {
 }
 
 async function serve(main: string, dataDir: string, env: Record<string, string> = {}) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn([BUN, main, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir], {
-    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error", CRONTOPUS_BASE_URL: url, ...env },
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  procs.push(proc);
-  for (let i = 0; i < 600; i++) {
-    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
-    try {
-      if ((await fetch(url + "/health")).ok) return { url, proc };
-    } catch {}
-    await Bun.sleep(25);
-  }
-  throw new Error("server did not come up");
+  const server = await spawnServer(dataDir, env, main);
+  procs.push(server.proc);
+  return server;
 }
 
 const rows = (path: string, sql: string) => {

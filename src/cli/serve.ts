@@ -25,7 +25,10 @@ export default command({
         server.ctx.log.error("stop did not finish in time; exiting", { signal, after_ms: STOP_DEADLINE_MS });
         process.exit(1);
       }, STOP_DEADLINE_MS);
+      const started = performance.now();
+      server.ctx.log.info("stopping", { signal });
       await server.stop();
+      server.ctx.log.info("stopped", { signal, ms: Math.round(performance.now() - started) });
       process.exit(0);
     };
     process.once("SIGINT", stop);
