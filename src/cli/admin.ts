@@ -67,7 +67,7 @@ const createTokenCmd = command({
     tenant: { type: "string", required: true, description: "The token's tenant", valueHint: "SLUG" },
     name: { type: "string", required: true, description: "A name to recognise the token by" },
     scopes: { type: "string", description: "Comma-separated: read,write,admin (default: all the role allows)" },
-    "expires-in-days": { type: "string", description: "Expire after this many days" },
+    "expires-in-days": { type: "string", description: "Expire after this many days (1-3650; default never)", valueHint: "N" },
     json: { type: "boolean", description: "Print JSON" },
   },
   async run({ args }) {
