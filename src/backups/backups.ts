@@ -71,6 +71,7 @@ export function inspectDatabase(path: string): { schema_version: number; checkin
     if (!hasTable) throw new DbError(`${path} is not a Crontopus database (it has no schema_migrations table)`);
     const version = db.query<{ v: number | null }, []>("SELECT max(version) AS v FROM schema_migrations").get()?.v ?? 0;
     const hasCheckins = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkins'").get();
+    // cross-tenant: a backup is of the whole database, every tenant's check-ins counted.
     const checkins = hasCheckins ? db.query<{ n: number }, []>("SELECT count(*) AS n FROM checkins").get()!.n : 0;
     return { schema_version: version, checkins };
   } catch (e) {
@@ -177,6 +178,7 @@ function checkKey(path: string, keyPath: string): string | null {
   const db = new Database(path, { readonly: true });
   let sealed: string | null = null;
   try {
+    // cross-tenant: one key seals every tenant's channels; any one of them tells whether it opens.
     sealed = db.query<{ sealed: string }, []>("SELECT sealed FROM channels WHERE sealed IS NOT NULL LIMIT 1").get()?.sealed ?? null;
   } catch {
     // A schema from before channel secrets were sealed.
