@@ -43,13 +43,23 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     backup: (dataDir, now) =>
       new Promise<BackupResult>((resolve, reject) => {
         const id = ++backups;
+        const done = () => {
+          worker.removeEventListener("message", answer);
+          worker.removeEventListener("error", failed);
+        };
         const answer = (m: MessageEvent) => {
           if (m.data?.backupId !== id) return;
-          worker.removeEventListener("message", answer);
+          done();
           if (m.data.backupError) reject(new Error(m.data.backupError));
           else resolve(m.data.result);
         };
+        // A worker that died (or never loaded) answers nothing: the backup fails rather than waits for ever.
+        const failed = (e: ErrorEvent) => {
+          done();
+          reject(new Error(`the checkpoint worker failed: ${e.message}`));
+        };
         worker.addEventListener("message", answer);
+        worker.addEventListener("error", failed);
         worker.postMessage({ backup: { id, dataDir, now } });
       }),
     stop: () =>

@@ -60,10 +60,18 @@ await Bun.sleep(2000);
 const out = join(tempDataDir(), "backup.db");
 t = performance.now();
 const began = t;
+// The WAL cannot start over while the copy's read transaction is open: its peak size, sampled.
+let walPeak = 0;
+const sampler = setInterval(() => {
+  try {
+    walPeak = Math.max(walPeak, statSync(`${dbPath}-wal`).size);
+  } catch {}
+}, 50);
 // Spawned, not spawnSync: the senders in this process must keep going meanwhile.
 const backup = Bun.spawn([process.execPath, MAIN, "backup", "--data-dir", data, "--out", out, "--json"], { stdout: "pipe", stderr: "pipe" });
 const [stdout, stderr, exit] = await Promise.all([new Response(backup.stdout).text(), new Response(backup.stderr).text(), backup.exited]);
 const ended = performance.now();
+clearInterval(sampler);
 if (exit !== 0) throw new Error(stderr);
 const r = JSON.parse(stdout) as { bytes: number; ms: number; checkins: number };
 const during = answers.filter((a) => a.at >= began && a.at <= ended && a.status === 200);
@@ -71,7 +79,7 @@ const before = answers.filter((a) => a.at < began && a.status === 200);
 const worst = (xs: typeof answers) => Math.max(...xs.map((a) => a.at - a.sent));
 console.log(
   `backup: ${r.checkins.toLocaleString("en")} check-ins, ${(r.bytes / 1024 / 1024).toFixed(0)} MB in ${(r.ms / 1000).toFixed(2)} s (the command: ${((ended - began) / 1000).toFixed(2)} s); ` +
-    `${during.length} pings answered meanwhile (${(during.length / ((ended - began) / 1000)).toFixed(0)}/s, before: ${(before.length / 2).toFixed(0)}/s), slowest ${worst(during).toFixed(0)} ms (before: ${worst(before).toFixed(0)} ms)`,
+    `${during.length} pings answered meanwhile (${(during.length / ((ended - began) / 1000)).toFixed(0)}/s, before: ${(before.length / 2).toFixed(0)}/s), slowest ${worst(during).toFixed(0)} ms (before: ${worst(before).toFixed(0)} ms); WAL peak ${(walPeak / 1024 / 1024).toFixed(0)} MB`,
 );
 
 // SIGTERM under the same load.
