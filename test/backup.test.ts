@@ -11,7 +11,7 @@ import { createTenant } from "../src/tenants/tenants";
 import { createApiToken } from "../src/auth/apitokens";
 import { putJob } from "../src/jobs/jobs";
 import { inspectDatabase } from "../src/backups/backups";
-import { BUN, MAIN, cli, freePort, spawnServer, startTestServer, tempDir } from "./helpers";
+import { cli, spawnServer, startTestServer, tempDir } from "./helpers";
 import { spawnPinger } from "./pingload";
 
 const dirs: string[] = [];
