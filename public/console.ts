@@ -2,6 +2,7 @@
 // Pages work without it (every form is an ordinary POST carrying the token in a hidden field);
 // it only adds partial updates. No inline script anywhere: the CSP allows scripts from 'self' only.
 import "htmx.org";
+import "./copy";
 import "./jobs";
 import type { HtmxRequestCtx } from "htmx.org";
 import "./local-time";

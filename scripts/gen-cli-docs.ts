@@ -64,6 +64,7 @@ const LAYOUT: Block[] = [
   { unit: ["config"] },
   { unit: ["admin create-user"] },
   { unit: ["admin create-token"] },
+  { unit: ["health"] },
   { unit: ["version"] },
 ];
 

@@ -17,6 +17,7 @@ export const main = defineCommand({
     config: lazy(() => import("./cli/config")),
     admin: lazy(() => import("./cli/admin")),
     version: lazy(() => import("./cli/version")),
+    health: lazy(() => import("./cli/health")),
     auth: lazy(() => import("./cli/auth")),
     tenants: lazy(() => import("./cli/tenants")),
     tokens: lazy(() => import("./cli/tokens")),

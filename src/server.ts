@@ -27,6 +27,14 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     return null;
   }
   db.exec("PRAGMA wal_autocheckpoint = 0");
+  // A worker whose module cannot be loaded (a binary built without src/checkpointer.ts as an
+  // entry point) fails after the constructor returned: give the checkpoints back to SQLite.
+  let failed = false;
+  worker.onerror = (e) => {
+    failed = true;
+    db.exec("PRAGMA wal_autocheckpoint = 1000");
+    log.warn("checkpoint worker unavailable; using automatic checkpoints", { error: e.message });
+  };
   // On a full disk every checkpoint fails, once a second: say so once a minute.
   let warnedAt = 0;
   worker.onmessage = (m) => {
@@ -45,7 +53,7 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
         const id = ++backups;
         const done = () => {
           worker.removeEventListener("message", answer);
-          worker.removeEventListener("error", failed);
+          worker.removeEventListener("error", died);
         };
         const answer = (m: MessageEvent) => {
           if (m.data?.backupId !== id) return;
@@ -54,16 +62,18 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
           else resolve(m.data.result);
         };
         // A worker that died (or never loaded) answers nothing: the backup fails rather than waits for ever.
-        const failed = (e: ErrorEvent) => {
+        const died = (e: ErrorEvent) => {
           done();
           reject(new Error(`the checkpoint worker failed: ${e.message}`));
         };
+        if (failed) return reject(new Error("the checkpoint worker is not running"));
         worker.addEventListener("message", answer);
-        worker.addEventListener("error", failed);
+        worker.addEventListener("error", died);
         worker.postMessage({ backup: { id, dataDir, now } });
       }),
     stop: () =>
       new Promise<void>((resolve) => {
+        if (failed) return resolve();
         const done = () => {
           worker.terminate();
           resolve();

@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, MAIN, cli, freePort, tempDir } from "./helpers";
 import { Database } from "bun:sqlite";
+import { VERSION } from "../src/version";
 
 const procs: Bun.Subprocess[] = [];
 afterAll(() => procs.forEach((p) => p.kill()));
@@ -34,6 +35,50 @@ test("serve starts on an empty data directory, creates the database and answers 
   expect(await Bun.file(join(dir, "crontopus.db")).exists()).toBe(true);
   p.kill("SIGTERM");
   expect(await p.exited).toBe(0);
+});
+
+test("a second SIGTERM while the server stops does not cut the stop short", async () => {
+  const dir = join(tempDir(), "twice");
+  const port = await freePort();
+  const p = Bun.spawn([BUN, MAIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dir], {
+    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  procs.push(p);
+  await waitHealthy(`http://127.0.0.1:${port}`);
+  // A request whose body is still on its way: the stop gives it time to finish, and meanwhile
+  // the second signal comes (as from a supervisor that signals the whole process group).
+  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+  socket.write(`POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":`);
+  await Bun.sleep(100);
+  p.kill("SIGTERM");
+  await Bun.sleep(200);
+  p.kill("SIGTERM");
+  expect(await p.exited).toBe(0);
+  socket.end();
+});
+
+test("health answers for the server at CRONTOPUS_PORT: exit 0 while it runs, 1 once it is gone", async () => {
+  const dir = join(tempDir(), "health");
+  const port = await freePort();
+  const p = Bun.spawn([BUN, MAIN, "serve", "--data-dir", dir], {
+    env: { ...process.env, CRONTOPUS_PORT: String(port), CRONTOPUS_HOST: "127.0.0.1", CRONTOPUS_LOG_LEVEL: "error" },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  procs.push(p);
+  await waitHealthy(`http://127.0.0.1:${port}`);
+  const ok = await cli(["health"], { CRONTOPUS_PORT: String(port) });
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toBe(`ok: http://127.0.0.1:${port}/health (crontopus ${VERSION})\n`);
+  const json = await cli(["health", "--port", String(port), "--json"]);
+  expect(JSON.parse(json.stdout)).toEqual({ status: "ok", version: VERSION });
+  p.kill("SIGTERM");
+  await p.exited;
+  const gone = await cli(["health"], { CRONTOPUS_PORT: String(port) });
+  expect(gone.code).toBe(1);
+  expect(gone.stderr).toBe(`error: cannot reach the Crontopus server at http://127.0.0.1:${port}/health (ECONNREFUSED)\n`);
 });
 
 test("an --env-file sets configuration, and flags override it", async () => {

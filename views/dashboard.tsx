@@ -6,6 +6,7 @@ import type { Run } from "../src/runs/runs";
 import type { Agent } from "../src/agents/model";
 import { Layout } from "./layout";
 import { StatusBadge } from "./components/status";
+import { AgentStatus } from "./components/agentstatus";
 import { Since } from "./components/time";
 import { RunsTable } from "./runs";
 import type { Shell } from "./shell";
@@ -75,9 +76,7 @@ function OfflineAgents({ agents, now }: { agents: Agent[]; now: number }) {
         <ul class="job-list">
           {shown.map((a) => (
             <li>
-              <span class="status agent-status" data-agent-status="offline">
-                offline
-              </span>
+              <AgentStatus status={a.status} />
               <a href={`/agents/${encodeURIComponent(a.id)}`} safe>
                 {a.name}
               </a>

@@ -3,7 +3,7 @@
 // edits the same job as a crontopus/v1 manifest through the same parser.
 import type { Job } from "../src/jobs/jobs";
 import { Layout } from "./layout";
-import { CsrfField, Field, FormAlert, Submit, type FieldErrors } from "./components/form";
+import { CsrfField, Field, FormAlert, Submit, TextArea, type FieldErrors } from "./components/form";
 import { offsetText, wallDay } from "./components/time";
 import type { Shell } from "./shell";
 
@@ -64,39 +64,6 @@ export function SchedulePreview({ preview }: { preview: SchedulePreviewValue }) 
             ))}
           </ol>
         </>
-      ) : null}
-    </div>
-  );
-}
-
-function TextArea(p: { name: string; label: string; value: string; error?: string; hint?: string; rows: number; mono?: boolean }) {
-  const described = [p.hint ? `${p.name}-hint` : null, p.error ? `${p.name}-error` : null].filter(Boolean).join(" ");
-  return (
-    <div class="field">
-      <label for={p.name} safe>
-        {p.label}
-      </label>
-      <textarea
-        id={p.name}
-        name={p.name}
-        rows={String(p.rows)}
-        class={p.mono ? "mono" : undefined}
-        spellcheck="false"
-        aria-invalid={p.error ? "true" : undefined}
-        aria-describedby={described || undefined}
-        safe
-      >
-        {p.value}
-      </textarea>
-      {p.hint ? (
-        <span class="hint" id={`${p.name}-hint`} safe>
-          {p.hint}
-        </span>
-      ) : null}
-      {p.error ? (
-        <span class="field-error" id={`${p.name}-error`} safe>
-          {p.error}
-        </span>
       ) : null}
     </div>
   );

@@ -5,7 +5,7 @@ import { migrate, openDb, type Db } from "../db";
 import { createTenant } from "../tenants/tenants";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { getJob } from "../jobs/jobs";
-import { adoptEntry } from "./adoption";
+import { adoptEntry, adoptionRefused } from "./adoption";
 import { desiredState } from "./desired";
 import { agentDetail } from "./detail";
 import { createEnrollmentToken, enroll } from "./enrollment";
@@ -81,6 +81,19 @@ describe("adopting a discovered entry", () => {
     expect(() => adoptEntry(db, acme, "web1", "boot", { name: "boot" }, T0)).toThrow(Invalid);
     expect(() => adoptEntry(db, acme, "web1", "mail", { name: "mail" }, T0)).toThrow(Invalid);
     expect(agentDetail(db, acme, "web1").discovered.every((d) => d.adopted_job_id === null)).toBe(true);
+  });
+
+  test("says beforehand which lines it refuses and why, as the console shows them instead of a form", () => {
+    const reasons = Object.fromEntries(found.map((d) => [d.id, adoptionRefused(d)]));
+    expect(reasons).toEqual({
+      report: null,
+      boot: "an @reboot entry has no schedule Crontopus can monitor; leave it unmanaged",
+      mail: "the line feeds standard input through '%'; adopt it by hand",
+      dump: null,
+    });
+    for (const d of found.filter((d) => reasons[d.id])) {
+      expect(() => adoptEntry(db, acme, "web1", d.id, { name: d.id }, T0)).toThrow(`entry: ${reasons[d.id]}`);
+    }
   });
 
   test("an unknown entry, or another tenant's agent, is not found", () => {

@@ -4,6 +4,7 @@ import type { Db } from "../db";
 import { Conflict, Invalid, NotFound } from "../errors";
 import { createJob, type Job } from "../jobs/jobs";
 import { findAgent } from "./registry";
+import type { DiscoveredEntry } from "./model";
 
 export interface AdoptInput {
   /** "default" when left out. */
@@ -27,14 +28,15 @@ export function adoptEntry(db: Db, tenantId: string, agentRef: string, entryId: 
     .get(tenantId, agent.id, entryId);
   if (!entry) throw new NotFound(`discovered entry ${entryId}`);
   if (entry.adopted_job_id) throw new Conflict(`entry ${entryId} was adopted already`);
-  if (entry.schedule === "@reboot") throw new Invalid("entry", "an @reboot entry has no schedule Crontopus can monitor; leave it unmanaged");
+  const refused = adoptionRefused(entry);
+  if (refused) throw new Invalid("entry", refused);
   return db.transaction(() => {
     const doc: Record<string, unknown> = {
       name: input.name,
       namespace: input.namespace ?? "default",
       schedule: entry.schedule,
       timezone: input.timezone ?? "UTC",
-      command: unescapeCron(entry.command),
+      command: entry.command.replace(/\\%/g, "%"),
       agent: { selector: { hostname: agent.hostname } },
       annotations: { "crontopus.io/adopted-from": `${agent.name}:${entry.id}` },
     };
@@ -45,8 +47,14 @@ export function adoptEntry(db: Db, tenantId: string, agentRef: string, entryId: 
   })();
 }
 
-/** A command as cron reads it from a line: "\%" is a literal "%" (the only escape both crons share). */
-function unescapeCron(command: string): string {
-  if (/(^|[^\\])%/.test(command)) throw new Invalid("entry", "the line feeds standard input through '%'; adopt it by hand");
-  return command.replace(/\\%/g, "%");
+/**
+ * Why a discovered entry cannot become a managed job, or null when it can: an @reboot line has no
+ * schedule to monitor, and a bare "%" feeds standard input (cron's "\%" is a literal "%", the
+ * only escape both crons share, and is unescaped on adoption). The console shows the reason in
+ * place of the Adopt form.
+ */
+export function adoptionRefused(entry: Pick<DiscoveredEntry, "schedule" | "command">): string | null {
+  if (entry.schedule === "@reboot") return "an @reboot entry has no schedule Crontopus can monitor; leave it unmanaged";
+  if (/(^|[^\\])%/.test(entry.command)) return "the line feeds standard input through '%'; adopt it by hand";
+  return null;
 }

@@ -15,15 +15,19 @@ export function selectorMatches(selector: Record<string, string> | null, agent: 
   return true;
 }
 
-/** The jobs an agent must install: enabled, with a command, and a selector that matches it. */
-export function jobsForAgent(db: Db, agent: Agent): Job[] {
+/** The tenant's jobs that go to some agent: enabled, with a command and an agent selector. */
+export function assignableJobs(db: Db, tenantId: string): Job[] {
   return db
     .query<JobRow, [string]>(
       "SELECT * FROM jobs WHERE tenant_id = ? AND agent_selector IS NOT NULL AND command IS NOT NULL AND enabled = 1 ORDER BY namespace, name",
     )
-    .all(agent.tenant_id)
-    .map(rowToJob)
-    .filter((j) => selectorMatches(j.agent_selector, agent));
+    .all(tenantId)
+    .map(rowToJob);
+}
+
+/** The jobs an agent must install: enabled, with a command, and a selector that matches it. */
+export function jobsForAgent(db: Db, agent: Agent): Job[] {
+  return assignableJobs(db, agent.tenant_id).filter((j) => selectorMatches(j.agent_selector, agent));
 }
 
 /** One job as the agent receives it. */

@@ -7,7 +7,7 @@ import { createContext } from "../app";
 import { loadConfig } from "../config";
 import { migrate, openDb } from "../db";
 import { createLogger } from "../log";
-import { installApi, installPs1, installSh, psQuote, shQuote } from "./install";
+import { installApi, installCommands, installPs1, installSh, psQuote, shQuote } from "./install";
 
 const temps: string[] = [];
 const temp = (prefix = "crontopus-install-") => {
@@ -87,6 +87,16 @@ describe("install.sh, run for real with curl | sh", () => {
     expect(r.stdout).toContain(`installed ${bin}`);
   });
 
+  test("the console's command for a token runs it as it is shown: the token reaches agent enroll", async () => {
+    fakeAgent(join(downloads, `crontopus-${PLATFORM}`), calls);
+    const { sh: command, ps1 } = installCommands(server.base, "cte_Ab-9_x");
+    expect(command).toBe(`curl -fsSL ${server.base}/install.sh | sh -s -- --token cte_Ab-9_x`);
+    expect(ps1).toBe(`iex "& { $(irm ${server.base}/install.ps1) } -Token cte_Ab-9_x"`);
+    const r = await sh(command, { CRONTOPUS_INSTALL_DIR: installDir });
+    expect(r.code).toBe(0);
+    expect(readFileSync(calls, "utf8")).toBe(`[agent][enroll][--server][${server.base}][--token][cte_Ab-9_x]\n[agent][install]\n`);
+  });
+
   test("--no-service enrolls without installing the service, and --token=… works too", async () => {
     fakeAgent(join(downloads, `crontopus-${PLATFORM}`), calls);
     const r = await sh(`curl -fsSL ${server.base}/install.sh | sh -s -- --token=cte_abc --no-service`, { CRONTOPUS_INSTALL_DIR: installDir });
@@ -123,6 +133,32 @@ describe("install.sh, run for real with curl | sh", () => {
     expect(existsSync(calls)).toBe(false);
   });
 
+  test("a download damaged on the way does not match the server's sum: nothing is installed or run", async () => {
+    fakeAgent(join(downloads, `crontopus-${PLATFORM}`), calls);
+    // Between the host and the server, something changes the binary (a broken proxy, a cut
+    // connection that wget does not notice); the sum comes through intact.
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const { origin, pathname: path } = new URL(req.url);
+        if (path === "/install.sh") return new Response(installSh(origin));
+        const res = await fetch(server.base + path);
+        if (path.endsWith(".sha256")) return res;
+        return new Response(`${await res.text()}# one line more\n`);
+      },
+    });
+    try {
+      const r = await sh(`curl -fsSL http://127.0.0.1:${proxy.port}/install.sh | sh -s -- --token cte_abc`, { CRONTOPUS_INSTALL_DIR: installDir });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`crontopus install: the download from http://127.0.0.1:${proxy.port}/download/${PLATFORM} is damaged (SHA-256 `);
+      expect(readdirSync(installDir)).toEqual([]);
+      expect(existsSync(calls)).toBe(false);
+    } finally {
+      await proxy.stop(true);
+    }
+  });
+
   test("a failed enrollment fails the install and says where the binary is", async () => {
     writeFileSync(join(downloads, `crontopus-${PLATFORM}`), "#!/bin/sh\necho 'error: token already used' >&2\nexit 1\n");
     const r = await sh(`curl -fsSL ${server.base}/install.sh | sh -s -- --token cte_used`, { CRONTOPUS_INSTALL_DIR: installDir });
@@ -139,7 +175,7 @@ describe("install.sh, run for real with curl | sh", () => {
     writeFileSync(script, await (await fetch(`${server.base}/install.sh`)).text());
     // A PATH with what the script needs, but no curl.
     const path = temp();
-    for (const tool of ["uname", "mktemp", "mkdir", "chmod", "mv", "rm", "sed", "wget"]) symlinkSync(Bun.which(tool)!, join(path, tool));
+    for (const tool of ["uname", "mktemp", "mkdir", "chmod", "mv", "rm", "sed", "wget", "sha256sum"]) symlinkSync(Bun.which(tool)!, join(path, tool));
     const r = await sh(`${SH} ${shQuote(script)} --token cte_abc`, { CRONTOPUS_INSTALL_DIR: installDir, PATH: path });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -163,6 +199,25 @@ describe("GET /download/:platform", () => {
     expect(res.headers.get("content-type")).toBe("application/octet-stream");
     expect(res.headers.get("content-disposition")).toBe("attachment; filename=crontopus");
     expect(await res.text()).toBe("ELF linux arm64 build");
+  });
+
+  test("<platform>.sha256 answers the build's SHA-256 as sha256sum prints it, and follows a build replaced in place", async () => {
+    const build = join(downloads, "crontopus-linux-x64");
+    writeFileSync(build, "ELF linux x64 build");
+    const sha256sum = () => Bun.spawnSync(["sha256sum", build]).stdout.toString().replace(build, "crontopus-linux-x64");
+    const res = await fetch(`${server.base}/download/linux-x64.sha256`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await res.text()).toBe(sha256sum());
+    writeFileSync(build, "ELF linux x64 build, the next version");
+    expect(await (await fetch(`${server.base}/download/linux-x64.sha256`)).text()).toBe(sha256sum());
+    writeFileSync(join(downloads, "crontopus-windows-arm64.exe"), "MZ");
+    expect(await (await fetch(`${server.base}/download/windows-arm64.sha256`)).text()).toMatch(/^[0-9a-f]{64}  crontopus-windows-arm64\.exe\n$/);
+  });
+
+  test("the sum of a build that is not there is 404, of a platform it does not know 400", async () => {
+    expect((await fetch(`${server.base}/download/darwin-x64.sha256`)).status).toBe(404);
+    expect((await fetch(`${server.base}/download/solaris-sparc.sha256`)).status).toBe(400);
   });
 
   test("serves crontopus-windows-x64.exe as crontopus.exe", async () => {
@@ -237,6 +292,8 @@ describe("the scripts as served", () => {
     expect(text).toContain("@('agent', 'enroll', '--server', $Server, '--token', $Token)");
     expect(text).toContain("foreach ($l in $Label) { $enroll += @('--label', $l) }");
     expect(text).toContain("& $exe agent install");
+    expect(text).toContain('(Invoke-WebRequest -Uri "$url.sha256" -UseBasicParsing).Content');
+    expect(text).toContain("(Get-FileHash -Algorithm SHA256 -Path $tmp).Hash.ToLowerInvariant()");
     // The param block must come first in the script block that iex runs: only comments before it.
     const beforeParam = text.slice(0, text.indexOf("param("));
     expect(beforeParam.split("\n").every((line) => line === "" || line.startsWith("#"))).toBe(true);
@@ -273,6 +330,12 @@ describe("quoting the base URL", () => {
     expect(psQuote("http://example.com/it's")).toBe("'http://example.com/it''s'");
     expect(psQuote("a\u2019b")).toBe("'a\u2019\u2019b'");
     expect(installPs1("http://example.com/it's")).toContain("$Server = 'http://example.com/it''s'\n");
+  });
+
+  test("the console's commands quote a base URL the shells would read otherwise", async () => {
+    const { sh: command, ps1 } = installCommands("http://example.com/it's/$(id)", "cte_x");
+    expect(command).toBe(`curl -fsSL ${shQuote("http://example.com/it's/$(id)/install.sh")} | sh -s -- --token cte_x`);
+    expect(ps1).toBe(`iex "& { $(irm 'http://example.com/it''s/$(id)/install.ps1') } -Token cte_x"`);
   });
 
   test("a base URL with quotes and $(…) stays inert in install.sh", async () => {

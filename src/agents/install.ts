@@ -3,12 +3,14 @@
 //   GET /install.sh            curl -fsSL <base>/install.sh | sh -s -- --token cte_… [--name N] [--label k=v]…
 //   GET /install.ps1           iex "& { $(irm <base>/install.ps1) } -Token cte_… [-Name N] [-Label k=v,…]"
 //   GET /download/<os>-<arch>  <downloadDir>/crontopus-<os>-<arch>[.exe], put there by the packaging
+//   GET /download/<os>-<arch>.sha256   its SHA-256, which both scripts check the download against
 //
 // The scripts have the server's base URL baked in, so the agent is downloaded from, and
 // enrolled with, the server the command was copied from. The enrollment token is the only
 // secret, and it travels as an argument, never in these responses.
 import { textResponse } from "../openapi";
 import { Elysia } from "elysia";
+import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { AppContext } from "../context";
@@ -41,9 +43,11 @@ export function installApi(ctx: AppContext) {
       detail: {
         tags: ["agents"],
         summary: "Download the agent binary for linux|darwin|windows - x64|arm64",
-        description: "Serves `crontopus-<platform>` (`.exe` for Windows) from CRONTOPUS_DOWNLOAD_DIR; 404 when the packaging did not provide it.",
+        description:
+          "Serves `crontopus-<platform>` (`.exe` for Windows) from CRONTOPUS_DOWNLOAD_DIR; 404 when the packaging did not provide it. " +
+          "`<platform>.sha256` (e.g. `linux-x64.sha256`) answers its SHA-256 as `sha256sum` prints it: `<64 hex digits>  crontopus-linux-x64`.",
         security: [],
-        responses: textResponse(200, "The binary", ["application/octet-stream"], { 404: { $ref: "#/components/responses/E404" } }),
+        responses: textResponse(200, "The binary, or its SHA-256 sum", ["application/octet-stream", "text/plain"], { 404: { $ref: "#/components/responses/E404" } }),
       },
     });
 }
@@ -53,15 +57,23 @@ function script(text: string, contentType: string): Response {
   return new Response(text, { headers: { "content-type": contentType, "cache-control": "no-cache" } });
 }
 
-function downloadAgent(downloadDir: string, platform: string): Response {
+async function downloadAgent(downloadDir: string, requested: string): Promise<Response> {
+  const wantsSum = requested.endsWith(".sha256");
+  const platform = wantsSum ? requested.slice(0, -".sha256".length) : requested;
   // Only the fixed set of names below is ever joined to the directory: no traversal.
   if (!AGENT_PLATFORM.test(platform)) {
     return errorResponse(400, "bad_request", `unknown platform "${platform}": expected linux, darwin or windows, then -x64 or -arm64 (e.g. linux-x64)`);
   }
   const windows = platform.startsWith("windows-");
-  const path = join(downloadDir, `crontopus-${platform}${windows ? ".exe" : ""}`);
-  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) {
+  const name = `crontopus-${platform}${windows ? ".exe" : ""}`;
+  const path = join(downloadDir, name);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (!stat?.isFile()) {
     return errorResponse(404, "not_found", `no agent build for ${platform} on this server (the packaging puts them in CRONTOPUS_DOWNLOAD_DIR)`);
+  }
+  if (wantsSum) {
+    const sum = await fileSha256(path, `${stat.size}:${stat.mtimeMs}`);
+    return new Response(`${sum}  ${name}\n`, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-cache" } });
   }
   return new Response(Bun.file(path), {
     headers: {
@@ -69,6 +81,25 @@ function downloadAgent(downloadDir: string, platform: string): Response {
       "content-disposition": `attachment; filename=${windows ? "crontopus.exe" : "crontopus"}`,
     },
   });
+}
+
+// Each build's sum, worked out on its first request (~0.1 s for 100 MB) and again when the file changes.
+const sums = new Map<string, { version: string; sum: Promise<string> }>();
+
+/** The SHA-256 of the file at `path` in hex; `version` (size and mtime) tells a file replaced in place. */
+function fileSha256(path: string, version: string): Promise<string> {
+  const known = sums.get(path);
+  if (known?.version === version) return known.sum;
+  const sum = (async () => {
+    const hash = createHash("sha256");
+    const reader = Bun.file(path).stream().getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) hash.update(read.value);
+    return hash.digest("hex");
+  })();
+  sums.set(path, { version, sum });
+  // A read that failed (the file went away mid-way) is not kept.
+  sum.catch(() => sums.get(path)?.sum === sum && sums.delete(path));
+  return sum;
 }
 
 /** `s` as one POSIX sh word: single-quoted, with each ' written as '\''. */
@@ -81,6 +112,23 @@ export function psQuote(s: string): string {
   return `'${s.replace(/['\u2018\u2019\u201A\u201B]/g, "$&$&")}'`;
 }
 
+/** A word the shells read as it is (a base URL, an enrollment token), bare; anything else quoted. */
+const PLAIN_WORD = /^[A-Za-z0-9_.,:/@%+=~-]+$/;
+
+/**
+ * The one-line install commands for an enrollment token, as the console shows them: the
+ * arguments installSh and installPs1 read (--token, -Token), nothing else (the token's labels
+ * reach the agent at enrollment).
+ */
+export function installCommands(baseUrl: string, token: string): { sh: string; ps1: string } {
+  const sh = (s: string) => (PLAIN_WORD.test(s) ? s : shQuote(s));
+  const ps = (s: string) => (PLAIN_WORD.test(s) ? s : psQuote(s));
+  return {
+    sh: `curl -fsSL ${sh(`${baseUrl}/install.sh`)} | sh -s -- --token ${sh(token)}`,
+    ps1: `iex "& { $(irm ${ps(`${baseUrl}/install.ps1`)}) } -Token ${ps(token)}"`,
+  };
+}
+
 // In the scripts below, "\${" and "\\" are JavaScript escapes for the "${" and "\" the shells see.
 
 /** The POSIX sh installer for Linux and macOS. */
@@ -91,9 +139,9 @@ export function installSh(baseUrl: string): string {
 #   curl -fsSL ${baseUrl}/install.sh | sh -s -- --token cte_... [--name NAME] [--label KEY=VALUE]...
 #
 # Downloads the agent from the server to \${CRONTOPUS_INSTALL_DIR:-/usr/local/bin}/crontopus,
-# enrolls it with the token and installs it as a service (--no-service skips that). Any
-# other option goes to \`crontopus agent enroll\` as it is. Run it as root (| sudo sh -s -- ...)
-# for an agent that manages every user's crontab.
+# checks it against the server's SHA-256 sum, enrolls it with the token and installs it as a
+# service (--no-service skips that). Any other option goes to \`crontopus agent enroll\` as it
+# is. Run it as root (| sudo sh -s -- ...) for an agent that manages every user's crontab.
 set -eu
 
 SERVER=${shQuote(baseUrl)}
@@ -124,6 +172,29 @@ download() {
   else
     fail "curl or wget is needed to download the agent"
   fi
+}
+
+# Prints the text at $1 (curl or wget is known to be there by then).
+fetch() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL "$1"
+  else
+    wget -q -O - "$1"
+  fi
+}
+
+# Prints the SHA-256 of the file $1 in hex, with whichever tool this system has (none: fails).
+file_sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    out=$(sha256sum "$1") || return 1
+  elif command -v shasum >/dev/null 2>&1; then
+    out=$(shasum -a 256 "$1") || return 1
+  elif command -v openssl >/dev/null 2>&1; then
+    out=$(openssl dgst -sha256 -r "$1") || return 1
+  else
+    return 1
+  fi
+  printf '%s\n' "\${out%% *}"
 }
 
 # Everything happens in main, called on the last line: a script cut short in transit runs nothing.
@@ -183,6 +254,14 @@ main() {
   trap 'exit 1' HUP INT TERM
   say "downloading $url"
   download "$url" "$tmp"
+  sum=$(fetch "$url.sha256") || fail "could not download the agent's checksum from $url.sha256"
+  expected=\${sum%% *}
+  case $expected in
+    *[!0-9a-f]*) fail "$url.sha256 answered no SHA-256 sum" ;;
+  esac
+  [ \${#expected} -eq 64 ] || fail "$url.sha256 answered no SHA-256 sum"
+  actual=$(file_sha256 "$tmp") || fail "could not check the download: sha256sum, shasum or openssl is needed"
+  [ "$actual" = "$expected" ] || fail "the download from $url is damaged (SHA-256 $actual, the server's sum is $expected); nothing was installed"
   chmod 755 "$tmp"
   mv -f "$tmp" "$bin"
   say "installed $bin"
@@ -209,8 +288,8 @@ export function installPs1(baseUrl: string): string {
 #
 #   iex "& { $(irm ${baseUrl}/install.ps1) } -Token cte_... [-Name NAME] [-Label KEY=VALUE,KEY=VALUE]"
 #
-# Downloads the agent from the server to $env:ProgramFiles\\Crontopus\\crontopus.exe, enrolls
-# it with the token and installs it as a start-up task that runs as SYSTEM (-NoService
+# Downloads the agent from the server to $env:ProgramFiles\\Crontopus\\crontopus.exe, checks it
+# against the server's SHA-256 sum, enrolls it with the token and installs it as a start-up task that runs as SYSTEM (-NoService
 # skips that). Errors are thrown rather than exiting, so the console stays open.
 param(
     [string]$Token,
@@ -255,9 +334,17 @@ $tmp = Join-Path $dir ('crontopus.' + [guid]::NewGuid().ToString('N') + '.downlo
 Write-Host "crontopus install: downloading $url"
 try {
     Invoke-WebRequest -Uri $url -OutFile $tmp -UseBasicParsing
+    $sum = (Invoke-WebRequest -Uri "$url.sha256" -UseBasicParsing).Content
 } catch {
     Remove-Item -Force -ErrorAction SilentlyContinue $tmp
     throw "could not download the agent from $($url): $($_.Exception.Message)"
+}
+if ($sum -is [byte[]]) { $sum = [Text.Encoding]::ASCII.GetString($sum) }
+$expected = ([string]$sum).Trim().Split(' ')[0].ToLowerInvariant()
+$actual = (Get-FileHash -Algorithm SHA256 -Path $tmp).Hash.ToLowerInvariant()
+if ($actual -ne $expected) {
+    Remove-Item -Force -ErrorAction SilentlyContinue $tmp
+    throw "the download from $url is damaged (SHA-256 $actual, the server's sum is $expected); nothing was installed"
 }
 
 # A running agent holds crontopus.exe open: stop its task (cmd does the redirection, so a

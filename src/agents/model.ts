@@ -73,6 +73,24 @@ export interface AgentDetail extends Agent {
   discovered: DiscoveredEntry[];
 }
 
+/** How an agent's job instances stand, counted: what agentDetail lists, in numbers. */
+export interface InstanceCounts {
+  /** Jobs whose selector matches the agent now (each is applied, drifted, error or pending). */
+  assigned: number;
+  /** Reported instances by state (a job no longer assigned counts here until the agent removes it). */
+  applied: number;
+  drifted: number;
+  error: number;
+  /** Assigned since the agent's last report. */
+  pending: number;
+}
+
+/** An agent with its job instances counted: a row of the agents list. */
+export interface AgentSummary {
+  agent: Agent;
+  jobs: InstanceCounts;
+}
+
 /** An agent a job goes to (or still reports it), with the state it reported for it. */
 export interface JobAgent {
   agent: Agent;

@@ -55,11 +55,23 @@ export function findAgentByMachine(db: Db, tenantId: string, machineId: string):
   return a ? toAgent(a) : null;
 }
 
-export function listAgents(db: Db, tenantId: string, filter: { status?: AgentStatus } = {}): Agent[] {
-  const rows = filter.status
-    ? db.query<AgentRow, [string, string]>("SELECT * FROM agents WHERE tenant_id = ? AND status = ? ORDER BY name").all(tenantId, filter.status)
-    : db.query<AgentRow, [string]>("SELECT * FROM agents WHERE tenant_id = ? ORDER BY name").all(tenantId);
-  return rows.map(toAgent);
+export interface AgentFilter {
+  status?: AgentStatus;
+  /** Only the agents named after this one (a page of the list starts there). */
+  after?: string;
+  /** At most this many; all when left out. */
+  limit?: number;
+}
+
+/** The tenant's agents by name. */
+export function listAgents(db: Db, tenantId: string, filter: AgentFilter = {}): Agent[] {
+  return db
+    .query<AgentRow, { $tenant: string; $status: string | null; $after: string | null; $limit: number }>(
+      `SELECT * FROM agents WHERE tenant_id = $tenant AND ($status IS NULL OR status = $status) AND ($after IS NULL OR name > $after)
+       ORDER BY name LIMIT $limit`,
+    )
+    .all({ $tenant: tenantId, $status: filter.status ?? null, $after: filter.after ?? null, $limit: filter.limit ?? -1 })
+    .map(toAgent);
 }
 
 export interface AgentPatch {
@@ -86,9 +98,10 @@ export function patchAgent(db: Db, tenantId: string, ref: string, patch: AgentPa
   return getAgent(db, tenantId, a.id);
 }
 
-/** Forgets an agent and revokes its token. Its host keeps its entries until `agent uninstall`. */
-export function deleteAgent(db: Db, tenantId: string, ref: string): void {
+/** Forgets an agent and revokes its token; returns what it was. Its host keeps its entries until `agent uninstall`. */
+export function deleteAgent(db: Db, tenantId: string, ref: string): Agent {
   const a = findAgent(db, tenantId, ref);
   db.query("DELETE FROM agents WHERE tenant_id = ? AND id = ?").run(tenantId, a.id);
   eventHub(db).agentGone(tenantId, a.id);
+  return a;
 }

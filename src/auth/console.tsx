@@ -30,13 +30,15 @@ export function authConsole(ctx: AppContext) {
         throw e;
       }
     })
-    .post("/logout", async ({ request, viewer, set }) => {
+    .post("/logout", async ({ body, request, viewer, set }) => {
       if (viewer) {
         const { cookie } = await logout(ctx, viewer);
         if (cookie) addCookie(set, cookie);
         flash(ctx, set, { kind: "info", text: "You are signed out." });
       }
-      return hxRedirect(request, "/login");
+      // A page may ask to be shown again signed out (an invitation's, to sign in as its address).
+      const next = field(body, "next");
+      return hxRedirect(request, next ? safeNext(next) : "/login");
     })
     .get("/setup", ({ query, shell }) => {
       const token = typeof query.token === "string" ? query.token : "";

@@ -18,7 +18,12 @@ export default command({
     const server = await startServer(config);
     // On stdout, not in the log: a person starting the server for the first time reads it there.
     if (server.setupUrl) console.log(`No user yet. Open this link to create the first owner (it works once):\n  ${server.setupUrl}`);
+    let stopping = false;
     const stop = async (signal: string) => {
+      // A second signal changes nothing (a supervisor that signals the whole process group and
+      // the npm launcher passing its own on both deliver one): the deadline below bounds the stop.
+      if (stopping) return;
+      stopping = true;
       // Whatever the storage does, the process ends in time (Docker kills after 10 s): stop()
       // bounds each step, and this is the backstop.
       setTimeout(() => {
@@ -31,8 +36,8 @@ export default command({
       server.ctx.log.info("stopped", { signal, ms: Math.round(performance.now() - started) });
       process.exit(0);
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
     // Keep running until a signal arrives.
     await new Promise(() => {});
   },

@@ -7,6 +7,7 @@ import { AppError, Conflict, Invalid, NotFound } from "../errors";
 import { requireScope, type Principal } from "../auth/principal";
 import { consoleGroup, field, fieldErrors, flash, page, safeNext, hxRedirect } from "../console/surface";
 import type { Flash } from "../console/flash";
+import { labelLines, labelsFromLines } from "../console/labels";
 import { getTenantSettings } from "../tenants/tenants";
 import { listNamespaces } from "../tenants/namespaces";
 import { getRun, listRuns } from "../runs/runs";
@@ -171,9 +172,7 @@ function formValuesOf(job: Job): JobFormValues {
     grace: formatDuration(job.grace_s),
     timeout: job.timeout_s === null ? "" : formatDuration(job.timeout_s),
     command: job.command ?? "",
-    labels: Object.entries(job.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("\n"),
+    labels: labelLines(job.labels),
     alert_after: String(job.alert_after),
   };
 }
@@ -213,14 +212,7 @@ const yamlOf = (job: Job) => Bun.YAML.stringify(toManifest(job), null, 2) + "\n"
  * On an edit, an empty field means its default (null); on create it is left out.
  */
 function documentOf(v: JobFormValues, editing: boolean): Record<string, unknown> {
-  const labels: Record<string, string> = {};
-  for (const [i, raw] of v.labels.split(/\r?\n/).entries()) {
-    const line = raw.trim();
-    if (!line) continue;
-    const eq = line.indexOf("=");
-    if (eq <= 0) throw new Invalid("labels", `line ${i + 1} ("${line.slice(0, 40)}"): write each label as key=value`);
-    labels[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  }
+  const labels = labelsFromLines("labels", v.labels);
   const opt = (value: string, as: (s: string) => unknown = (s) => s) => (value ? as(value) : editing ? null : undefined);
   const doc: Record<string, unknown> = {
     schedule: v.schedule,

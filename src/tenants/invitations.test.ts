@@ -14,6 +14,7 @@ import type { Scope, TenantPrincipal } from "../auth/principal";
 import { addMember, findMembership } from "./members";
 import { createTenant } from "./tenants";
 import {
+  AlreadyMember,
   acceptInvitation,
   acceptInvitationAsNewUser,
   createInvitation,
@@ -99,8 +100,9 @@ describe("inviting", () => {
     expect(createInvitation(db, alice, { email: "boss@example.com", role: "owner" }, NOW).role).toBe("owner");
   });
 
-  test("an address that is already a member of the tenant is a conflict", () => {
-    expect(thrown(Conflict, () => createInvitation(db, alice, { email: "Mia@Example.com", role: "admin" }, NOW)).message).toBe("mia@example.com is already a member");
+  test("an address that is already a member of the tenant is a conflict, which names the address", () => {
+    const e = thrown(AlreadyMember, () => createInvitation(db, alice, { email: "Mia@Example.com", role: "admin" }, NOW));
+    expect([e.message, e.email, e instanceof Conflict]).toEqual(["mia@example.com is already a member", "mia@example.com", true]);
   });
 
   test("inviting an address again replaces its pending invitation: the earlier link stops working", () => {
@@ -139,7 +141,8 @@ describe("accepting", () => {
 
   test("a revoked link is refused, and is gone from the pending list", () => {
     const inv = createInvitation(db, alice, { email: "revoked@example.com", role: "member" }, NOW);
-    revokeInvitation(db, dave, inv.id, NOW + 1);
+    const { token: _token, ...shown } = inv;
+    expect(revokeInvitation(db, dave, inv.id, NOW + 1)).toEqual(shown);
     expect(pendingEmails(alice, NOW + 1)).not.toContain("revoked@example.com");
     expect(describeInvitation(db, inv.token, NOW + 1)?.state).toBe("revoked");
     expect(thrown(NotFound, () => revokeInvitation(db, alice, inv.id, NOW + 2)).message).toBe(`invitation ${inv.id} not found`);

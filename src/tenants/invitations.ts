@@ -58,6 +58,13 @@ export interface AcceptedInvitation {
   member: Member;
 }
 
+/** The invited address is a member of the tenant already (a Conflict, about the e-mail field). */
+export class AlreadyMember extends Conflict {
+  constructor(readonly email: string) {
+    super(`${email} is already a member`);
+  }
+}
+
 interface InvitationRow extends Invitation {
   accepted_at: number | null;
   revoked_at: number | null;
@@ -94,7 +101,7 @@ export function createInvitation(db: Db, caller: Principal | null, input: { emai
     const member = db
       .query("SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = ? AND u.email = ?")
       .get(p.tenantId, email);
-    if (member) throw new Conflict(`${email} is already a member`);
+    if (member) throw new AlreadyMember(email);
     checkInvitationLimits(db, p.tenantId, email, now);
     // A new link for the same address replaces the one sent before.
     db.query("UPDATE invitations SET revoked_at = ? WHERE tenant_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL").run(now, p.tenantId, email);
@@ -145,13 +152,17 @@ export function listInvitations(db: Db, caller: Principal | null, now: number): 
     .all(p.tenantId, now);
 }
 
-/** Revokes a pending invitation of the caller's tenant: its link stops working. Needs the admin scope. */
-export function revokeInvitation(db: Db, caller: Principal | null, id: string, now: number): void {
+/** Revokes a pending invitation of the caller's tenant: its link stops working. Needs the admin scope. Returns it. */
+export function revokeInvitation(db: Db, caller: Principal | null, id: string, now: number): Invitation {
   const p = requireScope(caller, "admin");
   const r = db
-    .query("UPDATE invitations SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?")
-    .run(now, p.tenantId, id, now);
-  if (r.changes === 0) throw new NotFound(`invitation ${id}`);
+    .query<Invitation, [number, string, string, number]>(
+      `UPDATE invitations SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+       RETURNING ${COLUMNS}`,
+    )
+    .get(now, p.tenantId, id, now);
+  if (!r) throw new NotFound(`invitation ${id}`);
+  return r;
 }
 
 function findByToken(db: Db, token: string): InvitationRow | null {

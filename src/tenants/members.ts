@@ -65,9 +65,33 @@ export function getMember(db: Db, tenantId: string, userId: string): Member {
 
 /** Only an owner may grant, change or take away the owner role (an invitation as owner grants it). */
 export function checkOwnerRule(actorRole: Role, role: Role, targetRole?: Role) {
-  if ((role === "owner" || targetRole === "owner") && actorRole !== "owner") {
-    throw new Forbidden("only an owner can grant or change the owner role");
-  }
+  if (!ownerRuleAllows(actorRole, role, targetRole)) throw new Forbidden("only an owner can grant or change the owner role");
+}
+
+const ownerRuleAllows = (actorRole: Role, role: Role, targetRole?: Role) => actorRole === "owner" || (role !== "owner" && targetRole !== "owner");
+
+/** The roles an actor may give a newcomer (an invitation's), by the owner rule. */
+export function grantableRoles(actorRole: Role): Role[] {
+  return ROLES.filter((role) => ownerRuleAllows(actorRole, role));
+}
+
+/** What an actor in `actorRole` may do to one member, by the rules updateMember and removeMember apply. */
+export interface MemberChanges {
+  /** The roles updateMember would give this member (their own included); empty when none. */
+  roles: Role[];
+  /** Whether removeMember would remove them. */
+  removable: boolean;
+}
+
+/**
+ * The changes updateMember and removeMember would allow an actor (who holds the admin scope: the
+ * surfaces check that) on a member, in a tenant with `owners` owners; so that a page offers
+ * only those. The owner rule, and the last owner stays an owner.
+ */
+export function memberChanges(actorRole: Role, targetRole: Role, owners: number): MemberChanges {
+  const lastOwner = targetRole === "owner" && owners <= 1;
+  const roles = ROLES.filter((role) => ownerRuleAllows(actorRole, role, targetRole) && !(lastOwner && role !== "owner"));
+  return { roles, removable: ownerRuleAllows(actorRole, targetRole, targetRole) && !lastOwner };
 }
 
 function countOwners(db: Db, tenantId: string): number {
@@ -104,7 +128,8 @@ export function updateMember(db: Db, tenantId: string, actorRole: Role, userId: 
   })();
 }
 
-export function removeMember(db: Db, tenantId: string, actorRole: Role, userId: string): void {
+/** Removes a member (the last owner stays); returns who was removed. */
+export function removeMember(db: Db, tenantId: string, actorRole: Role, userId: string): Member {
   const current = getMember(db, tenantId, userId);
   checkOwnerRule(actorRole, current.role, current.role);
   db.transaction(() => {
@@ -115,4 +140,5 @@ export function removeMember(db: Db, tenantId: string, actorRole: Role, userId: 
     // Their API tokens for this tenant stop working with the membership.
     db.query("DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId);
   })();
+  return current;
 }

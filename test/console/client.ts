@@ -34,9 +34,9 @@ export class FormClient {
     return { r, html };
   }
 
-  /** POST a form (urlencoded), with the page's CSRF token unless `csrf: null` or another is given. */
-  async post(path: string, form: Record<string, string>, opts: { csrf?: string | null; headers?: Record<string, string> } = {}): Promise<{ r: Response; html: string }> {
-    const body = new URLSearchParams(form);
+  /** POST a form (urlencoded; an array is a repeated field), with the page's CSRF token unless `csrf: null` or another is given. */
+  async post(path: string, form: Record<string, string | string[]>, opts: { csrf?: string | null; headers?: Record<string, string> } = {}): Promise<{ r: Response; html: string }> {
+    const body = new URLSearchParams(Object.entries(form).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x])));
     const token = opts.csrf === undefined ? this.csrf : opts.csrf;
     if (token !== null) body.set("csrf", token);
     const r = this.keep(

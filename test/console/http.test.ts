@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createUser } from "../../src/auth/identity";
 import { addMember } from "../../src/tenants/members";
 import { findTenant, updateTenantSettings } from "../../src/tenants/tenants";
+import { createEnrollmentToken, enroll } from "../../src/agents/agents";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
 import { FormClient } from "./client";
 
@@ -32,10 +33,12 @@ beforeAll(async () => {
   await fetch(pingUrl);
   const runs = (await (await s.api("/api/v1/runs?limit=1", { token: alice.token })).json()) as { runs: { id: number }[] };
   runPath = `/runs/${runs.runs[0]!.id}`;
+  const { token } = createEnrollmentToken(s.db, findTenant(s.db, "acme")!.id, null, { name: "hosts" }, Date.now());
+  enroll(s.db, { token, hostname: "web1.example.com", platform: "linux", arch: "x64", scheduler: "crontab", machine_id: "m-web1" }, 30, Date.now());
 });
 afterAll(() => s.close());
 
-const consolePages = () => ["/", "/jobs", "/jobs/ops/db-backup", "/runs", runPath, "/timeline", "/agents", "/agents/x", "/settings", "/account/password"];
+const consolePages = () => ["/", "/jobs", "/jobs/ops/db-backup", "/runs", runPath, "/timeline", "/agents", "/agents/web1", "/agents/new", "/settings", "/account/password"];
 
 describe("signing in", () => {
   test("every console page sends a signed-out visitor to the login form, which brings them back to it", async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { getJob } from "../../src/jobs/jobs";
 import { findTenant, updateTenantSettings } from "../../src/tenants/tenants";
-import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
+import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "../helpers";
 import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
 
 let browser: Browser;
@@ -19,7 +19,9 @@ let acme = "";
 
 beforeAll(async () => {
   browser = await launch();
-  s = await startTestServer();
+  // The server's clock stands still: a job's deadline (every 5 minutes) never passes between a
+  // test's ping and its next look, whatever the wall clock does meanwhile.
+  s = await startTestServer({}, { clock: new TestClock() });
   alice = await persona(s.db, "alice", "acme", "owner");
   await persona(s.db, "bob", "acme", "viewer");
   acme = findTenant(s.db, "acme")!.id;

@@ -58,6 +58,37 @@ export function Field(p: FieldProps) {
   );
 }
 
+/** A labelled textarea, with its hint and error under it like Field's. */
+export function TextArea(p: { name: string; label: string; value: string; error?: string; hint?: string; rows: number; mono?: boolean; id?: string }) {
+  const id = p.id ?? p.name;
+  const described = [p.hint ? `${id}-hint` : null, p.error ? `${id}-error` : null].filter(Boolean).join(" ");
+  return (
+    <div class="field">
+      <label for={id} safe>
+        {p.label}
+      </label>
+      <textarea
+        id={id}
+        name={p.name}
+        rows={String(p.rows)}
+        class={p.mono ? "mono" : undefined}
+        spellcheck="false"
+        aria-invalid={p.error ? "true" : undefined}
+        aria-describedby={described || undefined}
+        safe
+      >
+        {p.value}
+      </textarea>
+      {p.hint ? (
+        <span class="hint" id={`${id}-hint`} safe>
+          {p.hint}
+        </span>
+      ) : null}
+      <FieldError id={id} error={p.error} />
+    </div>
+  );
+}
+
 /** A field's error, under it, for aria-describedby to name (`<id>-error`). */
 export function FieldError(p: { id: string; error?: string | undefined }) {
   return p.error ? (
