@@ -31,16 +31,19 @@ import { consoleApp } from "./console/routes";
 import { eventHub } from "./events/hub";
 import { eventFeed } from "./events/feed";
 import { eventsApi } from "./events/api";
+import { RequestLog } from "./requestlog";
 
 export interface AppOptions {
   log?: Logger;
   now?: () => number;
   /** The live events' window budget in bytes (tests that must fill a client's buffers fast). */
   eventWindowBytes?: number;
+  /** How often the request log writes its summary of pings and probes, in ms (default a minute). */
+  requestSummaryMs?: number;
 }
 
 export function createContext(db: Db, config: Config, opts: AppOptions = {}): AppContext {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat);
   const now = opts.now ?? Date.now;
   const storage = new StorageStatus(db, log);
   const engine = new Engine({ db, log, baseUrl: config.baseUrl, now });
@@ -61,6 +64,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     storage,
     engine,
     events,
+    requests: new RequestLog(log, { summaryMs: opts.requestSummaryMs }),
     now,
     kick: () => {},
     pruneSoon: () => {},
@@ -80,7 +84,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     .use(agentsApi(ctx))
     .use(eventsApi(ctx));
 
-  const ping = pingHandler({
+  const answerPing = pingHandler({
     db: ctx.db,
     log: ctx.log,
     writer: ctx.checkins,
@@ -89,10 +93,13 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     trustProxy: ctx.config.trustProxy,
     now: ctx.now,
   });
-
   // Pings are Bun routes of their own on a live server (the hot path skips Elysia's
-  // pipeline); the Elysia route below serves app.handle() in tests and is the fallback.
+  // pipeline, so the request log counts them here); the Elysia route below serves
+  // app.handle() in tests and is the fallback, counted by the request log's hooks.
+  const ping = ctx.requests.counted("/ping/*", answerPing);
+
   return new Elysia({ normalize: NORMALIZE, serve: { routes: { "/ping/*": ping } } })
+    .use(ctx.requests.hooks())
     .onRequest(({ request, set }) => applySecurityHeaders(request, set.headers))
     .use(bodyLimit({ maxBody: ctx.config.maxBody, pingBodyLimit: ctx.config.pingBodyLimit }))
     // The console before the API's error handler: its own renders errors as pages.
@@ -127,7 +134,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
         },
       },
     )
-    .all("/ping/*", ({ request, server }) => ping(request, server), { detail: { hide: true } })
+    .all("/ping/*", ({ request, server }) => answerPing(request, server), { detail: { hide: true } })
     .get("/public/*", ({ params, request }) => publicFile(params["*"]) ?? errorResponse(404, "not_found", `no file ${new URL(request.url).pathname}`), {
       detail: { hide: true },
     })

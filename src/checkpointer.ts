@@ -6,14 +6,29 @@
 // limit (this worker pausing meanwhile, so the two never collide), and cuts the file back once
 // the load stops (src/wal.ts). This connection only ever
 // checkpoints passively: it never takes the write lock, so it never blocks the writer.
+// Scheduled backups run here too, on this connection, so that the seconds a large database
+// takes to copy never hold the server's event loop (and its pings) up.
 import { Database } from "bun:sqlite";
+import { backupIntoDataDir } from "./backups/backups";
 
 declare const self: Worker;
 
 let db: Database | null = null;
+let path = "";
 let timer: ReturnType<typeof setInterval> | null = null;
 
-self.onmessage = (e: MessageEvent<{ path: string; intervalMs?: number; paused?: Int32Array } | "stop">) => {
+type Message = { path: string; intervalMs?: number; paused?: Int32Array } | { backup: { id: number; dataDir: string; now: number } } | "stop";
+
+self.onmessage = (e: MessageEvent<Message>) => {
+  if (typeof e.data === "object" && "backup" in e.data) {
+    const { id, dataDir, now } = e.data.backup;
+    try {
+      postMessage({ backupId: id, result: backupIntoDataDir(db!, path, dataDir, now) });
+    } catch (err) {
+      postMessage({ backupId: id, backupError: (err as Error).message });
+    }
+    return;
+  }
   if (e.data === "stop") {
     if (timer) clearInterval(timer);
     db?.close();
@@ -21,7 +36,8 @@ self.onmessage = (e: MessageEvent<{ path: string; intervalMs?: number; paused?: 
     postMessage("stopped");
     return;
   }
-  db = new Database(e.data.path);
+  path = e.data.path;
+  db = new Database(path);
   db.exec("PRAGMA busy_timeout = 1000");
   const passive = db.query("PRAGMA wal_checkpoint(PASSIVE)");
   const paused = e.data.paused;

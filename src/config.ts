@@ -1,9 +1,13 @@
 import { join, resolve } from "node:path";
 import { readFileSync } from "node:fs";
 import { checkTargetHost } from "./net/guard";
+import { parseSchedule, type Schedule } from "./jobs/schedule";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** `auto`: text when stderr is a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ["json", "text", "auto"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   readonly port: number;
@@ -12,6 +16,8 @@ export interface Config {
   readonly dbPath: string;
   readonly baseUrl: string;
   readonly logLevel: LogLevel;
+  /** json, text, or auto (text when stderr is a terminal). */
+  readonly logFormat: LogFormat;
   /** Largest ping body kept, in bytes; larger bodies are truncated. */
   readonly pingBodyLimit: number;
   /** Largest API request body read, in bytes (CRONTOPUS_MAX_BODY); larger ones are answered 413. */
@@ -35,6 +41,10 @@ export interface Config {
   readonly allowPrivateTargets: boolean;
   /** The key file that encrypts channel secrets at rest (created on first use, mode 0600). */
   readonly secretKeyPath: string;
+  /** When `serve` writes a backup into <data dir>/backups (cron or @every, in UTC); null: never. */
+  readonly backupSchedule: Schedule | null;
+  /** Scheduled backups kept; older ones are deleted after each new one. */
+  readonly backupKeep: number;
 }
 
 export interface ConfigFlags {
@@ -113,6 +123,11 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     throw new ConfigError(`CRONTOPUS_LOG_LEVEL: expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
 
+  const logFormat = (readVar(env, "CRONTOPUS_LOG_FORMAT") ?? "auto").toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`CRONTOPUS_LOG_FORMAT: expected one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
+  }
+
   const syncMode = (readVar(env, "CRONTOPUS_SQLITE_SYNC") ?? "NORMAL").toUpperCase();
   if (syncMode !== "NORMAL" && syncMode !== "FULL") {
     throw new ConfigError(`CRONTOPUS_SQLITE_SYNC: expected NORMAL or FULL, got "${syncMode}"`);
@@ -134,6 +149,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     dbPath: join(dataDir, "crontopus.db"),
     baseUrl,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
     pingBodyLimit: parseSize("CRONTOPUS_PING_BODY_LIMIT", readVar(env, "CRONTOPUS_PING_BODY_LIMIT"), 100 * 1024),
     maxBody: parseSize("CRONTOPUS_MAX_BODY", readVar(env, "CRONTOPUS_MAX_BODY"), 1024 * 1024),
     pingRateLimit: parseCount("CRONTOPUS_PING_RATE_LIMIT", readVar(env, "CRONTOPUS_PING_RATE_LIMIT"), 600),
@@ -147,7 +163,19 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     agentInterval: parseCount("CRONTOPUS_AGENT_INTERVAL", readVar(env, "CRONTOPUS_AGENT_INTERVAL"), 30, 1),
     allowPrivateTargets,
     secretKeyPath: resolve(readVar(env, "CRONTOPUS_SECRET_KEY_PATH") ?? join(dataDir, "secret.key")),
+    backupSchedule: parseBackupSchedule(readVar(env, "CRONTOPUS_BACKUP_SCHEDULE")),
+    backupKeep: parseCount("CRONTOPUS_BACKUP_KEEP", readVar(env, "CRONTOPUS_BACKUP_KEEP"), 7, 1),
   });
+}
+
+/** A cron expression or `@every 6h` (the jobs' syntax); unset or `off`: no scheduled backups. */
+function parseBackupSchedule(raw: string | undefined): Schedule | null {
+  if (raw === undefined || raw.trim().toLowerCase() === "off") return null;
+  try {
+    return parseSchedule("CRONTOPUS_BACKUP_SCHEDULE", raw.trim(), "UTC");
+  } catch (e) {
+    throw new ConfigError(`CRONTOPUS_BACKUP_SCHEDULE: ${(e as Error).message.replace(/^CRONTOPUS_BACKUP_SCHEDULE:\s*/, "")}`);
+  }
 }
 
 /** The host of an smtp(s):// URL (the URL parser leaves hosts of these schemes as written). */
@@ -168,6 +196,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_DATA_DIR: c.dataDir,
     CRONTOPUS_BASE_URL: c.baseUrl,
     CRONTOPUS_LOG_LEVEL: c.logLevel,
+    CRONTOPUS_LOG_FORMAT: c.logFormat,
     CRONTOPUS_PING_BODY_LIMIT: c.pingBodyLimit,
     CRONTOPUS_MAX_BODY: c.maxBody,
     CRONTOPUS_SQLITE_SYNC: c.syncMode,
@@ -181,5 +210,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_AGENT_INTERVAL: c.agentInterval,
     CRONTOPUS_ALLOW_PRIVATE_TARGETS: String(c.allowPrivateTargets),
     CRONTOPUS_SECRET_KEY_PATH: c.secretKeyPath,
+    CRONTOPUS_BACKUP_SCHEDULE: c.backupSchedule?.expr ?? "off",
+    CRONTOPUS_BACKUP_KEEP: c.backupKeep,
   };
 }

@@ -9,6 +9,7 @@ import type { Engine } from "./monitor/engine";
 import type { SecretBox } from "./secrets";
 import type { StorageStatus } from "./storage";
 import type { EventHub } from "./events/hub";
+import type { RequestLog } from "./requestlog";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -30,6 +31,8 @@ export interface AppContext {
   events: EventHub;
   /** Whether the database takes writes (degraded after a storage fault); /health reports it. */
   storage: StorageStatus;
+  /** The request log: a line per request, pings and probes summarised (serve stops it). */
+  requests: RequestLog;
   /** The clock; tests pass their own. */
   now: () => number;
   /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */

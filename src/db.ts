@@ -53,8 +53,8 @@ export function schemaVersion(db: Db): number {
   return row?.v ?? 0;
 }
 
-/** Applies pending migrations in order, each in its own transaction. Returns the names applied. */
-export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): string[] {
+/** The migrations a database still needs; throws DbError for a database a newer Crontopus wrote. */
+export function pendingMigrations(db: Db, migrations: readonly Migration[] = MIGRATIONS): Migration[] {
   const current = schemaVersion(db);
   const latest = migrations.at(-1)?.version ?? 0;
   if (current > latest) {
@@ -62,6 +62,13 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, n
       `database schema version ${current} is newer than this Crontopus (knows up to ${latest}); upgrade Crontopus or restore a backup`,
     );
   }
+  return migrations.filter((m) => m.version > current);
+}
+
+/** Applies pending migrations in order, each in its own transaction. Returns the names applied. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): string[] {
+  const current = schemaVersion(db);
+  pendingMigrations(db, migrations);
   const applied: string[] = [];
   for (const m of migrations) {
     if (m.version <= current) continue;

@@ -97,7 +97,7 @@ export function renderApiError(ctx: AppContext, code: string | number, error: un
   const fault = storageFault(error);
   if (fault) {
     ctx.storage.failed(fault, ctx.now());
-    ctx.log.warn("write refused: storage unavailable", { method: request.method, path: new URL(request.url).pathname, reason: fault.reason });
+    ctx.log.warn("write refused: storage unavailable", { request_id: ctx.requests.idOf(request), method: request.method, route: ctx.requests.routeOf(request), reason: fault.reason });
     error = fault;
   }
   if (error instanceof AppError) {
@@ -122,13 +122,16 @@ export function renderApiError(ctx: AppContext, code: string | number, error: un
   return errorResponse(500, "internal_error", `internal error (request id ${requestId})`);
 }
 
-/** Logs an error no surface expected, with a new request id to quote to the user. */
+/**
+ * Logs an error no surface expected, with the request's id (as in its request line) to quote
+ * to the user. The route, not the path: a path may hold a token.
+ */
 export function logUnhandled(ctx: AppContext, request: Request, error: unknown): string {
-  const requestId = newId();
+  const requestId = ctx.requests.idOf(request) ?? newId();
   ctx.log.error("unhandled error", {
     request_id: requestId,
     method: request.method,
-    path: new URL(request.url).pathname,
+    route: ctx.requests.routeOf(request),
     error: error instanceof Error ? (error.stack ?? error.message) : String(error),
   });
   return requestId;

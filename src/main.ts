@@ -12,6 +12,8 @@ export const main = defineCommand({
   subCommands: {
     serve: lazy(() => import("./cli/serve")),
     migrate: lazy(() => import("./cli/migrate")),
+    backup: lazy(() => import("./cli/backup")),
+    restore: lazy(() => import("./cli/restore")),
     config: lazy(() => import("./cli/config")),
     admin: lazy(() => import("./cli/admin")),
     version: lazy(() => import("./cli/version")),

@@ -1,7 +1,9 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config";
-import { DbError, migrate, openDb, storageFault, type Db } from "./db";
+import { DbError, openDb, storageFault, type Db } from "./db";
+import { backupIntoDataDir, migrateWithBackup, type BackupResult } from "./backups/backups";
+import { BackupScheduler } from "./backups/scheduler";
 import { lockDataDir, type DataDirLock } from "./lock";
 import { probeWrite } from "./storage";
 import type { Logger } from "./log";
@@ -16,7 +18,7 @@ import { sealChannelSecrets } from "./alerts/channels";
 import { setupPath } from "./auth/setup";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
-function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void>; paused: Int32Array } | null {
+function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void>; paused: Int32Array; backup(dataDir: string, now: number): Promise<BackupResult> } | null {
   let worker: Worker;
   try {
     worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href);
@@ -43,8 +45,32 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
   // Set by the WAL guard while it waits to restart the log: the worker skips its rounds then.
   const paused = new Int32Array(new SharedArrayBuffer(4));
   worker.postMessage({ path, paused });
+  let backups = 0;
   return {
     paused,
+    backup: (dataDir, now) =>
+      new Promise<BackupResult>((resolve, reject) => {
+        const id = ++backups;
+        const done = () => {
+          worker.removeEventListener("message", answer);
+          worker.removeEventListener("error", died);
+        };
+        const answer = (m: MessageEvent) => {
+          if (m.data?.backupId !== id) return;
+          done();
+          if (m.data.backupError) reject(new Error(m.data.backupError));
+          else resolve(m.data.result);
+        };
+        // A worker that died (or never loaded) answers nothing: the backup fails rather than waits for ever.
+        const died = (e: ErrorEvent) => {
+          done();
+          reject(new Error(`the checkpoint worker failed: ${e.message}`));
+        };
+        if (failed) return reject(new Error("the checkpoint worker is not running"));
+        worker.addEventListener("message", answer);
+        worker.addEventListener("error", died);
+        worker.postMessage({ backup: { id, dataDir, now } });
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (failed) return resolve();
@@ -98,14 +124,17 @@ function prepareDataDir(dir: string): void {
   }
 }
 
-/** Opens the database, applies pending migrations and proves that it takes writes. */
-function openWritable(config: Config): { db: Db; applied: string[] } {
+/**
+ * Opens the database, applies pending migrations (after a backup of it, when there are any) and
+ * proves that it takes writes.
+ */
+function openWritable(config: Config): { db: Db; applied: string[]; backup: BackupResult | null } {
   let db: Db | null = null;
   try {
     db = openDb(config.dbPath, { sync: config.syncMode });
-    const applied = migrate(db);
+    const { applied, backup } = migrateWithBackup(db, config.dbPath, config.dataDir);
     probeWrite(db, Date.now());
-    return { db, applied };
+    return { db, applied, backup };
   } catch (e) {
     db?.close();
     if (e instanceof DbError) throw e;
@@ -124,15 +153,16 @@ const STOP_BUSY_TIMEOUT_MS = 1000;
 export async function startServer(config: Config, opts: AppOptions = {}): Promise<RunningServer> {
   prepareDataDir(config.dataDir);
   const lock: DataDirLock = lockDataDir(config.dataDir);
-  let opened: { db: Db; applied: string[] };
+  let opened: ReturnType<typeof openWritable>;
   try {
     opened = openWritable(config);
   } catch (e) {
     lock.release();
     throw e;
   }
-  const { db, applied } = opened;
+  const { db, applied, backup } = opened;
   const ctx = createContext(db, config, opts);
+  if (backup) ctx.log.info("backup written before migrating", { file: backup.file, bytes: backup.bytes, ms: backup.ms, schema_version: backup.schema_version });
   if (applied.length) ctx.log.info("migrations applied", { applied });
   const sealed = sealChannelSecrets(db, ctx.secrets);
   if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
@@ -159,6 +189,18 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   pruner.onError = (e) => ctx.log.error("pruning failed", { error: String(e) });
   // Deleted jobs' check-ins, a slice at a time.
   const purger = startPurger(db, (e) => ctx.log.error("purging deleted jobs failed", { error: String(e) }));
+  // Without the worker a backup holds the event loop for as long as it takes: said once.
+  if (config.backupSchedule && !checkpointer) ctx.log.warn("scheduled backups run on the main thread: requests wait while one is written");
+  const backups = config.backupSchedule
+    ? new BackupScheduler({
+        schedule: config.backupSchedule,
+        keep: config.backupKeep,
+        dataDir: config.dataDir,
+        log: ctx.log,
+        backup: (now) => (checkpointer ? checkpointer.backup(config.dataDir, now) : Promise.resolve().then(() => backupIntoDataDir(db, config.dbPath, config.dataDir, now))),
+      })
+    : null;
+  backups?.start();
   let server: NonNullable<typeof app.server> | null = null;
   const stop = async () => {
     // Every step runs whatever the one before did: on a full disk or a read-only file the
@@ -180,6 +222,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await Promise.race([server.stop(false), Bun.sleep(2000)]);
       await server.stop(true);
     });
+    await step("summing up the request log", () => ctx.requests.stop());
     await step("stopping retention", () => pruner.stop());
     await step("stopping the purger", () => purger.stop());
     await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));
@@ -188,6 +231,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
     await step("stopping the WAL guard", () => wal?.stop());
     await Promise.all([
       step("stopping the dispatcher", () => Promise.race([dispatcher.stop(), Bun.sleep(2000)])),
+      // A backup in progress is given up (its partial file is removed by the next one).
+      step("stopping scheduled backups", () => Promise.race([backups?.stop(), Bun.sleep(2000)])),
       step("stopping the checkpointer", () => checkpointer?.stop()),
     ]);
     await step("final checkpoint", () => db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));

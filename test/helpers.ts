@@ -149,3 +149,26 @@ export async function cli(args: string[], env: Record<string, string> = {}, stdi
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
+
+/**
+ * `crontopus serve` as a process of its own on a free port (`main`: another checkout's
+ * src/main.ts), once /health answers. Its stderr is piped: the log, when asked for.
+ */
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}, main = MAIN) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = Bun.spawn([BUN, main, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir], {
+    env: { ...process.env, CRONTOPUS_LOG_LEVEL: "error", CRONTOPUS_BASE_URL: url, ...env },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  for (let i = 0; i < 800; i++) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
+    try {
+      if ((await fetch(url + "/health")).ok) return { url, port, proc };
+    } catch {}
+    await Bun.sleep(25);
+  }
+  proc.kill("SIGKILL");
+  throw new Error("server did not come up in 20 s");
+}

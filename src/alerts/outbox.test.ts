@@ -10,7 +10,7 @@ import { createTenant } from "../tenants/tenants";
 import { createChannel, deleteChannel, type Channel, type ChannelDeps } from "./channels";
 import { openSecretBox, type SecretBox } from "../secrets";
 import type { AlertMessage } from "./message";
-import { backoffMs, Dispatcher, enqueueNotification, getNotification, listDeliveries, MAX_ATTEMPTS, sendTest } from "./outbox";
+import { backoffMs, Dispatcher, enqueueNotification, getNotification, listDeliveries, MAX_ATTEMPTS, sendTest, withoutConfigValues } from "./outbox";
 
 const T0 = Date.UTC(2026, 10, 3, 2, 20);
 const SEC = 1000;
@@ -286,5 +286,16 @@ describe("sendTest", () => {
       receiver.behaviour.delayMs = 0;
     }
     expect(receiver.hits("/test-slow")).toHaveLength(1);
+  });
+});
+
+describe("what the log says of a failed send", () => {
+  test("an answer that echoes the channel's URL, token or key is logged without them", () => {
+    const config = { url: "https://hooks.example.com/services/T0/B0/xoxsecretpath?sig=abcdef123", token: "tk_secret_1234", headers: { "X-Api-Key": "key-987654" } };
+    const echoed = `HTTP 500: {"url":"${config.url}","path":"/services/T0/B0/xoxsecretpath","auth":"Bearer tk_secret_1234","x-api-key":"key-987654","sig":"abcdef123"}`;
+    const logged = withoutConfigValues(echoed, config);
+    for (const secret of ["xoxsecretpath", "tk_secret_1234", "key-987654", "abcdef123"]) expect(logged).not.toContain(secret);
+    expect(logged).toStartWith('HTTP 500: {"url":"[redacted]"');
+    expect(withoutConfigValues("connect ECONNREFUSED 127.0.0.1:9", config)).toBe("connect ECONNREFUSED 127.0.0.1:9");
   });
 });

@@ -7,7 +7,7 @@ import { newId } from "../tokens";
 import type { SecretBox } from "../secrets";
 import { getChannel, openChannelConfig, readChannelConfig } from "./channels";
 import { testMessage, type AlertEvent, type AlertMessage } from "./message";
-import { DEFAULT_TIMEOUT_MS, RESPONSE_BODY_MAX, send, type SendOptions, type SendResult } from "./senders";
+import { DEFAULT_TIMEOUT_MS, RESPONSE_BODY_MAX, send, type ChannelConfig, type SendOptions, type SendResult } from "./senders";
 import { isoTime } from "../time";
 
 export const MAX_ATTEMPTS = 10;
@@ -251,9 +251,12 @@ export class Dispatcher {
     const { db, log, config } = this.ctx;
     try {
       let result: SendResult;
+      // The open config, secrets included: what the log line must not repeat.
+      let opened: ChannelConfig = {};
       try {
         const message = JSON.parse(row.payload) as AlertMessage;
-        const channel = { type: row.channel_type, config: openChannelConfig(this.ctx.secrets, { config: row.channel_config, sealed: row.channel_sealed }) };
+        opened = openChannelConfig(this.ctx.secrets, { config: row.channel_config, sealed: row.channel_sealed });
+        const channel = { type: row.channel_type, config: opened };
         result = await send(channel, message, {
           smtpUrl: config.smtpUrl,
           smtpFrom: config.smtpFrom,
@@ -265,13 +268,40 @@ export class Dispatcher {
       }
       const status = recordAttempt(db, row, result, this.ctx.now());
       const fields = { notification: row.id, channel: row.channel_name, type: row.channel_type, event: row.event, attempt: row.attempts + 1 };
+      const error = result.error === undefined ? undefined : withoutConfigValues(result.error, opened);
       if (status === "sent") log.info("notification sent", { ...fields, code: result.code });
-      else if (status === "pending") log.warn("notification failed, will retry", { ...fields, error: result.error });
-      else log.error("notification failed for good", { ...fields, error: result.error });
+      else if (status === "pending") log.warn("notification failed, will retry", { ...fields, error });
+      else log.error("notification failed for good", { ...fields, error });
     } finally {
       this.inFlight.delete(row.id);
     }
   }
+}
+
+/**
+ * An error for the log, with every value of the channel's config taken out: a receiver's answer
+ * may echo what it was sent (its URL, a token header, a routing key), and the channel's secrets
+ * must not reach the log that way.
+ */
+export function withoutConfigValues(text: string, config: ChannelConfig): string {
+  const values = new Set<string>();
+  const collect = (v: unknown) => {
+    if (typeof v === "string") {
+      values.add(v);
+      // A URL echoed in pieces: its path and query, and each query value.
+      try {
+        const u = new URL(v);
+        values.add(u.pathname + u.search);
+        values.add(u.pathname);
+        for (const [, q] of u.searchParams) values.add(q);
+      } catch {}
+    } else if (v && typeof v === "object") for (const x of Object.values(v)) collect(x);
+  };
+  collect(config);
+  let out = text;
+  // Longest first, so that a URL goes whole before its path is looked for.
+  for (const v of [...values].filter((v) => v.length >= 6).sort((a, b) => b.length - a.length)) out = out.split(v).join("[redacted]");
+  return out;
 }
 
 /** Sends a `test` message to a channel now, recorded in its outbox like any other; never retried. */

@@ -1,7 +1,8 @@
 // Admin commands work on the data directory directly, through the same service functions as the API.
 import { command, scopesFlag, wholeNumberFlag } from "./args";
 import { configFrom, serverArgs } from "./common";
-import { migrate, openDb, type Db } from "../db";
+import { openDb, type Db } from "../db";
+import { migrateWithBackup } from "../backups/backups";
 import { createUser, findUserByEmail } from "../auth/identity";
 import { checkSlug, createTenant, findTenant } from "../tenants/tenants";
 import { addMember, checkRole } from "../tenants/members";
@@ -13,7 +14,7 @@ async function withDb<T>(args: Record<string, unknown>, fn: (db: Db) => Promise<
   const config = configFrom(args);
   const db = openDb(config.dbPath, { sync: config.syncMode });
   try {
-    migrate(db);
+    migrateWithBackup(db, config.dbPath, config.dataDir);
     return await fn(db);
   } finally {
     db.close();
@@ -66,7 +67,7 @@ const createTokenCmd = command({
     tenant: { type: "string", required: true, description: "The token's tenant", valueHint: "SLUG" },
     name: { type: "string", required: true, description: "A name to recognise the token by" },
     scopes: { type: "string", description: "Comma-separated: read,write,admin (default: all the role allows)" },
-    "expires-in-days": { type: "string", description: "Expire after this many days" },
+    "expires-in-days": { type: "string", description: "Expire after this many days (1-3650; default never)", valueHint: "N" },
     json: { type: "boolean", description: "Print JSON" },
   },
   async run({ args }) {

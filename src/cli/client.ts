@@ -7,9 +7,9 @@ import { CliError, UsageError } from "./run";
 export { command as clientCommand, repeated } from "./args";
 
 export const clientArgs = {
-  server: { type: "string", description: "Server URL (CRONTOPUS_URL, else the config file)", valueHint: "URL" },
-  token: { type: "string", description: "API token (CRONTOPUS_TOKEN, else the config file)", valueHint: "TOKEN" },
-  json: { type: "boolean", description: "Print JSON" },
+  server: { type: "string", description: "Server URL, e.g. https://cron.example.com; http:// is assumed without a scheme (CRONTOPUS_URL, else the config file)", valueHint: "URL" },
+  token: { type: "string", description: "API token, ctp_… (CRONTOPUS_TOKEN, else the config file: prefer those, a flag shows in ps)", valueHint: "TOKEN" },
+  json: { type: "boolean", description: "Print JSON (the API's shape) instead of a table" },
 } as const;
 
 export interface ClientConfig {

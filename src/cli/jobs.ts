@@ -15,12 +15,12 @@ const refArg = { type: "positional", required: true, description: "NAMESPACE/NAM
 const list = clientCommand({
   meta: { name: "list", description: "List jobs, ordered by namespace and name" },
   args: {
-    namespace: { type: "string", alias: "n", description: "Only this namespace" },
+    namespace: { type: "string", alias: "n", description: "Only this namespace", valueHint: "NS" },
     status: { type: "string", description: "Only this status: new, up, running, late, down, failed, paused" },
-    label: { type: "string", alias: "l", description: "key=value or key; repeat to require several", valueHint: "K=V" },
-    search: { type: "string", alias: "q", description: "Text in the name, namespace or command", valueHint: "TEXT" },
+    label: { type: "string", alias: "l", description: "Only jobs with this label: KEY=VALUE, or KEY alone for any value; repeat to require several", valueHint: "KEY=VALUE" },
+    search: { type: "string", alias: "q", description: "Text in the name, namespace or command (case-insensitive)", valueHint: "TEXT" },
     limit: { type: "string", description: "Jobs per page, 1-500 (default 50; 500 with --all)", valueHint: "N" },
-    all: { type: "boolean", description: "Follow the pages to the end" },
+    all: { type: "boolean", description: "Follow next_cursor to the last page (pages of 500 unless --limit)" },
     ...clientArgs,
   },
   async run({ args, rawArgs }) {

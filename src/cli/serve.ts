@@ -10,8 +10,8 @@ export default command({
   args: {
     ...serverArgs,
     port: { type: "string", description: "Port to listen on (CRONTOPUS_PORT, default 8080)" },
-    host: { type: "string", description: "Address to bind (CRONTOPUS_HOST, default 0.0.0.0)" },
-    "base-url": { type: "string", description: "Public URL used in ping links (CRONTOPUS_BASE_URL)" },
+    host: { type: "string", description: "Address to bind (CRONTOPUS_HOST, default 0.0.0.0)", valueHint: "ADDRESS" },
+    "base-url": { type: "string", description: "Public URL used in ping URLs, alert links and the setup link (CRONTOPUS_BASE_URL)", valueHint: "URL" },
   },
   async run({ args }) {
     const config = configFrom(args, { port: args.port, host: args.host, baseUrl: args["base-url"] });
@@ -30,7 +30,10 @@ export default command({
         server.ctx.log.error("stop did not finish in time; exiting", { signal, after_ms: STOP_DEADLINE_MS });
         process.exit(1);
       }, STOP_DEADLINE_MS);
+      const started = performance.now();
+      server.ctx.log.info("stopping", { signal });
       await server.stop();
+      server.ctx.log.info("stopped", { signal, ms: Math.round(performance.now() - started) });
       process.exit(0);
     };
     process.on("SIGINT", stop);
