@@ -82,11 +82,25 @@ export function hxRedirect(request: Request, to: string): Response {
 /** Where a signed-out visitor is sent: the login form, which comes back to the page asked for. */
 export function loginRedirect(request: Request): Response {
   const url = new URL(request.url);
-  const next = url.pathname + url.search;
+  const htmx = request.headers.get("hx-request") === "true";
+  // An htmx request (a live part, a filter) asks for a fragment: after the login the browser goes
+  // back to the page it was on (HX-Current-URL, when it is this server's), never to the fragment.
+  const next = htmx ? pageOf(request.headers.get("hx-current-url"), url.origin) : url.pathname + url.search;
   const to = next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`;
-  // An htmx request (a poll, a partial) must reload the whole page to reach the form.
-  if (request.headers.get("hx-request") === "true") return new Response(null, { status: 200, headers: { "hx-redirect": to } });
+  // An htmx request must reload the whole page to reach the form.
+  if (htmx) return new Response(null, { status: 200, headers: { "hx-redirect": to } });
   return new Response(null, { status: 303, headers: { location: to } });
+}
+
+/** The path and query of the page an htmx request came from; "/" when unknown or another origin's. */
+function pageOf(currentUrl: string | null, origin: string): string {
+  if (!currentUrl) return "/";
+  try {
+    const u = new URL(currentUrl);
+    return u.origin === origin ? u.pathname + u.search : "/";
+  } catch {
+    return "/";
+  }
 }
 
 /**

@@ -55,6 +55,20 @@ describe("signing in", () => {
     }
   });
 
+  test("a signed-out htmx request (a live part) sends the whole page to the login form, which brings them back to that page, not to the fragment", async () => {
+    const browser = new FormClient(s.url);
+    for (const [fragment, page, next] of [
+      ["/dashboard/live", `${s.url}/`, null],
+      ["/jobs/statuses?chips=1", `${s.url}/jobs?status=failed`, "/jobs?status=failed"],
+      ["/dashboard/live", "https://evil.example/jobs", null],
+      ["/dashboard/live", null, null],
+    ] as const) {
+      const { r } = await browser.get(fragment, { "hx-request": "true", ...(page ? { "hx-current-url": page } : {}) });
+      expect(r.status).toBe(200);
+      expect(r.headers.get("hx-redirect")).toBe(next ? `/login?next=${encodeURIComponent(next)}` : "/login");
+    }
+  });
+
   test("the machine endpoints never redirect to the login form", async () => {
     const badgeKey = s.db.query<{ badge_key: string }, []>("SELECT badge_key FROM tenants WHERE slug = 'acme'").get()!.badge_key;
     const paths = [
