@@ -211,7 +211,18 @@ function Row({ job, list, worst }: { job: Job; list: JobsList; worst: Map<string
       <td>
         <When ms={job.last_ping_at} now={list.now} tz={job.timezone} />
       </td>
-      <td>{job.paused ? <span class="muted">paused</span> : <When ms={job.expected_at} now={list.now} tz={job.timezone} never="not expected" />}</td>
+      <td>
+        {job.paused ? (
+          <span class="muted">paused</span>
+        ) : job.expected_at !== null && job.expected_at < list.now ? (
+          // The run it waited for did not come: it says so rather than showing a "next" run in the past.
+          <span>
+            overdue: due <When ms={job.expected_at} now={list.now} tz={job.timezone} />
+          </span>
+        ) : (
+          <When ms={job.expected_at} now={list.now} tz={job.timezone} never="not expected" />
+        )}
+      </td>
     </tr>
   );
 }
