@@ -31,6 +31,7 @@ import { consoleApp } from "./console/routes";
 import { eventHub } from "./events/hub";
 import { eventFeed } from "./events/feed";
 import { eventsApi } from "./events/api";
+import { gitopsApi } from "./gitops/api";
 import { RequestLog } from "./requestlog";
 
 export interface AppOptions {
@@ -82,7 +83,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     .use(runsApi(ctx))
     .use(channelsApi(ctx))
     .use(agentsApi(ctx))
-    .use(eventsApi(ctx));
+    .use(eventsApi(ctx))
+    .use(gitopsApi(ctx));
 
   const answerPing = pingHandler({
     db: ctx.db,
