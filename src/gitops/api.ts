@@ -1,6 +1,7 @@
 // The /api/v1/gitops routes: settings (owner/admin write; viewers read without secrets), and the
 // sync, its status, history and plan. Thin: parse, one service call, answer.
 import { t } from "elysia";
+import { responses } from "../openapi";
 import type { AppContext } from "../context";
 import { apiGroup } from "../http";
 import { requireScope } from "../auth/principal";
@@ -16,6 +17,24 @@ const SettingsBody = t.Object({
   token: t.Optional(t.Union([t.String(), t.Null()], { description: "access token for https; never returned" })),
   ssh_key: t.Optional(t.Union([t.String(), t.Null()], { description: "private deploy key for ssh; never returned" })),
   ssh_known_hosts: t.Optional(t.Union([t.String(), t.Null()])),
+});
+
+const orNull = <T extends ReturnType<typeof t.String>>(x: T) => t.Union([x, t.Null()]);
+const SettingsSchema = t.Object({
+  url: t.String(),
+  branch: t.String(),
+  path: t.String(),
+  interval: t.String(),
+  prune: t.Boolean(),
+  write_back: t.Boolean(),
+  has_token: t.Boolean(),
+  has_ssh_key: t.Boolean(),
+  ssh_known_hosts: orNull(t.String()),
+  ssh_public_key: orNull(t.String()),
+  webhook_url: t.String(),
+  webhook_secret: t.Optional(t.String({ description: "owner and admin only" })),
+  created_at: t.String({ format: "date-time" }),
+  updated_at: t.String({ format: "date-time" }),
 });
 
 export function gitopsApi(ctx: AppContext) {
@@ -35,7 +54,7 @@ export function gitopsApi(ctx: AppContext) {
         const p = requireScope(principal, "read");
         return show(p.tenantId, p.scopes.includes("admin"), set as never);
       },
-      { detail: { summary: "The tenant's GitOps settings (credentials never; webhook_secret for owner and admin)" } },
+      { detail: { summary: "The tenant's GitOps settings (credentials never; webhook_secret for owner and admin)", responses: responses(200, "The settings", SettingsSchema) } },
     )
     .put(
       "",
@@ -44,7 +63,7 @@ export function gitopsApi(ctx: AppContext) {
         putGitopsSettings(db, deps, p.tenantId, body, ctx.now());
         return show(p.tenantId, true, set as never);
       },
-      { body: SettingsBody, detail: { summary: "Connect a repository or replace its settings (owner or admin)" } },
+      { body: SettingsBody, detail: { summary: "Connect a repository or replace its settings (owner or admin)", responses: responses(200, "The settings", SettingsSchema) } },
     )
     .delete(
       "",
@@ -52,7 +71,7 @@ export function gitopsApi(ctx: AppContext) {
         deleteGitopsSettings(db, requireScope(principal, "admin").tenantId);
         set.status = 204;
       },
-      { detail: { summary: "Disconnect the repository: its jobs stay, as ordinary jobs" } },
+      { detail: { summary: "Disconnect the repository: its jobs stay, as ordinary jobs", responses: responses(204, "Disconnected", null) } },
     )
     .post(
       "/webhook-secret",
@@ -61,6 +80,6 @@ export function gitopsApi(ctx: AppContext) {
         rotateWebhookSecret(db, ctx.secrets, p.tenantId, ctx.now());
         return show(p.tenantId, true, set as never);
       },
-      { detail: { summary: "Rotate the webhook secret (the old one stops verifying at once)" } },
+      { detail: { summary: "Rotate the webhook secret (the old one stops verifying at once)", responses: responses(200, "The settings, with the new secret", SettingsSchema) } },
     );
 }
