@@ -32,6 +32,7 @@ import { eventHub } from "./events/hub";
 import { eventFeed } from "./events/feed";
 import { eventsApi } from "./events/api";
 import { gitopsApi } from "./gitops/api";
+import { GitopsSyncer } from "./gitops/sync";
 import { RequestLog } from "./requestlog";
 
 export interface AppOptions {
@@ -51,6 +52,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
   const checkins = new CheckinWriter(db, storage);
   // A check-in is applied to its job's state after its commit and before its answer.
   checkins.onCommit = (rows) => engine.applyCommitted(rows);
+  const secrets = openSecretBox(config.secretKeyPath);
   const events = eventHub(db);
   events.configure(eventFeed(db), now, { windowBytes: opts.eventWindowBytes });
   return {
@@ -60,7 +62,8 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
     loginThrottle: new LoginThrottle(),
     firstRun: new FirstRun(),
-    secrets: openSecretBox(config.secretKeyPath),
+    secrets,
+    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, now, log }),
     checkins,
     storage,
     engine,

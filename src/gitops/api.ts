@@ -3,8 +3,11 @@
 import { t } from "elysia";
 import { responses } from "../openapi";
 import type { AppContext } from "../context";
-import { apiGroup } from "../http";
+import { apiGroup, errorResponse } from "../http";
+import { GitError } from "./git";
+import { TargetRefused } from "../net/guard";
 import { requireScope } from "../auth/principal";
+import { gitopsStatus, listSyncs } from "./sync";
 import { deleteGitopsSettings, getGitopsSettings, putGitopsSettings, readWebhookSecret, rotateWebhookSecret, settingsJson } from "./settings";
 
 const SettingsBody = t.Object({
@@ -81,5 +84,39 @@ export function gitopsApi(ctx: AppContext) {
         return show(p.tenantId, true, set as never);
       },
       { detail: { summary: "Rotate the webhook secret (the old one stops verifying at once)", responses: responses(200, "The settings, with the new secret", SettingsSchema) } },
-    );
+    )
+    .post(
+      "/sync",
+      async ({ principal, query }) => {
+        const p = requireScope(principal, "write");
+        getGitopsSettings(db, ctx.secrets, p.tenantId);
+        const r = await ctx.gitops.sync(p.tenantId, "manual", query.confirm_prune);
+        return { state: r.state, commit: r.commit, message: r.message, plan: r.plan };
+      },
+      {
+        query: t.Object({ confirm_prune: t.Optional(t.String({ description: "the commit whose prunes the guard stopped: go ahead for it" })) }),
+        detail: { summary: "Sync now and answer its result (a sync already running is waited for)", responses: responses(200, "The state and the plan applied", t.Object({ state: t.String(), commit: t.Union([t.String(), t.Null()]), message: t.Union([t.String(), t.Null()]), plan: t.Unknown() })) },
+      },
+    )
+    .get("/status", ({ principal }) => {
+      const p = requireScope(principal, "read");
+      getGitopsSettings(db, ctx.secrets, p.tenantId);
+      return gitopsStatus(db, p.tenantId);
+    }, { detail: { summary: "The state of the last sync, its errors and its plan's counts", responses: responses(200, "The status", t.Object({ state: t.String(), commit: t.Union([t.String(), t.Null()]), last_good_commit: t.Union([t.String(), t.Null()]), last_sync_at: t.Union([t.String(), t.Null()]), next_sync_at: t.Union([t.String(), t.Null()]), message: t.Union([t.String(), t.Null()]), errors: t.Array(t.Unknown()), plan: t.Unknown() })) } })
+    .get("/syncs", ({ principal, query }) => listSyncs(db, requireScope(principal, "read").tenantId, query.limit, query.cursor ? Number(query.cursor) : undefined), {
+      query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })), cursor: t.Optional(t.String()) }),
+      detail: { summary: "The sync history, newest first", responses: responses(200, "A page of syncs", t.Object({ syncs: t.Array(t.Unknown()), next_cursor: t.Union([t.String(), t.Null()]) })) },
+    })
+    .get("/plan", async ({ principal }) => {
+      const p = requireScope(principal, "read");
+      try {
+        return await ctx.gitops.plan(p.tenantId);
+      } catch (e) {
+        // The remote failed us, not the request: 502 with git's words.
+        if (e instanceof GitError || e instanceof TargetRefused) return errorResponse(502, "fetch_failed", e.message);
+        throw e;
+      }
+    }, {
+      detail: { summary: "What a sync of the branch head would do; applies nothing", responses: responses(200, "The plan", t.Unknown()) },
+    });
 }

@@ -126,6 +126,7 @@ export function computePlan(commit: string | null, root: string, files: PlanFile
     }
     // Pause and resume are a runtime override a sync does not undo.
     d.spec = { ...d.spec, paused: existing.spec.paused };
+    d.doc = { ...d.doc, spec: { ...(d.doc.spec as object), paused: existing.spec.paused } };
     const changes = diffSpecs(existing.spec, d.spec);
     if (!existing.managed) plan.adopt.push({ ...item, changes });
     else if (changes.length) plan.update.push({ ...item, changes });
