@@ -83,11 +83,14 @@ export class RequestLog {
 
   /** A Bun route handler (the pings' fast path) counted like the summarised Elysia routes. */
   counted<A extends unknown[]>(route: string, handler: (req: Request, ...rest: A) => Promise<Response>) {
-    return async (req: Request, ...rest: A): Promise<Response> => {
+    // Not an async wrapper: Bun is handed the handler's own promise, and the count rides on a
+    // reaction of it. An async function around it cost the ping path about 1 µs a request.
+    const tally = (res: Response, start: number) => this.tally(route, res.status, performance.now() - start);
+    return (req: Request, ...rest: A): Promise<Response> => {
       const start = performance.now();
-      const res = await handler(req, ...rest);
-      this.tally(route, res.status, performance.now() - start);
-      return res;
+      const answer = handler(req, ...rest);
+      answer.then((res) => tally(res, start), () => {});
+      return answer;
     };
   }
 

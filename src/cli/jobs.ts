@@ -1,8 +1,8 @@
-// jobs list | get | apply | delete | pause | resume
+// jobs list | get | apply | export | delete | pause | resume
 import { defineCommand } from "citty";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { isManifest, parseJob, parseJobDocuments, toManifest, withDefaults } from "../jobs/manifest";
+import { isManifest, manifestYaml, parseJob, parseJobDocuments, withDefaults } from "../jobs/manifest";
 import type { JobJson } from "../jobs/json";
 import { formatDuration } from "../jobs/schedule";
 import { ApiError, clientArgs, clientCommand, connect, parseJobRef, repeated, type Client } from "./client";
@@ -56,8 +56,8 @@ const pairs = (o: Record<string, string> | null | undefined) =>
   o && Object.keys(o).length ? Object.entries(o).map(([k, v]) => `${k}=${v}`).join(", ") : null;
 
 /** The job as a crontopus/v1 manifest that `jobs apply` takes back: the one parser reads the API's JSON. */
-function manifestOf(job: JobJson) {
-  return toManifest(withDefaults(parseJob(job).fields));
+function manifestOf(job: JobJson): string {
+  return manifestYaml(withDefaults(parseJob(job).fields));
 }
 
 const get = clientCommand({
@@ -73,7 +73,7 @@ const get = clientCommand({
     const ref = parseJobRef(args.ref);
     const job = await connect(args).request<JobJson>("GET", ref.path);
     if (format === "json") return printJson(job);
-    if (format === "yaml") return void process.stdout.write(Bun.YAML.stringify(manifestOf(job), null, 2) + "\n");
+    if (format === "yaml") return void process.stdout.write(manifestOf(job));
     const [first, ...rest] = job.next_runs;
     printFields([
       ["job", `${job.namespace}/${job.name}`],
@@ -227,6 +227,25 @@ const apply = clientCommand({
   },
 });
 
+const exportJobs = clientCommand({
+  meta: { name: "export", description: "Write the jobs as manifests, one file per job at DIR/<namespace>/<name>.yaml, for a GitOps repository" },
+  args: {
+    dir: { type: "string", required: true, description: "The directory to write into (created if missing)", valueHint: "DIR" },
+    namespace: { type: "string", alias: "n", description: "Only this namespace", valueHint: "NS" },
+    force: { type: "boolean", description: "Overwrite files that differ from the job (without it, such a file stops the export before anything is written)" },
+    ...clientArgs,
+  },
+  async run({ args }) {
+    const query = args.namespace ? `?${new URLSearchParams({ namespace: args.namespace })}` : "";
+    const { files } = await connect(args).request<{ files: { path: string; content: string }[] }>("GET", `/api/v1/jobs/export${query}`);
+    const { writeExport } = await import("./export");
+    const written = writeExport(args.dir, files, args.force === true);
+    if (args.json) return printJson({ files: written });
+    for (const w of written) console.log(`${w.action} ${w.file}`);
+    console.log(`${files.length} job${files.length === 1 ? "" : "s"} exported to ${args.dir}`);
+  },
+});
+
 function jobAction(name: "delete" | "pause" | "resume", description: string, done: string) {
   return clientCommand({
     meta: { name, description },
@@ -242,11 +261,12 @@ function jobAction(name: "delete" | "pause" | "resume", description: string, don
 }
 
 export default defineCommand({
-  meta: { name: "jobs", description: "List, show, apply, pause, resume and delete jobs" },
+  meta: { name: "jobs", description: "List, show, apply, export, pause, resume and delete jobs" },
   subCommands: {
     list,
     get,
     apply,
+    export: exportJobs,
     delete: jobAction("delete", "Delete a job and its history", "deleted"),
     pause: jobAction("pause", "Pause a job: check-ins are kept, nothing alerts", "paused"),
     resume: jobAction("resume", "Resume a paused job", "resumed"),

@@ -1,6 +1,7 @@
 // Output of the client commands: aligned tables for people, JSON for scripts.
 
-const useColour = () => !process.env.NO_COLOR && process.stdout.isTTY === true;
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export const useColour = () => !process.env.NO_COLOR && process.stdout.isTTY === true;
 
 export const bold = (s: string) => (useColour() ? `\x1b[1m${s}\x1b[22m` : s);
 

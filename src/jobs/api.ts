@@ -18,6 +18,7 @@ import {
   type WriteResult,
 } from "./jobs";
 import { jobJson } from "./json";
+import { exportJobs } from "./export";
 import { createNamespace, deleteNamespace, listNamespaces } from "../tenants/namespaces";
 import { namespaceJson } from "../tenants/json";
 import { getTenantSettings } from "../tenants/tenants";
@@ -231,6 +232,17 @@ export function jobsApi(ctx: AppContext) {
         ...responses(200, "Replaced (`changed` false: it was already so)", JobWriteSchema, [415]),
         ...responses(201, "Created", JobWriteSchema),
       }),
+    )
+    .get(
+      "/jobs/export",
+      ({ principal, query }) => ({ files: exportJobs(db, requireScope(principal, "read").tenantId, query.namespace) }),
+      {
+        query: t.Object({ namespace: t.Optional(t.String({ description: "Only this namespace" })) }),
+        detail: {
+          summary: "The jobs as manifest files, one per job at <namespace>/<name>.yaml (crontopus jobs export)",
+          responses: responses(200, "The files, ordered by path", t.Object({ files: t.Array(t.Object({ path: t.String({ description: "<namespace>/<name>.yaml" }), content: t.String({ description: "a crontopus/v1 manifest (YAML)" }) })) })),
+        },
+      },
     )
     .get(
       "/jobs/:namespace/:name",

@@ -15,7 +15,7 @@ import { jobLog } from "../runs/history";
 import { uptimeByMonth } from "../runs/uptime";
 import { jobAgents } from "../agents/detail";
 import { pingSlug } from "../checkins/checkins";
-import { parseJobText, toManifest } from "./manifest";
+import { manifestYaml, parseJobText } from "./manifest";
 import { describeSchedule, formatDuration, nextRuns, parseSchedule, validateTimezone } from "./schedule";
 import { pingUrl } from "./json";
 import {
@@ -217,8 +217,6 @@ spec:
   timezone: UTC
   grace: 5m
 `;
-
-const yamlOf = (job: Job) => Bun.YAML.stringify(toManifest(job), null, 2) + "\n";
 
 /**
  * The job document the form stands for, in the API's plain shape (the same parser's field names).
@@ -425,14 +423,14 @@ export function jobsConsole(ctx: AppContext) {
         const job = getJob(db, tenantId, params.namespace, params.name);
         const tab = (query as Record<string, string>).tab === "yaml" ? "yaml" : "form";
         const values = formValuesOf(job);
-        return formPage(shell, newForm({ job, tab, values, yaml: yamlOf(job), preview: previewOf(values.schedule, values.timezone, ctx.now()) }));
+        return formPage(shell, newForm({ job, tab, values, yaml: manifestYaml(job), preview: previewOf(values.schedule, values.timezone, ctx.now()) }));
       })
       .post("/jobs/:namespace/:name/edit", ({ params, body, request, viewer, shell, set }) => {
         const tenantId = requireScope(viewer, "write").tenantId;
         const job = getJob(db, tenantId, params.namespace, params.name);
         const tab = field(body, "tab") === "yaml" ? "yaml" : "form";
         const values = tab === "form" ? formValuesFrom(body, job) : formValuesOf(job);
-        const yaml = tab === "yaml" ? field(body, "yaml") : yamlOf(job);
+        const yaml = tab === "yaml" ? field(body, "yaml") : manifestYaml(job);
         try {
           const now = ctx.now();
           const { warnings, changed } =

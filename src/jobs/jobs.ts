@@ -340,11 +340,8 @@ function decodeCursor(cursor: string): Cursor {
 const encodeCursor = (ns: string, name: string, sort: JobSort = "name", key: number | null = null) =>
   Buffer.from(JSON.stringify(sort === "name" ? [ns, name] : [ns, name, sort, key])).toString("base64url");
 
-/**
- * The statement of a page of the jobs list and its parameters: the orders other than by name read
- * it through their index (migrations/0009_job_order_indexes.sql), whose keys are SORT_KEYS.
- */
-export function jobListQuery(tenantId: string, f: JobFilter): { sql: string; params: Record<string, string | number>; sort: JobSort; limit: number } {
+/** Lists jobs in the order asked for (by namespace and name by default), a page at a time (keyset pagination). */
+export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[]; next_cursor: string | null } {
   const limit = f.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new Invalid("limit", "must be between 1 and 500");
   if (f.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(f.status)) {
@@ -392,14 +389,11 @@ export function jobListQuery(tenantId: string, f: JobFilter): { sql: string; par
     }
   }
   const order = key ? `${key.sql} ${key.desc ? "DESC" : "ASC"}, namespace, name` : "namespace, name";
-  const sql = `SELECT *${key ? `, ${key.sql} AS sort_key` : ""} FROM jobs WHERE ${["tenant_id = $tenant", ...where].join(" AND ")} ORDER BY ${order} LIMIT $limit`;
-  return { sql, params, sort, limit };
-}
-
-/** Lists jobs in the order asked for (by namespace and name by default), a page at a time (keyset pagination). */
-export function listJobs(db: Db, tenantId: string, f: JobFilter): { jobs: Job[]; next_cursor: string | null } {
-  const { sql, params, sort, limit } = jobListQuery(tenantId, f);
-  const rows = db.query<JobRow & { sort_key?: number }, Record<string, string | number>>(sql).all(params);
+  const rows = db
+    .query<JobRow & { sort_key?: number }, Record<string, string | number>>(
+      `SELECT *${key ? `, ${key.sql} AS sort_key` : ""} FROM jobs WHERE ${["tenant_id = $tenant", ...where].join(" AND ")} ORDER BY ${order} LIMIT $limit`,
+    )
+    .all(params);
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
   const last = kept.at(-1);

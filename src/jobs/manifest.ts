@@ -135,6 +135,11 @@ export function toManifest(job: JobSpec): JobManifest {
   return { apiVersion: "crontopus/v1", kind: "Job", metadata, spec: spec as JobManifest["spec"] };
 }
 
+/** The manifest as YAML text: what `jobs get -o yaml`, the console's YAML tab and `jobs export` write. */
+export function manifestYaml(job: JobSpec): string {
+  return Bun.YAML.stringify(toManifest(job), null, 2) + "\n";
+}
+
 // ---------------------------------------------------------------------------------------
 // Text: JSON or YAML, possibly several YAML documents
 

@@ -5,10 +5,12 @@
 // heartbeats; a host with a hostile name and label. Alice reads the list and the pages, adopts a
 // line (a wrong name first), renames and relabels, adds an agent whose install command really
 // enrolls, and deletes one; mia adopts and edits but adds and deletes nothing; bob only reads.
+// The tests run in any order: those that adopt, rename, add or delete enroll a host of their own
+// for it, and those that list acme's agents expect the hosts the others enrolled too.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { getJob } from "../../src/jobs/jobs";
 import { findTenant } from "../../src/tenants/tenants";
-import { findAgent } from "../../src/agents/registry";
+import { findAgent, listAgents } from "../../src/agents/registry";
 import { createEnrollmentToken, enroll } from "../../src/agents/enrollment";
 import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "../helpers";
 import { until } from "../receiver";
@@ -18,6 +20,12 @@ import { desiredJobs, enrollHost, line, reportPass, type Host } from "./hosts";
 const MIN = 60_000;
 const clock = new TestClock();
 const XSS = "<img src=x onerror=alert(1)>";
+/** The lines web1 found in its crontabs (and a host of the adoption test found too). */
+const FOUND = [
+  line("a1b2c3d4e5f6", "0 5 * * *", "/usr/local/bin/report --pct 50\\%"),
+  line("0f0f0f0f0f0f", "@reboot", "/usr/local/bin/warm-up"),
+  line("dddddddddddd", "15 4 * * *", `echo '${XSS}' > /tmp/x`, null),
+];
 let s: TestServer;
 let alice: Persona;
 let acme = "";
@@ -64,11 +72,7 @@ beforeAll(async () => {
   db1 = await enrollHost(s, await enrollmentToken(alice, { labels: { role: "db" } }), "db1.acme.test");
   evil = await enrollHost(s, await enrollmentToken(alice), XSS.replaceAll(" ", "/"), { name: "evil", labels: { note: XSS }, version: XSS.slice(0, 30) });
   theirs = await enrollHost(s, await enrollmentToken(gina, { labels: { role: "web" } }), "gx1.globex.test");
-  await reportPass(s, web1, { "ops/rotate": { state: "applied", message: "added" }, "web/sitemap": { state: "drifted", message: "its lines were edited by hand; restored" } }, [
-    line("a1b2c3d4e5f6", "0 5 * * *", "/usr/local/bin/report --pct 50\\%"),
-    line("0f0f0f0f0f0f", "@reboot", "/usr/local/bin/warm-up"),
-    line("dddddddddddd", "15 4 * * *", `echo '${XSS}' > /tmp/x`, null),
-  ]);
+  await reportPass(s, web1, { "ops/rotate": { state: "applied", message: "added" }, "web/sitemap": { state: "drifted", message: "its lines were edited by hand; restored" } }, FOUND);
   await reportPass(s, theirs, { "ops/payroll": { state: "applied" } }, [line("9999aaaabbbb", "0 1 * * *", "/opt/theirs.sh")]);
   await until(() => findAgent(s.db, acme, old.id).status === "offline");
 
@@ -81,6 +85,18 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
+/**
+ * Acme's agent names as they stand now, in name order (sorted here, not by the query the page
+ * uses): the fixture's hosts, and those that other tests of this file enrolled before this one.
+ */
+function acmeAgents(fixtures: string[], status?: "online" | "offline"): string[] {
+  const names = listAgents(s.db, acme)
+    .filter((a) => !status || a.status === status)
+    .map((a) => a.name)
+    .sort();
+  expect(names).toEqual(expect.arrayContaining(fixtures));
+  return names;
+}
 /** The agent links of the list, in order. */
 const listed = (html: string) => [...html.matchAll(/<td class="agent-name card-head"><a href="\/agents\/([^"]+)">([^<]*)<\/a>/g)].map((m) => m[2]);
 /** The list's row of one agent. */
@@ -102,7 +118,7 @@ describe("the agents list", () => {
   test("lists every agent of the tenant with its status, platform, version, last heartbeat, jobs and drift; none of another tenant's", async () => {
     const { r, html } = await alicePage.get("/agents");
     expect(r.status).toBe(200);
-    expect(listed(html)).toEqual(["batch-old", "db1", "evil", "web1"]);
+    expect(listed(html)).toEqual(acmeAgents(["batch-old", "db1", "evil", "web1"]));
     expect(html).not.toContain("gx1");
     expect(html).toContain('<div id="agents-table" hx-get="/agents/live" hx-trigger="live"');
     const web = rowOf(html, web1.id);
@@ -126,7 +142,7 @@ describe("the agents list", () => {
   test("filters by status in the URL; a status that does not exist is refused", async () => {
     expect(listed((await alicePage.get("/agents?status=offline")).html)).toEqual(["batch-old"]);
     const online = await alicePage.get("/agents?status=online");
-    expect(listed(online.html)).toEqual(["db1", "evil", "web1"]);
+    expect(listed(online.html)).toEqual(acmeAgents(["db1", "evil", "web1"], "online"));
     expect(online.html).toContain('<a href="/agents?status=online" aria-current="page">Online</a>');
     const bad = await alicePage.get("/agents?status=asleep");
     expect(bad.r.status).toBe(422);
@@ -185,8 +201,11 @@ describe("an agent's page", () => {
   });
 
   test("adopting a line: an error stands next to its field, the values kept; then the job is made, aimed at the host, and its page opens", async () => {
-    await alicePage.get(`/agents/${web1.id}`);
-    const path = `/agents/${web1.id}/discovered/a1b2c3d4e5f6/adopt`;
+    // web2 found the same lines as web1, and adopts one (web1's stay unadopted for the other tests).
+    const web2 = await enrollHost(s, await enrollmentToken(alice), "web2.acme.test");
+    await reportPass(s, web2, {}, FOUND);
+    await alicePage.get(`/agents/${web2.id}`);
+    const path = `/agents/${web2.id}/discovered/a1b2c3d4e5f6/adopt`;
     const bad = await alicePage.post(path, { namespace: "ops", name: "Legacy Report", timezone: "Europe/Berlin" });
     expect(bad.r.status).toBe(422);
     // The second line found (the lines are listed as the agent reported them, by id).
@@ -202,12 +221,12 @@ describe("an agent's page", () => {
     const good = await alicePage.post(path, { namespace: "ops", name: "legacy-report", timezone: "Europe/Berlin" });
     expect(good.r.status).toBe(303);
     expect(good.r.headers.get("location")).toBe("/jobs/ops/legacy-report");
-    expect(getJob(s.db, acme, "ops", "legacy-report")).toMatchObject({ schedule: "0 5 * * *", timezone: "Europe/Berlin", command: "/usr/local/bin/report --pct 50%", user: "root", agent_selector: { hostname: "web1.acme.test" } });
+    expect(getJob(s.db, acme, "ops", "legacy-report")).toMatchObject({ schedule: "0 5 * * *", timezone: "Europe/Berlin", command: "/usr/local/bin/report --pct 50%", user: "root", agent_selector: { hostname: "web2.acme.test" } });
     const job = await alicePage.get("/jobs/ops/legacy-report");
     expect(job.html).toContain("Adopted as ops/legacy-report: the agent swaps the line for the managed entry on its next pass.");
     // The agent is told to swap the line, and the page says it was adopted.
-    expect((await desiredJobs(s, web1))["ops/legacy-report"]!.adopted_from).toEqual(["a1b2c3d4e5f6"]);
-    const after = section((await alicePage.get(`/agents/${web1.id}`)).html, "agent-discovered");
+    expect((await desiredJobs(s, web2))["ops/legacy-report"]!.adopted_from).toEqual(["a1b2c3d4e5f6"]);
+    const after = section((await alicePage.get(`/agents/${web2.id}`)).html, "agent-discovered");
     expect(after).toContain('Adopted as <a href="/jobs/ops/legacy-report">ops/legacy-report</a>: the agent swaps the line on its next pass.');
     expect(after).not.toContain("/discovered/a1b2c3d4e5f6/adopt");
     // Sent again (an old tab): said above the form, nothing made twice.
@@ -218,21 +237,22 @@ describe("an agent's page", () => {
   });
 
   test("rename and relabel by form: errors next to their field, then saved", async () => {
-    const form = await alicePage.get(`/agents/${db1.id}/edit`);
-    expect(form.html).toContain('value="db1"');
+    const db2 = await enrollHost(s, await enrollmentToken(alice, { labels: { role: "db" } }), "db2.acme.test");
+    const form = await alicePage.get(`/agents/${db2.id}/edit`);
+    expect(form.html).toContain('value="db2"');
     expect(form.html).toContain(">role=db</textarea>");
-    const taken = await alicePage.post(`/agents/${db1.id}/edit`, { name: "web1", labels: "role=db", interval_s: "30" });
+    const taken = await alicePage.post(`/agents/${db2.id}/edit`, { name: "web1", labels: "role=db", interval_s: "30" });
     expect(taken.r.status).toBe(422);
     expect(taken.html).toContain('<span class="field-error" id="name-error">An agent of this name exists in this tenant already.</span>');
-    const badLabel = await alicePage.post(`/agents/${db1.id}/edit`, { name: "db1", labels: "bad key!=1", interval_s: "30" });
+    const badLabel = await alicePage.post(`/agents/${db2.id}/edit`, { name: "db2", labels: "bad key!=1", interval_s: "30" });
     expect(badLabel.html).toMatch(/<span class="field-error" id="labels-error">bad key!: is not a valid label key/);
-    const badInterval = await alicePage.post(`/agents/${db1.id}/edit`, { name: "db1", labels: "role=db", interval_s: "0" });
+    const badInterval = await alicePage.post(`/agents/${db2.id}/edit`, { name: "db2", labels: "role=db", interval_s: "0" });
     expect(badInterval.html).toContain('id="interval_s-error">Must be a whole number of seconds from 1 to 86400.</span>');
-    const saved = await alicePage.post(`/agents/${db1.id}/edit`, { name: "db-1", labels: "role=db\nrack = r2", interval_s: "60" });
+    const saved = await alicePage.post(`/agents/${db2.id}/edit`, { name: "db-2", labels: "role=db\nrack = r2", interval_s: "60" });
     expect(saved.r.status).toBe(303);
-    expect(saved.r.headers.get("location")).toBe(`/agents/${db1.id}`);
-    expect(findAgent(s.db, acme, db1.id)).toMatchObject({ name: "db-1", labels: { role: "db", rack: "r2" }, interval_s: 60 });
-    expect((await alicePage.get(`/agents/${db1.id}`)).html).toContain("Saved db-1.");
+    expect(saved.r.headers.get("location")).toBe(`/agents/${db2.id}`);
+    expect(findAgent(s.db, acme, db2.id)).toMatchObject({ name: "db-2", labels: { role: "db", rack: "r2" }, interval_s: 60 });
+    expect((await alicePage.get(`/agents/${db2.id}`)).html).toContain("Saved db-2.");
   });
 
   test("delete asks first, then forgets the agent and revokes its token", async () => {

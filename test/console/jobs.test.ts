@@ -3,8 +3,11 @@
 // pauses and resumes several at once, opens a job's page (status, schedule, ping URLs, runs, flips,
 // uptime, agents), creates jobs by form and by YAML (errors next to their field), edits and deletes
 // them; bob sees everything and no button that would fail for him; every change needs the CSRF token.
+// The tests run in any order: a test that pauses, deletes, pings or edits a job makes that job itself
+// (in a namespace of its own, outside the lists and filters the others read), and the full list
+// expects the jobs the other tests created.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { getJob, putJob } from "../../src/jobs/jobs";
+import { getJob, listJobs, putJob } from "../../src/jobs/jobs";
 import { findTenant, getTenantSettings } from "../../src/tenants/tenants";
 import { createEnrollmentToken, enroll } from "../../src/agents/agents";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
@@ -60,19 +63,32 @@ const statuses = (html: string) => [...html.matchAll(/<span class="status" data-
 /** The job links of a list page, in order. */
 const listed = (html: string) => [...html.matchAll(/<td class="job-name"><a href="\/jobs\/([^"]+)"/g)].map((m) => m[1]);
 const hx = { "hx-request": "true", "hx-target": "div#jobs-results" };
+/** Every job of acme as it stands now, by namespace and name (sorted here, not by the query the list uses). */
+function acmeJobs(): string[] {
+  const jobs = listJobs(s.db, acme, { limit: 500 }).jobs;
+  expect(jobs.length).toBeLessThan(500);
+  return jobs
+    .sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1))
+    .map((j) => `${j.namespace}/${j.name}`);
+}
 
 describe("the jobs list", () => {
   test("lists the tenant's jobs, 50 a page, with a link to the next page; every status carries data-job-status with its word", async () => {
     const { r, html } = await alicePage.get("/jobs");
     expect(r.status).toBe(200);
+    // The fixture's 63 jobs, and those other tests created before this one.
+    const all = acmeJobs();
+    expect(all).toEqual(expect.arrayContaining([...Array.from({ length: 60 }, (_, i) => `bulk/job-${String(i).padStart(2, "0")}`), "ops/cleanup", "ops/db-backup", "ops/report"]));
     const jobs = listed(html);
     expect(jobs.length).toBe(50);
-    expect(jobs.slice(0, 2)).toEqual(["bulk/job-00", "bulk/job-01"]);
+    expect(jobs).toEqual(all.slice(0, 50));
     expect(html).not.toContain("payroll");
     for (const [word, text] of statuses(html)) expect(text).toBe(word!);
     const next = /<a href="(\/jobs\?cursor=[^"]+)" rel="next">/.exec(html)![1]!.replaceAll("&amp;", "&");
     const second = await alicePage.get(next);
-    expect(listed(second.html)).toEqual([...Array.from({ length: 10 }, (_, i) => `bulk/job-${50 + i}`), "ops/cleanup", "ops/db-backup", "ops/report"]);
+    // 63 jobs at least: two pages when no more than 100, the second all the rest.
+    expect(all.length).toBeLessThanOrEqual(100);
+    expect(listed(second.html)).toEqual(all.slice(50));
     expect(second.html).not.toContain('rel="next"');
   });
 
@@ -122,24 +138,29 @@ describe("the jobs list", () => {
 
 describe("pausing, resuming and deleting several jobs at once", () => {
   test("ticked jobs pause with an ordinary form post, back to the same filtered list with a message", async () => {
-    await alicePage.get("/jobs?namespace=bulk");
-    const { r } = await alicePage.post("/jobs/bulk", { action: "pause", job: "bulk/job-01", back: "/jobs?namespace=bulk" }, {});
+    for (const name of ["job-01", "job-02"]) putJob(s.db, acme, "ticked", name, { schedule: "@hourly" }, Date.now());
+    await alicePage.get("/jobs?namespace=ticked");
+    const { r } = await alicePage.post("/jobs/bulk", { action: "pause", job: "ticked/job-01", back: "/jobs?namespace=ticked" }, {});
     expect(r.status).toBe(303);
-    expect(r.headers.get("location")).toBe("/jobs?namespace=bulk");
-    expect(getJob(s.db, acme, "bulk", "job-01").status).toBe("paused");
-    const after = await alicePage.get("/jobs?namespace=bulk");
+    expect(r.headers.get("location")).toBe("/jobs?namespace=ticked");
+    expect(getJob(s.db, acme, "ticked", "job-01").status).toBe("paused");
+    expect(getJob(s.db, acme, "ticked", "job-02").status).toBe("new");
+    const after = await alicePage.get("/jobs?namespace=ticked");
     expect(after.html).toContain("Paused 1 job.");
   });
 
   test("several at once (repeated job fields), and with htmx the results come back in place with the message", async () => {
+    // job-01 was paused before; job-04 stays as it is.
+    for (const name of ["job-01", "job-02", "job-03", "job-04"]) putJob(s.db, acme, "several", name, { schedule: "@hourly" }, Date.now());
     await alicePage.get("/jobs");
+    expect((await alicePage.post("/jobs/bulk", { action: "pause", job: "several/job-01", back: "/jobs" })).r.status).toBe(303);
     const body = new URLSearchParams([
       ["csrf", alicePage.csrf],
       ["action", "pause"],
-      ["job", "bulk/job-02"],
-      ["job", "bulk/job-03"],
+      ["job", "several/job-02"],
+      ["job", "several/job-03"],
       ["job", "ops/payroll"],
-      ["back", "/jobs?namespace=bulk&status=paused"],
+      ["back", "/jobs?namespace=several&status=paused"],
     ]);
     const r = await fetch(`${s.url}/jobs/bulk`, {
       method: "POST",
@@ -152,34 +173,35 @@ describe("pausing, resuming and deleting several jobs at once", () => {
     // ops/payroll is globex's: not found in acme, and untouched.
     expect(html).toContain("Paused 2 jobs. 1 not found.");
     expect(getJob(s.db, globex, "ops", "payroll").status).toBe("new");
-    // The list it answers is the one the form came from: the paused jobs of bulk.
-    expect(listed(html)).toEqual(["bulk/job-01", "bulk/job-02", "bulk/job-03"]);
+    // The list it answers is the one the form came from: the paused jobs of several.
+    expect(listed(html)).toEqual(["several/job-01", "several/job-02", "several/job-03"]);
+    expect(getJob(s.db, acme, "several", "job-04").status).toBe("new");
     await alicePage.get("/jobs");
-    expect((await alicePage.post("/jobs/bulk", { action: "resume", job: "bulk/job-02", back: "/jobs" })).r.status).toBe(303);
-    expect(getJob(s.db, acme, "bulk", "job-02").status).toBe("new");
+    expect((await alicePage.post("/jobs/bulk", { action: "resume", job: "several/job-02", back: "/jobs" })).r.status).toBe(303);
+    expect(getJob(s.db, acme, "several", "job-02").status).toBe("new");
   });
 
   test("deleting asks first: a page listing the jobs, then the confirmed post deletes them", async () => {
+    putJob(s.db, acme, "deleting", "job-58", { schedule: "@hourly" }, Date.now());
     await alicePage.get("/jobs");
-    const ask = await alicePage.post("/jobs/bulk", { action: "delete", job: "bulk/job-58", back: "/jobs?namespace=bulk" });
+    const ask = await alicePage.post("/jobs/bulk", { action: "delete", job: "deleting/job-58", back: "/jobs?namespace=deleting" });
     expect(ask.r.status).toBe(200);
     expect(ask.html).toContain("<h1>Delete 1 job?</h1>");
-    expect(ask.html).toContain('<input type="hidden" name="job" value="bulk/job-58"/>');
-    expect(getJob(s.db, acme, "bulk", "job-58")).toBeTruthy();
-    const done = await alicePage.post("/jobs/bulk", { action: "delete", confirmed: "yes", job: "bulk/job-58", back: "/jobs?namespace=bulk" });
+    expect(ask.html).toContain('<input type="hidden" name="job" value="deleting/job-58"/>');
+    expect(getJob(s.db, acme, "deleting", "job-58")).toBeTruthy();
+    const done = await alicePage.post("/jobs/bulk", { action: "delete", confirmed: "yes", job: "deleting/job-58", back: "/jobs?namespace=deleting" });
     expect(done.r.status).toBe(303);
-    expect((await alicePage.get("/jobs/bulk/job-58")).r.status).toBe(404);
+    expect((await alicePage.get("/jobs/deleting/job-58")).r.status).toBe(404);
   });
 
   test("without the CSRF token nothing changes; a page from elsewhere cannot go back to another site", async () => {
-    const { r } = await alicePage.post("/jobs/bulk", { action: "pause", job: "bulk/job-04", back: "/jobs" }, { csrf: null });
+    putJob(s.db, acme, "guarded", "job-04", { schedule: "@hourly" }, Date.now());
+    const { r } = await alicePage.post("/jobs/bulk", { action: "pause", job: "guarded/job-04", back: "/jobs" }, { csrf: null });
     expect(r.status).toBe(403);
-    expect(getJob(s.db, acme, "bulk", "job-04").status).toBe("new");
+    expect(getJob(s.db, acme, "guarded", "job-04").status).toBe("new");
     await alicePage.get("/jobs");
-    const away = await alicePage.post("/jobs/bulk", { action: "pause", job: "bulk/job-04", back: "https://evil.example/" });
+    const away = await alicePage.post("/jobs/bulk", { action: "pause", job: "guarded/job-04", back: "https://evil.example/" });
     expect(away.r.headers.get("location")).toBe("/jobs");
-    await alicePage.get("/jobs");
-    await alicePage.post("/jobs/bulk", { action: "resume", job: "bulk/job-04", back: "/jobs" });
   });
 
   test("nothing ticked: a message, nothing changes", async () => {
@@ -240,24 +262,28 @@ describe("a job's page", () => {
     const live = await alicePage.get("/jobs/ops/report/live", { "hx-request": "true" });
     expect(live.html).toStartWith('<section id="job-live"');
     expect(statuses(live.html)).toEqual([["failed", "failed"]]);
-    for (let i = 0; i < 3; i++) await fetch(pingOf.cleanup!);
-    const { html } = await alicePage.get("/jobs/ops/cleanup/log?cursor=0.0");
+    // A job of its own that runs three times (ops/cleanup stays never heard from).
+    const { ping_url } = await putApi(alice, "logs", "cleanup", { schedule: "*/15 * * * *" });
+    for (let i = 0; i < 3; i++) await fetch(ping_url);
+    const { html } = await alicePage.get("/jobs/logs/cleanup/log?cursor=0.0");
     expect(html).toBe("");
-    const page = await alicePage.get("/jobs/ops/cleanup");
+    const page = await alicePage.get("/jobs/logs/cleanup");
     expect([...page.html.matchAll(/class="log-run"/g)].length).toBe(3);
   });
 
   test("pause and resume from the page, with a message; delete asks first", async () => {
-    const page = await alicePage.get("/jobs/ops/cleanup");
-    expect(page.html).toContain('<form method="post" action="/jobs/ops/cleanup/pause"');
-    const { r } = await alicePage.post("/jobs/ops/cleanup/pause", {});
+    // A job of its own to pause (ops/cleanup keeps its status for the list's tests).
+    putJob(s.db, acme, "pausing", "cleanup", { schedule: "*/15 * * * *" }, Date.now());
+    const page = await alicePage.get("/jobs/pausing/cleanup");
+    expect(page.html).toContain('<form method="post" action="/jobs/pausing/cleanup/pause"');
+    const { r } = await alicePage.post("/jobs/pausing/cleanup/pause", {});
     expect(r.status).toBe(303);
-    expect(r.headers.get("location")).toBe("/jobs/ops/cleanup");
-    const paused = await alicePage.get("/jobs/ops/cleanup");
+    expect(r.headers.get("location")).toBe("/jobs/pausing/cleanup");
+    const paused = await alicePage.get("/jobs/pausing/cleanup");
     expect(statuses(paused.html)[0]).toEqual(["paused", "paused"]);
-    expect(paused.html).toContain("Paused ops/cleanup: its check-ins are kept, nothing alerts.");
-    expect((await alicePage.post("/jobs/ops/cleanup/resume", {})).r.status).toBe(303);
-    expect(getJob(s.db, acme, "ops", "cleanup").paused).toBe(false);
+    expect(paused.html).toContain("Paused pausing/cleanup: its check-ins are kept, nothing alerts.");
+    expect((await alicePage.post("/jobs/pausing/cleanup/resume", {})).r.status).toBe(303);
+    expect(getJob(s.db, acme, "pausing", "cleanup").paused).toBe(false);
 
     putJob(s.db, acme, "ops", "doomed", { schedule: "@daily" }, Date.now());
     const ask = await alicePage.get("/jobs/ops/doomed/delete");
@@ -310,16 +336,16 @@ describe("a viewer", () => {
 describe("creating and editing", () => {
   test("a form error from the service stands next to its field, the values kept; then the job is created", async () => {
     await alicePage.get("/jobs/new");
-    const bad = await alicePage.post("/jobs/new", { tab: "form", namespace: "etl", name: "nightly", schedule: "0 25 * * *", timezone: "Europe/Berlin", labels: "env=prod" });
+    const bad = await alicePage.post("/jobs/new", { tab: "form", namespace: "etl", name: "nightly", schedule: "0 25 * * *", timezone: "Europe/Berlin", labels: "env=dev" });
     expect(bad.r.status).toBe(422);
     expect(bad.html).toContain('<span class="field-error" id="schedule-error">Hour &quot;25&quot;: 25 is out of range (0-23).</span>');
     expect(bad.html).toMatch(/<input id="schedule" name="schedule" type="text" value="0 25 \* \* \*"[^>]* aria-invalid="true" aria-describedby="schedule-hint schedule-error"/);
     expect(bad.html).toContain('value="nightly"');
-    expect(bad.html).toContain(">env=prod</textarea>");
-    const good = await alicePage.post("/jobs/new", { tab: "form", namespace: "etl", name: "nightly", schedule: "0 2 * * *", timezone: "Europe/Berlin", grace: "10m", labels: "env=prod\nteam = data", alert_after: "2" });
+    expect(bad.html).toContain(">env=dev</textarea>");
+    const good = await alicePage.post("/jobs/new", { tab: "form", namespace: "etl", name: "nightly", schedule: "0 2 * * *", timezone: "Europe/Berlin", grace: "10m", labels: "env=dev\nteam = data", alert_after: "2" });
     expect(good.r.status).toBe(303);
     expect(good.r.headers.get("location")).toBe("/jobs/etl/nightly");
-    expect(getJob(s.db, acme, "etl", "nightly")).toMatchObject({ schedule: "0 2 * * *", timezone: "Europe/Berlin", grace_s: 600, labels: { env: "prod", team: "data" }, alert_after: 2, command: null });
+    expect(getJob(s.db, acme, "etl", "nightly")).toMatchObject({ schedule: "0 2 * * *", timezone: "Europe/Berlin", grace_s: 600, labels: { env: "dev", team: "data" }, alert_after: 2, command: null });
     expect((await alicePage.get("/jobs/etl/nightly")).html).toContain("Created etl/nightly.");
   });
 
@@ -357,21 +383,23 @@ describe("creating and editing", () => {
   });
 
   test("editing by form changes the fields it shows and keeps the others; by YAML replaces the whole job", async () => {
-    const form = await alicePage.get("/jobs/etl/from-yaml/edit");
+    // A job of its own, as the YAML tab would make it (etl/from-yaml is the YAML test's).
+    putJob(s.db, acme, "etl", "to-edit", { schedule: "@hourly", env: { MODE: "full" } }, Date.now());
+    const form = await alicePage.get("/jobs/etl/to-edit/edit");
     expect(form.html).toContain('value="@hourly"');
     expect(form.html).toContain("Every hour");
-    const saved = await alicePage.post("/jobs/etl/from-yaml/edit", { tab: "form", schedule: "*/30 * * * *", timezone: "UTC", grace: "5m", timeout: "1h", command: "", labels: "tier=2", alert_after: "1" });
-    expect(saved.r.headers.get("location")).toBe("/jobs/etl/from-yaml");
-    expect(getJob(s.db, acme, "etl", "from-yaml")).toMatchObject({ schedule: "*/30 * * * *", timeout_s: 3600, labels: { tier: "2" }, env: { MODE: "full" } });
+    const saved = await alicePage.post("/jobs/etl/to-edit/edit", { tab: "form", schedule: "*/30 * * * *", timezone: "UTC", grace: "5m", timeout: "1h", command: "", labels: "tier=2", alert_after: "1" });
+    expect(saved.r.headers.get("location")).toBe("/jobs/etl/to-edit");
+    expect(getJob(s.db, acme, "etl", "to-edit")).toMatchObject({ schedule: "*/30 * * * *", timeout_s: 3600, labels: { tier: "2" }, env: { MODE: "full" } });
 
-    const yaml = await alicePage.get("/jobs/etl/from-yaml/edit?tab=yaml");
+    const yaml = await alicePage.get("/jobs/etl/to-edit/edit?tab=yaml");
     expect(yaml.html).toContain("MODE: full");
-    const renamed = await alicePage.post("/jobs/etl/from-yaml/edit", { tab: "yaml", yaml: "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: other\n  namespace: etl\nspec:\n  schedule: '@daily'\n" });
+    const renamed = await alicePage.post("/jobs/etl/to-edit/edit", { tab: "yaml", yaml: "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: other\n  namespace: etl\nspec:\n  schedule: '@daily'\n" });
     expect(renamed.r.status).toBe(422);
-    expect(renamed.html).toContain("Metadata.name: does not match the URL (from-yaml)");
-    const replaced = await alicePage.post("/jobs/etl/from-yaml/edit", { tab: "yaml", yaml: "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: from-yaml\n  namespace: etl\nspec:\n  schedule: '@daily'\n" });
+    expect(renamed.html).toContain("Metadata.name: does not match the URL (to-edit)");
+    const replaced = await alicePage.post("/jobs/etl/to-edit/edit", { tab: "yaml", yaml: "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: to-edit\n  namespace: etl\nspec:\n  schedule: '@daily'\n" });
     expect(replaced.r.status).toBe(303);
-    expect(getJob(s.db, acme, "etl", "from-yaml")).toMatchObject({ schedule: "@daily", env: {}, labels: {}, timeout_s: null });
+    expect(getJob(s.db, acme, "etl", "to-edit")).toMatchObject({ schedule: "@daily", env: {}, labels: {}, timeout_s: null });
   });
 
   test("the schedule preview: in words and the next runs in the zone, or what is wrong", async () => {
@@ -389,17 +417,17 @@ describe("creating and editing", () => {
 describe("escaping", () => {
   test("markup in a label, a command, a run's output and a refused name shows as text", async () => {
     const xss = "<img src=x onerror=alert(1)>";
-    const { ping_url } = await putApi(alice, "ops", "xss", { schedule: "@daily", labels: { note: xss }, command: `echo '${xss}'` });
+    const { ping_url } = await putApi(alice, "escaping", "xss", { schedule: "@daily", labels: { note: xss }, command: `echo '${xss}'` });
     await fetch(ping_url, { method: "POST", body: `<script>alert(1)</script>${xss}` });
     // Markup in a quoted attribute value (an input's value) is text too: only the quote could end it.
     const outsideAttributes = (html: string) => html.replace(/="[^"]*"/g, '=""');
-    for (const path of ["/jobs/ops/xss", "/jobs?namespace=ops", "/jobs/ops/xss/edit", "/jobs/ops/xss/edit?tab=yaml"]) {
+    for (const path of ["/jobs/escaping/xss", "/jobs?namespace=escaping", "/jobs/escaping/xss/edit", "/jobs/escaping/xss/edit?tab=yaml"]) {
       const { html } = await alicePage.get(path);
       expect(outsideAttributes(html)).not.toContain("<img src=x");
       expect(html).not.toContain("<script>alert");
       expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;");
     }
-    expect((await alicePage.get("/jobs/ops/xss")).html).toContain("<code>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</code>");
+    expect((await alicePage.get("/jobs/escaping/xss")).html).toContain("<code>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</code>");
     await alicePage.get("/jobs/new");
     const { html } = await alicePage.post("/jobs/new", { tab: "form", name: `x"${xss}`, schedule: "@daily" });
     expect(outsideAttributes(html)).not.toContain("<img src=x");

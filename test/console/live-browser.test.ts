@@ -5,6 +5,8 @@
 // as a buffering proxy would, the pages poll instead, and take the stream again once it works.
 // The delays from a ping's 200 to the page are printed, not asserted: `bun run bench -- live`
 // measures them (scripts/bench/live.ts).
+// The tests run in any order: each pings jobs no other test pings, and those that wait for a job to
+// turn up make it fail first, so the page has a change to follow whatever ran before.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page, Route } from "playwright-core";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
@@ -65,6 +67,14 @@ async function ping(name: string, suffix = "", body?: string): Promise<number> {
   const r = await fetch(`${pings[name]}${suffix}`, { method: "POST", body });
   expect(r.status).toBe(200);
   return performance.now();
+}
+
+/** A job no other test pings (in etl, outside the jobs list's test), failed by its first check-in. */
+async function failedJob(name: string): Promise<void> {
+  const r = await s.api(`/api/v1/jobs/etl/${name}`, { method: "PUT", token: alice.token, json: { schedule: "@every 1h" } });
+  expect(r.status).toBe(201);
+  pings[name] = ((await r.json()) as { ping_url: string }).ping_url;
+  await ping(name, "/fail");
 }
 
 const newestRunOf = async (name: string) =>
@@ -219,11 +229,13 @@ describe("without the stream", () => {
         held.push(route);
       },
     );
-    await page.goto(`${s.url}/jobs/ops/report`);
+    await failedJob("ledger");
+    await page.goto(`${s.url}/jobs/etl/ledger`);
     await liveState(page, "polling");
     await mark(page);
     const own = page.locator("#job-live [data-job-status]");
-    await ping("report");
+    expect(await own.textContent()).toBe("failed");
+    await ping("ledger");
     await page.locator('#job-live [data-job-status="up"]').waitFor({ timeout: 20_000 });
 
     // The proxy is fixed: the page's next try (30 s after it fell back) streams again.
@@ -231,7 +243,7 @@ describe("without the stream", () => {
     for (const r of held.splice(0)) await r.abort().catch(() => {});
     await liveState(page, "streaming", 60_000);
     expect(asked).toBeGreaterThan(1);
-    const answered = await ping("report", "/fail");
+    const answered = await ping("ledger", "/fail");
     await page.locator('#job-live [data-job-status="failed"]').waitFor({ timeout: 15_000 });
     console.log(`job page, stream back: status ${(performance.now() - answered).toFixed(0)} ms after the ping's 200`);
     expect(await own.textContent()).toBe("failed");
@@ -245,9 +257,11 @@ describe("dark theme", () => {
   test("a job page after a live refresh passes the WCAG check in the dark theme too", async () => {
     const w = await signedIn({ colorScheme: "dark" });
     const { page } = w;
-    await page.goto(`${s.url}/jobs/ops/invoices`);
+    await failedJob("statements");
+    await page.goto(`${s.url}/jobs/etl/statements`);
     await liveState(page, "streaming");
-    await ping("invoices");
+    expect(await page.locator("#job-live [data-job-status]").textContent()).toBe("failed");
+    await ping("statements");
     await page.locator('#job-live [data-job-status="up"]').waitFor({ timeout: 15_000 });
     expect(seriousOf(await axeViolations(page))).toEqual([]);
     expectClean(w);

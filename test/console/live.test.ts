@@ -3,12 +3,16 @@
 // Victor's stream hears every change of acme and nothing of globex; a page's stream starts where
 // the page was rendered, so a ping between the two is not missed; the parts of the job page, the
 // jobs list's statuses and chips, the dashboard and the runs list answer alone, only the tenant's.
+// The tests run in any order: ops/backup's status is whatever the last test's ping left, so a test
+// that reads a status, or needs runs to show, pings a job of its own.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
+import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "../helpers";
 import { dataOf, openEvents, type SseMessage, type SseStream } from "../sse";
 import { FormClient } from "./client";
 
 let s: TestServer;
+// Real time, moved ahead by hand where a test needs its check-ins apart.
+const clock = new TestClock({ running: true });
 let alice: Persona, charlie: Persona;
 let alicePage: FormClient, victorPage: FormClient, charliePage: FormClient;
 const open: SseStream[] = [];
@@ -36,7 +40,7 @@ const positionOf = (html: string) => decodeURIComponent(/<meta name="live-events
 const isJob = (id: string, status?: string) => (m: SseMessage) => m.event === "job" && dataOf(m).id === id && (status === undefined || dataOf(m).status === status);
 
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({}, { clock });
   alice = await persona(s.db, "alice", "acme", "owner");
   await persona(s.db, "victor", "acme", "viewer");
   charlie = await persona(s.db, "charlie", "globex", "owner");
@@ -136,7 +140,11 @@ describe("the parts a page fetches again", () => {
 
   test("older log entries loaded in place hold the log as it is; a page of older entries is not live", async () => {
     const chatty = await putApi(alice, "ops", "chatty", { schedule: "@every 1m" });
-    for (let i = 0; i < 52; i++) expect((await fetch(chatty.ping_url)).status).toBe(200);
+    // A second apart: two check-ins in one millisecond would leave the first one's flip above the second run.
+    for (let i = 0; i < 52; i++) {
+      clock.advance(1000);
+      expect((await fetch(chatty.ping_url)).status).toBe(200);
+    }
     const page = await alicePage.get("/jobs/ops/chatty");
     expect(page.html).toContain('<div id="job-history" hx-get="/jobs/ops/chatty/history"');
     expect(page.html).not.toContain("data-live-hold");
@@ -161,12 +169,15 @@ describe("the parts a page fetches again", () => {
   });
 
   test("the jobs list's statuses come with the chips for its filters when it asks", async () => {
-    const list = await alicePage.get("/jobs?label=env%3Dprod");
+    // A job of its own label, up: the chip's colour is its status alone.
+    const staging = await putApi(alice, "ops", "staging-sync", { schedule: "@every 1h", labels: { env: "staging" } });
+    expect((await fetch(staging.ping_url)).status).toBe(200);
+    const list = await alicePage.get("/jobs?label=env%3Dstaging");
     const poll = /<div class="poll" hx-get="([^"]+)"/.exec(list.html)?.[1]?.replaceAll("&amp;", "&");
-    expect(poll).toContain(`id=${backup.id}`);
-    expect(poll).toContain("chips=1&label=env%3Dprod");
+    expect(poll).toContain(`id=${staging.id}`);
+    expect(poll).toContain("chips=1&label=env%3Dstaging");
     const { html } = await alicePage.get(poll!, { "hx-request": "true" });
-    expect(html).toContain(`<span id="job-status-${backup.id}" hx-swap-oob="true">`);
+    expect(html).toContain(`<span id="job-status-${staging.id}" hx-swap-oob="true">`);
     expect(html).toContain('<nav id="jobs-chips" class="chips" aria-label="Labels" hx-swap-oob="outerMorph">');
     // The chip in use takes its filter off again, as on the page.
     expect(html).toContain('<a class="chip chip-up chip-active" href="/jobs"');
@@ -177,6 +188,8 @@ describe("the parts a page fetches again", () => {
   });
 
   test("the dashboard's content alone, only the tenant's", async () => {
+    // A run of acme's for the dashboard to show.
+    expect((await fetch((await putApi(alice, "ops", "on-dashboard", { schedule: "@every 1h" })).ping_url)).status).toBe(200);
     const page = await victorPage.get("/");
     expect(page.html).toContain('<div id="dashboard" hx-get="/dashboard/live" hx-trigger="live"');
     const { r, html } = await victorPage.get("/dashboard/live", { "hx-request": "true" });
@@ -187,6 +200,8 @@ describe("the parts a page fetches again", () => {
   });
 
   test("the runs list's first page answers its results alone; an older page is not live", async () => {
+    // A run of acme's for the list to show.
+    expect((await fetch((await putApi(alice, "ops", "in-runs", { schedule: "@every 1h" })).ping_url)).status).toBe(200);
     const page = await alicePage.get("/runs");
     expect(page.html).toContain('<div id="runs-results" hx-get="/runs" hx-trigger="live" hx-swap="outerMorph" data-live="run"');
     const results = await alicePage.get("/runs", { "hx-request": "true", "hx-target": "div#runs-results" });
