@@ -49,6 +49,7 @@ const LAYOUT: Block[] = [
   { unit: ["runs"] },
   { unit: ["logs"] },
   { unit: ["channels"] },
+  { unit: ["gitops"] },
   { unit: ["agents"] },
   { unit: ["enroll-tokens"] },
   { heading: "Agent commands", level: 2, prose: "agent-commands" },

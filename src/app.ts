@@ -31,6 +31,8 @@ import { consoleApp } from "./console/routes";
 import { eventHub } from "./events/hub";
 import { eventFeed } from "./events/feed";
 import { eventsApi } from "./events/api";
+import { gitopsApi } from "./gitops/api";
+import { GitopsSyncer } from "./gitops/sync";
 import { RequestLog } from "./requestlog";
 
 export interface AppOptions {
@@ -50,6 +52,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
   const checkins = new CheckinWriter(db, storage);
   // A check-in is applied to its job's state after its commit and before its answer.
   checkins.onCommit = (rows) => engine.applyCommitted(rows);
+  const secrets = openSecretBox(config.secretKeyPath);
   const events = eventHub(db);
   events.configure(eventFeed(db), now, { windowBytes: opts.eventWindowBytes });
   return {
@@ -59,7 +62,8 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     sessions: createSessions(db, { secure: config.baseUrl.startsWith("https:") }),
     loginThrottle: new LoginThrottle(),
     firstRun: new FirstRun(),
-    secrets: openSecretBox(config.secretKeyPath),
+    secrets,
+    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, now, log }),
     checkins,
     storage,
     engine,
@@ -82,7 +86,8 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     .use(runsApi(ctx))
     .use(channelsApi(ctx))
     .use(agentsApi(ctx))
-    .use(eventsApi(ctx));
+    .use(eventsApi(ctx))
+    .use(gitopsApi(ctx));
 
   const answerPing = pingHandler({
     db: ctx.db,

@@ -10,6 +10,7 @@ import type { SecretBox } from "./secrets";
 import type { StorageStatus } from "./storage";
 import type { EventHub } from "./events/hub";
 import type { RequestLog } from "./requestlog";
+import type { GitopsSyncer } from "./gitops/sync";
 
 /** What every surface closes over. Built once by createApp; no globals. */
 export interface AppContext {
@@ -33,6 +34,8 @@ export interface AppContext {
   storage: StorageStatus;
   /** The request log: a line per request, pings and probes summarised (serve stops it). */
   requests: RequestLog;
+  /** GitOps syncs: one at a time per tenant (src/gitops/sync.ts). */
+  gitops: GitopsSyncer;
   /** The clock; tests pass their own. */
   now: () => number;
   /** Tells the notification dispatcher that rows were queued outside the engine (set by serve). */

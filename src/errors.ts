@@ -14,7 +14,8 @@ export type ErrorCode =
   | "validation_failed"
   | "unsupported_media_type"
   | "rate_limited"
-  | "storage_unavailable";
+  | "storage_unavailable"
+  | "managed_by_git";
 
 /** One field that is wrong, and why: "spec.schedule", "is not a cron expression". */
 export interface FieldIssue {
@@ -62,6 +63,23 @@ export class NotFound extends AppError {
 export class Conflict extends AppError {
   constructor(message: string) {
     super("conflict", message);
+  }
+}
+
+/** Where a git-managed job comes from (GitOps). */
+export interface JobSource {
+  repository: string;
+  path: string | null;
+  commit: string | null;
+}
+
+/** A change to the spec of a job that Git manages: change its manifest instead (409, with the source). */
+export class ManagedByGit extends AppError {
+  constructor(
+    what: string,
+    readonly source: JobSource,
+  ) {
+    super("managed_by_git", `${what} is managed by Git (${source.repository}, ${source.path ?? "?"}); change its manifest there`, { source } as never);
   }
 }
 

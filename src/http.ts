@@ -86,6 +86,7 @@ const STATUS: Record<ErrorCode, number> = {
   validation_failed: 422,
   rate_limited: 429,
   storage_unavailable: 503,
+  managed_by_git: 409,
 };
 
 /** Maps any error thrown on the API to `{"error": {code, message, details?}}`. */

@@ -28,6 +28,7 @@ export const main = defineCommand({
     ping: lazy(() => import("./cli/ping")),
     exec: lazy(() => import("./cli/exec")),
     channels: lazy(() => import("./cli/channels")),
+    gitops: lazy(() => import("./cli/gitops")),
     agent: lazy(() => import("./cli/agent")),
     agents: lazy(() => import("./cli/agents")),
     "enroll-tokens": () => import("./cli/agents").then((m) => m.enrollTokens),

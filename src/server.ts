@@ -12,6 +12,7 @@ import type { AppContext } from "./context";
 import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { Pruner } from "./runs/retention";
+import { GitopsScheduler } from "./gitops/scheduler";
 import { startPurger } from "./runs/purge";
 import { WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
@@ -201,6 +202,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       })
     : null;
   backups?.start();
+  const gitops = new GitopsScheduler(db, ctx.gitops, ctx.now, ctx.log);
+  gitops.start();
   let server: NonNullable<typeof app.server> | null = null;
   const stop = async () => {
     // Every step runs whatever the one before did: on a full disk or a read-only file the
@@ -223,6 +226,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await server.stop(true);
     });
     await step("summing up the request log", () => ctx.requests.stop());
+    await step("stopping gitops syncs", () => Promise.race([gitops.stop(), Bun.sleep(2000)]));
     await step("stopping retention", () => pruner.stop());
     await step("stopping the purger", () => purger.stop());
     await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));

@@ -60,7 +60,8 @@ export async function runCli(cmd: CommandDef<any>, argv: string[]): Promise<numb
   }
   try {
     await runCommand(cmd, { rawArgs: argv });
-    return 0;
+    // A command that succeeded may still answer with a code of its own (gitops plan --exit-code).
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     const { line, exitCode } = describeFailure(e);
     process.stderr.write(`${line}\n`);

@@ -144,6 +144,7 @@ const ERROR_PAGES: Record<ErrorCode, { status: number; title: string }> = {
   validation_failed: { status: 422, title: "Not valid" },
   rate_limited: { status: 429, title: "Too many attempts" },
   storage_unavailable: { status: 503, title: "Not stored" },
+  managed_by_git: { status: 409, title: "Managed by Git" },
 };
 
 function errorPage(status: number, title: string, message: string, headers: Record<string, string> = {}): Promise<Response> {

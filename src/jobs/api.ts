@@ -92,6 +92,7 @@ export const JobSchema = t.Object({
   last_exit_code: orNull(t.Integer()),
   consecutive_failures: t.Integer(),
   checkins_total: t.Integer(),
+  source: orNull(t.Object({ repository: Str, path: orNull(Str), commit: orNull(Str) }, { description: "where Git defines the job (GitOps); null otherwise" })),
   created_at: Time,
   updated_at: Time,
 });

@@ -1,7 +1,7 @@
 // Jobs: the rules and the SQL. Every function takes the tenant id first.
 import type { Db } from "../db";
 import { parseJsonColumn } from "../db";
-import { BadRequest, Conflict, Invalid, NotFound } from "../errors";
+import { BadRequest, Conflict, Invalid, ManagedByGit, NotFound } from "../errors";
 import { newId, randomSecret } from "../tokens";
 import { parseJob, withDefaults, type JobSpec, type ParsedJob } from "./manifest";
 import { JOB_STATUSES, type Job, type JobRow, type JobStatus } from "./types";
@@ -56,6 +56,7 @@ export function rowToJob(r: JobRow): Job {
     last_checkin_id: r.last_checkin_id,
     open_runs: r.open_runs,
     alerting: r.alerting === 1,
+    source: r.source_repository === null ? null : { repository: r.source_repository, path: r.source_path, commit: r.source_commit },
   };
 }
 
@@ -204,12 +205,23 @@ export function createJob(db: Db, tenantId: string, doc: unknown, now: number): 
   })();
 }
 
+/** Writes that may change a git-managed job: only a sync's (src/gitops/sync.ts). */
+export interface WriteOptions {
+  bySync?: boolean;
+}
+
+/** Refuses a change to the spec of a job Git manages (pause and resume stay allowed). */
+function assertNotGitManaged(job: Job | null, opts: WriteOptions): void {
+  if (job?.source && !opts.bySync) throw new ManagedByGit(`job ${job.namespace}/${job.name}`, job.source);
+}
+
 /** PUT: creates the job or replaces its whole spec; the id and ping URL survive a replace. */
-export function putJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number): WriteResult {
+export function putJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number, opts: WriteOptions = {}): WriteResult {
   const parsed = parseJob(doc, { namespace, name });
   const spec = withDefaults({ ...parsed.fields, namespace, name });
   return db.transaction(() => {
     const existing = findJob(db, tenantId, namespace, name);
+    assertNotGitManaged(existing, opts);
     // Applying the same manifest again writes nothing: updated_at keeps meaning "last changed".
     const changed = !existing || !sameSpec(spec, existing);
     if (existing && changed) updateJob(db, tenantId, existing.id, spec, existing, now);
@@ -229,6 +241,7 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
   return db.transaction(() => {
     const existing = findJob(db, tenantId, namespace, name);
     if (!existing) throw new NotFound(`job ${namespace}/${name}`);
+    assertNotGitManaged(existing, {});
     const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
     // The schedule and timezone are checked together: a new timezone may meet an old schedule.
     parseSchedule("schedule", spec.schedule, spec.timezone);
@@ -238,9 +251,10 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
   })();
 }
 
-export function deleteJob(db: Db, tenantId: string, namespace: string, name: string): void {
+export function deleteJob(db: Db, tenantId: string, namespace: string, name: string, opts: WriteOptions = {}): void {
   const job = findJob(db, tenantId, namespace, name);
   if (!job) throw new NotFound(`job ${namespace}/${name}`);
+  assertNotGitManaged(job, opts);
   const states = jobStates(db);
   db.transaction(() => {
     db.query("DELETE FROM jobs WHERE tenant_id = ? AND id = ?").run(tenantId, job.id);

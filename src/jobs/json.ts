@@ -56,6 +56,7 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     last_exit_code: job.last_exit_code,
     consecutive_failures: job.consecutive_failures,
     checkins_total: job.checkins_total,
+    source: job.source,
     created_at: isoTime(job.created_at),
     updated_at: isoTime(job.updated_at),
   };

@@ -388,6 +388,8 @@ const READ_ONLY = new Set([
   "checkins_total",
   "expected_at",
   "status_since",
+  // Where Git defines the job (GitOps): set by a sync, never by a write.
+  "source",
 ]);
 
 /** The usual mix-ups between the two shapes, to turn "unknown field" into a pointer. */

@@ -56,6 +56,9 @@ export interface JobRow extends Omit<JobMonitoring, "alerting"> {
   renotify_s: number | null;
   channels: string | null;
   alerting: number;
+  source_repository: string | null;
+  source_path: string | null;
+  source_commit: string | null;
 }
 
 export interface Job extends JobSpec, JobMonitoring {
@@ -65,4 +68,6 @@ export interface Job extends JobSpec, JobMonitoring {
   ping_token: string;
   created_at: number;
   updated_at: number;
+  /** Where Git defines it (GitOps); null for jobs made through the API, console or CLI. */
+  source: { repository: string; path: string | null; commit: string | null } | null;
 }

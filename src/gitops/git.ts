@@ -1,0 +1,233 @@
+// The one place that runs `git`: a shallow fetch of one branch into <data dir>/gitops/<tenant id>
+// and a read of the manifest files of its head, safely. What is enforced:
+//  - GIT_ALLOW_PROTOCOL (https, ssh; file only with CRONTOPUS_ALLOW_PRIVATE_TARGETS), no terminal
+//    prompt, no system or global config, no hooks, no submodules, no LFS, no redirects;
+//  - the URL after `--` and refused when it starts with '-';
+//  - the remote's host resolved and checked by the SSRF guard before each fetch, and git made to
+//    connect to that checked address (http.curloptResolve; ssh HostName);
+//  - a time limit per git process (60 s: killed after it);
+//  - size limits on what is read after the fetch (MAX_FILES manifest files below the path, each at
+//    most MAX_FILE_BYTES, MAX_TOTAL_BYTES in all): a tree over them fails the sync.
+// An https token goes to git as an http.extraHeader through GIT_CONFIG_COUNT/KEY/VALUE in the
+// environment: never in argv, never in the URL, never on disk.
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { resolveTarget } from "../net/guard";
+import type { GitCredentials } from "./settings";
+
+export const GIT_TIMEOUT_MS = 60_000;
+export const MAX_FILES = 10_000;
+export const MAX_FILE_BYTES = 1024 * 1024;
+export const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+const MANIFEST_RE = /\.(ya?ml|json)$/i;
+
+export class GitError extends Error {
+  override name = "GitError";
+}
+
+export interface Remote {
+  url: string;
+  branch: string;
+  /** Below the repository root; "" is the root. */
+  path: string;
+  credentials: GitCredentials;
+  sshKnownHosts: string | null;
+  allowPrivate: boolean;
+}
+
+export interface Head {
+  commit: string;
+  author: string;
+  message: string;
+}
+
+export interface ManifestFile {
+  /** From the repository root. */
+  path: string;
+  text: string;
+}
+
+interface RunResult {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+/** Runs git with the safe environment; kills it after the time limit. */
+async function runGit(args: string[], env: Record<string, string>, opts: { cwd?: string; stdin?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  const argv = [
+    "git",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "submodule.recurse=false",
+    "-c", "fetch.recurseSubmodules=false",
+    "-c", "protocol.file.allow=user",
+    "-c", "http.followRedirects=false",
+    "-c", "credential.helper=",
+    "-c", "filter.lfs.smudge=",
+    "-c", "filter.lfs.process=",
+    "-c", "filter.lfs.clean=",
+    "-c", "filter.lfs.required=false",
+    ...args,
+  ];
+  const proc = Bun.spawn(argv, {
+    cwd: opts.cwd,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: opts.cwd ?? "/nonexistent",
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_ASKPASS: "/bin/false",
+      SSH_ASKPASS: "/bin/false",
+      GIT_LFS_SKIP_SMUDGE: "1",
+      GIT_PROTOCOL_FROM_USER: "0",
+      LC_ALL: "C",
+      ...env,
+    },
+    stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, opts.timeoutMs ?? GIT_TIMEOUT_MS);
+  try {
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
+    if (timedOut) throw new GitError(`git ${args[0]} took longer than ${Math.round((opts.timeoutMs ?? GIT_TIMEOUT_MS) / 1000)} s and was stopped`);
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function kindOf(url: string): "https" | "ssh" | "file" {
+  if (url.startsWith("https://")) return "https";
+  if (url.startsWith("ssh://") || (/^[^/]*:/.test(url) && !url.includes("://"))) return "ssh";
+  return "file";
+}
+
+function sshHost(url: string): { host: string; port: string | null } {
+  if (url.startsWith("ssh://")) {
+    const u = new URL(url);
+    return { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port || null };
+  }
+  const m = /^(?:[^@]+@)?(\[[^\]]+\]|[^:]+):/.exec(url)!;
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: null };
+}
+
+/** The env that connects git to the remote: protocols, pinned address, credentials. */
+async function remoteEnv(remote: Remote, workDir: string): Promise<Record<string, string>> {
+  if (remote.url.startsWith("-")) throw new GitError("refused: a remote URL must not start with '-'");
+  const kind = kindOf(remote.url);
+  const env: Record<string, string> = { GIT_ALLOW_PROTOCOL: remote.allowPrivate ? "https:ssh:file" : "https:ssh" };
+  const config: [string, string][] = [];
+  if (kind === "file" && !remote.allowPrivate) throw new GitError("refused: file:// remotes need CRONTOPUS_ALLOW_PRIVATE_TARGETS=true");
+  if (kind === "https") {
+    const u = new URL(remote.url);
+    const [address] = await resolveTarget(u.hostname, { allowPrivate: remote.allowPrivate });
+    const port = u.port || "443";
+    // Connect to the address the guard checked, so a name that changes its answer gains nothing.
+    config.push(["http.curloptResolve", `${u.hostname.replace(/^\[|\]$/g, "")}:${port}:${address!.includes(":") ? `[${address}]` : address}`]);
+    if (remote.credentials.token) {
+      const basic = Buffer.from(`x-access-token:${remote.credentials.token}`).toString("base64");
+      config.push(["http.extraHeader", `Authorization: Basic ${basic}`]);
+    }
+  } else if (kind === "ssh") {
+    const { host } = sshHost(remote.url);
+    const [address] = await resolveTarget(host, { allowPrivate: remote.allowPrivate });
+    const ssh = ["ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", `HostKeyAlias=${host}`, "-o", `HostName=${address}`];
+    const knownHosts = join(workDir, "known_hosts");
+    writeFileSync(knownHosts, remote.sshKnownHosts ?? "", { mode: 0o600 });
+    ssh.push("-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null");
+    if (remote.credentials.ssh_key) {
+      // ssh reads a key from a file only: written 0600 for this fetch, removed after it (see fetchHead).
+      const keyFile = join(workDir, "deploy_key");
+      writeFileSync(keyFile, remote.credentials.ssh_key.trim() + "\n", { mode: 0o600 });
+      chmodSync(keyFile, 0o600);
+      ssh.push("-i", keyFile);
+    } else ssh.push("-o", "IdentityFile=/dev/null");
+    env.GIT_SSH_COMMAND = ssh.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    env.GIT_SSH_VARIANT = "ssh";
+  }
+  env.GIT_CONFIG_COUNT = String(config.length);
+  config.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  return env;
+}
+
+/**
+ * Fetches the head of the branch (depth 1) into `dir` (a bare repository, made on first use) and
+ * returns its commit, author and message. Throws GitError with git's own words on failure.
+ */
+export async function fetchHead(dir: string, remote: Remote): Promise<Head> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(dir, "HEAD"))) {
+    const init = await runGit(["init", "--bare", "--quiet", dir], {});
+    if (init.code !== 0) throw new GitError(`git init failed: ${init.stderr.trim()}`);
+  }
+  const env = await remoteEnv(remote, dir);
+  const ref = `refs/remotes/origin/${remote.branch}`;
+  try {
+    const fetch = await runGit(["fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules", "--force", "--", remote.url, `+refs/heads/${remote.branch}:${ref}`], env, { cwd: dir });
+    if (fetch.code !== 0) throw new GitError(`git fetch failed: ${cleanStderr(fetch.stderr)}`);
+  } finally {
+    rmSync(join(dir, "deploy_key"), { force: true });
+  }
+  const log = await runGit(["log", "-1", "--format=%H%x00%an <%ae>%x00%s", ref, "--"], {}, { cwd: dir });
+  if (log.code !== 0) throw new GitError(`git log failed: ${cleanStderr(log.stderr)}`);
+  const [commit, author, message] = new TextDecoder().decode(log.stdout).trim().split("\0");
+  return { commit: commit!, author: author ?? "", message: message ?? "" };
+}
+
+function cleanStderr(s: string): string {
+  // Never echo a credential git might print back.
+  return s.trim().replace(/Authorization: \S+ \S+/gi, "Authorization: ***").split("\n").slice(-5).join("; ");
+}
+
+/**
+ * The manifest files (*.yaml, *.yml, *.json) below `path` in `commit`; throws GitError for a
+ * missing path and for a tree over the size limits.
+ */
+export async function readManifestFiles(dir: string, commit: string, path: string): Promise<ManifestFile[]> {
+  const ls = await runGit(["ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", ...(path ? [path] : [])], {}, { cwd: dir });
+  if (ls.code !== 0) throw new GitError(`git ls-tree failed: ${cleanStderr(ls.stderr)}`);
+  const entries: { sha: string; size: number; path: string }[] = [];
+  let total = 0;
+  let any = false;
+  for (const rec of new TextDecoder().decode(ls.stdout).split("\0")) {
+    if (!rec) continue;
+    any = true;
+    // <mode> SP <type> SP <sha> SP+ <size> TAB <path>
+    const tab = rec.indexOf("\t");
+    const [mode, type, sha, size] = rec.slice(0, tab).split(/\s+/);
+    const p = rec.slice(tab + 1);
+    if (type !== "blob" || mode === "120000" || !MANIFEST_RE.test(p)) continue;
+    const bytes = Number(size);
+    if (bytes > MAX_FILE_BYTES) throw new GitError(`${p} is ${bytes} bytes; files over ${MAX_FILE_BYTES} bytes are refused`);
+    total += bytes;
+    if (entries.length >= MAX_FILES) throw new GitError(`more than ${MAX_FILES} manifest files below ${path || "the root"}`);
+    if (total > MAX_TOTAL_BYTES) throw new GitError(`the manifest files below ${path || "the root"} exceed ${MAX_TOTAL_BYTES} bytes`);
+    entries.push({ sha: sha!, size: bytes, path: p });
+  }
+  if (!any) throw new GitError(path ? `path ${path} does not exist in ${commit.slice(0, 12)}` : `the tree of ${commit.slice(0, 12)} is empty`);
+  if (entries.length === 0) return [];
+  const cat = await runGit(["cat-file", "--batch"], {}, { cwd: dir, stdin: entries.map((e) => e.sha).join("\n") + "\n" });
+  if (cat.code !== 0) throw new GitError(`git cat-file failed: ${cleanStderr(cat.stderr)}`);
+  const out: ManifestFile[] = [];
+  const buf = cat.stdout;
+  const dec = new TextDecoder();
+  let at = 0;
+  for (const e of entries) {
+    const nl = buf.indexOf(10, at);
+    const header = dec.decode(buf.subarray(at, nl));
+    const size = Number(header.split(" ")[2]);
+    out.push({ path: e.path, text: dec.decode(buf.subarray(nl + 1, nl + 1 + size)) });
+    at = nl + 1 + size + 1;
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+// computePlan over plain files and jobs: no database, no git.
+import { describe, expect, test } from "bun:test";
+import { withDefaults } from "../jobs/manifest";
+import { manifest } from "../../test/gitops-repo";
+import { computePlan, type CurrentJob } from "./plan";
+
+const job = (namespace: string, name: string, managed: boolean, over: object = {}, source_path: string | null = null): CurrentJob => ({
+  spec: withDefaults({ namespace, name, schedule: "@daily", ...over }),
+  managed,
+  source_path,
+});
+
+describe("computePlan", () => {
+  test("namespaces come from metadata, else the first directory below the path, else default", () => {
+    const { plan, desired } = computePlan("c1", "jobs", [
+      { path: "jobs/production/backup.yaml", text: manifest("backup") },
+      { path: "jobs/staging/deep/report.yml", text: manifest("report") },
+      { path: "jobs/top.yaml", text: manifest("top") },
+      { path: "jobs/production/pinned.yaml", text: manifest("pinned", "@daily", { namespace: "ops" }) },
+    ], [], false);
+    expect(desired.map((d) => `${d.namespace}/${d.name}`).sort()).toEqual(["default/top", "ops/pinned", "production/backup", "staging/report"]);
+    expect(plan.create).toHaveLength(4);
+    expect(plan.errors).toEqual([]);
+  });
+
+  test("other YAML is skipped and listed; a multi-document file gives each job", () => {
+    const { plan } = computePlan("c1", "", [
+      { path: ".github/workflows/ci.yml", text: "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n" },
+      { path: "k8s/deploy.yaml", text: "apiVersion: apps/v1\nkind: Deployment\n" },
+      { path: "many.yaml", text: manifest("one") + "---\n" + manifest("two") },
+    ], [], false);
+    expect(plan.skipped.sort()).toEqual([".github/workflows/ci.yml", "k8s/deploy.yaml"]);
+    expect(plan.create.map((c) => c.name)).toEqual(["one", "two"]);
+  });
+
+  test("update with a field-level diff, unchanged, adopt, orphan with prune off and delete with it on", () => {
+    const current = [
+      job("default", "same", true, {}, "same.yaml"),
+      job("default", "changed", true, { schedule: "@hourly" }, "changed.yaml"),
+      job("default", "handmade", false),
+      job("default", "gone", true, {}, "gone.yaml"),
+      job("default", "apijob", false),
+    ];
+    const files = [
+      { path: "same.yaml", text: manifest("same") },
+      { path: "changed.yaml", text: manifest("changed", "@daily", { command: "/bin/true" }) },
+      { path: "handmade.yaml", text: manifest("handmade") },
+    ];
+    const off = computePlan("c2", "", files, current, false).plan;
+    expect(off.unchanged).toBe(1);
+    expect(off.update).toEqual([{ namespace: "default", name: "changed", path: "changed.yaml", changes: [
+      { field: "schedule", from: "@hourly", to: "@daily" },
+      { field: "command", from: null, to: "/bin/true" },
+    ] }]);
+    expect(off.adopt).toEqual([{ namespace: "default", name: "handmade", path: "handmade.yaml", changes: [] }]);
+    expect(off.orphan).toEqual([{ namespace: "default", name: "gone", path: "gone.yaml" }]);
+    expect(off.delete).toEqual([]);
+    // A job that is not from Git is never touched.
+    const on = computePlan("c2", "", files, current, true).plan;
+    expect(on.delete).toEqual([{ namespace: "default", name: "gone", path: "gone.yaml" }]);
+    expect(on.orphan).toEqual([]);
+  });
+
+  test("a paused job stays paused: pause is a runtime override, not a change", () => {
+    const { plan } = computePlan("c", "", [{ path: "a.yaml", text: manifest("a") }], [job("default", "a", true, { paused: true }, "a.yaml")], true);
+    expect(plan.unchanged).toBe(1);
+  });
+
+  test("a broken manifest is reported with path, line and column, and its job is kept; the rest applies", () => {
+    const broken = "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  schedule: \"every tuesday\"\n";
+    const { plan } = computePlan("c", "", [
+      { path: "good.yaml", text: manifest("good") },
+      { path: "bad.yaml", text: broken },
+      { path: "syntax.yaml", text: "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: [oops\n" },
+    ], [job("default", "bad", true, {}, "bad.yaml"), job("default", "syntax", true, {}, "syntax.yaml")], true);
+    expect(plan.create.map((c) => c.name)).toEqual(["good"]);
+    expect(plan.delete).toEqual([]);
+    const bad = plan.errors.find((e) => e.path === "bad.yaml")!;
+    expect(bad).toMatchObject({ line: 6, column: 3 });
+    expect(bad.message).toStartWith("spec.schedule:");
+    const syntax = plan.errors.find((e) => e.path === "syntax.yaml")!;
+    expect(syntax.line).toBeGreaterThanOrEqual(4);
+    expect(syntax.message).toContain("YAML");
+  });
+
+  test("two files defining one job are both reported, and neither is applied nor deleted", () => {
+    const { plan, desired } = computePlan("c", "", [
+      { path: "a.yaml", text: manifest("twin") },
+      { path: "b.yaml", text: manifest("twin", "@hourly") },
+    ], [job("default", "twin", true, {}, "a.yaml")], true);
+    expect(desired).toEqual([]);
+    expect(plan.errors.map((e) => e.path)).toEqual(["a.yaml", "b.yaml"]);
+    expect(plan.errors[0]!.message).toContain("also defined in b.yaml");
+    expect(plan.errors[0]).toMatchObject({ line: 4, column: 3 });
+    expect(plan.delete).toEqual([]);
+  });
+});
