@@ -5,7 +5,7 @@ import type { EnrollmentToken } from "../src/agents/model";
 import { enrollmentTokenSpent } from "../src/agents/model";
 import { CsrfField, Field, FieldError, FormAlert, Submit, type FieldErrors } from "./components/form";
 import { CopyValue } from "./components/copy";
-import { Since, Time } from "./components/time";
+import { RevokeForm, SecretTimes } from "./components/secretitem";
 import { SettingsFrame } from "./settings";
 import type { Shell } from "./shell";
 
@@ -125,32 +125,9 @@ function EnrollmentItem({ token, now, csrf }: { token: EnrollmentToken; now: num
           <dt>Labels</dt>
           <dd>{labels.length ? <span safe>{labels.map(([k, v]) => `${k}=${v}`).join(", ")}</span> : <span class="muted">none</span>}</dd>
         </div>
-        <div>
-          <dt>Created</dt>
-          <dd>
-            <Time at={token.created_at} />
-          </dd>
-        </div>
-        <div>
-          <dt>Expires</dt>
-          <dd>{token.expires_at === null ? "never" : <Since at={token.expires_at} now={now} />}</dd>
-        </div>
-        <div>
-          <dt>Last used</dt>
-          <dd>{token.last_used_at === null ? "never" : <Since at={token.last_used_at} now={now} />}</dd>
-        </div>
+        <SecretTimes item={token} now={now} />
       </dl>
-      <form method="post" action={`/settings/enrollment/${encodeURIComponent(token.id)}/revoke`} class="item-actions">
-        <CsrfField token={csrf} />
-        <button
-          type="submit"
-          class="button-quiet button-small button-danger-quiet"
-          aria-label={`Revoke ${token.name}`}
-          data-confirm={`Revoke the enrollment token ${token.name}? No host can enroll with it any more; agents enrolled with it keep working.`}
-        >
-          Revoke
-        </button>
-      </form>
+      <RevokeForm action={`/settings/enrollment/${encodeURIComponent(token.id)}/revoke`} csrf={csrf} name={token.name} question={`Revoke the enrollment token ${token.name}? No host can enroll with it any more; agents enrolled with it keep working.`} />
     </li>
   );
 }

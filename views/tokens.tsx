@@ -4,7 +4,7 @@ import type { ApiToken } from "../src/auth/apitokens";
 import type { Scope } from "../src/auth/principal";
 import { CsrfField, Field, FieldError, FormAlert, Submit, type FieldErrors } from "./components/form";
 import { CopyValue } from "./components/copy";
-import { Since, Time } from "./components/time";
+import { RevokeForm, SecretTimes } from "./components/secretitem";
 import { SettingsFrame } from "./settings";
 import type { Shell } from "./shell";
 
@@ -98,32 +98,9 @@ function TokenItem({ token, now, csrf }: { token: ApiToken; now: number; csrf: s
           <dt>Scopes</dt>
           <dd safe>{token.scopes.join(", ")}</dd>
         </div>
-        <div>
-          <dt>Created</dt>
-          <dd>
-            <Time at={token.created_at} />
-          </dd>
-        </div>
-        <div>
-          <dt>Expires</dt>
-          <dd>{token.expires_at === null ? "never" : <Since at={token.expires_at} now={now} />}</dd>
-        </div>
-        <div>
-          <dt>Last used</dt>
-          <dd>{token.last_used_at === null ? "never" : <Since at={token.last_used_at} now={now} />}</dd>
-        </div>
+        <SecretTimes item={token} now={now} />
       </dl>
-      <form method="post" action={`/settings/tokens/${encodeURIComponent(token.id)}/revoke`} class="item-actions">
-        <CsrfField token={csrf} />
-        <button
-          type="submit"
-          class="button-quiet button-small button-danger-quiet"
-          aria-label={`Revoke ${token.name}`}
-          data-confirm={`Revoke the token ${token.name}? Whatever uses it is refused from then on.`}
-        >
-          Revoke
-        </button>
-      </form>
+      <RevokeForm action={`/settings/tokens/${encodeURIComponent(token.id)}/revoke`} csrf={csrf} name={token.name} question={`Revoke the token ${token.name}? Whatever uses it is refused from then on.`} />
     </li>
   );
 }
