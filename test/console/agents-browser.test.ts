@@ -12,7 +12,7 @@ import { findTenant, updateTenantSettings } from "../../src/tenants/tenants";
 import { findAgent } from "../../src/agents/registry";
 import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "../helpers";
 import { until } from "../receiver";
-import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, type Watched, signIn, expectClean } from "./browser";
 import { enrollHost, line, reportPass, type Host } from "./hosts";
 
 const MIN = 60_000;
@@ -70,19 +70,7 @@ afterAll(async () => {
 });
 
 async function signedIn(opts: { width?: "desktop" | "phone"; email?: string; colorScheme?: "light" | "dark" } = {}): Promise<Watched> {
-  const w = await open(browser, s.url, { width: opts.width, colorScheme: opts.colorScheme });
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(opts.email ?? alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
-}
-
-/** Nothing went to another host, and the CSP refused nothing and no script failed. */
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
+  return signIn(browser, s.url, opts.email ?? alice.email, PASSWORD, { width: opts.width, colorScheme: opts.colorScheme });
 }
 
 describe("adding an agent", () => {

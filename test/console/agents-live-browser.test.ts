@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
-import { launch, open, type Watched } from "./browser";
+import { expectClean, launch, open, signIn, type Watched } from "./browser";
 import { enrollHost, reportPass, type Host } from "./hosts";
 
 let browser: Browser;
@@ -33,13 +33,7 @@ afterAll(async () => {
 });
 
 async function signedIn(): Promise<Watched> {
-  const w = await open(browser, s.url);
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
+  return signIn(browser, s.url, alice.email, PASSWORD, {});
 }
 
 const streaming = (page: Page) => page.waitForFunction(() => document.documentElement.dataset.liveState === "streaming", null, { timeout: 15_000 });
@@ -58,8 +52,7 @@ describe("the agents pages follow their hosts without a reload", () => {
     await page.locator("#agents-table tbody tr", { hasText: "db1.acme.internal" }).waitFor({ timeout: 15_000 });
     expect(await page.locator("#agents-table tbody tr").count()).toBe(2);
     expect(await stillMarked(page)).toBe(true);
-    expect(w.elsewhere).toEqual([]);
-    expect(w.problems).toEqual([]);
+    expectClean(w);
     await w.context.close();
   });
 
@@ -75,8 +68,7 @@ describe("the agents pages follow their hosts without a reload", () => {
     await page.locator('#agent-jobs [data-instance-state="drifted"]').waitFor({ timeout: 15_000 });
     expect(await page.locator("#agent-jobs").textContent()).toContain("its line was edited by hand; restored");
     expect(await stillMarked(page)).toBe(true);
-    expect(w.elsewhere).toEqual([]);
-    expect(w.problems).toEqual([]);
+    expectClean(w);
     await w.context.close();
   });
 });

@@ -8,7 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { addMember } from "../../src/tenants/members";
 import { createTenant, updateTenantSettings } from "../../src/tenants/tenants";
 import { BUN, freePort, MAIN, PASSWORD, persona, startTestServer, tempDir, type Persona, type TestServer } from "../helpers";
-import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, type Watched, expectClean } from "./browser";
 
 let browser: Browser;
 let s: TestServer;
@@ -42,12 +42,6 @@ async function signIn(page: Page, email: string, password: string) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
-}
-
-/** Nothing went to another host, and the CSP refused nothing and no script failed. */
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
 }
 
 /** Reads the server's stdout until the setup link shows up. */

@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { expect } from "bun:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 export const SCREENSHOTS = join(import.meta.dir, "screenshots");
@@ -81,3 +82,26 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
 /** The serious and critical ones, as lines a failing test prints. */
 export const seriousOf = (violations: AxeViolation[]) =>
   violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+
+/** A new browser context signed in through the login form as `email`, on the dashboard. */
+export async function signIn(
+  browser: Browser,
+  base: string,
+  email: string,
+  password: string,
+  opts: { width?: keyof typeof WIDTHS; colorScheme?: "light" | "dark" } = {},
+): Promise<Watched> {
+  const w = await open(browser, base, { width: opts.width, colorScheme: opts.colorScheme });
+  await w.page.goto(`${base}/login`);
+  await w.page.getByLabel("Email").fill(email);
+  await w.page.getByLabel("Password", { exact: true }).fill(password);
+  await w.page.getByRole("button", { name: "Sign in" }).click();
+  await w.page.waitForURL(`${base}/`);
+  return w;
+}
+
+/** Nothing went to another host, and the CSP refused nothing and no script failed. */
+export function expectClean(w: Watched): void {
+  expect(w.elsewhere).toEqual([]);
+  expect(w.problems).toEqual([]);
+}

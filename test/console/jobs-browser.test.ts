@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { getJob } from "../../src/jobs/jobs";
 import { findTenant, updateTenantSettings } from "../../src/tenants/tenants";
 import { PASSWORD, persona, startTestServer, TestClock, type Persona, type TestServer } from "../helpers";
-import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, type Watched, signIn, expectClean } from "./browser";
 
 let browser: Browser;
 let s: TestServer;
@@ -54,19 +54,7 @@ afterAll(async () => {
 });
 
 async function signedIn(opts: { width?: "desktop" | "phone"; email?: string } = {}): Promise<Watched> {
-  const w = await open(browser, s.url, { width: opts.width });
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(opts.email ?? alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
-}
-
-/** Nothing went to another host, and the CSP refused nothing and no script failed. */
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
+  return signIn(browser, s.url, opts.email ?? alice.email, PASSWORD, { width: opts.width });
 }
 
 const ownStatus = (page: Page) => page.locator("[data-job-status]").first();

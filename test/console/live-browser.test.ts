@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page, Route } from "playwright-core";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
-import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, type Watched, signIn, expectClean } from "./browser";
 
 let browser: Browser;
 let s: TestServer;
@@ -40,18 +40,7 @@ afterAll(async () => {
 });
 
 async function signedIn(opts: { colorScheme?: "light" | "dark" } = {}): Promise<Watched> {
-  const w = await open(browser, s.url, opts);
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
-}
-
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
+  return signIn(browser, s.url, alice.email, PASSWORD, opts);
 }
 
 /** Waits until the page's live updates are in this state (public/live.ts writes it on <html>). */

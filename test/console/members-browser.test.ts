@@ -10,7 +10,7 @@ import { createInvitation, invitationUrl } from "../../src/tenants/invitations";
 import { findTenant, updateTenantSettings } from "../../src/tenants/tenants";
 import { PASSWORD, persona, sessionCaller, startTestServer, type Persona, type TestServer } from "../helpers";
 import { startSmtpServer, type SmtpServer } from "../smtp";
-import { axeViolations, launch, open, screenshots, seriousOf, WIDTHS, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, WIDTHS, type Watched, signIn, expectClean } from "./browser";
 
 let browser: Browser;
 let smtp: SmtpServer;
@@ -37,19 +37,7 @@ afterAll(async () => {
 });
 
 async function signedIn(opts: { colorScheme?: "light" | "dark" } = {}): Promise<Watched> {
-  const w = await open(browser, s.url, opts);
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
-}
-
-/** Nothing went to another host, and the CSP refused nothing and no script failed. */
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
+  return signIn(browser, s.url, alice.email, PASSWORD, opts);
 }
 
 /** The page is no wider than a 360 px phone. */

@@ -10,7 +10,7 @@ import { createEnrollmentToken, enroll } from "../../src/agents/agents";
 import { findTenant } from "../../src/tenants/tenants";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
 import { until } from "../receiver";
-import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, type Watched, signIn, expectClean } from "./browser";
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -68,19 +68,7 @@ afterAll(async () => {
 });
 
 async function signedIn(opts: Parameters<typeof open>[2] = {}): Promise<Watched> {
-  const w = await open(browser, s.url, opts);
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
-}
-
-/** Nothing went to another host, and the CSP refused nothing and no script failed. */
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
+  return signIn(browser, s.url, alice.email, PASSWORD, opts);
 }
 
 const noSerious = async (page: Page) => expect(seriousOf(await axeViolations(page))).toEqual([]);

@@ -12,7 +12,7 @@ import { createChannel, findChannel } from "../../src/alerts/channels";
 import { createEnrollmentToken } from "../../src/agents/enrollment";
 import { PASSWORD, persona, startTestServer, type Persona, type TestServer } from "../helpers";
 import { RECEIVER_ENV, startReceiver } from "../receiver";
-import { axeViolations, launch, open, screenshots, seriousOf, type Watched } from "./browser";
+import { axeViolations, launch, open, screenshots, seriousOf, type Watched, signIn, expectClean } from "./browser";
 
 let browser: Browser;
 let s: TestServer;
@@ -44,19 +44,7 @@ afterAll(async () => {
 });
 
 async function signedIn(opts: { width?: "desktop" | "phone"; colorScheme?: "light" | "dark"; email?: string } = {}): Promise<Watched> {
-  const w = await open(browser, s.url, { width: opts.width, colorScheme: opts.colorScheme });
-  await w.page.goto(`${s.url}/login`);
-  await w.page.getByLabel("Email").fill(opts.email ?? alice.email);
-  await w.page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await w.page.getByRole("button", { name: "Sign in" }).click();
-  await w.page.waitForURL(`${s.url}/`);
-  return w;
-}
-
-/** Nothing went to another host, and the CSP refused nothing and no script failed. */
-function expectClean(w: Watched) {
-  expect(w.elsewhere).toEqual([]);
-  expect(w.problems).toEqual([]);
+  return signIn(browser, s.url, opts.email ?? alice.email, PASSWORD, { width: opts.width, colorScheme: opts.colorScheme });
 }
 
 describe("channels", () => {
