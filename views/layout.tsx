@@ -35,12 +35,12 @@ function Flash({ shell }: { shell: Shell }) {
   );
 }
 
-function Nav({ path }: { path: string }) {
-  const current = sectionOf(path);
+/** A navigation: its links, the one for `current` marked aria-current="page". */
+export function NavList({ items, current, label, cls }: { items: readonly { href: string; label: string }[]; current: string | null; label: string; cls: string }) {
   return (
-    <nav class="nav" aria-label="Main">
+    <nav class={cls} aria-label={label}>
       <ul>
-        {NAV.map((n) => (
+        {items.map((n) => (
           <li>
             <a href={n.href} aria-current={n.href === current ? "page" : undefined} safe>
               {n.label}
@@ -50,6 +50,10 @@ function Nav({ path }: { path: string }) {
       </ul>
     </nav>
   );
+}
+
+function Nav({ path }: { path: string }) {
+  return <NavList items={NAV} current={sectionOf(path)} label="Main" cls="nav" />;
 }
 
 /** The active tenant; a form to switch when the user has several (an ordinary POST: no script needed). */
