@@ -13,6 +13,7 @@ import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { Pruner } from "./runs/retention";
 import { GitopsScheduler } from "./gitops/scheduler";
+import { recoverInterruptedSyncs } from "./gitops/sync";
 import { startPurger } from "./runs/purge";
 import { WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
@@ -202,6 +203,9 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       })
     : null;
   backups?.start();
+  // No sync runs yet: a `syncing` state is one this server's last run was stopped during.
+  const interrupted = recoverInterruptedSyncs(db, ctx.now());
+  if (interrupted) ctx.log.warn("gitops syncs interrupted by the last stop: reported, and due again now", { tenants: interrupted });
   const gitops = new GitopsScheduler(db, ctx.gitops, ctx.now, ctx.log);
   gitops.start();
   let server: NonNullable<typeof app.server> | null = null;
