@@ -230,7 +230,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await server.stop(true);
     });
     await step("summing up the request log", () => ctx.requests.stop());
-    await step("stopping gitops syncs", () => Promise.race([gitops.stop(), Bun.sleep(2000)]));
+    // Periodic syncs, and those a webhook or a request started; one stuck in a fetch is left (the next start reports it).
+    await step("stopping gitops syncs", () => Promise.race([Promise.all([gitops.stop(), ctx.gitops.idle()]), Bun.sleep(2000)]));
     await step("stopping retention", () => pruner.stop());
     await step("stopping the purger", () => purger.stop());
     await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));

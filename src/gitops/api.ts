@@ -116,7 +116,8 @@ export function gitopsWebhookApi(ctx: AppContext) {
         requestBody: {
           required: true,
           description: "The forge's payload, as it sent it (the signature is over these bytes)",
-          content: { "application/json": { schema: { type: "object", description: "a push payload: its ref (refs/heads/<branch>) is read", properties: { ref: { type: "string" } } } } },
+          // Any JSON: nothing in it is checked before the signature, and then only `ref` (refs/heads/<branch>) is read.
+          content: { "application/json": { schema: { description: "the forge's payload, any JSON; after the signature is checked its ref (refs/heads/<branch>) names the pushed branch" } } },
         },
         responses: {
           ...responses(200, "A ping, answered", WebhookAnswer, [401, 404, 413, 429]),

@@ -100,9 +100,12 @@ describe("syncLatest", () => {
     expect(r2.commit).toBe(pushed);
     expect(listSyncs(db, tenant).syncs.map((x) => x.trigger)).toEqual(["webhook", "periodic"]);
     // Nothing running: it starts at once.
-    const now = s.syncLatest(tenant, "webhook");
+    void s.syncLatest(tenant, "webhook");
     expect(s.isRunning(tenant)).toBe(true);
-    await now;
+    void s.syncLatest(tenant, "webhook");
+    // What serve's stop waits for: the running sync and the one queued after it.
+    await s.idle();
+    expect(s.isRunning(tenant)).toBe(false);
   });
 });
 

@@ -203,6 +203,11 @@ export class GitopsSyncer {
     return next;
   }
 
+  /** Settles when no sync runs or waits to run (serve's stop: a webhook's syncs are nobody's to await). */
+  async idle(): Promise<void> {
+    while (this.running.size || this.queued.size) await Promise.allSettled([...this.running.values(), ...this.queued.values()]);
+  }
+
   isRunning(tenantId: string): boolean {
     return this.running.has(tenantId);
   }
