@@ -123,9 +123,11 @@ export function recoverInterruptedSyncs(db: Db, now: number, tenantId?: string):
       const last = db
         .query<{ state: SyncState }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1")
         .get(row.tenant_id);
+      // A row left before the sync's start was recorded (migration 0010) says less.
       const trigger = row.sync_trigger ?? "unknown";
       const started = row.sync_started_at ?? now;
-      const what = `the ${trigger} sync started at ${new Date(started).toISOString()} did not finish (the server stopped during it)`;
+      const which = row.sync_started_at === null ? "a sync" : `the ${trigger} sync started at ${new Date(started).toISOString()}`;
+      const what = `${which} did not finish (${tenantId ? "its end could not be written" : "the server stopped during it"})`;
       db.query(
         `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
          VALUES (?1, NULL, NULL, NULL, ?2, 'failing', '{}', ?3, ?4, ?5)`,
