@@ -259,6 +259,11 @@ export class JobStates {
     this.deleted.add(jobId);
   }
 
+  /** Deletes rolled back: the jobs answer again. */
+  undrop(jobIds: Iterable<string>): void {
+    for (const id of jobIds) this.deleted.delete(id);
+  }
+
   /** Forgets everything held (a commit of held state failed): the database is the truth again. */
   reset(): void {
     this.held.clear();
