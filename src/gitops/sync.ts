@@ -7,7 +7,7 @@ import type { Db } from "../db";
 import { AppError, Invalid } from "../errors";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
-import { deleteJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
+import { deleteJob, findJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
 import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head } from "./git";
 import { computePlan, planCounts, type CurrentJob, type FileError, type Plan, type PlanFile } from "./plan";
@@ -24,6 +24,8 @@ export interface SyncDeps {
   allowPrivateTargets: boolean;
   now: () => number;
   log?: Logger;
+  /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
+  rolledBack?: (deletedIds: string[]) => void;
 }
 
 export interface SyncResult {
@@ -297,23 +299,33 @@ export class GitopsSyncer {
         return this.finish(tenantId, trigger, started, head, "failing", msg, plan, before);
       }
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
-      db.transaction(() => {
-        const t = now();
-        for (const d of desired) {
-          try {
-            db.transaction(() => {
-              putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
-              db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
-                settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
-              );
-            })();
-          } catch (e) {
-            if (!(e instanceof AppError)) throw e;
-            plan.errors.push({ path: d.path, line: 1, column: 1, message: e.message });
+      const deleted: string[] = [];
+      try {
+        db.transaction(() => {
+          const t = now();
+          for (const d of desired) {
+            try {
+              db.transaction(() => {
+                putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
+                db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
+                  settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
+                );
+              })();
+            } catch (e) {
+              if (!(e instanceof AppError)) throw e;
+              plan.errors.push({ path: d.path, line: 1, column: 1, message: e.message });
+            }
           }
-        }
-        for (const del of plan.delete) deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
-      })();
+          for (const del of plan.delete) {
+            deleted.push(findJob(db, tenantId, del.namespace, del.name)?.id ?? "");
+            deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
+          }
+        })();
+      } catch (e) {
+        // The service changed the jobs' state in memory as it went: none of it was stored.
+        this.deps.rolledBack?.(deleted.filter((id) => id !== ""));
+        throw e;
+      }
       return this.finish(tenantId, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
     } catch (e) {
       if (!(e instanceof SyncFailure) && !(e instanceof Error && (e.name === "GitError" || e.name === "TargetRefused"))) {
