@@ -228,7 +228,7 @@ export function GitopsStatusPart({ view, csrf }: { view: GitopsView; csrf: strin
           </dd>
         </div>
         <div>
-          <dt>Jobs</dt>
+          <dt>Last plan applied</dt>
           <dd safe>{status.state === "never" ? "—" : countsText(status.plan)}</dd>
         </div>
       </dl>

@@ -128,7 +128,7 @@ function Source({ job, git }: { job: Job; git: NonNullable<JobView["git"]> }) {
   return (
     <section id="job-source" class="panel" aria-labelledby="source-title">
       <h2 id="source-title">Managed by Git</h2>
-      <p class="git-managed">
+      <p class="git-note">
         {git.writeBack
           ? "Edits here are committed to the repository and pushed (write back), then applied by the sync of that commit."
           : "Change it in the repository: its manifest is the job, and a sync applies each commit. Edit and Delete are not offered here."}
