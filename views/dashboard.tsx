@@ -10,6 +10,7 @@ import { AgentStatus } from "./components/agentstatus";
 import { live } from "./components/live";
 import { Since } from "./components/time";
 import { RunsTable } from "./runs";
+import { SyncStateBadge } from "./gitops";
 import type { Shell } from "./shell";
 
 export interface Dashboard {
@@ -20,6 +21,23 @@ export interface Dashboard {
   running: Job[];
   recent: Run[];
   offline: Agent[];
+  /** The GitOps sync when it needs looking at (degraded or failing); null otherwise. */
+  gitops: { state: "degraded" | "failing"; message: string | null; errors: number } | null;
+}
+
+/** A sync that failed or applied with file errors: a banner at the top, linking to the GitOps page. */
+function GitopsBanner({ gitops }: { gitops: NonNullable<Dashboard["gitops"]> }) {
+  const what =
+    gitops.state === "failing"
+      ? `The GitOps sync is failing: nothing from the repository could be applied${gitops.message ? ` (${gitops.message})` : ""}.`
+      : `The GitOps sync is degraded: ${gitops.errors} ${gitops.errors === 1 ? "file has an error" : "files have errors"}, whose jobs were kept as they were.`;
+  return (
+    <div class="gitops-banner" data-gitops-state={gitops.state}>
+      <SyncStateBadge state={gitops.state} />
+      <p safe>{what}</p>
+      <a href="/settings/gitops">See the sync</a>
+    </div>
+  );
 }
 
 const jobHref = (j: Job) => `/jobs/${encodeURIComponent(j.namespace)}/${encodeURIComponent(j.name)}`;
@@ -126,6 +144,7 @@ export function DashboardLive({ dashboard, now, tenant }: { dashboard: Dashboard
           {`${total} ${total === 1 ? "job" : "jobs"} in ${tenant}`}
         </span>
       </div>
+      {dashboard.gitops ? <GitopsBanner gitops={dashboard.gitops} /> : null}
       <section aria-labelledby="by-status">
         <h2 id="by-status">Jobs by status</h2>
         <ul class="tiles">

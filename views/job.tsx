@@ -7,6 +7,9 @@ import type { Run } from "../src/runs/runs";
 import type { JobLogPage, LogEntry } from "../src/runs/history";
 import type { MonthUptime } from "../src/runs/uptime";
 import type { JobAgent } from "../src/agents/model";
+import type { JobSource } from "../src/errors";
+import { forgeCommitUrl, forgeRepo } from "../src/gitops/forge";
+import { FileRef } from "./gitops";
 import { formatDuration } from "../src/jobs/schedule";
 import { Layout } from "./layout";
 import { CsrfField } from "./components/form";
@@ -43,6 +46,8 @@ export interface JobView extends JobHistory {
   uptime: MonthUptime[];
   agents: JobAgent[];
   canWrite: boolean;
+  /** A job from Git: its source, and whether write-back lets the console edit it. Null for other jobs. */
+  git: { source: JobSource; writeBack: boolean } | null;
 }
 
 const jobPath = (job: Pick<Job, "namespace" | "name">) => `/jobs/${job.namespace}/${job.name}`;
@@ -86,23 +91,86 @@ export function JobLive({ job, now }: { job: Job; now: number }) {
   );
 }
 
-function Actions({ job, csrf }: { job: Job; csrf: string }) {
+/** Edit and Delete, unless Git manages the job without write-back; Pause and Resume always (a runtime override of a git-managed job). */
+function Actions({ job, csrf, editable }: { job: Job; csrf: string; editable: boolean }) {
   const path = jobPath(job);
   return (
     <div class="actions">
-      <a class="button button-quiet" href={`${path}/edit`}>
-        Edit
-      </a>
+      {editable ? (
+        <a class="button button-quiet" href={`${path}/edit`}>
+          Edit
+        </a>
+      ) : null}
       <form method="post" action={`${path}/${job.paused ? "resume" : "pause"}`} class="inline-form">
         <CsrfField token={csrf} />
         <button type="submit" class="button-quiet">
           {job.paused ? "Resume" : "Pause"}
         </button>
       </form>
-      <a class="button button-quiet button-danger-quiet" href={`${path}/delete`}>
-        Delete…
-      </a>
+      {editable ? (
+        <a class="button button-quiet button-danger-quiet" href={`${path}/delete`}>
+          Delete…
+        </a>
+      ) : (
+        <span class="muted git-managed">
+          Managed by Git: change it in the <a href="#job-source">repository</a>.
+        </span>
+      )}
     </div>
+  );
+}
+
+/** Where a git-managed job comes from: the repository, its file and the commit that last wrote it, linked on the forge where the remote allows. */
+function Source({ job, git }: { job: Job; git: NonNullable<JobView["git"]> }) {
+  const { source } = git;
+  const repo = forgeRepo(source.repository);
+  const commitHref = source.commit ? forgeCommitUrl(source.repository, source.commit) : null;
+  return (
+    <section id="job-source" class="panel" aria-labelledby="source-title">
+      <h2 id="source-title">Managed by Git</h2>
+      <p class="git-note">
+        {git.writeBack
+          ? "Edits here are committed to the repository and pushed (write back), then applied by the sync of that commit."
+          : "Change it in the repository: its manifest is the job, and a sync applies each commit. Edit and Delete are not offered here."}
+      </p>
+      <dl class="facts">
+        <div>
+          <dt>Repository</dt>
+          <dd>
+            {repo ? (
+              <a href={repo.web} safe>
+                {source.repository}
+              </a>
+            ) : (
+              <code safe>{source.repository}</code>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Path</dt>
+          <dd>
+            <FileRef url={source.repository} commit={source.commit} path={source.path} />
+          </dd>
+        </div>
+        <div>
+          <dt>Commit</dt>
+          <dd>
+            {!source.commit ? (
+              <span class="muted">—</span>
+            ) : commitHref ? (
+              <a href={commitHref} class="mono" title={source.commit} safe>
+                {source.commit.slice(0, 12)}
+              </a>
+            ) : (
+              <code title={source.commit} safe>
+                {source.commit.slice(0, 12)}
+              </code>
+            )}
+          </dd>
+        </div>
+      </dl>
+      {job.paused ? <p class="muted">Paused here: a runtime override, which a sync does not undo. Resume it here too.</p> : null}
+    </section>
   );
 }
 
@@ -536,8 +604,9 @@ export function JobPage({ shell, view, older = false }: { shell: Shell; view: Jo
       </nav>
       <div class="page-head">
         <h1 safe>{title}</h1>
-        {view.canWrite ? <Actions job={job} csrf={shell.csrf} /> : null}
+        {view.canWrite ? <Actions job={job} csrf={shell.csrf} editable={!view.git || view.git.writeBack} /> : null}
       </div>
+      {view.git ? <Source job={job} git={view.git} /> : null}
       <JobLive job={job} now={view.now} />
       <div class="job-grid">
         <JobRecent job={job} runs={view.runs} />

@@ -6,6 +6,7 @@ import { countJobsByStatus } from "../jobs/jobs";
 import { listJobsInStatus } from "../jobs/attention";
 import { listRuns } from "../runs/runs";
 import { listAgents } from "../agents/registry";
+import { gitopsAttention } from "../gitops/sync";
 import { consoleGroup, page } from "./surface";
 import { DashboardLive, DashboardPage, type Dashboard } from "../../views/dashboard";
 
@@ -20,6 +21,7 @@ function dashboardOf(db: Db, tenantId: string): Dashboard {
     running: listJobsInStatus(db, tenantId, ["running"], LISTED),
     recent: listRuns(db, tenantId, { limit: LISTED }).runs,
     offline: listAgents(db, tenantId, { status: "offline" }),
+    gitops: gitopsAttention(db, tenantId),
   };
 }
 

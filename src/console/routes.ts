@@ -13,6 +13,7 @@ import { channelsConsole } from "../alerts/console";
 import { tokensConsole } from "../auth/tokens-console";
 import { enrollmentConsole } from "../agents/enrollment-console";
 import { membersConsole } from "../tenants/members-console";
+import { gitopsConsole } from "../gitops/console";
 
 export function consoleApp(ctx: AppContext) {
   return new Elysia({ name: "console" })
@@ -26,5 +27,6 @@ export function consoleApp(ctx: AppContext) {
     .use(tokensConsole(ctx))
     .use(enrollmentConsole(ctx))
     .use(membersConsole(ctx))
+    .use(gitopsConsole(ctx))
     .use(eventsConsole(ctx));
 }

@@ -3,7 +3,7 @@
 // function takes the tenant id first. See docs/gitops.md.
 import { isAbsolute } from "node:path";
 import type { Db } from "../db";
-import { Invalid, NotFound } from "../errors";
+import { Invalid, NotFound, type JobSource } from "../errors";
 import { checkTargetHost } from "../net/guard";
 import type { SecretBox } from "../secrets";
 import { newId, randomSecret } from "../tokens";
@@ -273,4 +273,20 @@ export function settingsJson(s: GitopsSettings, baseUrl: string, webhookSecret?:
     created_at: new Date(s.created_at).toISOString(),
     updated_at: new Date(s.updated_at).toISOString(),
   };
+}
+
+/**
+ * How the spec of a job from Git may change outside a sync: through write-back (a commit pushed
+ * by Crontopus) when the tenant's settings turn it on, else not at all (change the manifest in the
+ * repository). Null for a job that is not from Git. Pause and resume stay allowed either way.
+ */
+export function gitManagement(db: Db, tenantId: string, job: { source: JobSource | null }): { source: JobSource; writeBack: boolean } | null {
+  if (!job.source) return null;
+  const row = db.query<{ write_back: number }, [string]>("SELECT write_back FROM gitops_settings WHERE tenant_id = ?").get(tenantId);
+  return { source: job.source, writeBack: row?.write_back === 1 };
+}
+
+/** How many of the tenant's jobs come from Git (what a disconnect turns into ordinary jobs). */
+export function countGitManagedJobs(db: Db, tenantId: string): number {
+  return db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM jobs WHERE tenant_id = ? AND source_repository IS NOT NULL").get(tenantId)!.n;
 }

@@ -77,6 +77,25 @@ export function gitopsStatus(db: Db, tenantId: string) {
   };
 }
 
+/** The whole plan of the last sync that computed one (its orphans, for the console); null before any. */
+export function lastSyncPlan(db: Db, tenantId: string): Plan | null {
+  const row = db.query<{ plan: string | null }, [string]>("SELECT plan FROM gitops_status WHERE tenant_id = ?").get(tenantId);
+  return row?.plan ? (JSON.parse(row.plan) as Plan) : null;
+}
+
+/**
+ * The sync's state when it needs looking at (degraded or failing), for the dashboard: read on every
+ * refresh of it, so the errors are counted in SQL rather than parsed. Null when all is well, or
+ * when no repository is connected.
+ */
+export function gitopsAttention(db: Db, tenantId: string): { state: "degraded" | "failing"; message: string | null; errors: number } | null {
+  return db
+    .query<{ state: "degraded" | "failing"; message: string | null; errors: number }, [string]>(
+      "SELECT state, message, json_array_length(errors) AS errors FROM gitops_status WHERE tenant_id = ? AND state IN ('degraded', 'failing')",
+    )
+    .get(tenantId);
+}
+
 /** The sync history, newest first, a page at a time (`before`: the id of the last row seen). */
 export function listSyncs(db: Db, tenantId: string, limit = 50, before?: number) {
   const rows = db

@@ -3,7 +3,7 @@
 // the list's statuses, older log entries). Each route reads its input, calls the jobs, runs and
 // agents services and renders a view; changes need the write scope (viewers see no button for them).
 import type { AppContext } from "../context";
-import { AppError, Conflict, Invalid, NotFound } from "../errors";
+import { AppError, Conflict, Invalid, ManagedByGit, NotFound } from "../errors";
 import { requireScope, type Principal } from "../auth/principal";
 import { consoleGroup, field, fieldErrors, flash, page, safeNext, hxRedirect } from "../console/surface";
 import type { Flash } from "../console/flash";
@@ -15,6 +15,7 @@ import { jobLog } from "../runs/history";
 import { uptimeByMonth } from "../runs/uptime";
 import { jobAgents } from "../agents/detail";
 import { pingSlug } from "../checkins/checkins";
+import { gitManagement } from "../gitops/settings";
 import { manifestYaml, parseJobText } from "./manifest";
 import { describeSchedule, formatDuration, nextRuns, parseSchedule, validateTimezone } from "./schedule";
 import { pingUrl } from "./json";
@@ -158,7 +159,16 @@ function jobView(ctx: AppContext, viewer: Principal, job: Job, logCursor?: strin
     uptime: uptimeByMonth(db, tenantId, job, now, { months: UPTIME_MONTHS, keptSince: now - settings.retention_days * DAY }),
     agents: jobAgents(db, tenantId, job.namespace, job.name),
     canWrite: canWrite(viewer),
+    git: gitManagement(db, tenantId, job),
   };
+}
+
+/** The job, for a page that changes its spec (edit, delete): refused when Git manages it without write-back. */
+function editableJob(ctx: AppContext, tenantId: string, namespace: string, name: string): Job {
+  const job = getJob(ctx.db, tenantId, namespace, name);
+  const git = gitManagement(ctx.db, tenantId, job);
+  if (git && !git.writeBack) throw new ManagedByGit(`job ${job.namespace}/${job.name}`, git.source);
+  return job;
 }
 
 /** The schedule in words and its next runs in the zone, or what is wrong with them. */
@@ -324,6 +334,7 @@ export function jobsConsole(ctx: AppContext) {
         const now = ctx.now();
         let done = 0;
         let missing = 0;
+        let managed = 0;
         for (const ref of refs) {
           const slash = ref.indexOf("/");
           try {
@@ -334,13 +345,14 @@ export function jobsConsole(ctx: AppContext) {
             else deleteJob(db, tenantId, ns, name);
             done++;
           } catch (e) {
-            if (!(e instanceof NotFound)) throw e;
-            missing++;
+            if (e instanceof ManagedByGit) managed++;
+            else if (e instanceof NotFound) missing++;
+            else throw e;
           }
         }
         const verb = { pause: "Paused", resume: "Resumed", delete: "Deleted" }[action as "pause"];
-        const text = `${verb} ${done} ${done === 1 ? "job" : "jobs"}.${missing ? ` ${missing} not found.` : ""}`;
-        return answer({ kind: missing ? "info" : "ok", text });
+        const text = `${verb} ${done} ${done === 1 ? "job" : "jobs"}.${missing ? ` ${missing} not found.` : ""}${managed ? ` ${managed} managed by Git, left as ${managed === 1 ? "it is" : "they are"}: change ${managed === 1 ? "it" : "them"} in the repository.` : ""}`;
+        return answer({ kind: missing || managed ? "info" : "ok", text });
       })
 
       // Create.
@@ -408,7 +420,7 @@ export function jobsConsole(ctx: AppContext) {
         return hxRedirect(request, jobPath(job));
       })
       .get("/jobs/:namespace/:name/delete", ({ params, viewer, shell }) => {
-        const job = getJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name);
+        const job = editableJob(ctx, requireScope(viewer, "write").tenantId, params.namespace, params.name);
         return page(DeleteJobPage({ shell, job }));
       })
       .post("/jobs/:namespace/:name/delete", ({ params, request, viewer, set }) => {
@@ -420,7 +432,7 @@ export function jobsConsole(ctx: AppContext) {
       // Edit.
       .get("/jobs/:namespace/:name/edit", ({ params, query, viewer, shell }) => {
         const tenantId = requireScope(viewer, "write").tenantId;
-        const job = getJob(db, tenantId, params.namespace, params.name);
+        const job = editableJob(ctx, tenantId, params.namespace, params.name);
         const tab = (query as Record<string, string>).tab === "yaml" ? "yaml" : "form";
         const values = formValuesOf(job);
         return formPage(shell, newForm({ job, tab, values, yaml: manifestYaml(job), preview: previewOf(values.schedule, values.timezone, ctx.now()) }));

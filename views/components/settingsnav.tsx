@@ -7,6 +7,7 @@ export const SETTINGS_NAV: readonly { href: string; label: string }[] = [
   { href: "/settings/tokens", label: "API tokens" },
   { href: "/settings/enrollment", label: "Enrollment tokens" },
   { href: "/settings/members", label: "Members" },
+  { href: "/settings/gitops", label: "GitOps" },
 ];
 
 /** The settings pages' tabs; `current` is the href of the page shown. */
