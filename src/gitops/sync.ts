@@ -174,9 +174,9 @@ export class GitopsSyncer {
           try {
             db.transaction(() => {
               putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
-              db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
-                settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
-              );
+              db.query(
+                "UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3, source_paused = ?4 WHERE tenant_id = ?5 AND namespace = ?6 AND name = ?7",
+              ).run(settings.url, d.path, head!.commit, d.git_paused ? 1 : 0, tenantId, d.namespace, d.name);
             })();
           } catch (e) {
             if (!(e instanceof AppError)) throw e;
@@ -232,6 +232,6 @@ function currentJobs(db: Db, tenantId: string): CurrentJob[] {
     .all(tenantId)
     .map((r) => {
       const j = rowToJob(r);
-      return { spec: j, managed: j.source !== null, source_path: j.source?.path ?? null };
+      return { spec: j, managed: j.source !== null, source_path: j.source?.path ?? null, git_paused: j.source_paused };
     });
 }
