@@ -12,6 +12,7 @@ import { isoTime } from "../time";
 import { fetchHead, readManifestFiles, type Head } from "./git";
 import { computePlan, planCounts, type CurrentJob, type FileError, type Plan } from "./plan";
 import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
+import { queueGitopsAlert, type FinishedState } from "./alerts";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
@@ -22,6 +23,8 @@ export interface SyncDeps {
   secrets: SecretBox;
   dataDir: string;
   allowPrivateTargets: boolean;
+  /** For the console link of alerts (CRONTOPUS_BASE_URL). */
+  baseUrl: string;
   now: () => number;
   log?: Logger;
 }
@@ -106,6 +109,8 @@ export function pruneGuardTrips(deletes: number, managed: number): boolean {
 
 export class GitopsSyncer {
   private readonly running = new Map<string, Promise<SyncResult>>();
+  /** Called after a sync queued alerts (the dispatcher's kick; set by serve). */
+  onNotify: () => void = () => {};
   constructor(private readonly deps: SyncDeps) {}
 
   /** Syncs the tenant's repository now; while one runs, answers that one's result. */
@@ -165,7 +170,7 @@ export class GitopsSyncer {
       const managed = current.filter((j) => j.managed).length;
       if (pruneGuardTrips(plan.delete.length, managed) && confirmPrune !== head.commit) {
         const msg = `the prune guard stopped this sync: it would delete ${plan.delete.length} of ${managed} git-managed jobs; nothing was applied. Confirm with confirm_prune=${head.commit}`;
-        return this.finish(tenantId, trigger, started, head, "failing", msg, plan, before);
+        return this.finish(tenantId, settings, trigger, started, head, "failing", msg, plan, before);
       }
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
       db.transaction(() => {
@@ -185,20 +190,21 @@ export class GitopsSyncer {
         }
         for (const del of plan.delete) deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
       })();
-      return this.finish(tenantId, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
+      return this.finish(tenantId, settings, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
     } catch (e) {
       if (!(e instanceof SyncFailure) && !(e instanceof Error && (e.name === "GitError" || e.name === "TargetRefused"))) {
-        this.finish(tenantId, trigger, started, head, "failing", "internal error", null, before);
+        this.finish(tenantId, settings, trigger, started, head, "failing", "internal error", null, before);
         throw e;
       }
-      return this.finish(tenantId, trigger, started, head, "failing", e.message, null, before);
+      return this.finish(tenantId, settings, trigger, started, head, "failing", e.message, null, before);
     }
   }
 
-  private finish(tenantId: string, trigger: SyncTrigger, started: number, head: Head | null, state: SyncState, message: string | null, plan: Plan | null, before: StatusRow | null): SyncResult {
+  private finish(tenantId: string, settings: GitopsSettings, trigger: SyncTrigger, started: number, head: Head | null, state: FinishedState, message: string | null, plan: Plan | null, before: StatusRow | null): SyncResult {
     const { db, now } = this.deps;
     const t = now();
-    db.transaction(() => {
+    const queued = db.transaction(() => {
+      const previous = db.query<{ state: string }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1").get(tenantId);
       db.query(
         `UPDATE gitops_status SET state = $state, commit_sha = $commit, last_sync_at = $now, message = $message, errors = $errors, plan = $plan,
            last_good_commit = CASE WHEN $state = 'ok' THEN $commit ELSE last_good_commit END,
@@ -214,11 +220,29 @@ export class GitopsSyncer {
         plan: plan ? JSON.stringify(plan) : (before?.plan ?? null),
         tenant: tenantId,
       });
-      db.query(
-        `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
-      ).run(tenantId, head?.commit ?? null, head?.author ?? null, head?.message ?? null, trigger, state, JSON.stringify(plan ? planCounts(plan) : {}), message, started, t - started);
+      const syncId = db
+        .query<{ id: number }, (string | number | null)[]>(
+          `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id`,
+        )
+        .get(tenantId, head?.commit ?? null, head?.author ?? null, head?.message ?? null, trigger, state, JSON.stringify(plan ? planCounts(plan) : {}), message, started, t - started)!.id;
+      // The alert goes out with the state it is about, or not at all.
+      return queueGitopsAlert(db, this.deps.baseUrl, {
+        tenantId,
+        syncId,
+        state,
+        previousState: previous?.state ?? "never",
+        repository: settings.url,
+        branch: settings.branch,
+        // The commit this sync read: none when the fetch failed.
+        commit: head?.commit ?? null,
+        lastGoodCommit: state === "ok" ? (head?.commit ?? null) : (before?.last_good_commit ?? null),
+        message,
+        errors: plan?.errors ?? [],
+        at: t,
+      });
     })();
+    if (queued) this.onNotify();
     if (state === "failing") this.deps.log?.warn("gitops sync failed", { tenant_id: tenantId, reason: message ?? "" });
     return { state, commit: head?.commit ?? null, message, plan };
   }
