@@ -4,11 +4,13 @@
 // repository, hears nothing of it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { manifest, TestRepo } from "./gitops-repo";
-import { persona, startTestServer, type Persona, type TestServer } from "./helpers";
+import { persona, startTestServer, TestClock, type Persona, type TestServer } from "./helpers";
+import { renderGitopsMetrics } from "../src/metrics/metrics";
 import { startReceiver, until, RECEIVER_ENV, type Received } from "./receiver";
 import { startSmtpServer, type ReceivedMail, type SmtpServer } from "./smtp";
 
 const METRICS_TOKEN = "operator-metrics-token-for-gitops-0123";
+const clock = new TestClock();
 let srv: TestServer;
 let smtp: SmtpServer;
 let receiver: ReturnType<typeof startReceiver>;
@@ -18,7 +20,12 @@ const repos: TestRepo[] = [];
 beforeAll(async () => {
   smtp = await startSmtpServer();
   receiver = startReceiver();
-  srv = await startTestServer({ ...RECEIVER_ENV, CRONTOPUS_SMTP_URL: smtp.url, CRONTOPUS_SMTP_FROM: "crontopus@example.com", CRONTOPUS_METRICS_TOKEN: METRICS_TOKEN });
+  // A clock that stands still: the scheduler syncs a repository once when it is connected, and
+  // never again by itself, so each story drives its syncs (and waits for that first one).
+  srv = await startTestServer(
+    { ...RECEIVER_ENV, CRONTOPUS_SMTP_URL: smtp.url, CRONTOPUS_SMTP_FROM: "crontopus@example.com", CRONTOPUS_METRICS_TOKEN: METRICS_TOKEN },
+    { clock },
+  );
   // Every mail, in arrival order, for the stories to pick theirs from.
   void (async () => {
     for (;;) mails.push(await smtp.next());
@@ -43,6 +50,8 @@ interface Tenant {
   mail(): ReceivedMail[];
   /** The notifications queued for the tenant's webhook channel, oldest first (queued in the sync's own transaction). */
   deliveries(): Promise<{ event: string; status: string }[]>;
+  /** Connects the repository and waits for the scheduler's first sync of it. */
+  connect(settings?: object): Promise<any>;
 }
 
 /** A tenant with a webhook and an email channel and, unless told otherwise, a repository connected. */
@@ -57,11 +66,19 @@ async function tenant(slug: string, opts: { connect?: boolean } = {}): Promise<T
   const hook = await call("/api/v1/channels", { method: "POST", json: { name: "hook", type: "webhook", config: { url: `${receiver.url}/${slug}` } } });
   expect(hook.status).toBe(201);
   expect((await call("/api/v1/channels", { method: "POST", json: { name: "mail", type: "email", config: { to: [`ops@${slug}.test`] } } })).status).toBe(201);
+  const connect = async (settings: object = {}) => {
+    expect((await call("/api/v1/gitops", { method: "PUT", json: { url: repo.url, ...settings } })).status).toBe(200);
+    return until(async () => {
+      const status = (await call("/api/v1/gitops/status")).body;
+      return status.last_sync_at && status.state !== "syncing" ? status : null;
+    }, 60_000);
+  };
   if (opts.connect !== false) {
     repo.commit("first jobs", { "production/backup.yaml": manifest("backup"), "staging/report.yaml": manifest("report") });
-    expect((await call("/api/v1/gitops", { method: "PUT", json: { url: repo.url } })).status).toBe(200);
+    expect((await connect()).state).toBe("ok");
   }
   return {
+    connect,
     slug,
     owner,
     repo,
@@ -151,8 +168,8 @@ describe("GitOps alerts", () => {
   test("a first sync that fails outright alerts failing, with the reason and no file errors", async () => {
     const initech = await tenant("initech", { connect: false });
     initech.repo.commit("jobs", { "a.yaml": manifest("a") });
-    expect((await initech.call("/api/v1/gitops", { method: "PUT", json: { url: initech.repo.url, branch: "no-such-branch" } })).status).toBe(200);
-    expect((await initech.sync()).state).toBe("failing");
+    // The scheduler's first sync of a new repository, straight after it is connected.
+    expect((await initech.connect({ branch: "no-such-branch" })).state).toBe("failing");
     const [hook] = await until(() => (initech.hooks().length ? initech.hooks() : null), 30_000);
     expect(hook!.json).toMatchObject({ event: "trigger", status: "failing", previous_status: "never", gitops: { commit: null, errors: [], errors_total: 0 } });
     expect(hook!.json.reason).toContain("no-such-branch");
@@ -174,24 +191,32 @@ describe("GitOps metrics", () => {
     const other = await tenant("hooli", { connect: false });
     const scrape = async (who: Tenant) => (await srv.api("/metrics", { token: who.owner.token })).text();
 
-    // Connected, never synced: the state is never, and there is no time yet.
+    // The times, back in epoch milliseconds.
+    const ms = (b: string, name: string) => Math.round(Number(series(b, name)[0]!.split(" ")[1]) * 1000);
     let body = await scrape(umbrella);
-    expect(series(body, "crontopus_gitops_state")).toEqual([`crontopus_gitops_state{tenant="umbrella",state="never"} 1`]);
-    expect(series(body, "crontopus_gitops_last_success_timestamp_seconds")).toEqual([]);
+    expect(series(body, "crontopus_gitops_state")).toEqual([`crontopus_gitops_state{tenant="umbrella",state="ok"} 1`]);
     expect(series(body, "crontopus_gitops_sync_failures_total")).toEqual([`crontopus_gitops_sync_failures_total{tenant="umbrella"} 0`]);
+    const first = ms(body, "crontopus_gitops_last_success_timestamp_seconds");
+    expect(first).toBe(clock.now());
 
-    await umbrella.sync();
-    const synced = srv.db.query<{ last_success_at: number }, [string]>("SELECT last_success_at FROM gitops_status WHERE tenant_id = (SELECT id FROM tenants WHERE slug = ?)").get("umbrella")!.last_success_at;
+    // An unchanged head is not applied again (no history row), and is a success still.
+    const synced = clock.advance(1000);
+    expect((await umbrella.sync()).state).toBe("ok");
+    expect((await umbrella.call("/api/v1/gitops/syncs")).body.syncs).toHaveLength(1);
+    body = await scrape(umbrella);
+    expect(ms(body, "crontopus_gitops_last_success_timestamp_seconds")).toBe(synced);
+    expect(ms(body, "crontopus_gitops_last_sync_timestamp_seconds")).toBe(synced);
+
+    // Two failing syncs: counted, the last sync time moves, the last success stays.
     umbrella.repo.forcePushOrphan("empty", {});
+    const failed = clock.advance(1000);
     expect((await umbrella.sync()).state).toBe("failing");
     expect((await umbrella.sync()).state).toBe("failing");
-
     body = await scrape(umbrella);
     expect(series(body, "crontopus_gitops_state")).toEqual([`crontopus_gitops_state{tenant="umbrella",state="failing"} 1`]);
-    expect(series(body, "crontopus_gitops_last_success_timestamp_seconds")).toEqual([`crontopus_gitops_last_success_timestamp_seconds{tenant="umbrella"} ${synced / 1000}`]);
+    expect(ms(body, "crontopus_gitops_last_success_timestamp_seconds")).toBe(synced);
+    expect(ms(body, "crontopus_gitops_last_sync_timestamp_seconds")).toBe(failed);
     expect(series(body, "crontopus_gitops_sync_failures_total")).toEqual([`crontopus_gitops_sync_failures_total{tenant="umbrella"} 2`]);
-    const lastSync = Number(series(body, "crontopus_gitops_last_sync_timestamp_seconds")[0]!.split(" ")[1]);
-    expect(lastSync).toBeGreaterThanOrEqual(synced / 1000);
     expect(body).toContain("# TYPE crontopus_gitops_sync_failures_total counter");
 
     // A tenant without a repository has no GitOps series, and none of umbrella's.
@@ -207,5 +232,14 @@ describe("GitOps metrics", () => {
       ["never", "ok", "degraded", "failing"].map((s) => `crontopus_gitops_repositories{state="${s}"}`),
     );
     expect(operator).not.toContain("umbrella");
+  });
+
+  test("a repository connected and not synced yet is never, with no times; none connected, no series", () => {
+    const text = renderGitopsMetrics({ tenant: "acme", state: "never", last_success_at: null, last_sync_at: null, failures_total: 0 });
+    expect(series(text, "crontopus_gitops_state")).toEqual([`crontopus_gitops_state{tenant="acme",state="never"} 1`]);
+    expect(series(text, "crontopus_gitops_last_success_timestamp_seconds")).toEqual([]);
+    expect(series(text, "crontopus_gitops_last_sync_timestamp_seconds")).toEqual([]);
+    expect(series(text, "crontopus_gitops_sync_failures_total")).toEqual([`crontopus_gitops_sync_failures_total{tenant="acme"} 0`]);
+    expect(renderGitopsMetrics(null)).toBe("");
   });
 });

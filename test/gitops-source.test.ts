@@ -2,13 +2,16 @@
 // API and the CLI against a live server and a real bare repository. Each story has its own tenant.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { manifest, TestRepo } from "./gitops-repo";
-import { cli, persona, startTestServer, type Persona, type TestServer } from "./helpers";
+import { cli, persona, startTestServer, TestClock, type TestServer } from "./helpers";
+import { until } from "./receiver";
 
 let srv: TestServer;
 const repos: TestRepo[] = [];
 
 beforeAll(async () => {
-  srv = await startTestServer({ CRONTOPUS_ALLOW_PRIVATE_TARGETS: "true" });
+  // A clock that stands still: the scheduler syncs a repository once when it is connected, and
+  // never again by itself, so the stories drive every later sync.
+  srv = await startTestServer({ CRONTOPUS_ALLOW_PRIVATE_TARGETS: "true" }, { clock: new TestClock() });
 });
 afterAll(async () => {
   await srv.close();
@@ -27,7 +30,12 @@ async function synced(slug: string) {
   const sync = async () => (await call("/api/v1/gitops/sync", { method: "POST" })).body;
   const commit = repo.commit("first jobs", { "production/backup.yaml": manifest("backup"), "staging/report.yaml": manifest("report") });
   expect((await call("/api/v1/gitops", { method: "PUT", json: { url: repo.url } })).status).toBe(200);
-  expect((await sync()).state).toBe("ok");
+  // The scheduler's first sync, straight after connecting.
+  const first = await until(async () => {
+    const status = (await call("/api/v1/gitops/status")).body;
+    return status.last_sync_at && status.state !== "syncing" ? status : null;
+  }, 60_000);
+  expect(first.state).toBe("ok");
   expect((await call("/api/v1/jobs/default/adhoc", { method: "PUT", json: { schedule: "@hourly" } })).status).toBe(201);
   const env = { CRONTOPUS_URL: srv.url, CRONTOPUS_TOKEN: owner.token };
   return { repo, call, sync, commit, env, crontopus: (...args: string[]) => cli(args, env) };

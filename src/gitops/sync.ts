@@ -160,7 +160,8 @@ export class GitopsSyncer {
         before && head.commit === before.commit_sha && before.last_sync_at !== null && settings.updated_at <= before.last_sync_at &&
         (before.state === "ok" || before.state === "degraded") && !confirmPrune
       ) {
-        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2 WHERE tenant_id = ?3").run(before.state, now(), tenantId);
+        // Still a success: the commit stays applied (what /metrics' last success time says).
+        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2, last_success_at = ?2 WHERE tenant_id = ?3").run(before.state, now(), tenantId);
         return { state: before.state, commit: head.commit, message: null, plan: before.plan ? (JSON.parse(before.plan) as Plan) : null };
       }
       const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
