@@ -10,6 +10,7 @@ import m0007 from "../migrations/0007_secrets_at_rest.sql" with { type: "text" }
 import m0008 from "../migrations/0008_invitations.sql" with { type: "text" };
 import m0009 from "../migrations/0009_gitops.sql" with { type: "text" };
 import m0010 from "../migrations/0010_gitops_triggers.sql" with { type: "text" };
+import m0011 from "../migrations/0011_gitops_alerts.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: "0008_invitations", sql: m0008 },
   { version: 9, name: "0009_gitops", sql: m0009 },
   { version: 10, name: "0010_gitops_triggers", sql: m0010 },
+  { version: 11, name: "0011_gitops_alerts", sql: m0011 },
 ];

@@ -178,6 +178,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const dispatcher = new Dispatcher({ db, config, secrets: ctx.secrets, log: ctx.log, now: ctx.now });
   engine.onNotify = () => dispatcher.kick();
   ctx.kick = () => dispatcher.kick();
+  ctx.gitops.onNotify = () => dispatcher.kick();
   engine.start(config.tickMs);
   dispatcher.start();
   // Retention in short slices between requests, however much is due (see Pruner).

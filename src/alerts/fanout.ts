@@ -1,12 +1,12 @@
-// The alert fan-out, written once: an event about a job or an agent becomes one queued
-// notification per channel that should hear of it (the job's channels, or every channel of the
-// tenant when no job is concerned), all carrying the same AlertMessage. Called by the engine
-// (job flips, reminders) and by the agents feature (an agent offline or back, a drift), inside
-// the transaction that wrote what the alert is about.
+// The alert fan-out, written once: an event about a job, an agent or the GitOps sync becomes one
+// queued notification per channel that should hear of it (the job's channels, or every channel of
+// the tenant when no job is concerned), all carrying the same AlertMessage. Called by the engine
+// (job flips, reminders), by the agents feature (an agent offline or back, a drift) and by GitOps
+// syncs (the state left ok, or came back), inside the transaction that wrote what it is about.
 import type { Db } from "../db";
 import { findChannelsByName, type Channel } from "./channels";
 import { enqueueNotification } from "./outbox";
-import { jobConsoleUrl, tailOutput, type AlertEvent, type AlertMessage } from "./message";
+import { jobConsoleUrl, tailOutput, type AlertEvent, type AlertMessage, type GitopsAlert } from "./message";
 import { isoTime } from "../time";
 
 export interface Alert {
@@ -16,6 +16,8 @@ export interface Alert {
   job: { id: string; namespace: string; name: string; channels: string[] | null } | null;
   /** The agent it is about (offline, back online), or the host a drift was found on. */
   agent?: { id: string; name: string; hostname: string };
+  /** The GitOps sync it is about (src/gitops/alerts.ts); the link to the console's page is added here. */
+  gitops?: Omit<GitopsAlert, "url">;
   status: string;
   previousStatus: string | null;
   reason: string;
@@ -60,12 +62,13 @@ export class AlertFanOut {
 
   private message(alert: Alert): AlertMessage {
     const base = this.baseUrl.replace(/\/+$/, "");
-    const { job, agent } = alert;
+    const { job, agent, gitops } = alert;
     return {
       event: alert.event,
       tenant: this.tenant(alert.tenantId),
       job: job ? { id: job.id, namespace: job.namespace, name: job.name, url: jobConsoleUrl(this.baseUrl, job.namespace, job.name) } : null,
       ...(agent ? { agent: { id: agent.id, name: agent.name, hostname: agent.hostname, url: `${base}/agents/${agent.id}` } } : {}),
+      ...(gitops ? { gitops: { ...gitops, url: `${base}/settings/gitops` } } : {}),
       status: alert.status,
       previous_status: alert.previousStatus,
       reason: alert.reason,

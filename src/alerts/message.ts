@@ -10,6 +10,8 @@ export interface AlertMessage {
   job: { id: string; namespace: string; name: string; /** console link: <base>/jobs/<ns>/<name> */ url: string } | null;
   /** The agent the message is about (an agent offline or back online), or where a drift was found. */
   agent?: { id: string; name: string; hostname: string; url: string };
+  /** The tenant's GitOps sync, when the message is about it (its state left ok, or came back). */
+  gitops?: GitopsAlert;
   status: string;
   previous_status: string | null;
   reason: string;
@@ -20,6 +22,23 @@ export interface AlertMessage {
   /** Stable per job (e.g. "crontopus-<job id>"), so a receiver's resolve closes its trigger. */
   dedup_key: string;
 }
+
+/** What a GitOps alert says of the sync: which repository and commit, and the first file errors. */
+export interface GitopsAlert {
+  repository: string;
+  branch: string;
+  /** The commit the sync read (null when even the fetch failed before any). */
+  commit: string | null;
+  last_good_commit: string | null;
+  /** The first GITOPS_ERRORS_MAX file errors of the sync; errors_total counts them all. */
+  errors: { path: string; line: number; column: number; message: string }[];
+  errors_total: number;
+  /** The console's GitOps page: <base>/settings/gitops */
+  url: string;
+}
+
+/** File errors a GitOps alert carries; the console's page has them all. */
+export const GITOPS_ERRORS_MAX = 5;
 
 export const OUTPUT_MAX_LINES = 20;
 export const OUTPUT_MAX_BYTES = 2048;
@@ -44,7 +63,22 @@ export function jobConsoleUrl(baseUrl: string, namespace: string, name: string):
 
 export function jobRef(m: AlertMessage): string {
   if (m.job) return `${m.job.namespace}/${m.job.name}`;
+  if (m.gitops) return `GitOps sync of ${m.tenant.slug}`;
   return m.agent ? `agent ${m.agent.name}` : m.tenant.slug;
+}
+
+/** Where the message points in the console: the job, the agent or the GitOps page; null for tests. */
+export function linkOf(m: AlertMessage): string | null {
+  return m.job?.url ?? m.agent?.url ?? m.gitops?.url ?? null;
+}
+
+/** A GitOps alert's file errors, one `path:line:column message` line each, and how many more there were. */
+export function gitopsErrorLines(m: AlertMessage): string[] {
+  if (!m.gitops) return [];
+  const lines = m.gitops.errors.map((e) => `${e.path}:${e.line}:${e.column} ${e.message}`);
+  const more = m.gitops.errors_total - m.gitops.errors.length;
+  if (more > 0) lines.push(`… and ${more} more`);
+  return lines;
 }
 
 /** One line, fit for a mail subject, a chat message or a PagerDuty incident title. */
@@ -69,6 +103,7 @@ export function text(m: AlertMessage): string {
   const lines = [summary(m), ""];
   if (m.job) lines.push(`Job:      ${m.job.namespace}/${m.job.name}`);
   if (m.agent) lines.push(`Agent:    ${m.agent.name} (${m.agent.hostname})`);
+  if (m.gitops) lines.push(`Repo:     ${m.gitops.repository} (${m.gitops.branch})`, `Commit:   ${m.gitops.commit ?? "-"}`);
   lines.push(`Tenant:   ${m.tenant.name}${m.tenant.name !== m.tenant.slug ? ` (${m.tenant.slug})` : ""}`);
   if (m.event !== "test" && m.event !== "drift") {
     lines.push(`Status:   ${m.status}${m.previous_status ? ` (was ${m.previous_status})` : ""}`);
@@ -76,7 +111,10 @@ export function text(m: AlertMessage): string {
   }
   lines.push(`Reason:   ${m.reason}`);
   if (m.last_output) lines.push("", "Last output:", ...m.last_output.split("\n").map((l) => `  ${l}`));
-  if (m.job ?? m.agent) lines.push("", `Open in Crontopus: ${(m.job ?? m.agent)!.url}`);
+  const errors = gitopsErrorLines(m);
+  if (errors.length) lines.push("", "Errors:", ...errors.map((l) => `  ${l}`));
+  const link = linkOf(m);
+  if (link) lines.push("", `Open in Crontopus: ${link}`);
   return lines.join("\n");
 }
 

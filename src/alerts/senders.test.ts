@@ -356,3 +356,100 @@ describe("maskConfig", () => {
     expect(unmaskConfig("webhook", { ...edited, secret: "new" }, stored)).toMatchObject({ secret: "new" });
   });
 });
+
+describe("a GitOps alert, in every channel type", () => {
+  const errors = [
+    { path: "production/backup.yaml", line: 6, column: 3, message: 'spec.schedule: "every tuesday" is not a cron expression' },
+    { path: "staging/report.yaml", line: 4, column: 9, message: "YAML: unexpected end of the stream" },
+  ];
+  const degraded: AlertMessage = {
+    event: "trigger",
+    tenant: { slug: "acme", name: "Acme Inc" },
+    job: null,
+    gitops: {
+      repository: "https://git.acme.test/ops/jobs.git",
+      branch: "main",
+      commit: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d",
+      last_good_commit: "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
+      errors,
+      errors_total: 7,
+      url: "http://crontopus.test/settings/gitops",
+    },
+    status: "degraded",
+    previous_status: "ok",
+    reason: "7 file errors in commit 1a2b3c4d5e6f; the rest was applied",
+    since: "2026-11-03T02:20:00.000Z",
+    last_output: null,
+    dedup_key: "crontopus-gitops-tenant-1",
+  };
+  const back: AlertMessage = { ...degraded, event: "resolve", status: "ok", previous_status: "degraded", reason: "commit 2b3c4d5e6f7a synced", gitops: { ...degraded.gitops!, errors: [], errors_total: 0 } };
+  const lines = ["production/backup.yaml:6:3 spec.schedule: \"every tuesday\" is not a cron expression", "staging/report.yaml:4:9 YAML: unexpected end of the stream", "… and 5 more"];
+
+  test("the summary names the tenant's sync and its state; the text has the repository, the errors and the GitOps page", () => {
+    expect(summary(degraded)).toBe("GitOps sync of acme is DEGRADED: 7 file errors in commit 1a2b3c4d5e6f; the rest was applied");
+    expect(summary(back)).toBe("GitOps sync of acme is OK again: commit 2b3c4d5e6f7a synced");
+    const body = text(degraded);
+    expect(body).toContain("Repo:     https://git.acme.test/ops/jobs.git (main)");
+    expect(body).toContain("Commit:   1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d");
+    expect(body).toContain("Status:   degraded (was ok)");
+    expect(body).toContain(["Errors:", ...lines.map((l) => `  ${l}`)].join("\n"));
+    expect(body).toEndWith("Open in Crontopus: http://crontopus.test/settings/gitops");
+    expect(text(back)).not.toContain("Errors:");
+  });
+
+  test("webhook: the message with its gitops object, as docs/alerts.md shows it", async () => {
+    const { req } = await deliver("webhook", { url: `${base}/hook` }, degraded);
+    expect(req.headers.get("x-crontopus-event")).toBe("trigger");
+    const body = JSON.parse(req.body);
+    expect(body).toMatchObject({ event: "trigger", job: null, status: "degraded", previous_status: "ok", dedup_key: "crontopus-gitops-tenant-1", summary: summary(degraded) });
+    expect(body.gitops).toEqual(degraded.gitops);
+  });
+
+  test("slack, discord and teams carry the errors and the link to the GitOps page", async () => {
+    const slack = JSON.parse((await deliver("slack", { url: `${base}/slack` }, degraded)).req.body);
+    expect(slack.blocks[0].text.text).toContain("*Repository:* https://git.acme.test/ops/jobs.git (main)");
+    expect(slack.blocks[1].text.text).toBe("```" + lines.join("\n") + "```");
+    expect(slack.blocks[2].elements[0].text).toBe("<http://crontopus.test/settings/gitops|Open GitOps sync of acme in Crontopus>");
+
+    const discord = JSON.parse((await deliver("discord", { url: `${base}/discord` }, degraded)).req.body);
+    expect(discord.embeds[0].url).toBe("http://crontopus.test/settings/gitops");
+    expect(discord.embeds[0].title).toBe("GitOps sync of acme");
+    for (const l of lines) expect(discord.embeds[0].description).toContain(l);
+    expect(discord.embeds[0].color).toBe(0xd93f0b);
+
+    const teams = JSON.parse((await deliver("teams", { url: `${base}/teams` }, degraded)).req.body);
+    const card = teams.attachments[0].content;
+    expect(card.actions).toEqual([{ type: "Action.OpenUrl", title: "Open in Crontopus", url: "http://crontopus.test/settings/gitops" }]);
+    expect(JSON.stringify(card.body)).toContain(JSON.stringify(lines[1]).slice(1, -1));
+    expect(card.body[1].facts).toContainEqual({ title: "Repository", value: "https://git.acme.test/ops/jobs.git (main)" });
+  });
+
+  test("ntfy gets the text with a click to the GitOps page; pagerduty opens and resolves one incident per tenant", async () => {
+    const ntfy = (await deliver("ntfy", { url: `${base}/acme-topic` }, degraded)).req;
+    expect(ntfy.headers.get("click")).toBe("http://crontopus.test/settings/gitops");
+    expect(ntfy.headers.get("tags")).toBe("rotating_light,crontopus,degraded");
+    expect(ntfy.body).toBe(text(degraded));
+
+    const open = JSON.parse((await deliver("pagerduty", { routing_key: "R0123", url: `${base}/pd` }, degraded)).req.body);
+    const close = JSON.parse((await deliver("pagerduty", { routing_key: "R0123", url: `${base}/pd` }, back)).req.body);
+    expect([open.event_action, close.event_action]).toEqual(["trigger", "resolve"]);
+    expect(open.dedup_key).toBe(close.dedup_key);
+    expect(open.payload).toMatchObject({ component: "gitops", class: "degraded", severity: "critical" });
+    expect(open.payload.custom_details.gitops.errors_total).toBe(7);
+    expect(open.links).toEqual([{ href: "http://crontopus.test/settings/gitops", text: "Open in Crontopus" }]);
+  });
+
+  test("email: the summary as subject, the text with the errors as body", async () => {
+    const smtp = await startSmtpServer();
+    try {
+      const result = await send({ type: "email", config: { to: ["ops@acme.test"] } }, degraded, { smtpUrl: smtp.url, smtpFrom: "alerts@crontopus.test", allowPrivateTargets: true });
+      expect(result.ok).toBe(true);
+      const mail = await smtp.next();
+      expect(mail.subject).toBe(summary(degraded));
+      expect(mail.event).toBe("trigger");
+      expect(mail.body.replace(/\r\n/g, "\n").trimEnd()).toBe(text(degraded));
+    } finally {
+      smtp.stop();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import nodemailer from "nodemailer";
 import { Invalid } from "../errors";
 import { checkTargetHost, guardedFetch, isAddressLiteral, resolveTarget, TargetRefused, type TargetPolicy } from "../net/guard";
 import { VERSION } from "../version";
-import { jobRef, summary, text, type AlertMessage } from "./message";
+import { gitopsErrorLines, jobRef, linkOf, summary, text, type AlertMessage } from "./message";
 import { checkCount, checkLength, LIMITS } from "../limits";
 
 export const CHANNEL_TYPES = ["webhook", "slack", "discord", "teams", "email", "pagerduty", "ntfy"] as const;
@@ -278,7 +278,9 @@ export function slackPayload(m: AlertMessage) {
     { type: "section", text: { type: "mrkdwn", text: `*${slackEscape(summary(m))}*\n${details.join("\n")}` } },
   ];
   if (m.last_output) blocks.push({ type: "section", text: { type: "mrkdwn", text: "```" + slackEscape(m.last_output.slice(-2900)) + "```" } });
-  const link = (m.job ?? m.agent)?.url;
+  const errors = gitopsErrorLines(m);
+  if (errors.length) blocks.push({ type: "section", text: { type: "mrkdwn", text: "```" + slackEscape(errors.join("\n").slice(0, 2900)) + "```" } });
+  const link = linkOf(m);
   if (link) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `<${link}|Open ${slackEscape(jobRef(m))} in Crontopus>` }] });
   return { text: summary(m), blocks };
 }
@@ -294,10 +296,11 @@ export function discordPayload(m: AlertMessage) {
   const description = [
     ...detailLines(m).map(([k, v]) => `**${k}:** ${v}`),
     ...(m.last_output ? ["```", m.last_output.replaceAll("```", "'''").slice(-3500), "```"] : []),
+    ...(m.gitops?.errors_total ? ["```", gitopsErrorLines(m).join("\n").replaceAll("```", "'''").slice(0, 3500), "```"] : []),
   ].join("\n");
   return {
     content: truncate(summary(m), DISCORD_CONTENT_MAX),
-    embeds: [{ title: truncate(jobRef(m), 256), url: m.job?.url, description, color: colorOf(m), timestamp: m.since }],
+    embeds: [{ title: truncate(jobRef(m), 256), url: linkOf(m) ?? undefined, description, color: colorOf(m), timestamp: m.since }],
     // Job output must not be able to ping @everyone.
     allowed_mentions: { parse: [] },
   };
@@ -314,6 +317,9 @@ export function teamsPayload(m: AlertMessage) {
     { type: "FactSet", facts: detailLines(m).map(([title, value]) => ({ title, value })) },
   ];
   if (m.last_output) body.push({ type: "TextBlock", text: m.last_output, fontType: "Monospace", wrap: true, size: "Small" });
+  const errors = gitopsErrorLines(m);
+  if (errors.length) body.push({ type: "TextBlock", text: errors.join("\n\n"), fontType: "Monospace", wrap: true, size: "Small" });
+  const link = linkOf(m);
   return {
     type: "message",
     summary: summary(m),
@@ -327,7 +333,7 @@ export function teamsPayload(m: AlertMessage) {
           version: "1.4",
           msteams: { width: "Full" },
           body,
-          actions: (m.job ?? m.agent) ? [{ type: "Action.OpenUrl", title: "Open in Crontopus", url: (m.job ?? m.agent)!.url }] : [],
+          actions: link ? [{ type: "Action.OpenUrl", title: "Open in Crontopus", url: link }] : [],
         },
       },
     ],
@@ -349,7 +355,7 @@ export function pagerDutyPayload(config: ChannelConfig, m: AlertMessage) {
       source: `crontopus/${m.tenant.slug}`,
       severity,
       timestamp: m.since,
-      component: m.job ? jobRef(m) : undefined,
+      component: m.job ? jobRef(m) : m.gitops ? "gitops" : undefined,
       group: m.job?.namespace,
       class: m.status,
       custom_details: {
@@ -360,11 +366,12 @@ export function pagerDutyPayload(config: ChannelConfig, m: AlertMessage) {
         reason: m.reason,
         since: m.since,
         last_output: m.last_output,
+        ...(m.gitops ? { gitops: m.gitops } : {}),
       },
     },
     client: "Crontopus",
-    client_url: m.job?.url,
-    links: (m.job ?? m.agent) ? [{ href: (m.job ?? m.agent)!.url, text: "Open in Crontopus" }] : [],
+    client_url: m.job?.url ?? m.gitops?.url,
+    links: linkOf(m) ? [{ href: linkOf(m)!, text: "Open in Crontopus" }] : [],
   };
 }
 
@@ -382,7 +389,8 @@ export function ntfyHeaders(config: ChannelConfig, m: AlertMessage): Record<stri
     priority: String(priority),
     tags: [tag, "crontopus", m.status].map(headerValue).join(","),
   };
-  if (m.job ?? m.agent) headers.click = (m.job ?? m.agent)!.url;
+  const link = linkOf(m);
+  if (link) headers.click = link;
   if (typeof config.token === "string" && config.token) headers.authorization = `Bearer ${config.token}`;
   return headers;
 }
@@ -482,6 +490,7 @@ function detailLines(m: AlertMessage): [string, string][] {
   const lines: [string, string][] = [];
   if (m.job) lines.push(["Job", jobRef(m)]);
   if (m.agent) lines.push(["Agent", `${m.agent.name} (${m.agent.hostname})`]);
+  if (m.gitops) lines.push(["Repository", `${m.gitops.repository} (${m.gitops.branch})`], ["Commit", m.gitops.commit ?? "-"]);
   lines.push(["Tenant", m.tenant.name]);
   if (m.event !== "test" && m.event !== "drift") {
     lines.push(["Status", `${m.status}${m.previous_status ? ` (was ${m.previous_status})` : ""}`]);

@@ -44,13 +44,32 @@ const list = clientCommand({
     } while (cursor && args.all);
 
     if (args.json) return printJson({ jobs, next_cursor: cursor });
+    // The SOURCE column only when some job listed is from Git: a tenant without GitOps sees the table as it was.
+    const fromGit = jobs.some((j) => j.source);
     printTable(
-      ["NAMESPACE", "NAME", "STATUS", "SCHEDULE", "NEXT RUN"],
-      jobs.map((j) => [j.namespace, j.name, j.status, j.schedule, j.enabled ? j.next_runs[0] : "-"]),
+      ["NAMESPACE", "NAME", "STATUS", "SCHEDULE", "NEXT RUN", ...(fromGit ? ["SOURCE"] : [])],
+      jobs.map((j) => [j.namespace, j.name, j.status, j.schedule, j.enabled ? j.next_runs[0] : "-", ...(fromGit ? [sourceMark(j)] : [])]),
     );
     if (cursor) process.stderr.write(`more jobs follow: pass --all, or a larger --limit\n`);
   },
 });
+
+/** `git` for a job from Git (`git, override` while paused or resumed against it); `-` for the others. */
+function sourceMark(job: JobJson): string {
+  if (!job.source) return "-";
+  return job.paused_override ? "git, override" : "git";
+}
+
+/** The status, and for a job paused or resumed against its manifest, that this is a runtime override. */
+export function statusLine(job: Pick<JobJson, "status" | "paused" | "paused_override">): string {
+  if (!job.paused_override) return job.status;
+  return `${job.status} (runtime override; Git says ${job.paused ? "active" : "paused"})`;
+}
+
+/** Where Git defines the job: `<repository> <path>@<commit>`. */
+export function sourceLine(source: NonNullable<JobJson["source"]>): string {
+  return `${source.repository} ${source.path ?? "?"}@${source.commit ? source.commit.slice(0, 12) : "?"}`;
+}
 
 const pairs = (o: Record<string, string> | null | undefined) =>
   o && Object.keys(o).length ? Object.entries(o).map(([k, v]) => `${k}=${v}`).join(", ") : null;
@@ -77,7 +96,13 @@ const get = clientCommand({
     const [first, ...rest] = job.next_runs;
     printFields([
       ["job", `${job.namespace}/${job.name}`],
-      ["status", job.status],
+      ["status", statusLine(job)],
+      ...(job.source
+        ? ([
+            ["source", sourceLine(job.source)],
+            ["", "managed by Git: change its manifest, not the job (pause and resume are runtime overrides a sync keeps)"],
+          ] as [string, string][])
+        : []),
       ["schedule", job.schedule],
       ["", job.schedule_description],
       ["timezone", job.timezone],
@@ -255,7 +280,8 @@ function jobAction(name: "delete" | "pause" | "resume", description: string, don
       const client = connect(args);
       const job = name === "delete" ? await client.request("DELETE", ref.path) : await client.request<JobJson>("POST", `${ref.path}/${name}`);
       if (args.json) return printJson(job ?? { namespace: ref.namespace, name: ref.name, deleted: true });
-      console.log(`job ${ref.namespace}/${ref.name} ${done}`);
+      const override = (job as JobJson | null)?.paused_override ? ` (runtime override; Git says ${(job as JobJson).paused ? "active" : "paused"}, and a sync keeps it)` : "";
+      console.log(`job ${ref.namespace}/${ref.name} ${done}${override}`);
     },
   });
 }

@@ -4,10 +4,11 @@ import { withDefaults } from "../jobs/manifest";
 import { manifest } from "../../test/gitops-repo";
 import { computePlan, type CurrentJob } from "./plan";
 
-const job = (namespace: string, name: string, managed: boolean, over: object = {}, source_path: string | null = null): CurrentJob => ({
+const job = (namespace: string, name: string, managed: boolean, over: object = {}, source_path: string | null = null, git_paused: boolean | null = managed ? false : null): CurrentJob => ({
   spec: withDefaults({ namespace, name, schedule: "@daily", ...over }),
   managed,
   source_path,
+  git_paused,
 });
 
 describe("computePlan", () => {
@@ -93,5 +94,36 @@ describe("computePlan", () => {
     expect(plan.errors[0]!.message).toContain("also defined in b.yaml");
     expect(plan.errors[0]).toMatchObject({ line: 4, column: 3 });
     expect(plan.delete).toEqual([]);
+  });
+
+  describe("spec.paused: Git's word unless a pause or resume overrode it", () => {
+    const paused = (name: string, value: boolean) => manifest(name).replace("spec:\n", `spec:\n  paused: ${value}\n`);
+    const applied = (d: { name: string; spec: { paused: boolean }; git_paused: boolean }) => [d.name, d.spec.paused, d.git_paused];
+
+    test("a job that follows Git takes a commit's change of spec.paused, as an update", () => {
+      const { plan, desired } = computePlan("c", "", [{ path: "a.yaml", text: paused("a", true) }], [job("default", "a", true, {}, "a.yaml", false)], false);
+      expect(desired.map(applied)).toEqual([["a", true, true]]);
+      expect(plan.update[0]!.changes).toEqual([{ field: "paused", from: false, to: true }]);
+    });
+
+    test("a job paused against Git stays paused through a commit that changes something else", () => {
+      const { plan, desired } = computePlan("c", "", [{ path: "a.yaml", text: manifest("a", "@hourly") }], [job("default", "a", true, { paused: true }, "a.yaml", false)], false);
+      expect(desired.map(applied)).toEqual([["a", true, false]]);
+      expect(plan.update[0]!.changes.map((c) => c.field)).toEqual(["schedule"]);
+    });
+
+    test("a job resumed against Git stays running; a commit agreeing with the override ends it", () => {
+      const resumed = job("default", "a", true, { paused: false }, "a.yaml", true);
+      expect(computePlan("c", "", [{ path: "a.yaml", text: paused("a", true) }], [resumed], false).desired.map(applied)).toEqual([["a", false, true]]);
+      const agreed = computePlan("c", "", [{ path: "a.yaml", text: paused("a", false) }], [resumed], false);
+      expect(agreed.desired.map(applied)).toEqual([["a", false, false]]);
+      expect(agreed.plan.unchanged).toBe(1);
+    });
+
+    test("an adopted job keeps its paused state, whatever the manifest says", () => {
+      const { plan, desired } = computePlan("c", "", [{ path: "a.yaml", text: manifest("a") }], [job("default", "a", false, { paused: true })], false);
+      expect(desired.map(applied)).toEqual([["a", true, false]]);
+      expect(plan.adopt[0]!.changes).toEqual([]);
+    });
   });
 });

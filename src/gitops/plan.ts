@@ -23,6 +23,8 @@ export interface CurrentJob {
   /** From Git (source_repository set): only these may be deleted or orphaned. */
   managed: boolean;
   source_path: string | null;
+  /** Git's spec.paused as the last sync read it (null for jobs not from Git, or synced before it was kept). */
+  git_paused: boolean | null;
 }
 
 export interface FileError {
@@ -68,6 +70,8 @@ export interface DesiredJob {
   /** The document as parsed, for putJob: every rule of the API holds. */
   doc: Record<string, unknown>;
   spec: JobSpec;
+  /** What the manifest says of spec.paused; `spec.paused` is what applying it writes (see computePlan). */
+  git_paused: boolean;
 }
 
 export interface PlanResult {
@@ -124,9 +128,14 @@ export function computePlan(commit: string | null, root: string, files: PlanFile
       plan.create.push(item);
       continue;
     }
-    // Pause and resume are a runtime override a sync does not undo.
-    d.spec = { ...d.spec, paused: existing.spec.paused };
-    d.doc = { ...d.doc, spec: { ...(d.doc.spec as object), paused: existing.spec.paused } };
+    // Pause and resume are a runtime override a sync does not undo: a job paused or resumed
+    // against what Git said keeps its state, as does one adopted or synced before Git's word was
+    // kept. Otherwise it follows Git, so a commit that flips spec.paused is applied. (With two
+    // values, a commit can only end an override by agreeing with it.)
+    const followsGit = existing.managed && existing.git_paused !== null && existing.spec.paused === existing.git_paused;
+    const paused = followsGit ? d.git_paused : existing.spec.paused;
+    d.spec = { ...d.spec, paused };
+    d.doc = { ...d.doc, spec: { ...(d.doc.spec as object), paused } };
     const changes = diffSpecs(existing.spec, d.spec);
     if (!existing.managed) plan.adopt.push({ ...item, changes });
     else if (changes.length) plan.update.push({ ...item, changes });
@@ -178,7 +187,7 @@ function readFile(file: PlanFile, root: string, found: DesiredJob[], errors: Fil
       const parsed = parseJob(doc);
       const namespace = parsed.fields.namespace ?? namespaceFromPath(root, file.path);
       const spec = withDefaults({ ...parsed.fields, namespace });
-      found.push({ namespace, name: spec.name, path: file.path, doc: { ...doc, metadata: { ...meta, namespace } }, spec });
+      found.push({ namespace, name: spec.name, path: file.path, doc: { ...doc, metadata: { ...meta, namespace } }, spec, git_paused: spec.paused });
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
       const field = e instanceof Invalid ? e.field : "";

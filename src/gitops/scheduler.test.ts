@@ -24,7 +24,7 @@ describe("GitopsScheduler", () => {
     const secrets = openSecretBox(join(data, "secret.key"));
     let now = Date.now();
     for (const s of slugs) putGitopsSettings(db, { secrets, allowPrivateTargets: true }, tenants[s]!, { url: repo.url, interval: "10s" }, now);
-    const syncer = new GitopsSyncer({ db, secrets, dataDir: data, allowPrivateTargets: true, now: () => now });
+    const syncer = new GitopsSyncer({ db, secrets, dataDir: data, allowPrivateTargets: true, baseUrl: "http://crontopus.test", now: () => now });
     const scheduler = new GitopsScheduler(db, syncer, () => now, undefined, 2);
     expect(scheduler.tick()).toBe(2);
     // The bound holds while those two run.

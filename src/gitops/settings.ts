@@ -251,7 +251,7 @@ export function deleteGitopsSettings(db: Db, tenantId: string): void {
     const res = db.query("DELETE FROM gitops_settings WHERE tenant_id = ?").run(tenantId);
     if (res.changes === 0) throw new NotFound("gitops settings (no repository connected)");
     db.query("DELETE FROM gitops_status WHERE tenant_id = ?").run(tenantId);
-    db.query("UPDATE jobs SET source_repository = NULL, source_path = NULL, source_commit = NULL WHERE tenant_id = ? AND source_repository IS NOT NULL").run(tenantId);
+    db.query("UPDATE jobs SET source_repository = NULL, source_path = NULL, source_commit = NULL, source_paused = NULL WHERE tenant_id = ? AND source_repository IS NOT NULL").run(tenantId);
   })();
 }
 

@@ -28,7 +28,7 @@ async function connectedTenant(now: () => number) {
   const secrets = openSecretBox(join(data, "secret.key"));
   putGitopsSettings(db, { secrets, allowPrivateTargets: true }, tenant, { url: repo.url, interval: "1h" }, now());
   const dataDir = join(data, tenant);
-  const syncer = () => new GitopsSyncer({ db, secrets, dataDir, allowPrivateTargets: true, now });
+  const syncer = () => new GitopsSyncer({ db, secrets, dataDir, allowPrivateTargets: true, baseUrl: "http://crontopus.test", now });
   return { repo, db, tenant, syncer };
 }
 

@@ -12,6 +12,7 @@ import { isoTime } from "../time";
 import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head } from "./git";
 import { computePlan, planCounts, type CurrentJob, type FileError, type Plan, type PlanFile } from "./plan";
 import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
+import { queueGitopsAlert, type FinishedState } from "./alerts";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
@@ -22,6 +23,8 @@ export interface SyncDeps {
   secrets: SecretBox;
   dataDir: string;
   allowPrivateTargets: boolean;
+  /** For the console link of alerts (CRONTOPUS_BASE_URL). */
+  baseUrl: string;
   now: () => number;
   log?: Logger;
   /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
@@ -191,6 +194,8 @@ export function selectTreeFiles(files: readonly { path: string; content: string 
 
 export class GitopsSyncer {
   private readonly running = new Map<string, Promise<SyncResult>>();
+  /** Called after a sync queued alerts (the dispatcher's kick; set by serve). */
+  onNotify: () => void = () => {};
   /** The sync that starts once the running one ends (syncLatest), shared by every caller meanwhile. */
   private readonly queued = new Map<string, Promise<SyncResult>>();
   /** The last git work queued in each tenant's repository directory (inRepo). */
@@ -304,7 +309,8 @@ export class GitopsSyncer {
         before && head.commit === before.commit_sha && before.last_sync_at !== null && settings.updated_at <= before.last_sync_at &&
         (before.state === "ok" || before.state === "degraded") && !confirmPrune
       ) {
-        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2, message = NULL, sync_started_at = NULL, sync_trigger = NULL WHERE tenant_id = ?3").run(before.state, now(), tenantId);
+        // Still a success: the commit stays applied (what /metrics' last success time says).
+        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2, last_success_at = ?2, message = NULL, sync_started_at = NULL, sync_trigger = NULL WHERE tenant_id = ?3").run(before.state, now(), tenantId);
         return { state: before.state, commit: head.commit, message: null, plan: before.plan ? (JSON.parse(before.plan) as Plan) : null };
       }
       const commit = head.commit;
@@ -315,7 +321,7 @@ export class GitopsSyncer {
       const managed = current.filter((j) => j.managed).length;
       if (pruneGuardTrips(plan.delete.length, managed) && confirmPrune !== head.commit) {
         const msg = `the prune guard stopped this sync: it would delete ${plan.delete.length} of ${managed} git-managed jobs; nothing was applied. Confirm with confirm_prune=${head.commit}`;
-        return this.finish(tenantId, trigger, started, head, "failing", msg, plan, before);
+        return this.finish(tenantId, settings, trigger, started, head, "failing", msg, plan, before);
       }
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
       const deleted: string[] = [];
@@ -326,9 +332,9 @@ export class GitopsSyncer {
             try {
               db.transaction(() => {
                 putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
-                db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
-                  settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
-                );
+                db.query(
+                  "UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3, source_paused = ?4 WHERE tenant_id = ?5 AND namespace = ?6 AND name = ?7",
+                ).run(settings.url, d.path, head!.commit, d.git_paused ? 1 : 0, tenantId, d.namespace, d.name);
               })();
             } catch (e) {
               if (!(e instanceof AppError)) throw e;
@@ -345,20 +351,21 @@ export class GitopsSyncer {
         this.deps.rolledBack?.(deleted.filter((id) => id !== ""));
         throw e;
       }
-      return this.finish(tenantId, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
+      return this.finish(tenantId, settings, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
     } catch (e) {
       if (!(e instanceof SyncFailure) && !(e instanceof Error && (e.name === "GitError" || e.name === "TargetRefused"))) {
-        this.finish(tenantId, trigger, started, head, "failing", "internal error", null, before);
+        this.finish(tenantId, settings, trigger, started, head, "failing", "internal error", null, before);
         throw e;
       }
-      return this.finish(tenantId, trigger, started, head, "failing", e.message, null, before);
+      return this.finish(tenantId, settings, trigger, started, head, "failing", e.message, null, before);
     }
   }
 
-  private finish(tenantId: string, trigger: SyncTrigger, started: number, head: Head | null, state: SyncState, message: string | null, plan: Plan | null, before: StatusRow | null): SyncResult {
+  private finish(tenantId: string, settings: GitopsSettings, trigger: SyncTrigger, started: number, head: Head | null, state: FinishedState, message: string | null, plan: Plan | null, before: StatusRow | null): SyncResult {
     const { db, now } = this.deps;
     const t = now();
-    db.transaction(() => {
+    const queued = db.transaction(() => {
+      const previous = db.query<{ state: string }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1").get(tenantId);
       db.query(
         `UPDATE gitops_status SET state = $state, commit_sha = $commit, last_sync_at = $now, message = $message, errors = $errors, plan = $plan,
            sync_started_at = NULL, sync_trigger = NULL,
@@ -375,11 +382,29 @@ export class GitopsSyncer {
         plan: plan ? JSON.stringify(plan) : (before?.plan ?? null),
         tenant: tenantId,
       });
-      db.query(
-        `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
-      ).run(tenantId, head?.commit ?? null, head?.author ?? null, head?.message ?? null, trigger, state, JSON.stringify(plan ? planCounts(plan) : {}), message, started, t - started);
+      const syncId = db
+        .query<{ id: number }, (string | number | null)[]>(
+          `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id`,
+        )
+        .get(tenantId, head?.commit ?? null, head?.author ?? null, head?.message ?? null, trigger, state, JSON.stringify(plan ? planCounts(plan) : {}), message, started, t - started)!.id;
+      // The alert goes out with the state it is about, or not at all.
+      return queueGitopsAlert(db, this.deps.baseUrl, {
+        tenantId,
+        syncId,
+        state,
+        previousState: previous?.state ?? "never",
+        repository: settings.url,
+        branch: settings.branch,
+        // The commit this sync read: none when the fetch failed.
+        commit: head?.commit ?? null,
+        lastGoodCommit: state === "ok" ? (head?.commit ?? null) : (before?.last_good_commit ?? null),
+        message,
+        errors: plan?.errors ?? [],
+        at: t,
+      });
     })();
+    if (queued) this.onNotify();
     if (state === "failing") this.deps.log?.warn("gitops sync failed", { tenant_id: tenantId, reason: message ?? "" });
     return { state, commit: head?.commit ?? null, message, plan };
   }
@@ -393,6 +418,6 @@ function currentJobs(db: Db, tenantId: string): CurrentJob[] {
     .all(tenantId)
     .map((r) => {
       const j = rowToJob(r);
-      return { spec: j, managed: j.source !== null, source_path: j.source?.path ?? null };
+      return { spec: j, managed: j.source !== null, source_path: j.source?.path ?? null, git_paused: j.source_paused };
     });
 }

@@ -93,6 +93,7 @@ export const JobSchema = t.Object({
   consecutive_failures: t.Integer(),
   checkins_total: t.Integer(),
   source: orNull(t.Object({ repository: Str, path: orNull(Str), commit: orNull(Str) }, { description: "where Git defines the job (GitOps); null otherwise" })),
+  paused_override: t.Boolean({ description: "true when a git-managed job was paused or resumed against its manifest's spec.paused: a runtime override a sync keeps" }),
   created_at: Time,
   updated_at: Time,
 });

@@ -57,7 +57,16 @@ export function rowToJob(r: JobRow): Job {
     open_runs: r.open_runs,
     alerting: r.alerting === 1,
     source: r.source_repository === null ? null : { repository: r.source_repository, path: r.source_path, commit: r.source_commit },
+    source_paused: r.source_repository === null || r.source_paused === null ? null : r.source_paused === 1,
   };
+}
+
+/**
+ * Whether a git-managed job is paused (or running) against what Git says: someone paused or
+ * resumed it through the API, console or CLI. A runtime override, which a sync keeps.
+ */
+export function pausedOverride(job: Pick<Job, "source" | "source_paused" | "paused">): boolean {
+  return job.source !== null && job.source_paused !== null && job.paused !== job.source_paused;
 }
 
 /** When the job is next expected to run, in epoch ms: an @every job one period after its last check-in, not one period after now. */

@@ -3,7 +3,7 @@
 // their URLs. The jobs service gives the domain values (src/jobs/jobs.ts).
 import { isoTime } from "../time";
 import { describeSchedule, formatInZone, parseSchedule } from "./schedule";
-import { nextRunTimes, type Job } from "./jobs";
+import { nextRunTimes, pausedOverride, type Job } from "./jobs";
 
 /** Where the job's check-ins are sent (see src/checkins/ping.ts). */
 export function pingUrl(baseUrl: string, job: Pick<Job, "ping_token">): string {
@@ -57,6 +57,7 @@ export function jobJson(job: Job, baseUrl: string, now: number, badgeKey?: strin
     consecutive_failures: job.consecutive_failures,
     checkins_total: job.checkins_total,
     source: job.source,
+    paused_override: pausedOverride(job),
     created_at: isoTime(job.created_at),
     updated_at: isoTime(job.updated_at),
   };

@@ -390,6 +390,8 @@ const READ_ONLY = new Set([
   "status_since",
   // Where Git defines the job (GitOps): set by a sync, never by a write.
   "source",
+  // A pause or resume against what Git says (see pausedOverride): derived, never written.
+  "paused_override",
 ]);
 
 /** The usual mix-ups between the two shapes, to turn "unknown field" into a pointer. */

@@ -59,6 +59,7 @@ export interface JobRow extends Omit<JobMonitoring, "alerting"> {
   source_repository: string | null;
   source_path: string | null;
   source_commit: string | null;
+  source_paused: number | null;
 }
 
 export interface Job extends JobSpec, JobMonitoring {
@@ -70,4 +71,6 @@ export interface Job extends JobSpec, JobMonitoring {
   updated_at: number;
   /** Where Git defines it (GitOps); null for jobs made through the API, console or CLI. */
   source: { repository: string; path: string | null; commit: string | null } | null;
+  /** Git's spec.paused as the last sync read it; null for jobs not from Git. See pausedOverride. */
+  source_paused: boolean | null;
 }

@@ -90,8 +90,78 @@ export function renderTenantMetrics(jobs: JobFigures[], now: number): string {
   ].join("");
 }
 
+/** A tenant's GitOps sync as the metrics show it (null while no repository is connected). */
+export interface GitopsFigures {
+  tenant: string;
+  /** The last finished sync's state: never, ok, degraded or failing (a sync running shows the one before). */
+  state: string;
+  last_success_at: number | null;
+  last_sync_at: number | null;
+  failures_total: number;
+}
+
+export const GITOPS_METRIC_STATES = ["never", "ok", "degraded", "failing"] as const;
+
+interface GitopsRow {
+  state: string | null;
+  last_state: string | null;
+  last_success_at: number | null;
+  last_sync_at: number | null;
+  failures_total: number | null;
+}
+
+/** The state a scrape shows: while a sync runs (or after a crash left `syncing`), the last one that finished. */
+function finishedState(r: Pick<GitopsRow, "state" | "last_state">): string {
+  const state = r.state === "syncing" ? r.last_state : r.state;
+  return state && (GITOPS_METRIC_STATES as readonly string[]).includes(state) ? state : "never";
+}
+
+/** The last finished sync's state, for finishedState. */
+const LAST_STATE = "(SELECT y.state FROM gitops_syncs y WHERE y.tenant_id = s.tenant_id ORDER BY y.id DESC LIMIT 1) AS last_state";
+
+export function findGitopsFigures(db: Db, tenantId: string): GitopsFigures | null {
+  const r = db
+    .query<GitopsRow & { slug: string }, { tenant: string }>(
+      `SELECT t.slug, st.state, st.last_success_at, st.last_sync_at, st.failures_total, ${LAST_STATE}
+       FROM gitops_settings s JOIN tenants t ON t.id = s.tenant_id LEFT JOIN gitops_status st ON st.tenant_id = s.tenant_id
+       WHERE s.tenant_id = $tenant`,
+    )
+    .get({ tenant: tenantId });
+  if (!r) return null;
+  return { tenant: r.slug, state: finishedState(r), last_success_at: r.last_success_at, last_sync_at: r.last_sync_at, failures_total: r.failures_total ?? 0 };
+}
+
+/** The tenant's GitOps series, labelled with its slug; nothing while no repository is connected. Pure. */
+export function renderGitopsMetrics(g: GitopsFigures | null): string {
+  if (!g) return "";
+  const labels = `tenant="${escapeLabelValue(g.tenant)}"`;
+  return [
+    family(
+      "crontopus_gitops_state",
+      "gauge",
+      "The state of the tenant's last finished GitOps sync, as the label state (always 1): never, ok, degraded or failing.",
+      [`crontopus_gitops_state{${labels},state="${g.state}"} 1`],
+    ),
+    family(
+      "crontopus_gitops_last_success_timestamp_seconds",
+      "gauge",
+      "When the tenant's last GitOps sync that applied its commit (ok or degraded) finished, in Unix seconds (absent if none did).",
+      g.last_success_at === null ? [] : [`crontopus_gitops_last_success_timestamp_seconds{${labels}} ${num(g.last_success_at / 1000)}`],
+    ),
+    family(
+      "crontopus_gitops_last_sync_timestamp_seconds",
+      "gauge",
+      "When the tenant's last GitOps sync finished, whatever its state, in Unix seconds (absent before the first).",
+      g.last_sync_at === null ? [] : [`crontopus_gitops_last_sync_timestamp_seconds{${labels}} ${num(g.last_sync_at / 1000)}`],
+    ),
+    family("crontopus_gitops_sync_failures_total", "counter", "GitOps syncs of the tenant that failed (nothing could be applied) since the repository was connected.", [
+      `crontopus_gitops_sync_failures_total{${labels}} ${g.failures_total}`,
+    ]),
+  ].join("");
+}
+
 export function tenantMetrics(db: Db, tenantId: string, now: number): string {
-  return renderTenantMetrics(listJobFigures(db, tenantId), now);
+  return renderTenantMetrics(listJobFigures(db, tenantId), now) + renderGitopsMetrics(findGitopsFigures(db, tenantId));
 }
 
 // ---- Operator view ----
@@ -124,6 +194,16 @@ function countNotificationsByStatus(db: Db): Map<string, number> {
   return new Map(rows.map((r) => [r.status, r.n]));
 }
 
+/** Connected repositories by the state of their last finished sync (operator view: no tenant named). */
+function countGitopsByState(db: Db): Map<string, number> {
+  const counts = new Map<string, number>();
+  const rows = db
+    .query<Pick<GitopsRow, "state" | "last_state">, []>(`SELECT st.state, ${LAST_STATE} FROM gitops_settings s LEFT JOIN gitops_status st ON st.tenant_id = s.tenant_id`)
+    .all();
+  for (const r of rows) counts.set(finishedState(r), (counts.get(finishedState(r)) ?? 0) + 1);
+  return counts;
+}
+
 function countTenants(db: Db): number {
   return db.query<{ n: number }, []>("SELECT count(*) AS n FROM tenants").get()!.n;
 }
@@ -149,6 +229,7 @@ export function operatorMetrics(db: Db, figures: OperatorFigures): string {
   const mem = process.memoryUsage();
   const jobs = countJobsByStatus(db);
   const notifications = countNotificationsByStatus(db);
+  const gitops = countGitopsByState(db);
   const out = [
     family("crontopus_build_info", "gauge", "The running Crontopus version (always 1).", [`crontopus_build_info{version="${escapeLabelValue(VERSION)}"} 1`]),
     family("crontopus_uptime_seconds", "gauge", "Seconds since the server process started.", [`crontopus_uptime_seconds ${num(process.uptime())}`]),
@@ -188,6 +269,12 @@ export function operatorMetrics(db: Db, figures: OperatorFigures): string {
       JOB_STATUSES.map((s) => `crontopus_jobs{status="${s}"} ${jobs.get(s) ?? 0}`),
     ),
     family("crontopus_tenants", "gauge", "Tenants.", [`crontopus_tenants ${countTenants(db)}`]),
+    family(
+      "crontopus_gitops_repositories",
+      "gauge",
+      "Tenants' connected GitOps repositories, by the state of their last finished sync.",
+      GITOPS_METRIC_STATES.map((s) => `crontopus_gitops_repositories{state="${s}"} ${gitops.get(s) ?? 0}`),
+    ),
   );
   // An in-memory database (tests) has no file to measure.
   if (db.filename && db.filename !== ":memory:") {
