@@ -34,6 +34,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "415": "The body's Content-Type is not accepted",
   "422": "A field is invalid; the message names it",
   "429": "Too many requests; see Retry-After",
+  "502": "A remote the server depends on failed (e.g. a GitOps push); nothing was changed",
   "503": "Storage is unavailable; retry later",
 };
 

@@ -1,7 +1,8 @@
 // A sync: fetch the branch head, read its manifests, compute the plan, apply it in one
 // transaction through the jobs service (putJob/deleteJob: every rule of the API holds), and
 // write the status and a history row. One sync at a time per tenant: a request made while one
-// runs waits for that one. See docs/gitops.md.
+// runs waits for that one. Syncs and write-backs (src/gitops/writeback.ts) of a tenant take turns
+// through one lock (exclusive). See docs/gitops.md.
 import { join } from "node:path";
 import type { Db } from "../db";
 import { AppError } from "../errors";
@@ -9,13 +10,13 @@ import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
 import { deleteJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
-import { fetchHead, readManifestFiles, type Head } from "./git";
-import { computePlan, planCounts, type CurrentJob, type FileError, type Plan } from "./plan";
+import { fetchHead, readManifestFiles, type Head, type Remote } from "./git";
+import { computePlan, planCounts, type CurrentJob, type DesiredJob, type FileError, type Plan } from "./plan";
 import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
-export type SyncTrigger = "manual" | "periodic" | "webhook";
+export type SyncTrigger = "manual" | "periodic" | "webhook" | "write_back";
 
 export interface SyncDeps {
   db: Db;
@@ -24,6 +25,25 @@ export interface SyncDeps {
   allowPrivateTargets: boolean;
   now: () => number;
   log?: Logger;
+  /** The server's base URL: write-back's committer is crontopus@<its host>. */
+  baseUrl?: string;
+}
+
+/** A sync's extras for a write-back: the commit just pushed (no fetch), the jobs its user deleted. */
+export interface SyncOptions {
+  confirmPrune?: string;
+  /** The head to apply, already in the repository directory: no fetch. */
+  head?: Head;
+  /** Jobs a user deleted through write-back: deleted even with prune off, and not counted by the prune guard. */
+  deletes?: { namespace: string; name: string }[];
+}
+
+/** What applying a commit would do, before anything is applied. */
+export interface PreparedSync {
+  plan: Plan;
+  desired: DesiredJob[];
+  /** Why the prune guard stops this commit, or null. */
+  guard: string | null;
 }
 
 export interface SyncResult {
@@ -106,19 +126,45 @@ export function pruneGuardTrips(deletes: number, managed: number): boolean {
 
 export class GitopsSyncer {
   private readonly running = new Map<string, Promise<SyncResult>>();
-  constructor(private readonly deps: SyncDeps) {}
+  /** The tail of each tenant's queue of syncs and write-backs (see exclusive). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  constructor(readonly deps: SyncDeps) {}
 
-  /** Syncs the tenant's repository now; while one runs, answers that one's result. */
+  /** Syncs the tenant's repository now; while one runs (or waits its turn), answers that one's result. */
   sync(tenantId: string, trigger: SyncTrigger, confirmPrune?: string): Promise<SyncResult> {
     const busy = this.running.get(tenantId);
     if (busy) return busy;
-    const run = this.run(tenantId, trigger, confirmPrune).finally(() => this.running.delete(tenantId));
+    const run = this.exclusive(tenantId, () => this.run(tenantId, trigger, { confirmPrune })).finally(() => this.running.delete(tenantId));
     this.running.set(tenantId, run);
     return run;
   }
 
+  /** Whether a sync or a write-back of the tenant runs or waits. */
   isRunning(tenantId: string): boolean {
-    return this.running.has(tenantId);
+    return this.running.has(tenantId) || this.locks.has(tenantId);
+  }
+
+  /**
+   * Runs `fn` when no other sync or write-back of the tenant runs: one at a time per tenant, in
+   * the order asked. A write-back holds it from its fetch to the end of the sync of its commit.
+   */
+  exclusive<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(tenantId) ?? Promise.resolve();
+    const mine = before.then(fn);
+    const tail = mine.then(
+      () => {},
+      () => {},
+    );
+    this.locks.set(tenantId, tail);
+    void tail.then(() => {
+      if (this.locks.get(tenantId) === tail) this.locks.delete(tenantId);
+    });
+    return mine;
+  }
+
+  /** A sync for a caller that holds the tenant's turn (exclusive): a write-back applying its commit. */
+  syncHeld(tenantId: string, trigger: SyncTrigger, opts: SyncOptions): Promise<SyncResult> {
+    return this.run(tenantId, trigger, opts);
   }
 
   /** What a sync of the branch head would do, applying nothing. */
@@ -130,18 +176,48 @@ export class GitopsSyncer {
     return computePlan(head.commit, settings.path, files, currentJobs(db, tenantId), settings.prune).plan;
   }
 
-  private fetch(tenantId: string, s: GitopsSettings): Promise<Head> {
-    return fetchHead(repoDir(this.deps.dataDir, tenantId), {
+  /** The tenant's remote, with its credentials opened: for git.ts, nothing else. */
+  remote(tenantId: string, s: GitopsSettings): Remote {
+    return {
       url: s.url,
       branch: s.branch,
       path: s.path,
       credentials: readGitCredentials(this.deps.db, this.deps.secrets, tenantId),
       sshKnownHosts: s.ssh_known_hosts,
       allowPrivate: this.deps.allowPrivateTargets,
-    });
+    };
   }
 
-  private async run(tenantId: string, trigger: SyncTrigger, confirmPrune?: string): Promise<SyncResult> {
+  /** Fetches the branch head into the tenant's repository directory. */
+  fetch(tenantId: string, s: GitopsSettings): Promise<Head> {
+    return fetchHead(repoDir(this.deps.dataDir, tenantId), this.remote(tenantId, s));
+  }
+
+  /**
+   * The plan of `commit` (already fetched) against the jobs as they are, and whether the prune
+   * guard stops it; applies nothing. Throws SyncFailure or GitError for a commit with no manifest.
+   */
+  async prepare(tenantId: string, settings: GitopsSettings, commit: string, deletes: SyncOptions["deletes"] = []): Promise<PreparedSync> {
+    const { db } = this.deps;
+    const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), commit, settings.path);
+    if (files.length === 0) throw new SyncFailure(`no manifest files below ${settings.path || "the root"} in ${commit.slice(0, 12)}: nothing changed`);
+    const current = currentJobs(db, tenantId);
+    const { plan, desired } = computePlan(commit, settings.path, files, current, settings.prune);
+    // A job its user deleted through write-back goes, prune or not; the guard counts only the others.
+    const asked = new Set(deletes.map((d) => `${d.namespace}/${d.name}`));
+    const isAsked = (i: { namespace: string; name: string }) => asked.has(`${i.namespace}/${i.name}`);
+    plan.delete.push(...plan.orphan.filter(isAsked));
+    plan.orphan = plan.orphan.filter((i) => !isAsked(i));
+    const managed = current.filter((j) => j.managed).length - plan.delete.filter(isAsked).length;
+    const pruned = plan.delete.filter((i) => !isAsked(i)).length;
+    const guard = pruneGuardTrips(pruned, managed)
+      ? `the prune guard stopped this sync: it would delete ${pruned} of ${managed} git-managed jobs; nothing was applied. Confirm with confirm_prune=${commit}`
+      : null;
+    return { plan, desired, guard };
+  }
+
+  private async run(tenantId: string, trigger: SyncTrigger, opts: SyncOptions): Promise<SyncResult> {
+    const { confirmPrune } = opts;
     const { db, now } = this.deps;
     const started = now();
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
@@ -149,7 +225,7 @@ export class GitopsSyncer {
     db.query("INSERT INTO gitops_status (tenant_id, state) VALUES (?1, 'syncing') ON CONFLICT (tenant_id) DO UPDATE SET state = 'syncing'").run(tenantId);
     let head: Head | null = null;
     try {
-      head = await this.fetch(tenantId, settings);
+      head = opts.head ?? (await this.fetch(tenantId, settings));
       // An unchanged head (and settings) costs this one fetch and no parse.
       if (
         before && head.commit === before.commit_sha && before.last_sync_at !== null && settings.updated_at <= before.last_sync_at &&
@@ -158,15 +234,8 @@ export class GitopsSyncer {
         db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2 WHERE tenant_id = ?3").run(before.state, now(), tenantId);
         return { state: before.state, commit: head.commit, message: null, plan: before.plan ? (JSON.parse(before.plan) as Plan) : null };
       }
-      const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
-      if (files.length === 0) throw new SyncFailure(`no manifest files below ${settings.path || "the root"} in ${head.commit.slice(0, 12)}: nothing changed`);
-      const current = currentJobs(db, tenantId);
-      const { plan, desired } = computePlan(head.commit, settings.path, files, current, settings.prune);
-      const managed = current.filter((j) => j.managed).length;
-      if (pruneGuardTrips(plan.delete.length, managed) && confirmPrune !== head.commit) {
-        const msg = `the prune guard stopped this sync: it would delete ${plan.delete.length} of ${managed} git-managed jobs; nothing was applied. Confirm with confirm_prune=${head.commit}`;
-        return this.finish(tenantId, trigger, started, head, "failing", msg, plan, before);
-      }
+      const { plan, desired, guard } = await this.prepare(tenantId, settings, head.commit, opts.deletes);
+      if (guard && confirmPrune !== head.commit) return this.finish(tenantId, trigger, started, head, "failing", guard, plan, before);
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
       db.transaction(() => {
         const t = now();
@@ -224,7 +293,10 @@ export class GitopsSyncer {
   }
 }
 
-class SyncFailure extends Error {}
+/** What stops a sync as a whole (no manifest below the path): reported, nothing applied. */
+export class SyncFailure extends Error {
+  override name = "SyncFailure";
+}
 
 function currentJobs(db: Db, tenantId: string): CurrentJob[] {
   return db
