@@ -295,7 +295,8 @@ export async function commitFile(dir: string, c: FileChange): Promise<string> {
   };
   try {
     await must(["read-tree", c.parent]);
-    if (c.text === null) await must(["update-index", "--force-remove", "--", c.path]);
+    // Mode 0 removes the path (--force-remove would want a working tree).
+    if (c.text === null) await must(["update-index", "-z", "--index-info"], env, `0 ${"0".repeat(40)}\t${c.path}\0`);
     else {
       const blob = await must(["hash-object", "-w", "--stdin"], env, c.text);
       await must(["update-index", "--add", "--cacheinfo", `${c.mode ?? "100644"},${blob},${c.path}`]);

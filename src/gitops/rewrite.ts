@@ -48,7 +48,10 @@ export function rewriteManifest(file: { path: string; text: string }, root: stri
   const { path } = file;
   const bom = file.text.startsWith("\uFEFF") ? "\uFEFF" : "";
   const text = file.text.slice(bom.length);
-  if (path.toLowerCase().endsWith(".json")) return bom + rewriteJson(path, text, root, ref, spec);
+  if (path.toLowerCase().endsWith(".json")) {
+    const json = rewriteJson(path, text, root, ref, spec);
+    return json === null ? null : bom + json;
+  }
   const eol = text.includes("\r\n") ? "\r\n" : "\n";
   const lines = text.split(/\r?\n/);
   const chunks = splitYamlDocuments(text);

@@ -167,13 +167,15 @@ export class GitopsSyncer {
     return this.run(tenantId, trigger, opts);
   }
 
-  /** What a sync of the branch head would do, applying nothing. */
-  async plan(tenantId: string): Promise<Plan & { message?: string }> {
+  /** What a sync of the branch head would do, applying nothing. In the tenant's turn: it fetches into the same directory. */
+  plan(tenantId: string): Promise<Plan & { message?: string }> {
     const { db } = this.deps;
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
-    const head = await this.fetch(tenantId, settings);
-    const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
-    return computePlan(head.commit, settings.path, files, currentJobs(db, tenantId), settings.prune).plan;
+    return this.exclusive(tenantId, async () => {
+      const head = await this.fetch(tenantId, settings);
+      const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
+      return computePlan(head.commit, settings.path, files, currentJobs(db, tenantId), settings.prune).plan;
+    });
   }
 
   /** The tenant's remote, with its credentials opened: for git.ts, nothing else. */
