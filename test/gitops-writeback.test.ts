@@ -131,6 +131,14 @@ describe("write-back over file://", () => {
     expect(r.body.error.details).toEqual({ path: "production/backup.yaml", upstream_commit: upstream });
     expect(r.body.error.message).toContain("production/backup.yaml");
     expect(headOf(bare).commit).toBe(upstream);
+    // The console keeps the form, with why.
+    const page = new FormClient(srv.url);
+    await page.login(alice.email, PASSWORD);
+    await page.get("/jobs/production/backup/edit");
+    const form = await page.post("/jobs/production/backup/edit", { tab: "yaml", yaml: manifest("backup", "@weekly", "  namespace: production\n").replace("spec:\n", "spec:\n  timezone: Europe/Berlin\n") });
+    expect(form.r.status).toBe(422);
+    expect(form.html).toContain("changed in production/backup.yaml at " + upstream.slice(0, 12) + ", which is not synced yet");
+    expect(headOf(bare).commit).toBe(upstream);
     const job = (await api("/api/v1/jobs/production/backup")).body;
     expect(job).toMatchObject({ schedule: "@weekly", timezone: "UTC" });
     // Once synced, the same change goes through on top of bob's commit.
