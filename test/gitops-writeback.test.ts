@@ -29,14 +29,25 @@ function headOf(bare: string, ref = "main") {
 const fileIn = (bare: string, path: string, ref = "main") => git(["show", `${ref}:${path}`], { cwd: bare }) + "\n";
 const commitCount = (bare: string) => Number(git(["rev-list", "--count", "main"], { cwd: bare }));
 
+/**
+ * No periodic sync in these stories: one could apply bob's push between his push and alice's edit
+ * (the scheduler syncs a new connection within a second). Syncs here are the ones the tests ask for.
+ */
+function noPeriodicSyncs(srv: TestServer) {
+  srv.db.query("UPDATE gitops_status SET next_sync_at = ?").run(Date.now() + 86_400_000);
+}
+
 describe("write-back over file://", () => {
   let srv: TestServer;
   let alice: Persona;
   let bare: string;
   let bob: WorkTree;
   const api = (path: string, init?: { method?: string; json?: unknown }) => call(srv, alice, path, init);
-  // A long interval: no periodic sync comes between bob's pushes and alice's edits (the first one runs at once).
-  const connect = (writeBack: boolean, over: object = {}) => api("/api/v1/gitops", { method: "PUT", json: { url: `file://${bare}`, write_back: writeBack, interval: "1h", ...over } });
+  const connect = async (writeBack: boolean, over: object = {}) => {
+    const r = await api("/api/v1/gitops", { method: "PUT", json: { url: `file://${bare}`, write_back: writeBack, ...over } });
+    noPeriodicSyncs(srv);
+    return r;
+  };
 
   beforeAll(async () => {
     srv = await startTestServer({ CRONTOPUS_ALLOW_PRIVATE_TARGETS: "true" });
@@ -236,8 +247,9 @@ describe("write-back over http with a token (git http-backend), with bob pushing
         push();
       },
     });
-    const connected = await api("/api/v1/gitops", { method: "PUT", json: { url: http.url, token: TOKEN, write_back: true, interval: "1h" } });
+    const connected = await api("/api/v1/gitops", { method: "PUT", json: { url: http.url, token: TOKEN, write_back: true } });
     expect(connected.status).toBe(200);
+    noPeriodicSyncs(srv);
     expect((await api("/api/v1/gitops/sync", { method: "POST" })).body.state).toBe("ok");
   });
   afterAll(async () => {
@@ -296,7 +308,7 @@ describe("write-back over http with a token (git http-backend), with bob pushing
 
   test("a token the forge refuses is a 502 write_back_failed with git's words (never the token), and nothing changes", async () => {
     expect((await api("/api/v1/gitops/sync", { method: "POST" })).body.state).toBe("ok");
-    expect((await api("/api/v1/gitops", { method: "PUT", json: { url: http.url, token: "ghp_wrong", write_back: true, interval: "1h" } })).status).toBe(200);
+    expect((await api("/api/v1/gitops", { method: "PUT", json: { url: http.url, token: "ghp_wrong", write_back: true } })).status).toBe(200);
     const before = commitCount(bare);
     const r = await api("/api/v1/jobs/production/report", { method: "PATCH", json: { grace: "1h" } });
     expect(r.status).toBe(502);
