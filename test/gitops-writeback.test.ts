@@ -30,6 +30,20 @@ const fileIn = (bare: string, path: string, ref = "main") => git(["show", `${ref
 const commitCount = (bare: string) => Number(git(["rev-list", "--count", "main"], { cwd: bare }));
 
 /**
+ * The tests of a describe tell one story: each runs the ones before it first (once), so in any order
+ * (bun test --randomize) the story runs in its order, as test/agent.test.ts does.
+ */
+function story() {
+  const steps: (() => Promise<void>)[] = [];
+  const reached: Promise<void>[] = [];
+  const reach = (i: number): Promise<void> => (reached[i] ??= (i > 0 ? reach(i - 1) : Promise.resolve()).then(steps[i]!));
+  return (name: string, fn: () => Promise<void>) => {
+    const i = steps.push(fn) - 1;
+    test(name, () => reach(i), 120_000);
+  };
+}
+
+/**
  * No periodic sync in these stories: one could apply bob's push between his push and alice's edit
  * (the scheduler syncs a new connection within a second). Syncs here are the ones the tests ask for.
  */
@@ -38,6 +52,7 @@ function noPeriodicSyncs(srv: TestServer) {
 }
 
 describe("write-back over file://", () => {
+  const step = story();
   let srv: TestServer;
   let alice: Persona;
   let bare: string;
@@ -66,7 +81,7 @@ describe("write-back over file://", () => {
     await srv.close();
   });
 
-  test("with write_back off, an edit of a git-managed job is 409 managed_by_git and nothing is committed", async () => {
+  step("with write_back off, an edit of a git-managed job is 409 managed_by_git and nothing is committed", async () => {
     const before = commitCount(bare);
     const r = await api("/api/v1/jobs/production/backup", { method: "PUT", json: { schedule: "@weekly" } });
     expect(r.status).toBe(409);
@@ -76,7 +91,7 @@ describe("write-back over file://", () => {
     expect((await api("/api/v1/jobs/production/backup")).body.schedule).toBe("@daily");
   });
 
-  test("with write_back on, a PUT becomes a commit by the token's name, committed by Crontopus, and the job shows it after", async () => {
+  step("with write_back on, a PUT becomes a commit by the token's name, committed by Crontopus, and the job shows it after", async () => {
     await connect(true);
     const parent = headOf(bare).commit;
     const r = await api("/api/v1/jobs/production/backup", { method: "PUT", json: { schedule: "@weekly", command: "/usr/local/bin/backup" } });
@@ -98,7 +113,7 @@ describe("write-back over file://", () => {
     expect((await api("/api/v1/gitops/status")).body).toMatchObject({ state: "ok", commit: head.commit });
   });
 
-  test("a PATCH of a job in a file of several documents rewrites only its document", async () => {
+  step("a PATCH of a job in a file of several documents rewrites only its document", async () => {
     const before = fileIn(bare, "staging/all.yaml");
     const r = await api("/api/v1/jobs/staging/cleanup", { method: "PATCH", json: { grace: "15m" } });
     expect(r.status).toBe(200);
@@ -112,7 +127,7 @@ describe("write-back over file://", () => {
     expect((await api("/api/v1/jobs/staging/report")).body.source.commit).toBe(headOf(bare).commit);
   });
 
-  test("the same spec commits nothing; a pause is a runtime override, never committed", async () => {
+  step("the same spec commits nothing; a pause is a runtime override, never committed", async () => {
     const before = commitCount(bare);
     const same = await api("/api/v1/jobs/staging/cleanup", { method: "PATCH", json: { grace: "15m" } });
     expect(same.body).toMatchObject({ changed: false, grace: 900 });
@@ -123,7 +138,7 @@ describe("write-back over file://", () => {
     expect(fileIn(bare, "staging/all.yaml")).not.toContain("paused: true");
   });
 
-  test("a bad document is a 422 naming the field, before anything is fetched or committed", async () => {
+  step("a bad document is a 422 naming the field, before anything is fetched or committed", async () => {
     const before = commitCount(bare);
     const r = await api("/api/v1/jobs/staging/cleanup", { method: "PATCH", json: { schedule: "every now and then" } });
     expect(r.status).toBe(422);
@@ -131,7 +146,7 @@ describe("write-back over file://", () => {
     expect(commitCount(bare)).toBe(before);
   });
 
-  test("a change upstream that is not synced yet is a 409 write_back_conflict naming the file and the commit; nothing changes", async () => {
+  step("a change upstream that is not synced yet is a 409 write_back_conflict naming the file and the commit; nothing changes", async () => {
     bob.git(["pull", "--quiet", "--ff-only", "origin", "main"]);
     bob.write("production/backup.yaml", manifest("backup", "@monthly"));
     const upstream = bob.commit("Bob: monthly backups");
@@ -160,7 +175,7 @@ describe("write-back over file://", () => {
     expect(headOf(bare).parent).toBe(upstream);
   });
 
-  test("a DELETE removes the job's document (its file when it held only that job), and the job goes even with prune off", async () => {
+  step("a DELETE removes the job's document (its file when it held only that job), and the job goes even with prune off", async () => {
     const del = await api("/api/v1/jobs/staging/cleanup", { method: "DELETE" });
     expect(del.status).toBe(200);
     expect(del.body).toMatchObject({ namespace: "staging", name: "cleanup", deleted: true, write_back: { path: "staging/all.yaml", sync: { state: "ok" } } });
@@ -179,7 +194,7 @@ describe("write-back over file://", () => {
     expect((await api("/api/v1/jobs")).body.jobs.map((j: { name: string }) => j.name).sort()).toEqual(["backup", "report"]);
   });
 
-  test("the console's edit commits as the signed-in user, and the CLI's apply and delete say the commit", async () => {
+  step("the console's edit commits as the signed-in user, and the CLI's apply and delete say the commit", async () => {
     const page = new FormClient(srv.url);
     await page.login(alice.email, PASSWORD);
     await page.get("/jobs/staging/report/edit");
@@ -199,9 +214,12 @@ describe("write-back over file://", () => {
     expect(applied.stderr).toBe("");
     expect(applied.stdout.trim()).toBe(`job staging/report configured (committed ${headOf(bare).commit.slice(0, 7)} to main)`);
     expect(fileIn(bare, "staging/all.yaml")).toContain('schedule: "@hourly"');
+    const deleted = await cli(["jobs", "delete", "staging/report"], env);
+    expect(deleted.stdout.trim()).toBe(`job staging/report deleted (committed ${headOf(bare).commit.slice(0, 7)} to main)`);
+    expect(fileIn(bare, "staging/all.yaml")).toBe("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: not-ours\n");
   });
 
-  test("deleting the last job below the path is refused with a clear 409: a sync would never apply it", async () => {
+  step("deleting the last job below the path is refused with a clear 409: a sync would never apply it", async () => {
     // Below production/ the file backup.yaml is the job default/backup (the namespace is the first directory below the path).
     await connect(true, { path: "production" });
     const synced = (await api("/api/v1/gitops/sync", { method: "POST" })).body;
@@ -218,6 +236,7 @@ describe("write-back over file://", () => {
 });
 
 describe("write-back over http with a token (git http-backend), with bob pushing at the same time", () => {
+  const step = story();
   const TOKEN = "ghp_acme_write_token_0123456789";
   let srv: TestServer;
   let alice: Persona;
@@ -266,7 +285,7 @@ describe("write-back over http with a token (git http-backend), with bob pushing
     return sha;
   };
 
-  test("an edit is pushed with the token and applied", async () => {
+  step("an edit is pushed with the token and applied", async () => {
     const r = await api("/api/v1/jobs/production/backup", { method: "PATCH", json: { schedule: "@weekly" } });
     expect(r.status).toBe(200);
     expect(r.body.write_back.commit).toBe(headOf(bare).commit);
@@ -275,7 +294,7 @@ describe("write-back over http with a token (git http-backend), with bob pushing
     expect(http.requests.filter((q) => q.path.endsWith("/git-receive-pack")).every((q) => q.status === 200 && q.authorization === `Basic ${btoa(`x-access-token:${TOKEN}`)}`)).toBe(true);
   });
 
-  test("bob's push to another file first: the push is rejected, made again once on his commit, and succeeds", async () => {
+  step("bob's push to another file first: the push is rejected, made again once on his commit, and succeeds", async () => {
     let bobs = "";
     onPush = () => (bobs = bobPushes("production/new.yaml", manifest("new", "@hourly"), "Bob: add new"));
     const starts = pushStarts();
@@ -291,7 +310,7 @@ describe("write-back over http with a token (git http-backend), with bob pushing
     expect(fileIn(bare, "production/new.yaml")).toBe(manifest("new", "@hourly"));
   });
 
-  test("bob's push changing the same file first: 409 write_back_conflict naming the file and his commit; the job unchanged, no extra commit", async () => {
+  step("bob's push changing the same file first: 409 write_back_conflict naming the file and his commit; the job unchanged, no extra commit", async () => {
     let bobs = "";
     onPush = () => (bobs = bobPushes("production/report.yaml", manifest("report", "@monthly"), "Bob: monthly report"));
     const before = commitCount(bare);
@@ -306,7 +325,7 @@ describe("write-back over http with a token (git http-backend), with bob pushing
     expect(after).toMatchObject({ schedule: job.schedule, updated_at: job.updated_at, source: job.source });
   });
 
-  test("a token the forge refuses is a 502 write_back_failed with git's words (never the token), and nothing changes", async () => {
+  step("a token the forge refuses is a 502 write_back_failed with git's words (never the token), and nothing changes", async () => {
     expect((await api("/api/v1/gitops/sync", { method: "POST" })).body.state).toBe("ok");
     expect((await api("/api/v1/gitops", { method: "PUT", json: { url: http.url, token: "ghp_wrong", write_back: true } })).status).toBe(200);
     const before = commitCount(bare);

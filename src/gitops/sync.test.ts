@@ -1,6 +1,6 @@
 // The tenant's turn (GitopsSyncer.exclusive): syncs, plans and write-backs of one tenant run one at a
 // time, in the order asked; another tenant's do not wait. Over a real database and a real bare repository.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { openSecretBox } from "../secrets";
@@ -12,6 +12,7 @@ import { commitAuthor, committer } from "./writeback";
 
 const data = tempDir();
 const repo = new TestRepo();
+beforeAll(() => repo.commit("jobs", { "a.yaml": manifest("a") }));
 afterAll(() => {
   repo.close();
   rmSync(data, { recursive: true, force: true });
@@ -26,7 +27,6 @@ function gate() {
 
 describe("the tenant's turn", () => {
   test("a sync or a plan asked for while a write-back holds acme's turn waits for it; globex's sync does not", async () => {
-    repo.commit("jobs", { "a.yaml": manifest("a") });
     const { db, tenants } = await ownerOf("alice", ["acme", "globex"]);
     const secrets = openSecretBox(join(data, "secret.key"));
     for (const t of Object.values(tenants)) putGitopsSettings(db, { secrets, allowPrivateTargets: true }, t, { url: repo.url }, Date.now());

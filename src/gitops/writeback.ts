@@ -186,10 +186,14 @@ async function checkApplies(syncer: GitopsSyncer, tenantId: string, settings: Gi
     prepared = await syncer.prepare(tenantId, settings, commit, spec ? [] : [ref]);
   } catch (e) {
     if (!(e instanceof SyncFailure || e instanceof GitError)) throw e;
-    throw new WriteBackRefused(
-      path,
-      `${ref.namespace}/${ref.name} is the last job below ${settings.path || "the repository root"}: a sync reads an empty path as a mistake and changes nothing, so this delete would never apply. Disconnect the repository (the jobs stay) to delete it`,
-    );
+    // No manifest left below the path (or the path itself gone): what a sync refuses to apply.
+    if (e instanceof SyncFailure || /does not exist in|is empty/.test(e.message)) {
+      throw new WriteBackRefused(
+        path,
+        `${ref.namespace}/${ref.name} is the last job below ${settings.path || "the repository root"}: a sync reads an empty path as a mistake and changes nothing, so this delete would never apply. Disconnect the repository (the jobs stay) to delete it`,
+      );
+    }
+    throw new WriteBackRefused(path, `the sync of this change would fail (${e.message}); nothing was committed`);
   }
   if (prepared.guard) throw new WriteBackRefused(path, `the sync of this change would stop at the prune guard (the branch deletes other jobs too): sync and confirm that first; nothing was committed`);
   const key = `${ref.namespace}/${ref.name}`;
