@@ -2,16 +2,16 @@
 // transaction through the jobs service (putJob/deleteJob: every rule of the API holds), and
 // write the status and a history row. One sync at a time per tenant: a request made while one
 // runs waits for that one. Syncs and write-backs (src/gitops/writeback.ts) of a tenant take turns
-// through one lock (exclusive). See docs/gitops.md.
+// (exclusive); git work in the tenant's directory runs one at a time (inRepo). See docs/gitops.md.
 import { join } from "node:path";
 import type { Db } from "../db";
-import { AppError } from "../errors";
+import { AppError, Invalid } from "../errors";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
-import { deleteJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
+import { deleteJob, findJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
-import { fetchHead, readManifestFiles, type Head, type Remote } from "./git";
-import { computePlan, planCounts, type CurrentJob, type DesiredJob, type FileError, type Plan } from "./plan";
+import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head, type Remote } from "./git";
+import { computePlan, planCounts, type CurrentJob, type DesiredJob, type FileError, type Plan, type PlanFile } from "./plan";
 import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
@@ -25,6 +25,8 @@ export interface SyncDeps {
   allowPrivateTargets: boolean;
   now: () => number;
   log?: Logger;
+  /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
+  rolledBack?: (deletedIds: string[]) => void;
   /** The server's base URL: write-back's committer is crontopus@<its host>. */
   baseUrl?: string;
 }
@@ -66,6 +68,8 @@ interface StatusRow {
   message: string | null;
   errors: string;
   plan: string | null;
+  sync_started_at: number | null;
+  sync_trigger: SyncTrigger | null;
 }
 
 /** Where a tenant's fetched repository lives. */
@@ -124,10 +128,76 @@ export function pruneGuardTrips(deletes: number, managed: number): boolean {
   return deletes > 0 && (deletes >= managed || (managed > 10 && deletes > managed / 2));
 }
 
+/**
+ * Syncs that a stopped server left `syncing` (it died during them; or, within a running server, one
+ * whose ending could not be written): each is written in the history as interrupted, the status
+ * goes back to the state of the last sync that finished, says what happened, and the next periodic
+ * sync is due at once. `tenantId`: that tenant only (a read that found `syncing` with no sync
+ * running); else every tenant (at start, when no sync can be running). Returns how many.
+ */
+export function recoverInterruptedSyncs(db: Db, now: number, tenantId?: string): number {
+  // cross-tenant: at start every tenant's row is looked at; otherwise the one tenant's.
+  const stuck = tenantId
+    ? db.query<StatusRow, [string]>("SELECT * FROM gitops_status WHERE tenant_id = ? AND state = 'syncing'").all(tenantId)
+    : db.query<StatusRow, []>("SELECT * FROM gitops_status WHERE state = 'syncing'").all();
+  for (const row of stuck) {
+    db.transaction(() => {
+      const last = db
+        .query<{ state: SyncState }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1")
+        .get(row.tenant_id);
+      // A row left before the sync's start was recorded (migration 0010) says less.
+      const trigger = row.sync_trigger ?? "unknown";
+      const started = row.sync_started_at ?? now;
+      const which = row.sync_started_at === null ? "a sync" : `the ${trigger} sync started at ${new Date(started).toISOString()}`;
+      const what = `${which} did not finish (${tenantId ? "its end could not be written" : "the server stopped during it"})`;
+      db.query(
+        `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
+         VALUES (?1, NULL, NULL, NULL, ?2, 'failing', '{}', ?3, ?4, ?5)`,
+      ).run(row.tenant_id, trigger, `interrupted: ${what}`, started, Math.max(0, now - started));
+      db.query(
+        `UPDATE gitops_status SET state = ?1, message = ?2, next_sync_at = ?3, sync_started_at = NULL, sync_trigger = NULL,
+           failures_total = failures_total + 1
+         WHERE tenant_id = ?4`,
+      ).run(last?.state ?? "never", `${what}; it runs again now`, now, row.tenant_id);
+    })();
+  }
+  return stuck.length;
+}
+
+/**
+ * The files of a local tree (POST /api/v1/gitops/plan) as a sync of that tree would read them: the
+ * same rules (*.yaml, *.yml, *.json below the path) and limits. Paths are from the repository root.
+ * Throws Invalid naming the file at fault.
+ */
+export function selectTreeFiles(files: readonly { path: string; content: string }[], root: string): PlanFile[] {
+  const seen = new Set<string>();
+  const selected: PlanFile[] = [];
+  let below = 0;
+  files.forEach((f, i) => {
+    const p = f.path;
+    if (p === "" || p.length > 1000 || p.startsWith("/") || /[\\\0\r\n]/.test(p) || p.split("/").some((s) => s === "" || s === "." || s === ".." || s === ".git")) {
+      throw new Invalid(`files[${i}].path`, `must be a relative path inside the repository, with / between directories: ${JSON.stringify(p.slice(0, 200))}`);
+    }
+    if (seen.has(p)) throw new Invalid(`files[${i}].path`, `${p} is given twice`);
+    seen.add(p);
+    if (root === "" || p === root || p.startsWith(root + "/")) below++;
+    if (isManifestPath(p, root)) selected.push({ path: p, text: f.content });
+  });
+  const over = treeLimitError(selected.map((f) => ({ path: f.path, size: Buffer.byteLength(f.text) })), root);
+  if (over) throw new Invalid("files", over);
+  // As for a sync: a tree with nothing below the path is a wrong path or an empty tree, not "delete everything".
+  if (selected.length === 0) throw new Invalid("files", `no manifest file (*.yaml, *.yml, *.json) below ${root || "the root"}${below ? "" : `: ${files.length} files given, none below it`}; a sync of this tree would change nothing`);
+  return selected;
+}
+
 export class GitopsSyncer {
   private readonly running = new Map<string, Promise<SyncResult>>();
-  /** The tail of each tenant's queue of syncs and write-backs (see exclusive). */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** The sync that starts once the running one ends (syncLatest), shared by every caller meanwhile. */
+  private readonly queued = new Map<string, Promise<SyncResult>>();
+  /** The last git work queued in each tenant's repository directory (inRepo). */
+  private readonly repoWork = new Map<string, Promise<unknown>>();
+  /** The tail of each tenant's queue of syncs and write-backs (exclusive). */
+  private readonly turns = new Map<string, Promise<unknown>>();
   constructor(readonly deps: SyncDeps) {}
 
   /** Syncs the tenant's repository now; while one runs (or waits its turn), answers that one's result. */
@@ -139,25 +209,59 @@ export class GitopsSyncer {
     return run;
   }
 
-  /** Whether a sync or a write-back of the tenant runs or waits. */
+  /**
+   * A sync whose fetch starts after this call: a push announced by a webhook may be newer than the
+   * head a running sync fetched, so after a running one another runs (one, however many ask meanwhile).
+   */
+  syncLatest(tenantId: string, trigger: SyncTrigger): Promise<SyncResult> {
+    const busy = this.running.get(tenantId);
+    if (!busy) return this.sync(tenantId, trigger);
+    let next = this.queued.get(tenantId);
+    if (!next) {
+      next = busy
+        .catch(() => undefined)
+        .then(() => {
+          this.queued.delete(tenantId);
+          return this.sync(tenantId, trigger);
+        });
+      this.queued.set(tenantId, next);
+    }
+    return next;
+  }
+
+  /** Settles when no sync runs or waits to run (serve's stop: a webhook's syncs are nobody's to await). */
+  async idle(): Promise<void> {
+    while (this.running.size || this.queued.size) await Promise.allSettled([...this.running.values(), ...this.queued.values()]);
+  }
+
+  /** Whether a sync or a write-back of the tenant runs or waits its turn. */
   isRunning(tenantId: string): boolean {
-    return this.running.has(tenantId) || this.locks.has(tenantId);
+    return this.running.has(tenantId) || this.turns.has(tenantId);
   }
 
   /**
    * Runs `fn` when no other sync or write-back of the tenant runs: one at a time per tenant, in
-   * the order asked. A write-back holds it from its fetch to the end of the sync of its commit.
+   * the order asked; at once (in this call) when none does. A write-back holds the turn from its
+   * fetch to the end of the sync of its commit.
    */
   exclusive<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.locks.get(tenantId) ?? Promise.resolve();
-    const mine = before.then(fn);
+    const before = this.turns.get(tenantId);
+    let mine: Promise<T>;
+    if (before) mine = before.then(fn);
+    else {
+      try {
+        mine = fn();
+      } catch (e) {
+        mine = Promise.reject(e);
+      }
+    }
     const tail = mine.then(
       () => {},
       () => {},
     );
-    this.locks.set(tenantId, tail);
+    this.turns.set(tenantId, tail);
     void tail.then(() => {
-      if (this.locks.get(tenantId) === tail) this.locks.delete(tenantId);
+      if (this.turns.get(tenantId) === tail) this.turns.delete(tenantId);
     });
     return mine;
   }
@@ -167,15 +271,45 @@ export class GitopsSyncer {
     return this.run(tenantId, trigger, opts);
   }
 
-  /** What a sync of the branch head would do, applying nothing. In the tenant's turn: it fetches into the same directory. */
-  plan(tenantId: string): Promise<Plan & { message?: string }> {
+  /** The status as GET /api/v1/gitops/status answers it; a `syncing` left by a sync that is not running is recovered first. */
+  status(tenantId: string) {
+    const s = gitopsStatus(this.deps.db, tenantId);
+    if (s.state !== "syncing" || this.isRunning(tenantId)) return s;
+    recoverInterruptedSyncs(this.deps.db, this.deps.now(), tenantId);
+    return gitopsStatus(this.deps.db, tenantId);
+  }
+
+  /** What a sync of a local tree (its files, paths from the repository root) would do, applying nothing. */
+  planTree(tenantId: string, files: readonly { path: string; content: string }[]): Plan {
     const { db } = this.deps;
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
-    return this.exclusive(tenantId, async () => {
+    const selected = selectTreeFiles(files, settings.path);
+    return computePlan(null, settings.path, selected, currentJobs(db, tenantId), settings.prune).plan;
+  }
+
+  /** What a sync of the branch head would do, applying nothing. */
+  async plan(tenantId: string): Promise<Plan & { message?: string }> {
+    const { db } = this.deps;
+    const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
+    const { head, files } = await this.inRepo(tenantId, async () => {
       const head = await this.fetch(tenantId, settings);
-      const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
-      return computePlan(head.commit, settings.path, files, currentJobs(db, tenantId), settings.prune).plan;
+      return { head, files: await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path) };
     });
+    return computePlan(head.commit, settings.path, files, currentJobs(db, tenantId), settings.prune).plan;
+  }
+
+  /**
+   * Runs git work in the tenant's repository directory after the work queued there before: a plan
+   * (GET /api/v1/gitops/plan), a sync and a write-back never run git in one directory at the same time.
+   */
+  inRepo<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.repoWork.get(tenantId) ?? Promise.resolve()).catch(() => undefined).then(work);
+    const settled = run.catch(() => undefined);
+    this.repoWork.set(tenantId, settled);
+    void settled.then(() => {
+      if (this.repoWork.get(tenantId) === settled) this.repoWork.delete(tenantId);
+    });
+    return run;
   }
 
   /** The tenant's remote, with its credentials opened: for git.ts, nothing else. */
@@ -190,7 +324,7 @@ export class GitopsSyncer {
     };
   }
 
-  /** Fetches the branch head into the tenant's repository directory. */
+  /** Fetches the branch head into the tenant's repository directory (the caller queues it: inRepo). */
   fetch(tenantId: string, s: GitopsSettings): Promise<Head> {
     return fetchHead(repoDir(this.deps.dataDir, tenantId), this.remote(tenantId, s));
   }
@@ -201,7 +335,7 @@ export class GitopsSyncer {
    */
   async prepare(tenantId: string, settings: GitopsSettings, commit: string, deletes: SyncOptions["deletes"] = []): Promise<PreparedSync> {
     const { db } = this.deps;
-    const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), commit, settings.path);
+    const files = await this.inRepo(tenantId, () => readManifestFiles(repoDir(this.deps.dataDir, tenantId), commit, settings.path));
     if (files.length === 0) throw new SyncFailure(`no manifest files below ${settings.path || "the root"} in ${commit.slice(0, 12)}: nothing changed`);
     const current = currentJobs(db, tenantId);
     const { plan, desired } = computePlan(commit, settings.path, files, current, settings.prune);
@@ -224,38 +358,51 @@ export class GitopsSyncer {
     const started = now();
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
     const before = readStatus(db, tenantId);
-    db.query("INSERT INTO gitops_status (tenant_id, state) VALUES (?1, 'syncing') ON CONFLICT (tenant_id) DO UPDATE SET state = 'syncing'").run(tenantId);
+    db.query(
+      `INSERT INTO gitops_status (tenant_id, state, sync_started_at, sync_trigger) VALUES (?1, 'syncing', ?2, ?3)
+       ON CONFLICT (tenant_id) DO UPDATE SET state = 'syncing', sync_started_at = ?2, sync_trigger = ?3`,
+    ).run(tenantId, started, trigger);
     let head: Head | null = null;
     try {
-      head = opts.head ?? (await this.fetch(tenantId, settings));
+      head = opts.head ?? (await this.inRepo(tenantId, () => this.fetch(tenantId, settings)));
       // An unchanged head (and settings) costs this one fetch and no parse.
       if (
         before && head.commit === before.commit_sha && before.last_sync_at !== null && settings.updated_at <= before.last_sync_at &&
         (before.state === "ok" || before.state === "degraded") && !confirmPrune
       ) {
-        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2 WHERE tenant_id = ?3").run(before.state, now(), tenantId);
+        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2, message = NULL, sync_started_at = NULL, sync_trigger = NULL WHERE tenant_id = ?3").run(before.state, now(), tenantId);
         return { state: before.state, commit: head.commit, message: null, plan: before.plan ? (JSON.parse(before.plan) as Plan) : null };
       }
       const { plan, desired, guard } = await this.prepare(tenantId, settings, head.commit, opts.deletes);
       if (guard && confirmPrune !== head.commit) return this.finish(tenantId, trigger, started, head, "failing", guard, plan, before);
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
-      db.transaction(() => {
-        const t = now();
-        for (const d of desired) {
-          try {
-            db.transaction(() => {
-              putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
-              db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
-                settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
-              );
-            })();
-          } catch (e) {
-            if (!(e instanceof AppError)) throw e;
-            plan.errors.push({ path: d.path, line: 1, column: 1, message: e.message });
+      const deleted: string[] = [];
+      try {
+        db.transaction(() => {
+          const t = now();
+          for (const d of desired) {
+            try {
+              db.transaction(() => {
+                putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
+                db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
+                  settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
+                );
+              })();
+            } catch (e) {
+              if (!(e instanceof AppError)) throw e;
+              plan.errors.push({ path: d.path, line: 1, column: 1, message: e.message });
+            }
           }
-        }
-        for (const del of plan.delete) deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
-      })();
+          for (const del of plan.delete) {
+            deleted.push(findJob(db, tenantId, del.namespace, del.name)?.id ?? "");
+            deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
+          }
+        })();
+      } catch (e) {
+        // The service changed the jobs' state in memory as it went: none of it was stored.
+        this.deps.rolledBack?.(deleted.filter((id) => id !== ""));
+        throw e;
+      }
       return this.finish(tenantId, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
     } catch (e) {
       if (!(e instanceof SyncFailure) && !(e instanceof Error && (e.name === "GitError" || e.name === "TargetRefused"))) {
@@ -272,6 +419,7 @@ export class GitopsSyncer {
     db.transaction(() => {
       db.query(
         `UPDATE gitops_status SET state = $state, commit_sha = $commit, last_sync_at = $now, message = $message, errors = $errors, plan = $plan,
+           sync_started_at = NULL, sync_trigger = NULL,
            last_good_commit = CASE WHEN $state = 'ok' THEN $commit ELSE last_good_commit END,
            last_success_at = CASE WHEN $state IN ('ok', 'degraded') THEN $now ELSE last_success_at END,
            failures_total = failures_total + CASE WHEN $state = 'failing' THEN 1 ELSE 0 END

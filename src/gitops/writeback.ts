@@ -111,9 +111,11 @@ async function editHeld(syncer: GitopsSyncer, tenantId: string, namespace: strin
   const deletes = want ? [] : [ref];
   const message = commitMessage(job, changes, author, want === null);
   const remote = syncer.remote(tenantId, settings);
+  // Each git step queued with the other git work in the tenant's directory (a plan may fetch between two).
+  const git = <T>(work: () => Promise<T>) => syncer.inRepo(tenantId, work);
   const fetchHead = async () => {
     try {
-      return await syncer.fetch(tenantId, settings);
+      return await git(() => syncer.fetch(tenantId, settings));
     } catch (e) {
       throw e instanceof GitError || (e instanceof Error && e.name === "TargetRefused") ? new WriteBackFailed(`nothing was changed: ${e.message}`) : e;
     }
@@ -121,7 +123,7 @@ async function editHeld(syncer: GitopsSyncer, tenantId: string, namespace: strin
 
   /** The commit of the change on top of `head`, checked to be what the sync of it will apply. */
   const makeCommit = async (head: Head) => {
-    const file = await fileAt(dir, head.commit, path);
+    const file = await git(() => fileAt(dir, head.commit, path));
     const short = head.commit.slice(0, 12);
     if (!file) throw new WriteBackConflict(path, head.commit, `${path} is not on ${settings.branch} at ${short} any more: sync first (crontopus gitops sync), then make the change again`);
     // The job's document must be what this server has: else it changed upstream and is not synced yet.
@@ -135,23 +137,23 @@ async function editHeld(syncer: GitopsSyncer, tenantId: string, namespace: strin
     }
     // The file keeps its own `paused`: the runtime override is not written to Git.
     const text = rewriteManifest({ path, text: file.text }, settings.path, ref, want ? { ...want.spec, paused: there.spec.paused } : null);
-    const commit = await commitFile(dir, { parent: head.commit, path, text, mode: file.mode, author, committer: committer(syncer.deps.baseUrl), message, time: now() });
+    const commit = await git(() => commitFile(dir, { parent: head.commit, path, text, mode: file.mode, author, committer: committer(syncer.deps.baseUrl), message, time: now() }));
     await checkApplies(syncer, tenantId, settings, commit, path, ref, want?.spec ?? null);
     return { commit, file };
   };
 
   let head = await fetchHead();
   let { commit, file } = await makeCommit(head);
-  let pushed = await push(dir, remote, commit);
+  let pushed = await git(() => push(dir, remote, commit));
   if (!pushed) {
     // Someone pushed first: once more on their head, if they left the file alone.
     head = await fetchHead();
-    const now = await fileAt(dir, head.commit, path);
+    const now = await git(() => fileAt(dir, head.commit, path));
     if (!now || now.sha !== file.sha) {
       throw new WriteBackConflict(path, head.commit, `${path} changed on ${settings.branch} in ${head.commit.slice(0, 12)} while this change was being pushed: nothing was committed; make the change again on the new version`);
     }
     ({ commit, file } = await makeCommit(head));
-    pushed = await push(dir, remote, commit);
+    pushed = await git(() => push(dir, remote, commit));
     if (!pushed) {
       head = await fetchHead();
       throw new WriteBackConflict(path, head.commit, `${settings.branch} moved twice while this change was being pushed (now at ${head.commit.slice(0, 12)}): nothing was committed; try again`);
