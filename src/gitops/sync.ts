@@ -229,9 +229,14 @@ export class GitopsSyncer {
     return next;
   }
 
-  /** Settles when no sync runs or waits to run (serve's stop: a webhook's syncs are nobody's to await). */
+  /**
+   * Settles when no sync or write-back runs or waits to run (serve's stop: a webhook's syncs are
+   * nobody's to await, and a write-back that pushed must get to apply its commit).
+   */
   async idle(): Promise<void> {
-    while (this.running.size || this.queued.size) await Promise.allSettled([...this.running.values(), ...this.queued.values()]);
+    while (this.running.size || this.queued.size || this.turns.size) {
+      await Promise.allSettled([...this.running.values(), ...this.queued.values(), ...this.turns.values()]);
+    }
   }
 
   /** Whether a sync or a write-back of the tenant runs or waits its turn. */

@@ -27,7 +27,7 @@ function gate() {
 }
 
 describe("the tenant's turn", () => {
-  test("a sync asked for while a write-back holds acme's turn waits for it; globex's sync does not", async () => {
+  test("a sync asked for while a write-back holds acme's turn waits for it, and so does serve's stop; globex's sync does not", async () => {
     const { db, tenants } = await ownerOf("alice", ["acme", "globex"]);
     const secrets = openSecretBox(join(data, "secret.key"));
     for (const t of Object.values(tenants)) putGitopsSettings(db, { secrets, allowPrivateTargets: true }, t, { url: repo.url }, Date.now());
@@ -40,15 +40,20 @@ describe("the tenant's turn", () => {
     });
     const acme = syncer.sync(tenants.acme!, "manual").then((r) => (order.push("sync"), r));
     expect(syncer.isRunning(tenants.acme!)).toBe(true);
+    // serve's stop waits for it too.
+    let idle = false;
+    const idled = syncer.idle().then(() => (idle = true));
     // globex runs through while acme's turn is taken.
     expect((await syncer.sync(tenants.globex!, "manual")).state).toBe("ok");
     // A sync that had started would have said so at once (state syncing); acme's has not.
     expect(gitopsStatus(db, tenants.acme!).state).toBe("never");
     expect(order).toEqual([]);
+    expect(idle).toBe(false);
     writeBack.open();
     await held;
     expect((await acme).state).toBe("ok");
     expect(order).toEqual(["write-back", "sync"]);
+    await idled;
     expect(syncer.isRunning(tenants.acme!)).toBe(false);
   });
 
