@@ -15,7 +15,10 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "rate_limited"
   | "storage_unavailable"
-  | "managed_by_git";
+  | "managed_by_git"
+  | "write_back_conflict"
+  | "write_back_refused"
+  | "write_back_failed";
 
 /** One field that is wrong, and why: "spec.schedule", "is not a cron expression". */
 export interface FieldIssue {
@@ -80,6 +83,37 @@ export class ManagedByGit extends AppError {
     readonly source: JobSource,
   ) {
     super("managed_by_git", `${what} is managed by Git (${source.repository}, ${source.path ?? "?"}); change its manifest there`, { source } as never);
+  }
+}
+
+/**
+ * Write-back (GitOps): the manifest's file changed upstream since the job was synced, or a push was
+ * rejected twice. Nothing was committed and the job is unchanged (409, with the file and the commit).
+ */
+export class WriteBackConflict extends AppError {
+  constructor(
+    readonly path: string,
+    readonly upstreamCommit: string,
+    message: string,
+  ) {
+    super("write_back_conflict", message, { path, upstream_commit: upstreamCommit } as never);
+  }
+}
+
+/** Write-back would commit what a sync cannot apply (e.g. a file holding several jobs in one list): nothing was committed (409). */
+export class WriteBackRefused extends AppError {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super("write_back_refused", message, { path } as never);
+  }
+}
+
+/** Write-back could not push (credentials without push rights, a protected branch, the remote down): nothing was changed (502). */
+export class WriteBackFailed extends AppError {
+  constructor(message: string) {
+    super("write_back_failed", message);
   }
 }
 

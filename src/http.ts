@@ -87,6 +87,9 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   storage_unavailable: 503,
   managed_by_git: 409,
+  write_back_conflict: 409,
+  write_back_refused: 409,
+  write_back_failed: 502,
 };
 
 /** Maps any error thrown on the API to `{"error": {code, message, details?}}`. */

@@ -34,7 +34,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "415": "The body's Content-Type is not accepted",
   "422": "A field is invalid; the message names it",
   "429": "Too many requests; see Retry-After",
-  "502": "A remote the server reached for (a Git fetch) failed; the message gives its words",
+  "502": "A remote the server reached for (a Git fetch or push) failed; the message gives its words, and nothing was changed",
   "503": "Storage is unavailable; retry later",
 };
 

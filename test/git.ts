@@ -195,8 +195,10 @@ function authorized(header: string | null, token: string): boolean {
 /**
  * Serves `bareDir` over HTTP on 127.0.0.1 with `git http-backend` (fetch and push), for callers holding
  * `token`. The server runs in this process: talk to it with gitAsync, never the synchronous git.
+ * `before` runs before each authorized request is served, e.g. to push another commit right when a
+ * client starts its push (`GET …/info/refs?service=git-receive-pack`): a real race, on cue.
  */
-export function gitHttpServer(bareDir: string, opts: { token: string }): GitHttpServer {
+export function gitHttpServer(bareDir: string, opts: { token: string; before?: (req: { method: string; path: string }) => void | Promise<void> }): GitHttpServer {
   const root = dirname(bareDir);
   const name = basename(bareDir);
   const requests: GitHttpServer["requests"] = [];
@@ -211,6 +213,7 @@ export function gitHttpServer(bareDir: string, opts: { token: string }): GitHttp
         log(401);
         return new Response("authentication required\n", { status: 401, headers: { "WWW-Authenticate": 'Basic realm="crontopus-test"' } });
       }
+      await opts.before?.({ method: req.method, path: url.pathname + url.search });
       const env: Record<string, string> = {
         PATH: GIT_ENV.PATH,
         GIT_CONFIG_NOSYSTEM: "1",

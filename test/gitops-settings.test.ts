@@ -67,7 +67,6 @@ describe("GitOps settings", () => {
   test("field errors name the field", async () => {
     const cases: [unknown, string][] = [
       [{ url: "--upload-pack=touch /tmp/x" }, "url"],
-      [{ url: "http://git.example.com/x.git" }, "url"],
       [{ url: "https://git.example.com/x.git", interval: "5s" }, "interval"],
       [{ url: "https://git.example.com/x.git", branch: "-x" }, "branch"],
       [{ url: "https://git.example.com/x.git", path: "../etc" }, "path"],
@@ -80,8 +79,8 @@ describe("GitOps settings", () => {
     }
   });
 
-  test("file:// remotes and internal hosts need CRONTOPUS_ALLOW_PRIVATE_TARGETS", async () => {
-    for (const url of ["file:///srv/git/jobs.git", "/srv/git/jobs.git", "https://127.0.0.1/x.git", "ssh://git@localhost/x.git", "git@10.0.0.1:x.git"]) {
+  test("file:// and http:// remotes and internal hosts need CRONTOPUS_ALLOW_PRIVATE_TARGETS", async () => {
+    for (const url of ["file:///srv/git/jobs.git", "/srv/git/jobs.git", "http://git.example.com/x.git", "https://127.0.0.1/x.git", "ssh://git@localhost/x.git", "git@10.0.0.1:x.git"]) {
       const res = await put(closed, mallory, { url });
       expect(res.status).toBe(422);
       expect((await res.json()).error.message).toStartWith("url:");

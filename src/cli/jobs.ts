@@ -179,7 +179,17 @@ interface Applied {
   action: "created" | "configured" | "unchanged" | "failed";
   warnings: string[];
   error?: string;
+  /** The commit a GitOps write-back pushed for it. */
+  write_back?: WriteBackJson;
 }
+
+interface WriteBackJson {
+  commit: string;
+  branch: string;
+}
+
+/** " (committed abc1234 to main)" for an answer that carries a write-back (GitOps), else "". */
+const committedNote = (w: WriteBackJson | undefined) => (w ? ` (committed ${w.commit.slice(0, 7)} to ${w.branch})` : "");
 
 async function applyOne(client: Client, doc: Doc): Promise<Applied> {
   if (doc.error) return { source: doc.where, action: "failed", warnings: [], error: doc.error };
@@ -187,9 +197,9 @@ async function applyOne(client: Client, doc: Doc): Promise<Applied> {
   if (typeof ref === "string") return { source: doc.where, action: "failed", warnings: [], error: `${doc.where}: ${ref}` };
   const { path } = parseJobRef(`${ref.namespace}/${ref.name}`);
   try {
-    const res = await client.send<{ warnings?: string[]; changed?: boolean }>("PUT", path, { json: doc.value });
+    const res = await client.send<{ warnings?: string[]; changed?: boolean; write_back?: WriteBackJson }>("PUT", path, { json: doc.value });
     const action = res.status === 201 ? "created" : res.data.changed === false ? "unchanged" : "configured";
-    return { ...ref, source: doc.where, action, warnings: res.data.warnings ?? [] };
+    return { ...ref, source: doc.where, action, warnings: res.data.warnings ?? [], ...(res.data.write_back ? { write_back: res.data.write_back } : {}) };
   } catch (e) {
     // Only the document is at fault for a 4xx other than 401; anything else stops the run.
     if (!(e instanceof ApiError) || e.status === 401 || e.status >= 500) throw e;
@@ -244,7 +254,7 @@ const apply = clientCommand({
       const ref = `${r.namespace}/${r.name}`;
       for (const w of r.warnings) process.stderr.write(`warning: ${ref}: ${w}\n`);
       if (r.error) process.stderr.write(`error: ${r.error}\n`);
-      else if (!args.json) console.log(`job ${ref} ${r.action}`);
+      else if (!args.json) console.log(`job ${ref} ${r.action}${committedNote(r.write_back)}`);
     }
     if (args.json) printJson(results);
     const failed = results.filter((r) => r.action === "failed").length;
@@ -278,10 +288,11 @@ function jobAction(name: "delete" | "pause" | "resume", description: string, don
     async run({ args }) {
       const ref = parseJobRef(args.ref);
       const client = connect(args);
-      const job = name === "delete" ? await client.request("DELETE", ref.path) : await client.request<JobJson>("POST", `${ref.path}/${name}`);
+      const job = name === "delete" ? await client.request<{ write_back?: WriteBackJson } | null>("DELETE", ref.path) : await client.request<JobJson>("POST", `${ref.path}/${name}`);
       if (args.json) return printJson(job ?? { namespace: ref.namespace, name: ref.name, deleted: true });
       const override = (job as JobJson | null)?.paused_override ? ` (runtime override; Git says ${(job as JobJson).paused ? "active" : "paused"}, and a sync keeps it)` : "";
-      console.log(`job ${ref.namespace}/${ref.name} ${done}${override}`);
+      // A delete through GitOps write-back answers the commit that removed the manifest.
+      console.log(`job ${ref.namespace}/${ref.name} ${done}${override}${committedNote((job as { write_back?: WriteBackJson } | null)?.write_back)}`);
     },
   });
 }

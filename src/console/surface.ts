@@ -145,6 +145,9 @@ const ERROR_PAGES: Record<ErrorCode, { status: number; title: string }> = {
   rate_limited: { status: 429, title: "Too many attempts" },
   storage_unavailable: { status: 503, title: "Not stored" },
   managed_by_git: { status: 409, title: "Managed by Git" },
+  write_back_conflict: { status: 409, title: "Changed in Git meanwhile" },
+  write_back_refused: { status: 409, title: "Not written to Git" },
+  write_back_failed: { status: 502, title: "Not pushed to Git" },
 };
 
 function errorPage(status: number, title: string, message: string, headers: Record<string, string> = {}): Promise<Response> {

@@ -1,6 +1,6 @@
 // The one place that runs `git`: a shallow fetch of one branch into <data dir>/gitops/<tenant id>
 // and a read of the manifest files of its head, safely. What is enforced:
-//  - GIT_ALLOW_PROTOCOL (https, ssh; file only with CRONTOPUS_ALLOW_PRIVATE_TARGETS), no terminal
+//  - GIT_ALLOW_PROTOCOL (https, ssh; file and http only with CRONTOPUS_ALLOW_PRIVATE_TARGETS), no terminal
 //    prompt, no system or global config, no hooks, no submodules, no LFS, no redirects;
 //  - the URL after `--` and refused when it starts with '-';
 //  - the remote's host resolved and checked by the SSRF guard before each fetch, and git made to
@@ -127,7 +127,8 @@ async function runGit(args: string[], env: Record<string, string>, opts: { cwd?:
 }
 
 function kindOf(url: string): "https" | "ssh" | "file" {
-  if (url.startsWith("https://")) return "https";
+  // http:// passes the settings' check only with CRONTOPUS_ALLOW_PRIVATE_TARGETS=true.
+  if (url.startsWith("https://") || url.startsWith("http://")) return "https";
   if (url.startsWith("ssh://") || (/^[^/]*:/.test(url) && !url.includes("://"))) return "ssh";
   return "file";
 }
@@ -145,13 +146,13 @@ function sshHost(url: string): { host: string; port: string | null } {
 async function remoteEnv(remote: Remote, workDir: string): Promise<Record<string, string>> {
   if (remote.url.startsWith("-")) throw new GitError("refused: a remote URL must not start with '-'");
   const kind = kindOf(remote.url);
-  const env: Record<string, string> = { GIT_ALLOW_PROTOCOL: remote.allowPrivate ? "https:ssh:file" : "https:ssh" };
+  const env: Record<string, string> = { GIT_ALLOW_PROTOCOL: remote.allowPrivate ? "https:ssh:file:http" : "https:ssh" };
   const config: [string, string][] = [];
   if (kind === "file" && !remote.allowPrivate) throw new GitError("refused: file:// remotes need CRONTOPUS_ALLOW_PRIVATE_TARGETS=true");
   if (kind === "https") {
     const u = new URL(remote.url);
     const [address] = await resolveTarget(u.hostname, { allowPrivate: remote.allowPrivate });
-    const port = u.port || "443";
+    const port = u.port || (u.protocol === "http:" ? "80" : "443");
     // Connect to the address the guard checked, so a name that changes its answer gains nothing.
     config.push(["http.curloptResolve", `${u.hostname.replace(/^\[|\]$/g, "")}:${port}:${address!.includes(":") ? `[${address}]` : address}`]);
     if (remote.credentials.token) {
@@ -249,4 +250,121 @@ export async function readManifestFiles(dir: string, commit: string, path: strin
     at = nl + 1 + size + 1;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Write-back: one file changed in a commit on top of the fetched head, pushed to the branch.
+// Built with plumbing in the same bare directory as the fetch (no working tree, no checkout):
+// the blob, a tree from a temporary index, a commit. Pushed without force, so a branch that
+// moved since the fetch rejects it.
+
+export interface TreeFile {
+  mode: string;
+  /** The blob's id: equal ids, equal content. */
+  sha: string;
+  text: string;
+}
+
+/** The file at `path` in `commit` (from the repository root), or null when there is none. */
+export async function fileAt(dir: string, commit: string, path: string): Promise<TreeFile | null> {
+  const ls = await runGit(["ls-tree", "-z", "--full-tree", commit, "--", path], {}, { cwd: dir });
+  if (ls.code !== 0) throw new GitError(`git ls-tree failed: ${cleanStderr(ls.stderr)}`);
+  const rec = new TextDecoder().decode(ls.stdout).split("\0")[0];
+  if (!rec) return null;
+  const tab = rec.indexOf("\t");
+  const [mode, type, sha] = rec.slice(0, tab).split(/\s+/);
+  if (type !== "blob" || mode === "120000" || rec.slice(tab + 1) !== path) return null;
+  const cat = await runGit(["cat-file", "blob", sha!], {}, { cwd: dir });
+  if (cat.code !== 0) throw new GitError(`git cat-file failed: ${cleanStderr(cat.stderr)}`);
+  return { mode: mode!, sha: sha!, text: new TextDecoder().decode(cat.stdout) };
+}
+
+export interface Ident {
+  name: string;
+  email: string;
+}
+
+export interface FileChange {
+  parent: string;
+  /** From the repository root. */
+  path: string;
+  /** The new content; null removes the file. */
+  text: string | null;
+  /** The file's mode (kept from the parent); default 100644. */
+  mode?: string;
+  author: Ident;
+  committer: Ident;
+  message: string;
+  /** Epoch ms, for both dates. */
+  time: number;
+}
+
+// What git would refuse or misread in an identity: angle brackets and line breaks.
+const identPart = (s: string) => s.replace(/[<>\r\n\0]/g, "").trim();
+
+/** Makes the commit of one file's change on top of `parent`; returns its id. */
+export async function commitFile(dir: string, c: FileChange): Promise<string> {
+  const index = join(dir, "write-back.index");
+  rmSync(index, { force: true });
+  const env = { GIT_INDEX_FILE: index };
+  const must = async (args: string[], e: Record<string, string> = env, stdin?: string) => {
+    const r = await runGit(args, e, { cwd: dir, stdin });
+    if (r.code !== 0) throw new GitError(`git ${args[0]} failed: ${cleanStderr(r.stderr)}`);
+    return new TextDecoder().decode(r.stdout).trim();
+  };
+  try {
+    await must(["read-tree", c.parent]);
+    // Mode 0 removes the path (--force-remove would want a working tree).
+    if (c.text === null) await must(["update-index", "-z", "--index-info"], env, `0 ${"0".repeat(40)}\t${c.path}\0`);
+    else {
+      const blob = await must(["hash-object", "-w", "--stdin"], env, c.text);
+      await must(["update-index", "--add", "--cacheinfo", `${c.mode ?? "100644"},${blob},${c.path}`]);
+    }
+    const tree = await must(["write-tree"]);
+    const date = `@${Math.floor(c.time / 1000)} +0000`;
+    const author = { name: identPart(c.author.name), email: identPart(c.author.email) };
+    const committer = { name: identPart(c.committer.name), email: identPart(c.committer.email) };
+    return await must(
+      ["commit-tree", tree, "-p", c.parent, "-F", "-"],
+      {
+        GIT_AUTHOR_NAME: author.name || author.email,
+        GIT_AUTHOR_EMAIL: author.email,
+        GIT_AUTHOR_DATE: date,
+        GIT_COMMITTER_NAME: committer.name,
+        GIT_COMMITTER_EMAIL: committer.email,
+        GIT_COMMITTER_DATE: date,
+      },
+      c.message,
+    );
+  } finally {
+    rmSync(index, { force: true });
+  }
+}
+
+export type PushResult = { pushed: true } | { pushed: false; reason: string };
+
+/**
+ * Pushes `commit` to the remote's branch, never forced. Answers `pushed: false` when the branch
+ * moved since the fetch (someone pushed first); throws GitError for any other failure (no rights,
+ * a protected branch, the remote unreachable).
+ */
+export async function pushCommit(dir: string, remote: Remote, commit: string): Promise<PushResult> {
+  const env = await remoteEnv(remote, dir);
+  let r: RunResult;
+  try {
+    r = await runGit(["push", "--porcelain", "--no-verify", "--", remote.url, `${commit}:refs/heads/${remote.branch}`], env, { cwd: dir });
+  } finally {
+    rmSync(join(dir, "deploy_key"), { force: true });
+  }
+  if (r.code === 0) {
+    // The fetch ref follows, so what was fetched and what was pushed agree.
+    await runGit(["update-ref", `refs/remotes/origin/${remote.branch}`, commit], {}, { cwd: dir });
+    return { pushed: true };
+  }
+  const out = new TextDecoder().decode(r.stdout);
+  // Porcelain: "!\t<src>:<dst>\t[rejected] (fetch first)" when the branch moved; "[remote rejected]" is the remote saying no.
+  const line = out.split("\n").find((l) => l.startsWith("!"));
+  if (line && /\[rejected\]/.test(line)) return { pushed: false, reason: line.split("\t").at(-1)!.trim() };
+  const why = line ? line.split("\t").at(-1)!.trim() : cleanStderr(r.stderr);
+  throw new GitError(`git push failed: ${why || cleanStderr(r.stderr)}`);
 }

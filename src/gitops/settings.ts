@@ -143,7 +143,9 @@ export function checkRemoteUrl(url: string, allowPrivate: boolean): "https" | "s
   let host: string;
   let kind: "https" | "ssh";
   const scp = /^([A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?!\/\/)(.+)$/.exec(url);
-  if (url.startsWith("https://") || url.startsWith("ssh://")) {
+  // Plain http sends the token in the clear: only where private targets are allowed (a lab, the tests).
+  if (url.startsWith("http://") && !allowPrivate) throw new Invalid("url", "http:// sends the token in the clear; use https:// (http:// only with CRONTOPUS_ALLOW_PRIVATE_TARGETS=true)");
+  if (url.startsWith("https://") || url.startsWith("http://") || url.startsWith("ssh://")) {
     let u: URL;
     try {
       u = new URL(url);
@@ -151,9 +153,9 @@ export function checkRemoteUrl(url: string, allowPrivate: boolean): "https" | "s
       throw new Invalid("url", "is not a URL");
     }
     if (u.password) throw new Invalid("url", "must not carry a password; give an access token in `token`");
-    if (u.protocol === "https:" && u.username) throw new Invalid("url", "must not carry a user name; give an access token in `token`");
+    if (u.protocol !== "ssh:" && u.username) throw new Invalid("url", "must not carry a user name; give an access token in `token`");
     host = u.hostname;
-    kind = u.protocol === "https:" ? "https" : "ssh";
+    kind = u.protocol === "ssh:" ? "ssh" : "https";
   } else if (scp && !url.includes("://")) {
     host = scp[2]!;
     kind = "ssh";

@@ -1,7 +1,8 @@
 // A sync: fetch the branch head, read its manifests, compute the plan, apply it in one
 // transaction through the jobs service (putJob/deleteJob: every rule of the API holds), and
 // write the status and a history row. One sync at a time per tenant: a request made while one
-// runs waits for that one. See docs/gitops.md.
+// runs waits for that one. Syncs and write-backs (src/gitops/writeback.ts) of a tenant take turns
+// (exclusive); git work in the tenant's directory runs one at a time (inRepo). See docs/gitops.md.
 import { join } from "node:path";
 import type { Db } from "../db";
 import { AppError, Invalid } from "../errors";
@@ -9,26 +10,43 @@ import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
 import { deleteJob, findJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
-import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head } from "./git";
-import { computePlan, planCounts, type CurrentJob, type FileError, type Plan, type PlanFile } from "./plan";
+import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head, type Remote } from "./git";
+import { computePlan, planCounts, type CurrentJob, type DesiredJob, type FileError, type Plan, type PlanFile } from "./plan";
 import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
 import { queueGitopsAlert, type FinishedState } from "./alerts";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
-export type SyncTrigger = "manual" | "periodic" | "webhook";
+export type SyncTrigger = "manual" | "periodic" | "webhook" | "write_back";
 
 export interface SyncDeps {
   db: Db;
   secrets: SecretBox;
   dataDir: string;
   allowPrivateTargets: boolean;
-  /** For the console link of alerts (CRONTOPUS_BASE_URL). */
+  /** CRONTOPUS_BASE_URL: the console link of alerts; write-back's committer is crontopus@<its host>. */
   baseUrl: string;
   now: () => number;
   log?: Logger;
   /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
   rolledBack?: (deletedIds: string[]) => void;
+}
+
+/** A sync's extras for a write-back: the commit just pushed (no fetch), the jobs its user deleted. */
+export interface SyncOptions {
+  confirmPrune?: string;
+  /** The head to apply, already in the repository directory: no fetch. */
+  head?: Head;
+  /** Jobs a user deleted through write-back: deleted even with prune off, and not counted by the prune guard. */
+  deletes?: { namespace: string; name: string }[];
+}
+
+/** What applying a commit would do, before anything is applied. */
+export interface PreparedSync {
+  plan: Plan;
+  desired: DesiredJob[];
+  /** Why the prune guard stops this commit, or null. */
+  guard: string | null;
 }
 
 export interface SyncResult {
@@ -200,13 +218,15 @@ export class GitopsSyncer {
   private readonly queued = new Map<string, Promise<SyncResult>>();
   /** The last git work queued in each tenant's repository directory (inRepo). */
   private readonly repoWork = new Map<string, Promise<unknown>>();
-  constructor(private readonly deps: SyncDeps) {}
+  /** The tail of each tenant's queue of syncs and write-backs (exclusive). */
+  private readonly turns = new Map<string, Promise<unknown>>();
+  constructor(readonly deps: SyncDeps) {}
 
-  /** Syncs the tenant's repository now; while one runs, answers that one's result. */
+  /** Syncs the tenant's repository now; while one runs (or waits its turn), answers that one's result. */
   sync(tenantId: string, trigger: SyncTrigger, confirmPrune?: string): Promise<SyncResult> {
     const busy = this.running.get(tenantId);
     if (busy) return busy;
-    const run = this.run(tenantId, trigger, confirmPrune).finally(() => this.running.delete(tenantId));
+    const run = this.exclusive(tenantId, () => this.run(tenantId, trigger, { confirmPrune })).finally(() => this.running.delete(tenantId));
     this.running.set(tenantId, run);
     return run;
   }
@@ -231,13 +251,51 @@ export class GitopsSyncer {
     return next;
   }
 
-  /** Settles when no sync runs or waits to run (serve's stop: a webhook's syncs are nobody's to await). */
+  /**
+   * Settles when no sync or write-back runs or waits to run (serve's stop: a webhook's syncs are
+   * nobody's to await, and a write-back that pushed must get to apply its commit).
+   */
   async idle(): Promise<void> {
-    while (this.running.size || this.queued.size) await Promise.allSettled([...this.running.values(), ...this.queued.values()]);
+    while (this.running.size || this.queued.size || this.turns.size) {
+      await Promise.allSettled([...this.running.values(), ...this.queued.values(), ...this.turns.values()]);
+    }
   }
 
+  /** Whether a sync or a write-back of the tenant runs or waits its turn. */
   isRunning(tenantId: string): boolean {
-    return this.running.has(tenantId);
+    return this.running.has(tenantId) || this.turns.has(tenantId);
+  }
+
+  /**
+   * Runs `fn` when no other sync or write-back of the tenant runs: one at a time per tenant, in
+   * the order asked; at once (in this call) when none does. A write-back holds the turn from its
+   * fetch to the end of the sync of its commit.
+   */
+  exclusive<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(tenantId);
+    let mine: Promise<T>;
+    if (before) mine = before.then(fn);
+    else {
+      try {
+        mine = fn();
+      } catch (e) {
+        mine = Promise.reject(e);
+      }
+    }
+    const tail = mine.then(
+      () => {},
+      () => {},
+    );
+    this.turns.set(tenantId, tail);
+    void tail.then(() => {
+      if (this.turns.get(tenantId) === tail) this.turns.delete(tenantId);
+    });
+    return mine;
+  }
+
+  /** A sync for a caller that holds the tenant's turn (exclusive): a write-back applying its commit. */
+  syncHeld(tenantId: string, trigger: SyncTrigger, opts: SyncOptions): Promise<SyncResult> {
+    return this.run(tenantId, trigger, opts);
   }
 
   /** The status as GET /api/v1/gitops/status answers it; a `syncing` left by a sync that is not running is recovered first. */
@@ -269,9 +327,9 @@ export class GitopsSyncer {
 
   /**
    * Runs git work in the tenant's repository directory after the work queued there before: a plan
-   * (GET /api/v1/gitops/plan) and a sync never fetch into one directory at the same time.
+   * (GET /api/v1/gitops/plan), a sync and a write-back never run git in one directory at the same time.
    */
-  private inRepo<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+  inRepo<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
     const run = (this.repoWork.get(tenantId) ?? Promise.resolve()).catch(() => undefined).then(work);
     const settled = run.catch(() => undefined);
     this.repoWork.set(tenantId, settled);
@@ -281,18 +339,48 @@ export class GitopsSyncer {
     return run;
   }
 
-  private fetch(tenantId: string, s: GitopsSettings): Promise<Head> {
-    return fetchHead(repoDir(this.deps.dataDir, tenantId), {
+  /** The tenant's remote, with its credentials opened: for git.ts, nothing else. */
+  remote(tenantId: string, s: GitopsSettings): Remote {
+    return {
       url: s.url,
       branch: s.branch,
       path: s.path,
       credentials: readGitCredentials(this.deps.db, this.deps.secrets, tenantId),
       sshKnownHosts: s.ssh_known_hosts,
       allowPrivate: this.deps.allowPrivateTargets,
-    });
+    };
   }
 
-  private async run(tenantId: string, trigger: SyncTrigger, confirmPrune?: string): Promise<SyncResult> {
+  /** Fetches the branch head into the tenant's repository directory (the caller queues it: inRepo). */
+  fetch(tenantId: string, s: GitopsSettings): Promise<Head> {
+    return fetchHead(repoDir(this.deps.dataDir, tenantId), this.remote(tenantId, s));
+  }
+
+  /**
+   * The plan of `commit` (already fetched) against the jobs as they are, and whether the prune
+   * guard stops it; applies nothing. Throws SyncFailure or GitError for a commit with no manifest.
+   */
+  async prepare(tenantId: string, settings: GitopsSettings, commit: string, deletes: SyncOptions["deletes"] = []): Promise<PreparedSync> {
+    const { db } = this.deps;
+    const files = await this.inRepo(tenantId, () => readManifestFiles(repoDir(this.deps.dataDir, tenantId), commit, settings.path));
+    if (files.length === 0) throw new SyncFailure(`no manifest files below ${settings.path || "the root"} in ${commit.slice(0, 12)}: nothing changed`);
+    const current = currentJobs(db, tenantId);
+    const { plan, desired } = computePlan(commit, settings.path, files, current, settings.prune);
+    // A job its user deleted through write-back goes, prune or not; the guard counts only the others.
+    const asked = new Set(deletes.map((d) => `${d.namespace}/${d.name}`));
+    const isAsked = (i: { namespace: string; name: string }) => asked.has(`${i.namespace}/${i.name}`);
+    plan.delete.push(...plan.orphan.filter(isAsked));
+    plan.orphan = plan.orphan.filter((i) => !isAsked(i));
+    const managed = current.filter((j) => j.managed).length - plan.delete.filter(isAsked).length;
+    const pruned = plan.delete.filter((i) => !isAsked(i)).length;
+    const guard = pruneGuardTrips(pruned, managed)
+      ? `the prune guard stopped this sync: it would delete ${pruned} of ${managed} git-managed jobs; nothing was applied. Confirm with confirm_prune=${commit}`
+      : null;
+    return { plan, desired, guard };
+  }
+
+  private async run(tenantId: string, trigger: SyncTrigger, opts: SyncOptions): Promise<SyncResult> {
+    const { confirmPrune } = opts;
     const { db, now } = this.deps;
     const started = now();
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
@@ -303,7 +391,7 @@ export class GitopsSyncer {
     ).run(tenantId, started, trigger);
     let head: Head | null = null;
     try {
-      head = await this.inRepo(tenantId, () => this.fetch(tenantId, settings));
+      head = opts.head ?? (await this.inRepo(tenantId, () => this.fetch(tenantId, settings)));
       // An unchanged head (and settings) costs this one fetch and no parse.
       if (
         before && head.commit === before.commit_sha && before.last_sync_at !== null && settings.updated_at <= before.last_sync_at &&
@@ -313,16 +401,8 @@ export class GitopsSyncer {
         db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2, last_success_at = ?2, message = NULL, sync_started_at = NULL, sync_trigger = NULL WHERE tenant_id = ?3").run(before.state, now(), tenantId);
         return { state: before.state, commit: head.commit, message: null, plan: before.plan ? (JSON.parse(before.plan) as Plan) : null };
       }
-      const commit = head.commit;
-      const files = await this.inRepo(tenantId, () => readManifestFiles(repoDir(this.deps.dataDir, tenantId), commit, settings.path));
-      if (files.length === 0) throw new SyncFailure(`no manifest files below ${settings.path || "the root"} in ${head.commit.slice(0, 12)}: nothing changed`);
-      const current = currentJobs(db, tenantId);
-      const { plan, desired } = computePlan(head.commit, settings.path, files, current, settings.prune);
-      const managed = current.filter((j) => j.managed).length;
-      if (pruneGuardTrips(plan.delete.length, managed) && confirmPrune !== head.commit) {
-        const msg = `the prune guard stopped this sync: it would delete ${plan.delete.length} of ${managed} git-managed jobs; nothing was applied. Confirm with confirm_prune=${head.commit}`;
-        return this.finish(tenantId, settings, trigger, started, head, "failing", msg, plan, before);
-      }
+      const { plan, desired, guard } = await this.prepare(tenantId, settings, head.commit, opts.deletes);
+      if (guard && confirmPrune !== head.commit) return this.finish(tenantId, settings, trigger, started, head, "failing", guard, plan, before);
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
       const deleted: string[] = [];
       try {
@@ -410,7 +490,10 @@ export class GitopsSyncer {
   }
 }
 
-class SyncFailure extends Error {}
+/** What stops a sync as a whole (no manifest below the path): reported, nothing applied. */
+export class SyncFailure extends Error {
+  override name = "SyncFailure";
+}
 
 function currentJobs(db: Db, tenantId: string): CurrentJob[] {
   return db

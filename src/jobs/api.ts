@@ -5,18 +5,8 @@ import { Invalid, UnsupportedMediaType } from "../errors";
 import { apiGroup } from "../http";
 import { requireScope, type Principal } from "../auth/principal";
 import { parseJobText } from "./manifest";
-import {
-  createJob,
-  deleteJob,
-  getJob,
-  listJobs,
-  pauseJob,
-  patchJob,
-  putJob,
-  resumeJob,
-  type Job,
-  type WriteResult,
-} from "./jobs";
+import { createJob, getJob, listJobs, pauseJob, resumeJob, type Job, type WriteResult } from "./jobs";
+import { commitAuthor, editJob, type WriteBack } from "../gitops/writeback";
 import { jobJson } from "./json";
 import { exportJobs } from "./export";
 import { createNamespace, deleteNamespace, listNamespaces } from "../tenants/namespaces";
@@ -98,11 +88,23 @@ export const JobSchema = t.Object({
   updated_at: Time,
 });
 
+/** What a write-back did (GitOps, docs/gitops.md): the commit pushed and the sync that applied it. */
+const WriteBackSchema = t.Object(
+  {
+    commit: Str,
+    path: t.String({ description: "the manifest's file, from the repository root" }),
+    branch: Str,
+    sync: t.Object({ state: t.String({ description: "ok or degraded: the sync of the commit applied the change" }), message: orNull(Str) }),
+  },
+  { description: "present when the change went to Git (a git-managed job, write_back on)" },
+);
+
 const JobWriteSchema = t.Composite([
   JobSchema,
   t.Object({
     warnings: t.Array(Str, { description: "fields the server ignored" }),
     changed: t.Boolean({ description: "false when the job already had this spec: nothing was written" }),
+    write_back: t.Optional(WriteBackSchema),
   }),
 ]);
 
@@ -161,12 +163,17 @@ export function jobsApi(ctx: AppContext) {
   const { db } = ctx;
   const badgeKey = (tenantId: string) => getTenantSettings(db, tenantId).badge_key;
   const show = (job: Job) => jobJson(job, ctx.config.baseUrl, ctx.now(), badgeKey(job.tenant_id));
-  const answer = (r: WriteResult, set: { status?: number | string }) => {
+  const answer = (r: WriteResult, set: { status?: number | string }, writeBack?: WriteBack | null) => {
     set.status = r.created ? 201 : 200;
-    return { ...show(r.job), warnings: r.warnings, changed: r.changed };
+    return { ...show(r.job), warnings: r.warnings, changed: r.changed, ...(writeBack ? { write_back: writeBack } : {}) };
   };
-  const writeNamed = (write: typeof putJob, { principal, params, body, request, set }: NamedWrite) =>
-    answer(write(db, requireScope(principal, "write").tenantId, params.namespace, params.name, oneDocument(body, request.headers.get("content-type")), ctx.now()), set);
+  /** PUT and PATCH: one service call, which writes back to Git for a git-managed job with write_back on. */
+  const writeNamed = async (kind: "put" | "patch", { principal, params, body, request, set }: NamedWrite) => {
+    const p = requireScope(principal, "write");
+    const doc = oneDocument(body, request.headers.get("content-type"));
+    const r = await editJob(ctx.gitops, p.tenantId, params.namespace, params.name, { kind, doc }, commitAuthor(db, p));
+    return answer(r.result!, set, r.writeBack);
+  };
 
   return apiGroup(ctx, "", "jobs")
     .get(
@@ -228,9 +235,9 @@ export function jobsApi(ctx: AppContext) {
     )
     .put(
       "/jobs/:namespace/:name",
-      (c) => writeNamed(putJob, c),
-      namedWrite("Create or replace a job (201 created, 200 replaced or unchanged)", {
-        ...responses(200, "Replaced (`changed` false: it was already so)", JobWriteSchema, [415]),
+      (c) => writeNamed("put", c),
+      namedWrite("Create or replace a job (201 created, 200 replaced or unchanged; a git-managed job: 409, or a commit with write_back on)", {
+        ...responses(200, "Replaced (`changed` false: it was already so)", JobWriteSchema, [409, 415, 502]),
         ...responses(201, "Created", JobWriteSchema),
       }),
     )
@@ -253,16 +260,28 @@ export function jobsApi(ctx: AppContext) {
     )
     .patch(
       "/jobs/:namespace/:name",
-      (c) => writeNamed(patchJob, c),
-      namedWrite("Change some fields of a job", responses(200, "The job, with warnings", JobWriteSchema, [415])),
+      (c) => writeNamed("patch", c),
+      namedWrite("Change some fields of a job", responses(200, "The job, with warnings", JobWriteSchema, [409, 415, 502])),
     )
     .delete(
       "/jobs/:namespace/:name",
-      ({ principal, params, set }) => {
-        deleteJob(db, requireScope(principal, "write").tenantId, params.namespace, params.name);
+      async ({ principal, params, set }) => {
+        const p = requireScope(principal, "write");
+        const r = await editJob(ctx.gitops, p.tenantId, params.namespace, params.name, { kind: "delete" }, commitAuthor(db, p));
+        // Through Git, the answer says which commit removed it.
+        if (r.writeBack) return { namespace: params.namespace, name: params.name, deleted: true, write_back: r.writeBack };
         set.status = 204;
       },
-      { params: jobRef, detail: { summary: "Delete a job", responses: responses(204, "Deleted", null) } },
+      {
+        params: jobRef,
+        detail: {
+          summary: "Delete a job (a git-managed job: 409, or a commit removing its manifest with write_back on)",
+          responses: {
+            ...responses(204, "Deleted", null, [409, 502]),
+            ...responses(200, "Deleted through Git (write_back on): the commit that removed its manifest", t.Object({ namespace: Str, name: Str, deleted: t.Literal(true), write_back: WriteBackSchema })),
+          },
+        },
+      },
     )
     .post(
       "/jobs/:namespace/:name/pause",

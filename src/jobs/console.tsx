@@ -19,18 +19,16 @@ import { gitManagement } from "../gitops/settings";
 import { manifestYaml, parseJobText } from "./manifest";
 import { describeSchedule, formatDuration, nextRuns, parseSchedule, validateTimezone } from "./schedule";
 import { pingUrl } from "./json";
+import { commitAuthor, editJob, type WriteBack } from "../gitops/writeback";
 import {
   createJob,
-  deleteJob,
   findJob,
   getJob,
   getJobById,
   listJobLabels,
   listJobs,
   nextRunTimes,
-  patchJob,
   pauseJob,
-  putJob,
   resumeJob,
   type Job,
   type JobSort,
@@ -257,6 +255,8 @@ const FORM_FIELDS = new Set(["namespace", "name", "schedule", "timezone", "grace
 
 /** A service's error as the form shows it: next to its field, or above the form. */
 function formErrorsOf(e: unknown, tab: "form" | "yaml"): { errors: Record<string, string>; alert?: string } | null {
+  // Write-back could not commit the change (changed in Git meanwhile, not pushed): the form stays, with why.
+  if (e instanceof AppError && e.code.startsWith("write_back_")) return { errors: {}, alert: e.message.charAt(0).toUpperCase() + e.message.slice(1) + "." };
   if (e instanceof Conflict) return tab === "form" ? { errors: { name: "A job of this name exists in this namespace already." } } : { errors: { yaml: `${e.message}.` } };
   if (!(e instanceof AppError) || e.code !== "validation_failed") return null;
   // The manifest's own words, path and all: the YAML names its fields as the message does.
@@ -317,8 +317,9 @@ export function jobsConsole(ctx: AppContext) {
         const chips = params.has("chips") ? { labels: jobLabels(ctx, tenantId), query: jobsQuery(params) } : undefined;
         return page(JobStatuses({ jobs, chips }));
       })
-      .post("/jobs/bulk", ({ body, request, viewer, shell, set }) => {
-        const tenantId = requireScope(viewer, "write").tenantId;
+      .post("/jobs/bulk", async ({ body, request, viewer, shell, set }) => {
+        const p = requireScope(viewer, "write");
+        const tenantId = p.tenantId;
         const action = field(body, "action");
         const refs = [...new Set(fields(body, "job"))];
         const backRaw = safeNext(field(body, "back"));
@@ -342,7 +343,7 @@ export function jobsConsole(ctx: AppContext) {
             const [ns, name] = [ref.slice(0, slash), ref.slice(slash + 1)];
             if (action === "pause") pauseJob(db, tenantId, ns, name, now);
             else if (action === "resume") resumeJob(db, tenantId, ns, name, now);
-            else deleteJob(db, tenantId, ns, name);
+            else await editJob(ctx.gitops, tenantId, ns, name, { kind: "delete" }, commitAuthor(db, p));
             done++;
           } catch (e) {
             if (e instanceof ManagedByGit) managed++;
@@ -423,9 +424,10 @@ export function jobsConsole(ctx: AppContext) {
         const job = editableJob(ctx, requireScope(viewer, "write").tenantId, params.namespace, params.name);
         return page(DeleteJobPage({ shell, job }));
       })
-      .post("/jobs/:namespace/:name/delete", ({ params, request, viewer, set }) => {
-        deleteJob(db, requireScope(viewer, "write").tenantId, params.namespace, params.name);
-        flash(ctx, set, { kind: "ok", text: `Deleted ${params.namespace}/${params.name}.` });
+      .post("/jobs/:namespace/:name/delete", async ({ params, request, viewer, set }) => {
+        const p = requireScope(viewer, "write");
+        const { writeBack } = await editJob(ctx.gitops, p.tenantId, params.namespace, params.name, { kind: "delete" }, commitAuthor(db, p));
+        flash(ctx, set, { kind: "ok", text: `Deleted ${params.namespace}/${params.name}.${committed(writeBack)}` });
         return hxRedirect(request, "/jobs");
       })
 
@@ -437,19 +439,18 @@ export function jobsConsole(ctx: AppContext) {
         const values = formValuesOf(job);
         return formPage(shell, newForm({ job, tab, values, yaml: manifestYaml(job), preview: previewOf(values.schedule, values.timezone, ctx.now()) }));
       })
-      .post("/jobs/:namespace/:name/edit", ({ params, body, request, viewer, shell, set }) => {
-        const tenantId = requireScope(viewer, "write").tenantId;
+      .post("/jobs/:namespace/:name/edit", async ({ params, body, request, viewer, shell, set }) => {
+        const p = requireScope(viewer, "write");
+        const tenantId = p.tenantId;
         const job = getJob(db, tenantId, params.namespace, params.name);
         const tab = field(body, "tab") === "yaml" ? "yaml" : "form";
         const values = tab === "form" ? formValuesFrom(body, job) : formValuesOf(job);
         const yaml = tab === "yaml" ? field(body, "yaml") : manifestYaml(job);
         try {
-          const now = ctx.now();
-          const { warnings, changed } =
-            tab === "yaml"
-              ? putJob(db, tenantId, job.namespace, job.name, oneDocument(yaml), now)
-              : patchJob(db, tenantId, job.namespace, job.name, documentOf(values, true), now);
-          const what = changed ? `Saved ${job.namespace}/${job.name}.` : `Nothing changed in ${job.namespace}/${job.name}.`;
+          const edit = tab === "yaml" ? { kind: "put" as const, doc: oneDocument(yaml) } : { kind: "patch" as const, doc: documentOf(values, true) };
+          const { result, writeBack } = await editJob(ctx.gitops, tenantId, job.namespace, job.name, edit, commitAuthor(db, p));
+          const { warnings, changed } = result!;
+          const what = (changed ? `Saved ${job.namespace}/${job.name}.` : `Nothing changed in ${job.namespace}/${job.name}.`) + committed(writeBack);
           flash(ctx, set, { kind: warnings.length ? "info" : "ok", text: `${what}${warnings.length ? ` ${warnings.join("; ")}.` : ""}` });
           return hxRedirect(request, jobPath(job));
         } catch (e) {
@@ -459,6 +460,11 @@ export function jobsConsole(ctx: AppContext) {
         }
       })
   );
+}
+
+/** What the flash adds for a change that went to Git. */
+function committed(w: WriteBack | null): string {
+  return w ? ` Committed ${w.commit.slice(0, 7)} to ${w.branch} (${w.path}).` : "";
 }
 
 /** The one job document of the YAML tab. */

@@ -224,10 +224,23 @@ function assertNotGitManaged(job: Job | null, opts: WriteOptions): void {
   if (job?.source && !opts.bySync) throw new ManagedByGit(`job ${job.namespace}/${job.name}`, job.source);
 }
 
+/**
+ * The spec a write of `parsed` (parseJob of the document, `partial` for a PATCH) to the job
+ * namespace/name asks for, checked, with its warnings: the whole spec (PUT), or with `over` the
+ * fields given over that job's spec (PATCH). Write-back (src/gitops/writeback.ts) commits it.
+ */
+export function requestedSpec(db: Db, tenantId: string, namespace: string, name: string, parsed: ParsedJob, over?: JobSpec): { spec: JobSpec; warnings: string[] } {
+  const warnings = [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)];
+  if (!over) return { spec: withDefaults({ ...parsed.fields, namespace, name }), warnings };
+  const spec: JobSpec = { ...over, ...parsed.fields, namespace, name };
+  // The schedule and timezone are checked together: a new timezone may meet an old schedule.
+  parseSchedule("schedule", spec.schedule, spec.timezone);
+  return { spec, warnings };
+}
+
 /** PUT: creates the job or replaces its whole spec; the id and ping URL survive a replace. */
 export function putJob(db: Db, tenantId: string, namespace: string, name: string, doc: unknown, now: number, opts: WriteOptions = {}): WriteResult {
-  const parsed = parseJob(doc, { namespace, name });
-  const spec = withDefaults({ ...parsed.fields, namespace, name });
+  const { spec, warnings } = requestedSpec(db, tenantId, namespace, name, parseJob(doc, { namespace, name }));
   return db.transaction(() => {
     const existing = findJob(db, tenantId, namespace, name);
     assertNotGitManaged(existing, opts);
@@ -235,12 +248,7 @@ export function putJob(db: Db, tenantId: string, namespace: string, name: string
     const changed = !existing || !sameSpec(spec, existing);
     if (existing && changed) updateJob(db, tenantId, existing.id, spec, existing, now);
     else if (!existing) insertJob(db, tenantId, spec, now);
-    return {
-      job: getJob(db, tenantId, namespace, name),
-      created: !existing,
-      changed,
-      warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)],
-    };
+    return { job: getJob(db, tenantId, namespace, name), created: !existing, changed, warnings };
   })();
 }
 
@@ -251,12 +259,10 @@ export function patchJob(db: Db, tenantId: string, namespace: string, name: stri
     const existing = findJob(db, tenantId, namespace, name);
     if (!existing) throw new NotFound(`job ${namespace}/${name}`);
     assertNotGitManaged(existing, {});
-    const spec: JobSpec = { ...existing, ...parsed.fields, namespace, name };
-    // The schedule and timezone are checked together: a new timezone may meet an old schedule.
-    parseSchedule("schedule", spec.schedule, spec.timezone);
+    const { spec, warnings } = requestedSpec(db, tenantId, namespace, name, parsed, existing);
     const changed = !sameSpec(spec, existing);
     if (changed) updateJob(db, tenantId, existing.id, spec, existing, now);
-    return { job: getJob(db, tenantId, namespace, name), created: false, changed, warnings: [...parsed.warnings, ...tenantWarnings(db, tenantId, parsed)] };
+    return { job: getJob(db, tenantId, namespace, name), created: false, changed, warnings };
   })();
 }
 

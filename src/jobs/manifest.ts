@@ -135,9 +135,15 @@ export function toManifest(job: JobSpec): JobManifest {
   return { apiVersion: "crontopus/v1", kind: "Job", metadata, spec: spec as JobManifest["spec"] };
 }
 
-/** The manifest as YAML text: what `jobs get -o yaml`, the console's YAML tab and `jobs export` write. */
-export function manifestYaml(job: JobSpec): string {
-  return Bun.YAML.stringify(toManifest(job), null, 2) + "\n";
+/**
+ * The manifest as YAML text: what `jobs get -o yaml`, the console's YAML tab, `jobs export` and
+ * GitOps write-back write. `namespace: false` leaves metadata.namespace out (a file whose
+ * directory names it).
+ */
+export function manifestYaml(job: JobSpec, opts: { namespace?: boolean } = {}): string {
+  const m: { metadata: Partial<JobManifest["metadata"]> } & Omit<JobManifest, "metadata"> = toManifest(job);
+  if (opts.namespace === false) delete m.metadata.namespace;
+  return Bun.YAML.stringify(m, null, 2) + "\n";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -224,14 +230,16 @@ function parseYamlChunk(chunk: YamlChunk): unknown {
   return doc;
 }
 
-interface YamlChunk {
+export interface YamlChunk {
   firstLine: number; // 1-based line of the chunk's first line in the whole text
   lines: string[];
 }
 
 /** Split on document markers ourselves: Bun.YAML.parse returns an array both for several
- *  documents and for one document that is a list, and gives no line numbers. */
-function splitYamlDocuments(text: string): YamlChunk[] {
+ *  documents and for one document that is a list, and gives no line numbers. Each chunk is
+ *  the lines firstLine… of the text (split on line ends); lines outside every chunk are `...`
+ *  markers and comments between documents. */
+export function splitYamlDocuments(text: string): YamlChunk[] {
   const chunks: YamlChunk[] = [];
   let current: YamlChunk = { firstLine: 1, lines: [] };
   let started = false; // holds a marker or content, not just comments and directives
