@@ -215,6 +215,19 @@ describe.skipIf(noSshd !== null)("a local sshd with one authorized key", () => {
     expect(await gitAsync(["ls-remote", server.url(bare), "refs/heads/main"], { env: { GIT_SSH_COMMAND: sshCommand(key.privateKeyPath, knownHosts) } })).toBe(`${head}\trefs/heads/main`);
   });
 
+  test("authorize makes another key the accepted one from the next login on, without a restart", async () => {
+    const other = sshKeyPair("a new deploy key");
+    const withOther = { GIT_SSH_COMMAND: sshCommand(other.privateKeyPath, knownHosts) };
+    expect((await tryGitAsync(["ls-remote", server.url(bare)], { env: withOther })).ok).toBe(false);
+    server.authorize(other.publicKey);
+    try {
+      expect(await gitAsync(["ls-remote", server.url(bare), "refs/heads/main"], { env: withOther })).toBe(`${head}\trefs/heads/main`);
+      expect((await tryGitAsync(["ls-remote", server.url(bare)], { env: { GIT_SSH_COMMAND: sshCommand(key.privateKeyPath, knownHosts) } })).stderr).toContain("Permission denied");
+    } finally {
+      server.authorize(key.publicKey);
+    }
+  });
+
   test("a known_hosts pinning another host key refuses the server", () => {
     const otherHost = sshKeyPair("another host");
     const wrong = join(tempDir(), "known_hosts");

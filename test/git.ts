@@ -318,6 +318,8 @@ export interface SshServer {
   url(bareDir: string): string;
   /** What sshd wrote on stderr so far (its log, at VERBOSE). */
   log(): string;
+  /** Makes `publicKey` the one key sshd accepts, from the next login on (sshd reads authorized_keys at each): a deploy key added on the forge. */
+  authorize(publicKey: string): void;
   /** Stops sshd and starts it again on the same port with a new host key (hostKeyLine follows): a server whose key changed. */
   changeHostKey(): Promise<void>;
   stop(): Promise<void>;
@@ -325,7 +327,7 @@ export interface SshServer {
 
 /**
  * A real sshd on a free port of 127.0.0.1, in the foreground, as the current user, with its own host key
- * and `authorizedKey` as the only key it accepts. Throws with sshd's log when it does not start.
+ * and `authorizedKey` as the only key it accepts (until authorize()). Throws with sshd's log when it does not start.
  */
 export async function sshServer(opts: { authorizedKey: string }): Promise<SshServer> {
   const reason = sshdUnavailable();
@@ -408,6 +410,9 @@ export async function sshServer(opts: { authorizedKey: string }): Promise<SshSer
       hostKeyLine: `[127.0.0.1]:${port} ${hostKeyPublic}`,
       url: (bareDir) => `ssh://${user}@127.0.0.1:${port}${bareDir}`,
       log: () => earlier + running!.log(),
+      authorize(publicKey) {
+        writeFileSync(authorizedKeys, `${publicKey.trim()}\n`, { mode: 0o600 });
+      },
       async changeHostKey() {
         await stopRunning();
         hostKeyPublic = makeHostKey();
