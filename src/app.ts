@@ -63,7 +63,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     loginThrottle: new LoginThrottle(),
     firstRun: new FirstRun(),
     secrets,
-    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, now, log }),
+    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, caFile: config.gitopsCaBundle, now, log }),
     checkins,
     storage,
     engine,

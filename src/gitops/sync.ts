@@ -11,7 +11,7 @@ import { deleteJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
 import { fetchHead, readManifestFiles, type Head } from "./git";
 import { computePlan, planCounts, type CurrentJob, type FileError, type Plan } from "./plan";
-import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
+import { getGitopsSettings, pinGitopsHostKeys, readGitCredentials, type GitopsSettings } from "./settings";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
@@ -22,6 +22,8 @@ export interface SyncDeps {
   secrets: SecretBox;
   dataDir: string;
   allowPrivateTargets: boolean;
+  /** CRONTOPUS_GITOPS_CA_BUNDLE: the CA bundle for https remotes instead of the system's. */
+  caFile?: string | null;
   now: () => number;
   log?: Logger;
 }
@@ -138,6 +140,13 @@ export class GitopsSyncer {
       credentials: readGitCredentials(this.deps.db, this.deps.secrets, tenantId),
       sshKnownHosts: s.ssh_known_hosts,
       allowPrivate: this.deps.allowPrivateTargets,
+      caFile: this.deps.caFile ?? null,
+      // Trust on first use: the host key of the first contact is kept, and required from then on.
+      onHostKeyPinned: (entries) => {
+        if (pinGitopsHostKeys(this.deps.db, tenantId, s.url, entries, this.deps.now())) {
+          this.deps.log?.info("gitops ssh host key pinned on first use", { tenant_id: tenantId, host_keys: entries.map((e) => e.split(/\s+/).slice(0, 2).join(" ")).join(", ") });
+        }
+      },
     });
   }
 
