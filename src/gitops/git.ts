@@ -189,7 +189,7 @@ async function connectRemote(remote: Remote): Promise<Connection> {
       writeFileSync(keyFile, remote.credentials.ssh_key.trim() + "\n", { mode: 0o600 });
       chmodSync(keyFile, 0o600);
       ssh.push("-i", keyFile);
-    } else ssh.push("-o", "IdentityFile=/dev/null");
+    } else ssh.push("-o", "IdentityFile=none");
     env.GIT_SSH_COMMAND = ssh.map(shellWord).join(" ");
     env.GIT_SSH_VARIANT = "ssh";
     close = () => {
@@ -269,7 +269,9 @@ function cleanStderr(s: string, token?: string): string {
   if (token) {
     for (const secret of [token, Buffer.from(`x-access-token:${token}`).toString("base64")]) out = out.split(secret).join("***");
   }
-  return out.split("\n").filter((l) => !/^@+$|^@ +WARNING|^IT IS POSSIBLE|^Someone could|^It is also possible|^The fingerprint|^SHA256:|^Please contact|^Add correct host key|^Offending|^Host key for|^\s*remove with|^\s*ssh-keygen -f/.test(l.trim())).slice(-5).join("; ");
+  // What git and ssh print around the cause (the host-key banner, askpass, advice) is left out.
+  const noise = /^$|^@+$|^@ +WARNING|^IT IS POSSIBLE|^Someone could|^It is also possible|^The fingerprint|^SHA256:|^Please contact|^Add correct host key|^Offending|^Host key for|^remove with|^ssh-keygen -f|^Warning: Permanently added|unable to read askpass response|^Please make sure you have the correct access rights|^and the repository exists/;
+  return out.split("\n").map((l) => l.trim()).filter((l) => !noise.test(l)).slice(-5).join("; ");
 }
 
 /**
