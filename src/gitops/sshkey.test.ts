@@ -4,7 +4,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../test/helpers";
-import { badKnownHostsLine, isPinned, knownHostsEntries, makeDeployKey, pinnedKnownHosts, readPrivateKey, sshTarget } from "./sshkey";
+import { badKnownHostsLine, isPinned, keyFingerprint, knownHostsEntries, makeDeployKey, pinnedKnownHosts, readPrivateKey, sshTarget } from "./sshkey";
 
 /** What OpenSSH makes of a private key file: the public key line ssh-keygen -y derives from it, or its error. */
 function sshKeygenPublic(privateKey: string): { ok: boolean; out: string } {
@@ -78,6 +78,16 @@ describe("known hosts", () => {
     expect(sshTarget("ssh://git@git.example.com:2222/acme/jobs.git")).toEqual({ host: "git.example.com", port: "2222", name: "[git.example.com]:2222" });
     expect(sshTarget("ssh://git@git.example.com:22/x.git").name).toBe("git.example.com");
     expect(sshTarget("ssh://git@[2001:db8::1]:2222/x.git").name).toBe("[2001:db8::1]:2222");
+  });
+
+  test("fingerprints are ssh-keygen's", () => {
+    const key = makeDeployKey("crontopus@acme");
+    const file = join(tempDir(), "key.pub");
+    writeFileSync(file, `${key.publicKey}\n`);
+    const printed = Bun.spawnSync(["ssh-keygen", "-l", "-f", file]).stdout.toString().split(" ")[1];
+    expect(keyFingerprint(key.publicKey)).toBe(printed);
+    expect(keyFingerprint(`[git.example.com]:2222 ${key.publicKey}`)).toBe(printed);
+    expect(keyFingerprint("# a comment")).toBeNull();
   });
 
   test("host keys pinned on first use say so in their first line", () => {

@@ -2,7 +2,7 @@
 // written in the OpenSSH formats ssh reads, because ssh-keygen need not be installed where the
 // server runs), the public key of a private key given in a PUT, and known_hosts text checked
 // line by line. The formats are those of OpenSSH's PROTOCOL.key and sshd(8) AUTHORIZED_KEYS.
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 
 export interface DeployKey {
   /** "-----BEGIN OPENSSH PRIVATE KEY-----…": what ssh -i reads. */
@@ -158,4 +158,12 @@ export function pinnedKnownHosts(entries: string[], at: string): string {
 
 export function isPinned(knownHosts: string | null): boolean {
   return !!knownHosts && knownHosts.startsWith(PINNED_MARK);
+}
+
+/** The SHA256 fingerprint of a key in an OpenSSH public key or known_hosts line, as ssh-keygen -l and the forges print it. */
+export function keyFingerprint(line: string): string | null {
+  const f = line.trim().split(/\s+/);
+  const key = f.find((x, i) => i > 0 && KEY_TYPES.test(f[i - 1]!) && /^[A-Za-z0-9+/]+={0,2}$/.test(x));
+  if (!key) return null;
+  return `SHA256:${createHash("sha256").update(Buffer.from(key, "base64")).digest("base64").replace(/=+$/, "")}`;
 }
