@@ -153,7 +153,12 @@ async function connectRemote(remote: Remote): Promise<Connection> {
     const [address] = await resolveTarget(target.host, { allowPrivate: remote.allowPrivate });
     // The deploy key and the known hosts live in a directory of their own (0700, files 0600), for
     // this one git process: removed by close() once it ended, whatever happened.
-    const dir = mkdtempSync(join(tmpdir(), "crontopus-ssh-"));
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(tmpdir(), "crontopus-ssh-"));
+    } catch (e) {
+      throw new GitError(`cannot make a temp directory for ssh's files in ${tmpdir()} (TMPDIR): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     const knownHosts = join(dir, "known_hosts");
     const given = knownHostsEntries(remote.sshKnownHosts);
     writeFileSync(knownHosts, given.length ? `${given.join("\n")}\n` : "", { mode: 0o600 });
