@@ -23,15 +23,32 @@ afterAll(async () => {
   repo.close();
 });
 
+/**
+ * Until the scheduler's first periodic sync of a new connection (due at once) has run: after it,
+ * with a long interval, no sync runs behind the test's back.
+ */
+async function firstPeriodicSync(token: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const s = await (await srv.api("/api/v1/gitops/status", { token })).json();
+    if (s.next_sync_at !== null && s.state !== "syncing") return;
+    if (Date.now() > until) throw new Error(`no periodic sync: ${JSON.stringify(s)}`);
+    await Bun.sleep(20);
+  }
+}
+
 describe("crontopus gitops", () => {
   test("set, get, plan --exit-code, sync, then plan has no changes, and disconnect", async () => {
-    let r = await cli(["gitops", "set", repo.url, "--branch", "main", "--interval", "30s"], env());
+    let r = await cli(["gitops", "set", repo.url, "--branch", "main", "--interval", "1h"], env());
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("interval        30s");
+    expect(r.stdout).toContain("interval        1h");
     r = await cli(["gitops", "get", "--json"], env());
     expect(JSON.parse(r.stdout)).toMatchObject({ url: repo.url, branch: "main", prune: false });
+    // The first periodic sync applies what is there; the plan is of the commit after it.
+    await firstPeriodicSync(alice.token);
+    repo.commit("add report", { "production/report.yaml": manifest("report") });
     r = await cli(["gitops", "plan", "--exit-code"], env());
-    expect(r.stdout).toContain("+ create production/backup (production/backup.yaml)");
+    expect(r.stdout).toContain("+ create production/report (production/report.yaml)");
     expect(r.code).toBe(2);
     r = await cli(["gitops", "sync"], env());
     expect(r.code).toBe(0);
