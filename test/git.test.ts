@@ -121,8 +121,9 @@ describe("git http-backend with a token", () => {
     writeFileSync(join(dir, "report.yaml"), MANIFEST("report"));
     git(["add", "report.yaml"], { cwd: dir });
     git(["commit", "--quiet", "-m", "Add report"], { cwd: dir });
-    await gitAsync([...auth, "push", "--quiet", "origin", "HEAD:refs/heads/main"], { cwd: dir });
-    expect(git(["rev-parse", "refs/heads/main"], { cwd: bare })).toBe(git(["rev-parse", "HEAD"], { cwd: dir }));
+    // To a branch of its own: main stays the head the other tests read.
+    await gitAsync([...auth, "push", "--quiet", "origin", "HEAD:refs/heads/write-back"], { cwd: dir });
+    expect(git(["rev-parse", "refs/heads/write-back"], { cwd: bare })).toBe(git(["rev-parse", "HEAD"], { cwd: dir }));
     const pushWithout = await tryGitAsync(["push", "origin", "HEAD:refs/heads/other"], { cwd: dir });
     expect(pushWithout.ok).toBe(false);
   });

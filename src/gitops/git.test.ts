@@ -31,6 +31,7 @@ describe("fetchHead and readManifestFiles", () => {
 
   test("a missing path or branch is an error, not an empty tree", async () => {
     const dir = join(data, "t2");
+    repo.commit("a job in prod", { "prod/a.yaml": manifest("a") });
     const head = await fetchHead(dir, remote());
     await expect(readManifestFiles(dir, head.commit, "staging")).rejects.toThrow(/path staging does not exist/);
     await expect(fetchHead(dir, remote({ branch: "nope" }))).rejects.toThrow(GitError);
