@@ -31,7 +31,7 @@ import { consoleApp } from "./console/routes";
 import { eventHub } from "./events/hub";
 import { eventFeed } from "./events/feed";
 import { eventsApi } from "./events/api";
-import { gitopsApi } from "./gitops/api";
+import { gitopsApi, gitopsWebhookApi } from "./gitops/api";
 import { GitopsSyncer } from "./gitops/sync";
 import { RequestLog } from "./requestlog";
 
@@ -63,7 +63,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     loginThrottle: new LoginThrottle(),
     firstRun: new FirstRun(),
     secrets,
-    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, caFile: config.gitopsCaBundle, now, log }),
+    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, caFile: config.gitopsCaBundle, now, log, rolledBack: (ids) => engine.recover(ids) }),
     checkins,
     storage,
     engine,
@@ -87,6 +87,7 @@ export function createApp(ctx: AppContext, sources: MetricsSources = { engine: c
     .use(channelsApi(ctx))
     .use(agentsApi(ctx))
     .use(eventsApi(ctx))
+    .use(gitopsWebhookApi(ctx))
     .use(gitopsApi(ctx));
 
   const answerPing = pingHandler({

@@ -7,6 +7,10 @@ import { errorResponse } from "./http";
 
 /** Login, logout, tenant switch, first-run setup and agent enrollment: reachable before authentication. */
 export const AUTH_BODY_LIMIT = 16 * 1024;
+/** A forge's push webhook (POST /api/v1/gitops/webhook/…): unauthenticated, read raw for its signature. */
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+/** POST /api/v1/gitops/plan: a local tree's manifests as JSON (crontopus gitops plan --dir). */
+export const PLAN_BODY_LIMIT = 16 * 1024 * 1024;
 
 export interface BodyLimits {
   /** CRONTOPUS_MAX_BODY: every API body not named below. */
@@ -19,6 +23,8 @@ export interface BodyLimits {
 export function bodyLimitFor(path: string, l: BodyLimits): number | null {
   if (path.startsWith("/ping/")) return null;
   if (path.startsWith("/api/v1/auth/") || path === "/api/v1/agent/enroll" || path === "/login" || path === "/setup") return AUTH_BODY_LIMIT;
+  if (path.startsWith("/api/v1/gitops/webhook/")) return WEBHOOK_BODY_LIMIT;
+  if (path === "/api/v1/gitops/plan") return PLAN_BODY_LIMIT;
   // The output of a check-in is kept up to the ping body limit; in JSON each byte may take
   // up to six (\u0000), so the route takes that much and more for the other fields.
   if (path === "/api/v1/checkins") return Math.max(l.maxBody, 6 * l.pingBodyLimit + 64 * 1024);

@@ -17,7 +17,7 @@ let db: Database | null = null;
 let path = "";
 let timer: ReturnType<typeof setInterval> | null = null;
 
-type Message = { path: string; intervalMs?: number; paused?: Int32Array } | { backup: { id: number; dataDir: string; now: number } } | "stop";
+type Message = { path: string; intervalMs?: number; shared?: Int32Array } | { backup: { id: number; dataDir: string; now: number } } | "stop";
 
 self.onmessage = (e: MessageEvent<Message>) => {
   if (typeof e.data === "object" && "backup" in e.data) {
@@ -39,13 +39,18 @@ self.onmessage = (e: MessageEvent<Message>) => {
   path = e.data.path;
   db = new Database(path);
   db.exec("PRAGMA busy_timeout = 1000");
-  const passive = db.query("PRAGMA wal_checkpoint(PASSIVE)");
-  const paused = e.data.paused;
+  const passive = db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)");
+  const shared = e.data.shared;
   timer = setInterval(() => {
     // The writer is about to finish the job and restart the log: keep out of its way.
-    if (paused && Atomics.load(paused, 0) === 1) return;
+    if (shared && Atomics.load(shared, 0) === 1) return;
     try {
-      passive.get();
+      const r = passive.get()!;
+      // What the writer decides by: how much of the log is in use, and how much is left to copy.
+      if (shared && r.busy === 0) {
+        Atomics.store(shared, 1, r.log);
+        Atomics.store(shared, 2, r.checkpointed);
+      }
     } catch (err) {
       postMessage({ error: String(err) });
     }

@@ -9,6 +9,7 @@ import m0006 from "../migrations/0006_times_and_deleted_jobs.sql" with { type: "
 import m0007 from "../migrations/0007_secrets_at_rest.sql" with { type: "text" };
 import m0008 from "../migrations/0008_invitations.sql" with { type: "text" };
 import m0009 from "../migrations/0009_gitops.sql" with { type: "text" };
+import m0010 from "../migrations/0010_gitops_triggers.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: "0007_secrets_at_rest", sql: m0007 },
   { version: 8, name: "0008_invitations", sql: m0008 },
   { version: 9, name: "0009_gitops", sql: m0009 },
+  { version: 10, name: "0010_gitops_triggers", sql: m0010 },
 ];

@@ -34,6 +34,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "415": "The body's Content-Type is not accepted",
   "422": "A field is invalid; the message names it",
   "429": "Too many requests; see Retry-After",
+  "502": "A remote the server reached for (a Git fetch) failed; the message gives its words",
   "503": "Storage is unavailable; retry later",
 };
 
@@ -48,6 +49,7 @@ const TAGS: Record<string, string> = {
   agents: "Enrolled agents, enrollment tokens, installers",
   "agent protocol": "What the agent calls, with its own token (docs/agent-protocol.md)",
   badges: "Status badges, public by their key",
+  gitops: "A Git repository as the source of the tenant's jobs: settings, syncs, plans, the push webhook (docs/gitops.md)",
   system: "Health and metrics",
 };
 

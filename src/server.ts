@@ -13,13 +13,14 @@ import type { Engine } from "./monitor/engine";
 import { Dispatcher } from "./alerts/outbox";
 import { Pruner } from "./runs/retention";
 import { GitopsScheduler } from "./gitops/scheduler";
+import { recoverInterruptedSyncs } from "./gitops/sync";
 import { startPurger } from "./runs/purge";
-import { WAL_KEEP_BYTES, WalGuard } from "./wal";
+import { sharedWalState, WAL_KEEP_BYTES, WalGuard } from "./wal";
 import { sealChannelSecrets } from "./alerts/channels";
 import { setupPath } from "./auth/setup";
 
 /** Checkpoints in a worker thread; falls back to SQLite's automatic checkpoints if it cannot start. */
-function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void>; paused: Int32Array; backup(dataDir: string, now: number): Promise<BackupResult> } | null {
+function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise<void>; shared: Int32Array; backup(dataDir: string, now: number): Promise<BackupResult> } | null {
   let worker: Worker;
   try {
     worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href);
@@ -43,12 +44,12 @@ function startCheckpointer(db: Db, path: string, log: Logger): { stop(): Promise
     warnedAt = Date.now();
     log.warn("checkpoint failed", { error: m.data.error });
   };
-  // Set by the WAL guard while it waits to restart the log: the worker skips its rounds then.
-  const paused = new Int32Array(new SharedArrayBuffer(4));
-  worker.postMessage({ path, paused });
+  // The WAL guard's view of the worker's progress, and its pause while it restarts the log.
+  const shared = sharedWalState();
+  worker.postMessage({ path, shared });
   let backups = 0;
   return {
-    paused,
+    shared,
     backup: (dataDir, now) =>
       new Promise<BackupResult>((resolve, reject) => {
         const id = ++backups;
@@ -168,7 +169,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const sealed = sealChannelSecrets(db, ctx.secrets);
   if (sealed) ctx.log.info("channel secrets encrypted", { channels: sealed, key_file: config.secretKeyPath });
   const checkpointer = startCheckpointer(db, config.dbPath, ctx.log);
-  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`, { paused: checkpointer.paused }) : null;
+  const wal = checkpointer ? new WalGuard(db, `${config.dbPath}-wal`, { shared: checkpointer.shared }) : null;
   if (wal) ctx.checkins.afterCommit = () => wal.afterCommit();
   const engine = ctx.engine;
   // Check-ins committed before a restart and not applied yet: applied before the first request.
@@ -180,7 +181,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   engine.start(config.tickMs);
   dispatcher.start();
   // Retention in short slices between requests, however much is due (see Pruner).
-  const pruner = new Pruner(db, ctx.now, { busy: () => (wal ? wal.bytes > WAL_KEEP_BYTES : false) });
+  const pruner = new Pruner(db, ctx.now, { busy: () => (wal ? wal.usedBytes > WAL_KEEP_BYTES : false) });
   if (wal) pruner.afterSlice = () => wal.afterCommit();
   ctx.pruneSoon = () => pruner.soon();
   pruner.onPass = (pruned, ms) => {
@@ -202,6 +203,9 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       })
     : null;
   backups?.start();
+  // No sync runs yet: a `syncing` state is one this server's last run was stopped during.
+  const interrupted = recoverInterruptedSyncs(db, ctx.now());
+  if (interrupted) ctx.log.warn("gitops syncs interrupted by the last stop: reported, and due again now", { tenants: interrupted });
   const gitops = new GitopsScheduler(db, ctx.gitops, ctx.now, ctx.log);
   gitops.start();
   let server: NonNullable<typeof app.server> | null = null;
@@ -226,7 +230,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
       await server.stop(true);
     });
     await step("summing up the request log", () => ctx.requests.stop());
-    await step("stopping gitops syncs", () => Promise.race([gitops.stop(), Bun.sleep(2000)]));
+    // Periodic syncs, and those a webhook or a request started; one stuck in a fetch is left (the next start reports it).
+    await step("stopping gitops syncs", () => Promise.race([Promise.all([gitops.stop(), ctx.gitops.idle()]), Bun.sleep(2000)]));
     await step("stopping retention", () => pruner.stop());
     await step("stopping the purger", () => purger.stop());
     await step("bounding lock waits", () => db.exec(`PRAGMA busy_timeout = ${STOP_BUSY_TIMEOUT_MS}`));

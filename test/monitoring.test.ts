@@ -258,6 +258,24 @@ describe("status engine and alerts", () => {
     expect(alertsFor("heartbeat").length).toBe(2);
   });
 
+  test("a job late by its old schedule is no longer late once the schedule is changed: the new one is expected from now", async () => {
+    const { ping_url } = await putJob("reschedule", { schedule: "@every 2s", grace: 60 });
+    await fetch(ping_url);
+    await until(async () => (await job("reschedule")).status === "up");
+    clock.advance(2_010);
+    await until(async () => (await job("reschedule")).status === "late");
+    await putJob("reschedule", { schedule: "@every 1h", grace: 60 });
+    const after = await job("reschedule");
+    expect(after.status).toBe("up");
+    // An hour from the edit (the answer gives whole seconds).
+    expect(Math.abs(Date.parse(after.expected_at) - clock.now() - 3_600_000)).toBeLessThan(1000);
+    // And it stays up: the old deadline is gone.
+    clock.advance(60_000);
+    await ticks(s);
+    expect((await job("reschedule")).status).toBe("up");
+    expect(queued(s, "reschedule")).toEqual([]);
+  });
+
   test("a paused job's pings are recorded and never alert", async () => {
     const { ping_url } = await putJob("sleepy", { schedule: "@every 1s", grace: 1, paused: true });
     await fetch(ping_url + "/fail");

@@ -3,7 +3,9 @@ import { defineCommand } from "citty";
 import { clientArgs, clientCommand, connect } from "./client";
 import { printJson, useColour } from "./output";
 import { printDone } from "./commands";
-import { CliError } from "./run";
+import { CliError, describeFailure } from "./run";
+import { checkArgs } from "./args";
+import type { PlanJson } from "../gitops/render";
 import { keyFingerprint, knownHostsEntries, PINNED_MARK } from "../gitops/sshkey";
 
 interface Settings {
@@ -143,19 +145,44 @@ const sync = clientCommand({
   },
 });
 
-const plan = clientCommand({
-  meta: { name: "plan", description: "Print what a sync of the branch head would do (Terraform-like)" },
-  args: {
-    "exit-code": { type: "boolean", description: "Exit 0 for no changes, 2 for changes, 1 for any error" },
-    ...clientArgs,
-  },
-  async run({ args }) {
-    // TODO: plan --dir DIR (POST /api/v1/gitops/plan with a local tree's files) is not built yet.
-    const { renderPlan, planExitCode } = await import("../gitops/render");
-    const p = await connect(args).request("GET", "/api/v1/gitops/plan");
-    if (args.json) printJson(p);
-    else process.stdout.write(renderPlan(p, { colour: useColour() }));
-    if (args["exit-code"]) process.exitCode = planExitCode(p);
+const planArgs = {
+  dir: { type: "string", description: "Plan a local working tree instead of the branch head (the files a sync would read, below the settings' path)", valueHint: "DIR" },
+  "exit-code": { type: "boolean", description: "Exit 0 for no changes, 2 for changes, 1 for any error (also a usage error)" },
+  ...clientArgs,
+} as const;
+
+const plan = defineCommand({
+  meta: { name: "plan", description: "Print what a sync of the branch head, or of a local tree (--dir), would do (Terraform-like)" },
+  args: planArgs,
+  async run({ args, rawArgs }) {
+    try {
+      checkArgs(rawArgs, planArgs);
+      const { renderPlan, planExitCode } = await import("../gitops/render");
+      const client = connect(args);
+      let p: PlanJson;
+      if (args.dir !== undefined) {
+        const { readLocalTree, LocalTreeError } = await import("../gitops/localtree");
+        // The settings say which path below the tree a sync reads.
+        const { path } = await client.request<Settings>("GET", "/api/v1/gitops");
+        let files;
+        try {
+          files = readLocalTree(args.dir, path);
+        } catch (e) {
+          if (e instanceof LocalTreeError) throw new CliError(e.message);
+          throw e;
+        }
+        p = await client.request<PlanJson>("POST", "/api/v1/gitops/plan", { json: { files } });
+      } else {
+        p = await client.request<PlanJson>("GET", "/api/v1/gitops/plan");
+      }
+      if (args.json) printJson(p);
+      else process.stdout.write(renderPlan(p, { colour: useColour() }));
+      if (args["exit-code"]) process.exitCode = planExitCode(p);
+    } catch (e) {
+      // With --exit-code, 2 means "changes": every failure exits 1, a usage error too.
+      if (args["exit-code"]) throw new CliError(describeFailure(e).line.replace(/^error: /, ""), 1);
+      throw e;
+    }
   },
 });
 

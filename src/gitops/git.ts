@@ -27,6 +27,29 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 export const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
 const MANIFEST_RE = /\.(ya?ml|json)$/i;
 
+/**
+ * Whether a sync reads this file (a path from the repository root): a *.yaml, *.yml or *.json
+ * file below `root` ("" is the root). The one rule for a fetched tree and a local one (plan --dir).
+ */
+export function isManifestPath(path: string, root: string): boolean {
+  return MANIFEST_RE.test(path) && (root === "" || path === root || path.startsWith(root + "/"));
+}
+
+/**
+ * Why a tree of manifest files (paths and sizes in bytes) is over the limits, or null: more than
+ * MAX_FILES files, a file over MAX_FILE_BYTES, more than MAX_TOTAL_BYTES in all.
+ */
+export function treeLimitError(files: readonly { path: string; size: number }[], root: string): string | null {
+  if (files.length > MAX_FILES) return `more than ${MAX_FILES} manifest files below ${root || "the root"}`;
+  let total = 0;
+  for (const f of files) {
+    if (f.size > MAX_FILE_BYTES) return `${f.path} is ${f.size} bytes; files over ${MAX_FILE_BYTES} bytes are refused`;
+    total += f.size;
+  }
+  if (total > MAX_TOTAL_BYTES) return `the manifest files below ${root || "the root"} exceed ${MAX_TOTAL_BYTES} bytes`;
+  return null;
+}
+
 export class GitError extends Error {
   override name = "GitError";
 }
@@ -287,7 +310,6 @@ export async function readManifestFiles(dir: string, commit: string, path: strin
   const ls = await runGit(["ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", ...(path ? [path] : [])], {}, { cwd: dir });
   if (ls.code !== 0) throw new GitError(`git ls-tree failed: ${cleanStderr(ls.stderr)}`);
   const entries: { sha: string; size: number; path: string }[] = [];
-  let total = 0;
   let any = false;
   for (const rec of new TextDecoder().decode(ls.stdout).split("\0")) {
     if (!rec) continue;
@@ -296,15 +318,12 @@ export async function readManifestFiles(dir: string, commit: string, path: strin
     const tab = rec.indexOf("\t");
     const [mode, type, sha, size] = rec.slice(0, tab).split(/\s+/);
     const p = rec.slice(tab + 1);
-    if (type !== "blob" || mode === "120000" || !MANIFEST_RE.test(p)) continue;
-    const bytes = Number(size);
-    if (bytes > MAX_FILE_BYTES) throw new GitError(`${p} is ${bytes} bytes; files over ${MAX_FILE_BYTES} bytes are refused`);
-    total += bytes;
-    if (entries.length >= MAX_FILES) throw new GitError(`more than ${MAX_FILES} manifest files below ${path || "the root"}`);
-    if (total > MAX_TOTAL_BYTES) throw new GitError(`the manifest files below ${path || "the root"} exceed ${MAX_TOTAL_BYTES} bytes`);
-    entries.push({ sha: sha!, size: bytes, path: p });
+    if (type !== "blob" || mode === "120000" || !isManifestPath(p, path)) continue;
+    entries.push({ sha: sha!, size: Number(size), path: p });
   }
   if (!any) throw new GitError(path ? `path ${path} does not exist in ${commit.slice(0, 12)}` : `the tree of ${commit.slice(0, 12)} is empty`);
+  const over = treeLimitError(entries, path);
+  if (over) throw new GitError(over);
   if (entries.length === 0) return [];
   const cat = await runGit(["cat-file", "--batch"], {}, { cwd: dir, stdin: entries.map((e) => e.sha).join("\n") + "\n" });
   if (cat.code !== 0) throw new GitError(`git cat-file failed: ${cleanStderr(cat.stderr)}`);

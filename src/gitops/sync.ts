@@ -4,13 +4,13 @@
 // runs waits for that one. See docs/gitops.md.
 import { join } from "node:path";
 import type { Db } from "../db";
-import { AppError } from "../errors";
+import { AppError, Invalid } from "../errors";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
-import { deleteJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
+import { deleteJob, findJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
-import { fetchHead, readManifestFiles, type Head } from "./git";
-import { computePlan, planCounts, type CurrentJob, type FileError, type Plan } from "./plan";
+import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head } from "./git";
+import { computePlan, planCounts, type CurrentJob, type FileError, type Plan, type PlanFile } from "./plan";
 import { getGitopsSettings, pinGitopsHostKeys, readGitCredentials, type GitopsSettings } from "./settings";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
@@ -26,6 +26,8 @@ export interface SyncDeps {
   caFile?: string | null;
   now: () => number;
   log?: Logger;
+  /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
+  rolledBack?: (deletedIds: string[]) => void;
 }
 
 export interface SyncResult {
@@ -48,6 +50,8 @@ interface StatusRow {
   message: string | null;
   errors: string;
   plan: string | null;
+  sync_started_at: number | null;
+  sync_trigger: SyncTrigger | null;
 }
 
 /** Where a tenant's fetched repository lives. */
@@ -106,8 +110,74 @@ export function pruneGuardTrips(deletes: number, managed: number): boolean {
   return deletes > 0 && (deletes >= managed || (managed > 10 && deletes > managed / 2));
 }
 
+/**
+ * Syncs that a stopped server left `syncing` (it died during them; or, within a running server, one
+ * whose ending could not be written): each is written in the history as interrupted, the status
+ * goes back to the state of the last sync that finished, says what happened, and the next periodic
+ * sync is due at once. `tenantId`: that tenant only (a read that found `syncing` with no sync
+ * running); else every tenant (at start, when no sync can be running). Returns how many.
+ */
+export function recoverInterruptedSyncs(db: Db, now: number, tenantId?: string): number {
+  // cross-tenant: at start every tenant's row is looked at; otherwise the one tenant's.
+  const stuck = tenantId
+    ? db.query<StatusRow, [string]>("SELECT * FROM gitops_status WHERE tenant_id = ? AND state = 'syncing'").all(tenantId)
+    : db.query<StatusRow, []>("SELECT * FROM gitops_status WHERE state = 'syncing'").all();
+  for (const row of stuck) {
+    db.transaction(() => {
+      const last = db
+        .query<{ state: SyncState }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1")
+        .get(row.tenant_id);
+      // A row left before the sync's start was recorded (migration 0010) says less.
+      const trigger = row.sync_trigger ?? "unknown";
+      const started = row.sync_started_at ?? now;
+      const which = row.sync_started_at === null ? "a sync" : `the ${trigger} sync started at ${new Date(started).toISOString()}`;
+      const what = `${which} did not finish (${tenantId ? "its end could not be written" : "the server stopped during it"})`;
+      db.query(
+        `INSERT INTO gitops_syncs (tenant_id, commit_sha, author, message, trigger, state, counts, error, started_at, duration_ms)
+         VALUES (?1, NULL, NULL, NULL, ?2, 'failing', '{}', ?3, ?4, ?5)`,
+      ).run(row.tenant_id, trigger, `interrupted: ${what}`, started, Math.max(0, now - started));
+      db.query(
+        `UPDATE gitops_status SET state = ?1, message = ?2, next_sync_at = ?3, sync_started_at = NULL, sync_trigger = NULL,
+           failures_total = failures_total + 1
+         WHERE tenant_id = ?4`,
+      ).run(last?.state ?? "never", `${what}; it runs again now`, now, row.tenant_id);
+    })();
+  }
+  return stuck.length;
+}
+
+/**
+ * The files of a local tree (POST /api/v1/gitops/plan) as a sync of that tree would read them: the
+ * same rules (*.yaml, *.yml, *.json below the path) and limits. Paths are from the repository root.
+ * Throws Invalid naming the file at fault.
+ */
+export function selectTreeFiles(files: readonly { path: string; content: string }[], root: string): PlanFile[] {
+  const seen = new Set<string>();
+  const selected: PlanFile[] = [];
+  let below = 0;
+  files.forEach((f, i) => {
+    const p = f.path;
+    if (p === "" || p.length > 1000 || p.startsWith("/") || /[\\\0\r\n]/.test(p) || p.split("/").some((s) => s === "" || s === "." || s === ".." || s === ".git")) {
+      throw new Invalid(`files[${i}].path`, `must be a relative path inside the repository, with / between directories: ${JSON.stringify(p.slice(0, 200))}`);
+    }
+    if (seen.has(p)) throw new Invalid(`files[${i}].path`, `${p} is given twice`);
+    seen.add(p);
+    if (root === "" || p === root || p.startsWith(root + "/")) below++;
+    if (isManifestPath(p, root)) selected.push({ path: p, text: f.content });
+  });
+  const over = treeLimitError(selected.map((f) => ({ path: f.path, size: Buffer.byteLength(f.text) })), root);
+  if (over) throw new Invalid("files", over);
+  // As for a sync: a tree with nothing below the path is a wrong path or an empty tree, not "delete everything".
+  if (selected.length === 0) throw new Invalid("files", `no manifest file (*.yaml, *.yml, *.json) below ${root || "the root"}${below ? "" : `: ${files.length} files given, none below it`}; a sync of this tree would change nothing`);
+  return selected;
+}
+
 export class GitopsSyncer {
   private readonly running = new Map<string, Promise<SyncResult>>();
+  /** The sync that starts once the running one ends (syncLatest), shared by every caller meanwhile. */
+  private readonly queued = new Map<string, Promise<SyncResult>>();
+  /** The last git work queued in each tenant's repository directory (inRepo). */
+  private readonly repoWork = new Map<string, Promise<unknown>>();
   constructor(private readonly deps: SyncDeps) {}
 
   /** Syncs the tenant's repository now; while one runs, answers that one's result. */
@@ -119,17 +189,74 @@ export class GitopsSyncer {
     return run;
   }
 
+  /**
+   * A sync whose fetch starts after this call: a push announced by a webhook may be newer than the
+   * head a running sync fetched, so after a running one another runs (one, however many ask meanwhile).
+   */
+  syncLatest(tenantId: string, trigger: SyncTrigger): Promise<SyncResult> {
+    const busy = this.running.get(tenantId);
+    if (!busy) return this.sync(tenantId, trigger);
+    let next = this.queued.get(tenantId);
+    if (!next) {
+      next = busy
+        .catch(() => undefined)
+        .then(() => {
+          this.queued.delete(tenantId);
+          return this.sync(tenantId, trigger);
+        });
+      this.queued.set(tenantId, next);
+    }
+    return next;
+  }
+
+  /** Settles when no sync runs or waits to run (serve's stop: a webhook's syncs are nobody's to await). */
+  async idle(): Promise<void> {
+    while (this.running.size || this.queued.size) await Promise.allSettled([...this.running.values(), ...this.queued.values()]);
+  }
+
   isRunning(tenantId: string): boolean {
     return this.running.has(tenantId);
+  }
+
+  /** The status as GET /api/v1/gitops/status answers it; a `syncing` left by a sync that is not running is recovered first. */
+  status(tenantId: string) {
+    const s = gitopsStatus(this.deps.db, tenantId);
+    if (s.state !== "syncing" || this.isRunning(tenantId)) return s;
+    recoverInterruptedSyncs(this.deps.db, this.deps.now(), tenantId);
+    return gitopsStatus(this.deps.db, tenantId);
+  }
+
+  /** What a sync of a local tree (its files, paths from the repository root) would do, applying nothing. */
+  planTree(tenantId: string, files: readonly { path: string; content: string }[]): Plan {
+    const { db } = this.deps;
+    const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
+    const selected = selectTreeFiles(files, settings.path);
+    return computePlan(null, settings.path, selected, currentJobs(db, tenantId), settings.prune).plan;
   }
 
   /** What a sync of the branch head would do, applying nothing. */
   async plan(tenantId: string): Promise<Plan & { message?: string }> {
     const { db } = this.deps;
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
-    const head = await this.fetch(tenantId, settings);
-    const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
+    const { head, files } = await this.inRepo(tenantId, async () => {
+      const head = await this.fetch(tenantId, settings);
+      return { head, files: await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path) };
+    });
     return computePlan(head.commit, settings.path, files, currentJobs(db, tenantId), settings.prune).plan;
+  }
+
+  /**
+   * Runs git work in the tenant's repository directory after the work queued there before: a plan
+   * (GET /api/v1/gitops/plan) and a sync never fetch into one directory at the same time.
+   */
+  private inRepo<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.repoWork.get(tenantId) ?? Promise.resolve()).catch(() => undefined).then(work);
+    const settled = run.catch(() => undefined);
+    this.repoWork.set(tenantId, settled);
+    void settled.then(() => {
+      if (this.repoWork.get(tenantId) === settled) this.repoWork.delete(tenantId);
+    });
+    return run;
   }
 
   private fetch(tenantId: string, s: GitopsSettings): Promise<Head> {
@@ -155,19 +282,23 @@ export class GitopsSyncer {
     const started = now();
     const settings = getGitopsSettings(db, this.deps.secrets, tenantId);
     const before = readStatus(db, tenantId);
-    db.query("INSERT INTO gitops_status (tenant_id, state) VALUES (?1, 'syncing') ON CONFLICT (tenant_id) DO UPDATE SET state = 'syncing'").run(tenantId);
+    db.query(
+      `INSERT INTO gitops_status (tenant_id, state, sync_started_at, sync_trigger) VALUES (?1, 'syncing', ?2, ?3)
+       ON CONFLICT (tenant_id) DO UPDATE SET state = 'syncing', sync_started_at = ?2, sync_trigger = ?3`,
+    ).run(tenantId, started, trigger);
     let head: Head | null = null;
     try {
-      head = await this.fetch(tenantId, settings);
+      head = await this.inRepo(tenantId, () => this.fetch(tenantId, settings));
       // An unchanged head (and settings) costs this one fetch and no parse.
       if (
         before && head.commit === before.commit_sha && before.last_sync_at !== null && settings.updated_at <= before.last_sync_at &&
         (before.state === "ok" || before.state === "degraded") && !confirmPrune
       ) {
-        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2 WHERE tenant_id = ?3").run(before.state, now(), tenantId);
+        db.query("UPDATE gitops_status SET state = ?1, last_sync_at = ?2, message = NULL, sync_started_at = NULL, sync_trigger = NULL WHERE tenant_id = ?3").run(before.state, now(), tenantId);
         return { state: before.state, commit: head.commit, message: null, plan: before.plan ? (JSON.parse(before.plan) as Plan) : null };
       }
-      const files = await readManifestFiles(repoDir(this.deps.dataDir, tenantId), head.commit, settings.path);
+      const commit = head.commit;
+      const files = await this.inRepo(tenantId, () => readManifestFiles(repoDir(this.deps.dataDir, tenantId), commit, settings.path));
       if (files.length === 0) throw new SyncFailure(`no manifest files below ${settings.path || "the root"} in ${head.commit.slice(0, 12)}: nothing changed`);
       const current = currentJobs(db, tenantId);
       const { plan, desired } = computePlan(head.commit, settings.path, files, current, settings.prune);
@@ -177,23 +308,33 @@ export class GitopsSyncer {
         return this.finish(tenantId, trigger, started, head, "failing", msg, plan, before);
       }
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
-      db.transaction(() => {
-        const t = now();
-        for (const d of desired) {
-          try {
-            db.transaction(() => {
-              putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
-              db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
-                settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
-              );
-            })();
-          } catch (e) {
-            if (!(e instanceof AppError)) throw e;
-            plan.errors.push({ path: d.path, line: 1, column: 1, message: e.message });
+      const deleted: string[] = [];
+      try {
+        db.transaction(() => {
+          const t = now();
+          for (const d of desired) {
+            try {
+              db.transaction(() => {
+                putJob(db, tenantId, d.namespace, d.name, d.doc, t, { bySync: true });
+                db.query("UPDATE jobs SET source_repository = ?1, source_path = ?2, source_commit = ?3 WHERE tenant_id = ?4 AND namespace = ?5 AND name = ?6").run(
+                  settings.url, d.path, head!.commit, tenantId, d.namespace, d.name,
+                );
+              })();
+            } catch (e) {
+              if (!(e instanceof AppError)) throw e;
+              plan.errors.push({ path: d.path, line: 1, column: 1, message: e.message });
+            }
           }
-        }
-        for (const del of plan.delete) deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
-      })();
+          for (const del of plan.delete) {
+            deleted.push(findJob(db, tenantId, del.namespace, del.name)?.id ?? "");
+            deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
+          }
+        })();
+      } catch (e) {
+        // The service changed the jobs' state in memory as it went: none of it was stored.
+        this.deps.rolledBack?.(deleted.filter((id) => id !== ""));
+        throw e;
+      }
       return this.finish(tenantId, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);
     } catch (e) {
       if (!(e instanceof SyncFailure) && !(e instanceof Error && (e.name === "GitError" || e.name === "TargetRefused"))) {
@@ -210,6 +351,7 @@ export class GitopsSyncer {
     db.transaction(() => {
       db.query(
         `UPDATE gitops_status SET state = $state, commit_sha = $commit, last_sync_at = $now, message = $message, errors = $errors, plan = $plan,
+           sync_started_at = NULL, sync_trigger = NULL,
            last_good_commit = CASE WHEN $state = 'ok' THEN $commit ELSE last_good_commit END,
            last_success_at = CASE WHEN $state IN ('ok', 'degraded') THEN $now ELSE last_success_at END,
            failures_total = failures_total + CASE WHEN $state = 'failing' THEN 1 ELSE 0 END

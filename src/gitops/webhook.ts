@@ -1,5 +1,6 @@
 // Push webhooks from the forges: which forge sent it, whether it carries the tenant's secret, which
 // event and delivery it is, and which branch it pushed. Pure: headers and the raw body in, a verdict out.
+// What is done with a verdict (and the deliveries seen before) is src/gitops/deliveries.ts.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 export type Forge = "github" | "gitea" | "forgejo" | "gitlab";
@@ -101,16 +102,4 @@ export function verifyWebhook(headers: HeaderInput, rawBody: Uint8Array | string
   const delivery = h.get(DELIVERY_HEADER[forge]) || null;
   if (event !== "push") return { ok: true, forge, event, delivery };
   return { ok: true, forge, event, delivery, branch: pushedBranch(rawBody) };
-}
-
-/**
- * Whether this delivery was seen before; records it when it was not. A delivery without an id is
- * never a repeat (nothing names it). Keys are per forge, so two forges' ids cannot collide.
- */
-export function isRepeat(seen: Set<string>, forge: Forge, delivery: string | null): boolean {
-  if (!delivery) return false;
-  const key = `${forge}:${delivery}`;
-  if (seen.has(key)) return true;
-  seen.add(key);
-  return false;
 }

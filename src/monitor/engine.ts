@@ -172,6 +172,16 @@ export class Engine {
     this.ctx.log.error(message, { error: e instanceof Error ? e.message : String(e) });
   }
 
+  /**
+   * A transaction that changed jobs through the service (created, changed, deleted) was rolled
+   * back: what is held in memory may be ahead of the database. Forget it, take back the deletes
+   * of jobs that are still there, and apply the log again from the durable cursor.
+   */
+  recover(deletedIds: Iterable<string> = []): void {
+    this.states.undrop(deletedIds);
+    this.forgetUnsaved();
+  }
+
   /** What is held was not stored: forget it and apply the log again from the durable cursor. */
   private forgetUnsaved(): void {
     this.states.reset();

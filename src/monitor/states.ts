@@ -237,6 +237,10 @@ export class JobStates {
       s.status_since = now;
       s.consecutive_failures = 0;
       s.alerting = false;
+    } else if (scheduleChanged && s.status === "late") {
+      // Late by the old schedule (no alert went out for it): the new one is expected from now.
+      s.status = h.job.open_runs > 0 ? "running" : h.job.last_ping_at !== null ? "up" : "new";
+      s.status_since = now;
     }
     h.state = rescheduled(h.policy, s, now, scheduleChanged || h.job.paused !== wasPaused);
     h.job.next_deadline = row.next_deadline; // what the row has, so save writes the new one
@@ -257,6 +261,11 @@ export class JobStates {
     }
     if (this.deleted.size > 100_000) this.deleted.clear();
     this.deleted.add(jobId);
+  }
+
+  /** Deletes rolled back: the jobs answer again. */
+  undrop(jobIds: Iterable<string>): void {
+    for (const id of jobIds) this.deleted.delete(id);
   }
 
   /** Forgets everything held (a commit of held state failed): the database is the truth again. */
