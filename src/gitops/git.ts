@@ -184,7 +184,18 @@ async function connectRemote(remote: Remote): Promise<Connection> {
     }
     const knownHosts = join(dir, "known_hosts");
     const given = knownHostsEntries(remote.sshKnownHosts);
-    writeFileSync(knownHosts, given.length ? `${given.join("\n")}\n` : "", { mode: 0o600 });
+    close = () => rmSync(dir, { recursive: true, force: true });
+    try {
+      writeFileSync(knownHosts, given.length ? `${given.join("\n")}\n` : "", { mode: 0o600 });
+      if (remote.credentials.ssh_key) {
+        // ssh reads a key from a file only: written 0600 for this process, removed by close().
+        writeFileSync(join(dir, "deploy_key"), remote.credentials.ssh_key.trim() + "\n", { mode: 0o600 });
+        chmodSync(join(dir, "deploy_key"), 0o600);
+      }
+    } catch (e) {
+      close();
+      throw new GitError(`cannot write ssh's files in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     const ssh = [
       "ssh",
       // No ssh_config of the machine or of a user: every option is here.
@@ -211,13 +222,8 @@ async function connectRemote(remote: Remote): Promise<Connection> {
       "-o", `HostKeyAlias=${target.name}`,
       "-o", `HostName=${address}`,
     ];
-    if (remote.credentials.ssh_key) {
-      // ssh reads a key from a file only: written 0600 for this process, removed by close().
-      const keyFile = join(dir, "deploy_key");
-      writeFileSync(keyFile, remote.credentials.ssh_key.trim() + "\n", { mode: 0o600 });
-      chmodSync(keyFile, 0o600);
-      ssh.push("-i", keyFile);
-    } else ssh.push("-o", "IdentityFile=none");
+    if (remote.credentials.ssh_key) ssh.push("-i", join(dir, "deploy_key"));
+    else ssh.push("-o", "IdentityFile=none");
     env.GIT_SSH_COMMAND = ssh.map(shellWord).join(" ");
     env.GIT_SSH_VARIANT = "ssh";
     close = () => {
