@@ -36,6 +36,11 @@ RUN --mount=type=secret,id=npm_ca --mount=type=cache,target=/root/.npm \
 
 # ---- runtime: Debian slim, the binaries, a user of its own
 FROM debian:bookworm-slim
+# GitOps runs git (https through libcurl, which needs the CA certificates) and ssh for ssh remotes
+# (docs/gitops.md). Deploy keys are made by the server itself: no ssh-keygen needed.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates git openssh-client \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 crontopus \
  && useradd --uid 10001 --gid crontopus --home-dir /data --no-create-home --shell /usr/sbin/nologin crontopus \
  && mkdir /data && chown crontopus:crontopus /data && chmod 700 /data

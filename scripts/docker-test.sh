@@ -2,7 +2,7 @@
 # The Docker image and docker-compose.yml, built and run on a real engine:
 #   - the image builds from the Dockerfile (with the registry and CA of this machine passed as
 #     the optional build argument and secret), and is what it says: a non-root user, /data, 8080,
-#     a HEALTHCHECK every 30 s or less, the six agent binaries;
+#     a HEALTHCHECK every 30 s or less, the six agent binaries, git and ssh for GitOps;
 #   - a container on a port other than 8080 answers /health, turns `healthy` (so the
 #     HEALTHCHECK follows CRONTOPUS_PORT), prints a setup link that opens, serves the login page,
 #     takes `crontopus admin create-user` through docker exec, a job and a ping, serves the
@@ -103,6 +103,15 @@ expect_downloads() {
   [ "$files" = "crontopus-darwin-arm64 crontopus-darwin-x64 crontopus-linux-arm64 crontopus-linux-x64 crontopus-windows-arm64.exe crontopus-windows-x64.exe " ] || { echo "$files"; return 1; }
 }
 check "the six agent binaries are inside" expect_downloads
+# GitOps needs git and ssh where the server runs: as the image's user, git commits and reads a repository back, and ssh starts.
+expect_git_and_ssh() {
+  local out
+  out=$(docker run --rm --network none --entrypoint sh "$IMAGE" -c \
+    'set -e; git --version; ssh -V 2>&1; git init -q /tmp/r; git -C /tmp/r -c user.name=c -c user.email=c@localhost commit -q --allow-empty -m x; git ls-remote /tmp/r HEAD' 2>&1) || { echo "$out"; return 1; }
+  printf '%s\n' "$out" | grep -q '^git version' && printf '%s\n' "$out" | grep -q '^OpenSSH_' &&
+    printf '%s\n' "$out" | grep -Eq '^[0-9a-f]{40}[[:space:]]+HEAD$' || { echo "$out"; return 1; }
+}
+check "git and ssh are installed for GitOps (git --version, ssh -V, git ls-remote as crontopus)" expect_git_and_ssh
 check "crontopus version names the commit" sh -c '"$1" run --rm --network none "$2" version | grep -q "(commit $3,"' _ "$DOCKER" "$IMAGE" "$commit"
 
 # ---- a container, on a port other than 8080

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real, when they are missing:
 # cron (the real crontab), git, chromium (console tests), wrk (benchmarks), python3-aiosmtpd (SMTP receiver),
-# strace (proves the OpenAPI lint sends nothing over the network), openssh-server (a real sshd for GitOps ssh remotes). With arguments, those packages instead
+# strace (proves the OpenAPI lint sends nothing over the network), openssh-server (a real sshd for GitOps ssh remotes),
+# openssl (the self-signed certificate of the GitOps https test server). With arguments, those packages instead
 # (scripts/docker-test.sh asks for the Docker engine).
 set -euo pipefail
-PKGS=(cron git chromium wrk python3-aiosmtpd strace openssh-server)
+PKGS=(cron git chromium wrk python3-aiosmtpd strace openssh-server openssl)
 [ $# -gt 0 ] && PKGS=("$@")
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

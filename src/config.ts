@@ -39,6 +39,8 @@ export interface Config {
   readonly agentInterval: number;
   /** Let channel targets (and later Git remotes) reach loopback, private and link-local addresses. */
   readonly allowPrivateTargets: boolean;
+  /** CA certificates (PEM) that https Git remotes are checked against instead of the system's; null: the system's. */
+  readonly gitopsCaBundle: string | null;
   /** The key file that encrypts channel secrets at rest (created on first use, mode 0600). */
   readonly secretKeyPath: string;
   /** When `serve` writes a backup into <data dir>/backups (cron or @every, in UTC); null: never. */
@@ -142,6 +144,12 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
   const smtpRefusal = smtpUrl ? checkTargetHost(smtpHost(smtpUrl), { allowPrivate: allowPrivateTargets }) : null;
   if (smtpRefusal) throw new ConfigError(`CRONTOPUS_SMTP_URL: ${smtpRefusal}`);
 
+  const rawCa = readVar(env, "CRONTOPUS_GITOPS_CA_BUNDLE");
+  const gitopsCaBundle = rawCa ? resolve(rawCa) : null;
+  if (gitopsCaBundle && !/-----BEGIN CERTIFICATE-----/.test(readTextOrNull(gitopsCaBundle) ?? "")) {
+    throw new ConfigError(`CRONTOPUS_GITOPS_CA_BUNDLE: ${gitopsCaBundle} is not a readable file of PEM certificates`);
+  }
+
   return Object.freeze({
     port,
     host,
@@ -162,10 +170,19 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     downloadDir: resolve(readVar(env, "CRONTOPUS_DOWNLOAD_DIR") ?? join(dataDir, "downloads")),
     agentInterval: parseCount("CRONTOPUS_AGENT_INTERVAL", readVar(env, "CRONTOPUS_AGENT_INTERVAL"), 30, 1),
     allowPrivateTargets,
+    gitopsCaBundle,
     secretKeyPath: resolve(readVar(env, "CRONTOPUS_SECRET_KEY_PATH") ?? join(dataDir, "secret.key")),
     backupSchedule: parseBackupSchedule(readVar(env, "CRONTOPUS_BACKUP_SCHEDULE")),
     backupKeep: parseCount("CRONTOPUS_BACKUP_KEEP", readVar(env, "CRONTOPUS_BACKUP_KEEP"), 7, 1),
   });
+}
+
+function readTextOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
 }
 
 /** A cron expression or `@every 6h` (the jobs' syntax); unset or `off`: no scheduled backups. */
@@ -209,6 +226,7 @@ export function describeConfig(c: Config): Record<string, string | number> {
     CRONTOPUS_DOWNLOAD_DIR: c.downloadDir,
     CRONTOPUS_AGENT_INTERVAL: c.agentInterval,
     CRONTOPUS_ALLOW_PRIVATE_TARGETS: String(c.allowPrivateTargets),
+    CRONTOPUS_GITOPS_CA_BUNDLE: c.gitopsCaBundle ?? "(system)",
     CRONTOPUS_SECRET_KEY_PATH: c.secretKeyPath,
     CRONTOPUS_BACKUP_SCHEDULE: c.backupSchedule?.expr ?? "off",
     CRONTOPUS_BACKUP_KEEP: c.backupKeep,

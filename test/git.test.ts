@@ -121,10 +121,36 @@ describe("git http-backend with a token", () => {
     writeFileSync(join(dir, "report.yaml"), MANIFEST("report"));
     git(["add", "report.yaml"], { cwd: dir });
     git(["commit", "--quiet", "-m", "Add report"], { cwd: dir });
-    await gitAsync([...auth, "push", "--quiet", "origin", "HEAD:refs/heads/main"], { cwd: dir });
-    expect(git(["rev-parse", "refs/heads/main"], { cwd: bare })).toBe(git(["rev-parse", "HEAD"], { cwd: dir }));
+    // To a branch of its own: main stays the head the other tests read.
+    await gitAsync([...auth, "push", "--quiet", "origin", "HEAD:refs/heads/write-back"], { cwd: dir });
+    expect(git(["rev-parse", "refs/heads/write-back"], { cwd: bare })).toBe(git(["rev-parse", "HEAD"], { cwd: dir }));
     const pushWithout = await tryGitAsync(["push", "origin", "HEAD:refs/heads/other"], { cwd: dir });
     expect(pushWithout.ok).toBe(false);
+  });
+});
+
+describe("git http-backend over https", () => {
+  const TOKEN = "glpat-alicesecret";
+  let bare: string;
+  let server: GitHttpServer;
+  let head: string;
+  beforeAll(() => {
+    bare = bareRepo();
+    const alice = workTree(bare);
+    alice.write("backup.yaml", MANIFEST("backup"));
+    head = alice.commit("Add backup");
+    alice.push();
+    server = gitHttpServer(bare, { token: TOKEN, tls: true });
+  });
+  afterAll(() => server.stop());
+
+  test("git ls-remote trusting the server's own certificate (http.sslCAInfo) answers the branch; without it, the certificate is refused", async () => {
+    expect(server.url).toStartWith("https://127.0.0.1:");
+    const auth = ["-c", `http.extraHeader=Authorization: Bearer ${TOKEN}`];
+    expect(await gitAsync(["-c", `http.sslCAInfo=${server.caFile}`, ...auth, "ls-remote", server.url, "refs/heads/main"])).toBe(`${head}\trefs/heads/main`);
+    const untrusted = await tryGitAsync([...auth, "ls-remote", server.url]);
+    expect(untrusted.ok).toBe(false);
+    expect(untrusted.stderr).toMatch(/certificate|SSL/i);
   });
 });
 
@@ -176,6 +202,31 @@ describe.skipIf(noSshd !== null)("a local sshd with one authorized key", () => {
     const r = tryGit(["ls-remote", server.url(bare)], { env: { GIT_SSH_COMMAND: sshCommand(key.privateKeyPath, empty) } });
     expect(r.ok).toBe(false);
     expect(r.stderr).toContain("Host key verification failed");
+  });
+
+  test("changeHostKey restarts sshd on the same port with another host key: the old known_hosts line is refused, the new one accepted", async () => {
+    const before = server.hostKeyLine;
+    await server.changeHostKey();
+    expect(server.hostKeyLine).not.toBe(before);
+    expect(server.hostKeyLine).toStartWith(`[127.0.0.1]:${server.port} ssh-ed25519 `);
+    const old = await tryGitAsync(["ls-remote", server.url(bare)], { env: { GIT_SSH_COMMAND: sshCommand(key.privateKeyPath, knownHosts) } });
+    expect(old.ok).toBe(false);
+    expect(old.stderr).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
+    writeFileSync(knownHosts, `${server.hostKeyLine}\n`);
+    expect(await gitAsync(["ls-remote", server.url(bare), "refs/heads/main"], { env: { GIT_SSH_COMMAND: sshCommand(key.privateKeyPath, knownHosts) } })).toBe(`${head}\trefs/heads/main`);
+  });
+
+  test("authorize makes another key the accepted one from the next login on, without a restart", async () => {
+    const other = sshKeyPair("a new deploy key");
+    const withOther = { GIT_SSH_COMMAND: sshCommand(other.privateKeyPath, knownHosts) };
+    expect((await tryGitAsync(["ls-remote", server.url(bare)], { env: withOther })).ok).toBe(false);
+    server.authorize(other.publicKey);
+    try {
+      expect(await gitAsync(["ls-remote", server.url(bare), "refs/heads/main"], { env: withOther })).toBe(`${head}\trefs/heads/main`);
+      expect((await tryGitAsync(["ls-remote", server.url(bare)], { env: { GIT_SSH_COMMAND: sshCommand(key.privateKeyPath, knownHosts) } })).stderr).toContain("Permission denied");
+    } finally {
+      server.authorize(key.publicKey);
+    }
   });
 
   test("a known_hosts pinning another host key refuses the server", () => {

@@ -136,8 +136,10 @@ export function workTree(bare: string, opts: { branch?: string } = {}): WorkTree
 }
 
 export interface GitHttpServer {
-  /** The clone URL, e.g. http://127.0.0.1:PORT/jobs.git */
+  /** The clone URL, e.g. http://127.0.0.1:PORT/jobs.git (https:// with `tls`) */
   url: string;
+  /** With `tls`: the PEM file of the server's self-signed certificate, for git's http.sslCAInfo. */
+  caFile: string | null;
   port: number;
   /** Every request the server got, in order, with the Authorization header it carried (or null). */
   requests: { method: string; path: string; authorization: string | null; status: number }[];
@@ -193,18 +195,38 @@ function authorized(header: string | null, token: string): boolean {
 }
 
 /**
+ * A self-signed certificate for 127.0.0.1 (an EC P-256 key, valid two days), made by openssl: the
+ * certificate (which is its own CA) and the key, as PEM files in a new temp dir.
+ */
+export function selfSignedCertificate(): { certFile: string; keyFile: string } {
+  const dir = tempDir("crontopus-tls-");
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  const p = Bun.spawnSync(
+    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  if (p.exitCode !== 0) throw new Error(`openssl req failed: ${p.stderr.toString().trim()}`);
+  return { certFile, keyFile };
+}
+
+/**
  * Serves `bareDir` over HTTP on 127.0.0.1 with `git http-backend` (fetch and push), for callers holding
- * `token`. The server runs in this process: talk to it with gitAsync, never the synchronous git.
+ * `token`; with `tls`, over https with a self-signed certificate (its file in `caFile`). The server
+ * runs in this process: talk to it with gitAsync, never the synchronous git.
  * `before` runs before each authorized request is served, e.g. to push another commit right when a
  * client starts its push (`GET …/info/refs?service=git-receive-pack`): a real race, on cue.
  */
-export function gitHttpServer(bareDir: string, opts: { token: string; before?: (req: { method: string; path: string }) => void | Promise<void> }): GitHttpServer {
+export function gitHttpServer(bareDir: string, opts: { token: string; tls?: boolean; before?: (req: { method: string; path: string }) => void | Promise<void> }): GitHttpServer {
+  const cert = opts.tls ? selfSignedCertificate() : null;
   const root = dirname(bareDir);
   const name = basename(bareDir);
   const requests: GitHttpServer["requests"] = [];
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
+    ...(cert ? { tls: { cert: readFileSync(cert.certFile, "utf8"), key: readFileSync(cert.keyFile, "utf8") } } : {}),
     async fetch(req) {
       const url = new URL(req.url);
       const authorization = req.headers.get("authorization");
@@ -246,7 +268,7 @@ export function gitHttpServer(bareDir: string, opts: { token: string; before?: (
       return new Response(res.body, { status: res.status, headers: res.headers });
     },
   });
-  return { url: `http://127.0.0.1:${server.port}/${name}`, port: server.port!, requests, stop: () => server.stop(true) };
+  return { url: `${cert ? "https" : "http"}://127.0.0.1:${server.port}/${name}`, caFile: cert?.certFile ?? null, port: server.port!, requests, stop: () => server.stop(true) };
 }
 
 /** Generates an ed25519 key pair with ssh-keygen (no passphrase); returns the private key's path and the public key line. */
@@ -299,30 +321,38 @@ export interface SshServer {
   url(bareDir: string): string;
   /** What sshd wrote on stderr so far (its log, at VERBOSE). */
   log(): string;
+  /** Makes `publicKey` the one key sshd accepts, from the next login on (sshd reads authorized_keys at each): a deploy key added on the forge. */
+  authorize(publicKey: string): void;
+  /** Stops sshd and starts it again on the same port with a new host key (hostKeyLine follows): a server whose key changed. */
+  changeHostKey(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
  * A real sshd on a free port of 127.0.0.1, in the foreground, as the current user, with its own host key
- * and `authorizedKey` as the only key it accepts. Throws with sshd's log when it does not start.
+ * and `authorizedKey` as the only key it accepts (until authorize()). Throws with sshd's log when it does not start.
  */
 export async function sshServer(opts: { authorizedKey: string }): Promise<SshServer> {
   const reason = sshdUnavailable();
   if (reason) throw new Error(reason);
   const dir = tempDir("crontopus-sshd-");
   const hostKey = join(dir, "ssh_host_ed25519_key");
-  const k = Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", hostKey], { stdout: "pipe", stderr: "pipe" });
-  if (k.exitCode !== 0) throw new Error(`ssh-keygen failed: ${k.stderr.toString().trim()}`);
+  const makeHostKey = (): string => {
+    rmSync(hostKey, { force: true });
+    rmSync(`${hostKey}.pub`, { force: true });
+    const k = Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", hostKey], { stdout: "pipe", stderr: "pipe" });
+    if (k.exitCode !== 0) throw new Error(`ssh-keygen failed: ${k.stderr.toString().trim()}`);
+    return readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+  };
+  let hostKeyPublic = makeHostKey();
   const authorizedKeys = join(dir, "authorized_keys");
   writeFileSync(authorizedKeys, `${opts.authorizedKey.trim()}\n`);
   chmodSync(authorizedKeys, 0o600);
   // Not os.userInfo(): Bun 1.4.5 answers "unknown" for its username here (root in a container).
   const user = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
-  const [keyType, keyData] = readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/);
 
-  // A free port can be taken between our probe and sshd's bind: try a few.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  /** Starts sshd on `port`; resolves with it running, or with null when the port was taken. */
+  const start = async (port: number): Promise<{ proc: ReturnType<typeof Bun.spawn>; log: () => string; reader: Promise<void> } | null> => {
     const config = join(dir, "sshd_config");
     writeFileSync(
       config,
@@ -357,25 +387,50 @@ export async function sshServer(opts: { authorizedKey: string }): Promise<SshSer
     })();
     const end = Date.now() + 10_000;
     while (!log.includes("Server listening on") && proc.exitCode === null && Date.now() < end) await Bun.sleep(20);
-    if (log.includes("Server listening on")) {
-      return {
-        port,
-        user,
-        hostKeyLine: `[127.0.0.1]:${port} ${keyType} ${keyData}`,
-        url: (bareDir) => `ssh://${user}@127.0.0.1:${port}${bareDir}`,
-        log: () => log,
-        async stop() {
-          proc.kill();
-          await proc.exited;
-          await reader;
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
+    if (log.includes("Server listening on")) return { proc, log: () => log, reader };
     proc.kill();
     await proc.exited;
     await reader;
     if (!/Address already in use|Cannot bind/i.test(log)) throw new Error(`sshd did not start: ${log.trim()}`);
+    return null;
+  };
+
+  // A free port can be taken between our probe and sshd's bind: try a few.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    let running = await start(port);
+    if (!running) continue;
+    let earlier = "";
+    const stopRunning = async () => {
+      running!.proc.kill();
+      await running!.proc.exited;
+      await running!.reader;
+      earlier += running!.log();
+    };
+    const server: SshServer = {
+      port,
+      user,
+      hostKeyLine: `[127.0.0.1]:${port} ${hostKeyPublic}`,
+      url: (bareDir) => `ssh://${user}@127.0.0.1:${port}${bareDir}`,
+      log: () => earlier + running!.log(),
+      authorize(publicKey) {
+        writeFileSync(authorizedKeys, `${publicKey.trim()}\n`, { mode: 0o600 });
+      },
+      async changeHostKey() {
+        await stopRunning();
+        hostKeyPublic = makeHostKey();
+        // sshd binds with SO_REUSEADDR: the port it just left is free again at once, unless another process took it.
+        const again = await start(port);
+        if (!again) throw new Error(`sshd could not bind port ${port} again`);
+        running = again;
+        server.hostKeyLine = `[127.0.0.1]:${port} ${hostKeyPublic}`;
+      },
+      async stop() {
+        await stopRunning();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    return server;
   }
   throw new Error("sshd did not start: no free port after 5 attempts");
 }

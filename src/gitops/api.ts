@@ -15,7 +15,7 @@ import { RateLimiter } from "../ratelimit";
 import { clientIp } from "../clientip";
 import { PLAN_BODY_LIMIT, WEBHOOK_BODY_LIMIT } from "../bodylimit";
 import { receiveWebhook } from "./deliveries";
-import { deleteGitopsSettings, getGitopsSettings, putGitopsSettings, readWebhookSecret, rotateWebhookSecret, settingsJson } from "./settings";
+import { deleteGitopsSettings, getGitopsSettings, makeGitopsDeployKey, putGitopsSettings, readWebhookSecret, rotateWebhookSecret, settingsJson } from "./settings";
 
 const SettingsBody = t.Object({
   url: t.String({ description: "https:// or ssh remote (file:// and local paths only with CRONTOPUS_ALLOW_PRIVATE_TARGETS=true)" }),
@@ -25,8 +25,8 @@ const SettingsBody = t.Object({
   prune: t.Optional(t.Boolean({ default: false })),
   write_back: t.Optional(t.Boolean({ default: false })),
   token: t.Optional(t.Union([t.String(), t.Null()], { description: "access token for https; never returned" })),
-  ssh_key: t.Optional(t.Union([t.String(), t.Null()], { description: "private deploy key for ssh; never returned" })),
-  ssh_known_hosts: t.Optional(t.Union([t.String(), t.Null()])),
+  ssh_key: t.Optional(t.Union([t.String(), t.Null()], { description: "private deploy key for ssh, without a passphrase; never returned (or let the server make one: POST /api/v1/gitops/deploy-key)" })),
+  ssh_known_hosts: t.Optional(t.Union([t.String(), t.Null()], { description: "known_hosts lines the ssh remote's host key must match (as ssh-keyscan prints them); null: the first fetch pins the host's key" })),
 });
 
 const orNull = <T extends ReturnType<typeof t.String>>(x: T) => t.Union([x, t.Null()]);
@@ -39,8 +39,8 @@ const SettingsSchema = t.Object({
   write_back: t.Boolean(),
   has_token: t.Boolean(),
   has_ssh_key: t.Boolean(),
-  ssh_known_hosts: orNull(t.String()),
-  ssh_public_key: orNull(t.String()),
+  ssh_known_hosts: orNull(t.String({ description: "the host keys required; pinned on first use they start with '# pinned on first use by Crontopus at <time>'" })),
+  ssh_public_key: orNull(t.String({ description: "the public key of the ssh key (one OpenSSH line), to add to the repository's deploy keys" })),
   webhook_url: t.String(),
   webhook_secret: t.Optional(t.String({ description: "owner and admin only" })),
   created_at: t.String({ format: "date-time" }),
@@ -172,6 +172,20 @@ export function gitopsApi(ctx: AppContext) {
         return show(p.tenantId, true, set as never);
       },
       { detail: { summary: "Rotate the webhook secret (the old one stops verifying at once)", responses: responses(200, "The settings, with the new secret", SettingsSchema) } },
+    )
+    .post(
+      "/deploy-key",
+      ({ principal, set }) => {
+        const p = requireScope(principal, "admin");
+        makeGitopsDeployKey(db, ctx.secrets, p.tenantId, ctx.now());
+        return show(p.tenantId, true, set as never);
+      },
+      {
+        detail: {
+          summary: "Make an ed25519 deploy key for an ssh remote (owner or admin): the private key is sealed and never returned; ssh_public_key is the line to add to the repository's deploy keys. A new call replaces the key.",
+          responses: responses(200, "The settings, with the new ssh_public_key", SettingsSchema),
+        },
+      },
     )
     .post(
       "/sync",

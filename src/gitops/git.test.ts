@@ -4,7 +4,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../test/helpers";
 import { manifest, TestRepo } from "../../test/gitops-repo";
-import { fetchHead, readManifestFiles, GitError, type Remote } from "./git";
+import { explainFetchFailure, fetchHead, readManifestFiles, GitError, type Remote } from "./git";
 
 const repo = new TestRepo();
 const data = tempDir();
@@ -31,6 +31,7 @@ describe("fetchHead and readManifestFiles", () => {
 
   test("a missing path or branch is an error, not an empty tree", async () => {
     const dir = join(data, "t2");
+    repo.commit("a job in prod", { "prod/a.yaml": manifest("a") });
     const head = await fetchHead(dir, remote());
     await expect(readManifestFiles(dir, head.commit, "staging")).rejects.toThrow(/path staging does not exist/);
     await expect(fetchHead(dir, remote({ branch: "nope" }))).rejects.toThrow(GitError);
@@ -43,5 +44,31 @@ describe("fetchHead and readManifestFiles", () => {
 
   test("an https remote on a private address is refused by the SSRF guard before git runs", async () => {
     await expect(fetchHead(join(data, "t4"), remote({ url: "https://127.0.0.1/x.git", allowPrivate: false }))).rejects.toThrow(/refused/);
+  });
+});
+
+describe("explainFetchFailure", () => {
+  const token = "glpat-s3cret-value";
+  const https = { url: "https://git.example.com/acme/jobs.git", credentials: { token }, sshKnownHosts: null };
+
+  test("masks the token, bare or in the Basic header, wherever git might echo it", () => {
+    const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
+    const msg = explainFetchFailure(`fatal: unable to access 'https://x-access-token:${token}@git.example.com/': ${basic}\n> Authorization: Basic ${basic}\n`, https);
+    expect(msg).not.toContain(token);
+    expect(msg).not.toContain(basic);
+    expect(msg).toContain("***");
+  });
+
+  test("names the cause of a refused token, a refused or missing deploy key, and an unknown or changed host key", () => {
+    expect(explainFetchFailure("fatal: Authentication failed for 'https://git.example.com/acme/jobs.git/'", https)).toContain("the remote refused the access token");
+    const ssh = { url: "git@git.example.com:acme/jobs.git", credentials: { ssh_key: "k" }, sshKnownHosts: null };
+    expect(explainFetchFailure("git@git.example.com: Permission denied (publickey).", ssh)).toContain("refused the deploy key");
+    expect(explainFetchFailure("git@git.example.com: Permission denied (publickey).", { ...ssh, credentials: {} })).toContain("POST /api/v1/gitops/deploy-key");
+    expect(explainFetchFailure("No ED25519 host key is known for git.example.com and you have requested strict checking.\nHost key verification failed.", ssh)).toContain("no key of ssh_known_hosts matches the host key of git.example.com");
+    const changed = "@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nHost key verification failed.\nfatal: Could not read from remote repository.";
+    expect(explainFetchFailure(changed, { ...ssh, sshKnownHosts: "# pinned on first use by Crontopus at 2026-12-01T00:00:00Z\ngit.example.com ssh-ed25519 AAAA\n" })).toBe(
+      'git fetch failed: the ssh host key of git.example.com is not the one pinned on first use: the sync was stopped and nothing changed. If the server\'s key was changed on purpose, check the new key and clear ssh_known_hosts (PUT with "ssh_known_hosts": null) or give the new one (git: Host key verification failed.; fatal: Could not read from remote repository.)',
+    );
+    expect(explainFetchFailure(changed, { ...ssh, sshKnownHosts: "git.example.com ssh-ed25519 AAAA\n" })).toContain("does not match ssh_known_hosts");
   });
 });

@@ -9,11 +9,17 @@
 //  - size limits on what is read after the fetch (MAX_FILES manifest files below the path, each at
 //    most MAX_FILE_BYTES, MAX_TOTAL_BYTES in all): a tree over them fails the sync.
 // An https token goes to git as an http.extraHeader through GIT_CONFIG_COUNT/KEY/VALUE in the
-// environment: never in argv, never in the URL, never on disk.
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+// environment: never in argv (which `ps` shows every user), never in the URL, never on disk, and
+// masked in what a failure says. ssh runs with no ssh_config, in batch mode, with no agent and no
+// forwarding, the deploy key only, and StrictHostKeyChecking=yes against the given known hosts
+// (or accept-new on the first fetch, whose host key the caller pins); the key and the known hosts
+// are 0600 files in a temp directory of their own, removed when the git process has ended.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveTarget } from "../net/guard";
 import type { GitCredentials } from "./settings";
+import { isPinned, knownHostsEntries, sshTarget } from "./sshkey";
 
 export const GIT_TIMEOUT_MS = 60_000;
 export const MAX_FILES = 10_000;
@@ -54,8 +60,13 @@ export interface Remote {
   /** Below the repository root; "" is the root. */
   path: string;
   credentials: GitCredentials;
+  /** known_hosts text ssh requires the host's key to be in; null or empty: pinned on first use. */
   sshKnownHosts: string | null;
   allowPrivate: boolean;
+  /** The CA bundle https remotes are checked against instead of the system's (CRONTOPUS_GITOPS_CA_BUNDLE). */
+  caFile?: string | null;
+  /** Called with the host keys ssh accepted when no known hosts were given: the caller stores them. */
+  onHostKeyPinned?: (entries: string[]) => void;
 }
 
 export interface Head {
@@ -133,21 +144,22 @@ function kindOf(url: string): "https" | "ssh" | "file" {
   return "file";
 }
 
-function sshHost(url: string): { host: string; port: string | null } {
-  if (url.startsWith("ssh://")) {
-    const u = new URL(url);
-    return { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port || null };
-  }
-  const m = /^(?:[^@]+@)?(\[[^\]]+\]|[^:]+):/.exec(url)!;
-  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: null };
+/** A single-quoted word for the shell git runs GIT_SSH_COMMAND with. */
+const shellWord = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+
+interface Connection {
+  env: Record<string, string>;
+  /** After the git process ended: reads what ssh pinned, removes the key and known_hosts files. */
+  close(): void;
 }
 
 /** The env that connects git to the remote: protocols, pinned address, credentials. */
-async function remoteEnv(remote: Remote, workDir: string): Promise<Record<string, string>> {
+async function connectRemote(remote: Remote): Promise<Connection> {
   if (remote.url.startsWith("-")) throw new GitError("refused: a remote URL must not start with '-'");
   const kind = kindOf(remote.url);
   const env: Record<string, string> = { GIT_ALLOW_PROTOCOL: remote.allowPrivate ? "https:ssh:file:http" : "https:ssh" };
   const config: [string, string][] = [];
+  let close = () => {};
   if (kind === "file" && !remote.allowPrivate) throw new GitError("refused: file:// remotes need CRONTOPUS_ALLOW_PRIVATE_TARGETS=true");
   if (kind === "https") {
     const u = new URL(remote.url);
@@ -155,33 +167,83 @@ async function remoteEnv(remote: Remote, workDir: string): Promise<Record<string
     const port = u.port || (u.protocol === "http:" ? "80" : "443");
     // Connect to the address the guard checked, so a name that changes its answer gains nothing.
     config.push(["http.curloptResolve", `${u.hostname.replace(/^\[|\]$/g, "")}:${port}:${address!.includes(":") ? `[${address}]` : address}`]);
+    if (remote.caFile) config.push(["http.sslCAInfo", remote.caFile]);
     if (remote.credentials.token) {
       const basic = Buffer.from(`x-access-token:${remote.credentials.token}`).toString("base64");
       config.push(["http.extraHeader", `Authorization: Basic ${basic}`]);
     }
   } else if (kind === "ssh") {
-    const { host } = sshHost(remote.url);
-    const [address] = await resolveTarget(host, { allowPrivate: remote.allowPrivate });
-    const ssh = ["ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", `HostKeyAlias=${host}`, "-o", `HostName=${address}`];
-    const knownHosts = join(workDir, "known_hosts");
-    writeFileSync(knownHosts, remote.sshKnownHosts ?? "", { mode: 0o600 });
-    ssh.push("-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null");
-    if (remote.credentials.ssh_key) {
-      // ssh reads a key from a file only: written 0600 for this fetch, removed after it (see fetchHead).
-      const keyFile = join(workDir, "deploy_key");
-      writeFileSync(keyFile, remote.credentials.ssh_key.trim() + "\n", { mode: 0o600 });
-      chmodSync(keyFile, 0o600);
-      ssh.push("-i", keyFile);
-    } else ssh.push("-o", "IdentityFile=/dev/null");
-    env.GIT_SSH_COMMAND = ssh.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const target = sshTarget(remote.url);
+    const [address] = await resolveTarget(target.host, { allowPrivate: remote.allowPrivate });
+    // The deploy key and the known hosts live in a directory of their own (0700, files 0600), for
+    // this one git process: removed by close() once it ended, whatever happened.
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(tmpdir(), "crontopus-ssh-"));
+    } catch (e) {
+      throw new GitError(`cannot make a temp directory for ssh's files in ${tmpdir()} (TMPDIR): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const knownHosts = join(dir, "known_hosts");
+    const given = knownHostsEntries(remote.sshKnownHosts);
+    close = () => rmSync(dir, { recursive: true, force: true });
+    try {
+      writeFileSync(knownHosts, given.length ? `${given.join("\n")}\n` : "", { mode: 0o600 });
+      if (remote.credentials.ssh_key) {
+        // ssh reads a key from a file only: written 0600 for this process, removed by close().
+        writeFileSync(join(dir, "deploy_key"), remote.credentials.ssh_key.trim() + "\n", { mode: 0o600 });
+        chmodSync(join(dir, "deploy_key"), 0o600);
+      }
+    } catch (e) {
+      close();
+      throw new GitError(`cannot write ssh's files in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const ssh = [
+      "ssh",
+      // No ssh_config of the machine or of a user: every option is here.
+      "-F", "/dev/null",
+      "-o", "BatchMode=yes",
+      "-o", "ConnectTimeout=20",
+      "-o", "IdentitiesOnly=yes",
+      "-o", "IdentityAgent=none",
+      "-o", "ForwardAgent=no",
+      "-o", "ForwardX11=no",
+      "-o", "ClearAllForwardings=yes",
+      "-o", "PermitLocalCommand=no",
+      "-o", "PasswordAuthentication=no",
+      "-o", "KbdInteractiveAuthentication=no",
+      // Given known hosts are required; without them the first fetch accepts the host's key and
+      // the caller pins it (onHostKeyPinned), so later fetches require it.
+      "-o", `StrictHostKeyChecking=${given.length ? "yes" : "accept-new"}`,
+      "-o", `UserKnownHostsFile=${knownHosts}`,
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", "UpdateHostKeys=no",
+      "-o", "CheckHostIP=no",
+      // The key is looked up under the remote's name (`[host]:port` off 22), while the connection
+      // goes to the address the SSRF guard checked.
+      "-o", `HostKeyAlias=${target.name}`,
+      "-o", `HostName=${address}`,
+    ];
+    if (remote.credentials.ssh_key) ssh.push("-i", join(dir, "deploy_key"));
+    else ssh.push("-o", "IdentityFile=none");
+    env.GIT_SSH_COMMAND = ssh.map(shellWord).join(" ");
     env.GIT_SSH_VARIANT = "ssh";
+    close = () => {
+      try {
+        if (!given.length && remote.onHostKeyPinned) {
+          const learned = knownHostsEntries(readFileSync(knownHosts, "utf8"));
+          if (learned.length) remote.onHostKeyPinned(learned);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
   }
   env.GIT_CONFIG_COUNT = String(config.length);
   config.forEach(([k, v], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = k;
     env[`GIT_CONFIG_VALUE_${i}`] = v;
   });
-  return env;
+  return { env, close };
 }
 
 /**
@@ -194,13 +256,13 @@ export async function fetchHead(dir: string, remote: Remote): Promise<Head> {
     const init = await runGit(["init", "--bare", "--quiet", dir], {});
     if (init.code !== 0) throw new GitError(`git init failed: ${init.stderr.trim()}`);
   }
-  const env = await remoteEnv(remote, dir);
+  const conn = await connectRemote(remote);
   const ref = `refs/remotes/origin/${remote.branch}`;
   try {
-    const fetch = await runGit(["fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules", "--force", "--", remote.url, `+refs/heads/${remote.branch}:${ref}`], env, { cwd: dir });
-    if (fetch.code !== 0) throw new GitError(`git fetch failed: ${cleanStderr(fetch.stderr)}`);
+    const fetch = await runGit(["fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules", "--force", "--", remote.url, `+refs/heads/${remote.branch}:${ref}`], conn.env, { cwd: dir });
+    if (fetch.code !== 0) throw new GitError(explainFetchFailure(fetch.stderr, remote));
   } finally {
-    rmSync(join(dir, "deploy_key"), { force: true });
+    conn.close();
   }
   const log = await runGit(["log", "-1", "--format=%H%x00%an <%ae>%x00%s", ref, "--"], {}, { cwd: dir });
   if (log.code !== 0) throw new GitError(`git log failed: ${cleanStderr(log.stderr)}`);
@@ -208,9 +270,43 @@ export async function fetchHead(dir: string, remote: Remote): Promise<Head> {
   return { commit: commit!, author: author ?? "", message: message ?? "" };
 }
 
-function cleanStderr(s: string): string {
+/**
+ * What a failed fetch tells the user: what went wrong in words that say what to do for the
+ * failures people meet (a changed or unknown host key, a key or token refused), then git's own
+ * last lines. Never a credential: the token is masked wherever git might echo it.
+ */
+export function explainFetchFailure(stderr: string, remote: Pick<Remote, "url" | "credentials" | "sshKnownHosts">): string {
+  const words = cleanStderr(stderr, remote.credentials.token);
+  const kind = kindOf(remote.url);
+  let why = "";
+  if (kind === "ssh") {
+    const name = sshTarget(remote.url).name;
+    if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(stderr)) {
+      why = isPinned(remote.sshKnownHosts)
+        ? `the ssh host key of ${name} is not the one pinned on first use: the sync was stopped and nothing changed. If the server's key was changed on purpose, check the new key and clear ssh_known_hosts (PUT with "ssh_known_hosts": null) or give the new one`
+        : `the ssh host key of ${name} does not match ssh_known_hosts: the sync was stopped and nothing changed. If the server's key was changed on purpose, give its new key in ssh_known_hosts`;
+    } else if (/No \S+ host key is known for|Host key verification failed/i.test(stderr)) {
+      why = `no key of ssh_known_hosts matches the host key of ${name} (known_hosts lines for it start with ${name}): the sync was stopped`;
+    } else if (/Permission denied \(publickey/i.test(stderr)) {
+      why = remote.credentials.ssh_key
+        ? `the ssh server refused the deploy key: add the settings' ssh_public_key to the repository's deploy keys`
+        : `the ssh server wants a key and none is set: make one with POST /api/v1/gitops/deploy-key (crontopus gitops deploy-key) and add it to the repository's deploy keys`;
+    }
+  } else if (kind === "https" && /could not read Username|Authentication failed|HTTP 401|The requested URL returned error: 40[13]/i.test(stderr)) {
+    why = remote.credentials.token ? "the remote refused the access token (HTTP 401/403): check the token and its access to the repository" : "the remote wants credentials and no token is set: give an access token in `token`";
+  }
+  return why ? `git fetch failed: ${why} (git: ${words})` : `git fetch failed: ${words}`;
+}
+
+function cleanStderr(s: string, token?: string): string {
   // Never echo a credential git might print back.
-  return s.trim().replace(/Authorization: \S+ \S+/gi, "Authorization: ***").split("\n").slice(-5).join("; ");
+  let out = s.trim().replace(/Authorization: \S+ \S+/gi, "Authorization: ***");
+  if (token) {
+    for (const secret of [token, Buffer.from(`x-access-token:${token}`).toString("base64")]) out = out.split(secret).join("***");
+  }
+  // What git and ssh print around the cause (the host-key banner, askpass, advice) is left out.
+  const noise = /^$|^@+$|^@ +WARNING|^IT IS POSSIBLE|^Someone could|^It is also possible|^The fingerprint|^SHA256:|^Please contact|^Add correct host key|^Offending|^Host key for|^remove with|^ssh-keygen -f|^Warning: Permanently added|unable to read askpass response|^Please make sure you have the correct access rights|^and the repository exists/;
+  return out.split("\n").map((l) => l.trim()).filter((l) => !noise.test(l)).slice(-5).join("; ");
 }
 
 /**
@@ -349,12 +445,13 @@ export type PushResult = { pushed: true } | { pushed: false; reason: string };
  * a protected branch, the remote unreachable).
  */
 export async function pushCommit(dir: string, remote: Remote, commit: string): Promise<PushResult> {
-  const env = await remoteEnv(remote, dir);
+  const conn = await connectRemote(remote);
   let r: RunResult;
   try {
-    r = await runGit(["push", "--porcelain", "--no-verify", "--", remote.url, `${commit}:refs/heads/${remote.branch}`], env, { cwd: dir });
+    r = await runGit(["push", "--porcelain", "--no-verify", "--", remote.url, `${commit}:refs/heads/${remote.branch}`], conn.env, { cwd: dir });
   } finally {
-    rmSync(join(dir, "deploy_key"), { force: true });
+    // The deploy key and known hosts go with the process (and a host key seen first here is pinned).
+    conn.close();
   }
   if (r.code === 0) {
     // The fetch ref follows, so what was fetched and what was pushed agree.

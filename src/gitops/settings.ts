@@ -8,6 +8,7 @@ import { checkTargetHost } from "../net/guard";
 import type { SecretBox } from "../secrets";
 import { newId, randomSecret } from "../tokens";
 import { parseDuration, formatDuration } from "../jobs/schedule";
+import { badKnownHostsLine, isPinned, knownHostsEntries, makeDeployKey, pinnedKnownHosts, readPrivateKey, sshTarget } from "./sshkey";
 
 export interface GitopsSettings {
   tenant_id: string;
@@ -202,12 +203,21 @@ export function putGitopsSettings(db: Db, deps: SettingsDeps, tenantId: string, 
   if (input.token && kind !== "https") throw new Invalid("token", "is for https remotes; an ssh remote uses ssh_key");
   if (input.ssh_key && kind !== "ssh") throw new Invalid("ssh_key", "is for ssh remotes; an https remote uses token");
   if (input.token !== undefined && input.token !== null && (input.token.length > 4096 || /[\r\n\0]/.test(input.token))) throw new Invalid("token", "must be one line of at most 4096 characters");
-  if (input.ssh_key && !/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(input.ssh_key.trim())) throw new Invalid("ssh_key", "must be a private key in OpenSSH or PEM form");
+  const key = input.ssh_key ? readPrivateKey(input.ssh_key) : null;
+  if (input.ssh_key && !key) throw new Invalid("ssh_key", "must be a private key in OpenSSH or PEM form");
+  if (key?.encrypted) throw new Invalid("ssh_key", "is protected by a passphrase, which nobody is there to type: give a key without one, or make one with POST /api/v1/gitops/deploy-key");
+  const knownHosts = input.ssh_known_hosts ? checkKnownHosts(input.ssh_known_hosts) : input.ssh_known_hosts;
   return db.transaction(() => {
     const existing = findRow(db, tenantId);
     const creds: GitCredentials = existing?.credentials ? openCredentials(deps.secrets, existing.credentials) : {};
     if (input.token !== undefined) input.token === null || input.token === "" ? delete creds.token : (creds.token = input.token);
-    if (input.ssh_key !== undefined) input.ssh_key === null || input.ssh_key === "" ? delete creds.ssh_key : (creds.ssh_key = input.ssh_key);
+    // A key given here replaces a deploy key made by the server: the public key shown is its own.
+    let publicKey = existing?.ssh_public_key ?? null;
+    if (input.ssh_key !== undefined) {
+      if (key) creds.ssh_key = key.privateKey;
+      else delete creds.ssh_key;
+      publicKey = key?.publicKey ?? null;
+    }
     const sealed = Object.keys(creds).length ? deps.secrets.encrypt(JSON.stringify(creds)) : null;
     const params = {
       tenant: tenantId,
@@ -218,25 +228,78 @@ export function putGitopsSettings(db: Db, deps: SettingsDeps, tenantId: string, 
       prune: input.prune ? 1 : 0,
       write_back: input.write_back ? 1 : 0,
       credentials: sealed,
-      known_hosts: input.ssh_known_hosts === undefined ? (existing?.ssh_known_hosts ?? null) : input.ssh_known_hosts || null,
+      known_hosts: knownHosts === undefined ? keptKnownHosts(existing, input.url) : knownHosts || null,
+      public_key: publicKey,
       now,
     };
     if (existing) {
       db.query(
         `UPDATE gitops_settings SET url = $url, branch = $branch, path = $path, interval_s = $interval, prune = $prune,
-           write_back = $write_back, credentials = $credentials, ssh_known_hosts = $known_hosts, updated_at = $now
+           write_back = $write_back, credentials = $credentials, ssh_known_hosts = $known_hosts, ssh_public_key = $public_key,
+           updated_at = $now
          WHERE tenant_id = $tenant`,
       ).run(params);
     } else {
       db.query(
         `INSERT INTO gitops_settings (tenant_id, url, branch, path, interval_s, prune, write_back, credentials, ssh_known_hosts,
-           webhook_id, webhook_secret, created_at, updated_at)
-         VALUES ($tenant, $url, $branch, $path, $interval, $prune, $write_back, $credentials, $known_hosts, $webhook_id, $webhook_secret, $now, $now)`,
+           ssh_public_key, webhook_id, webhook_secret, created_at, updated_at)
+         VALUES ($tenant, $url, $branch, $path, $interval, $prune, $write_back, $credentials, $known_hosts, $public_key,
+           $webhook_id, $webhook_secret, $now, $now)`,
       ).run({ ...params, webhook_id: newId(), webhook_secret: deps.secrets.encrypt(randomSecret(24)) });
       db.query("INSERT OR IGNORE INTO gitops_status (tenant_id) VALUES (?)").run(tenantId);
     }
     return getGitopsSettings(db, deps.secrets, tenantId);
   })();
+}
+
+const MAX_KNOWN_HOSTS = 64 * 1024;
+
+function checkKnownHosts(text: string): string {
+  if (text.length > MAX_KNOWN_HOSTS) throw new Invalid("ssh_known_hosts", `is longer than ${MAX_KNOWN_HOSTS} characters`);
+  const bad = badKnownHostsLine(text);
+  if (bad) throw new Invalid("ssh_known_hosts", `line ${bad} is not a known_hosts line (host key-type base64-key, as ssh-keyscan prints it)`);
+  if (knownHostsEntries(text).length === 0) throw new Invalid("ssh_known_hosts", "has no host key (null pins the host's key on the first fetch)");
+  return text.trim() + "\n";
+}
+
+/**
+ * The known hosts a PUT that leaves them out keeps: all of them, except host keys pinned on first
+ * use for a host the new URL no longer names (the new host's key is pinned on its first fetch).
+ */
+function keptKnownHosts(existing: Row | null, url: string): string | null {
+  const stored = existing?.ssh_known_hosts ?? null;
+  if (!existing || !isPinned(stored)) return stored;
+  const name = (u: string) => (checkRemoteUrl(u, true) === "ssh" ? sshTarget(u).name : null);
+  return name(url) !== null && name(url) === name(existing.url) ? stored : null;
+}
+
+/**
+ * POST /deploy-key: makes an ed25519 key pair, seals its private key as the ssh credential
+ * (replacing any key before it) and keeps its public key in the settings, which show it from then
+ * on. Returns the public key line, to add to the repository's deploy keys.
+ */
+export function makeGitopsDeployKey(db: Db, secrets: SecretBox, tenantId: string, now: number): string {
+  return db.transaction(() => {
+    const r = findRow(db, tenantId);
+    if (!r) throw new NotFound("gitops settings (no repository connected)");
+    if (checkRemoteUrl(r.url, true) !== "ssh") throw new Invalid("url", "is not an ssh remote: a deploy key is for ssh remotes (git@host:owner/repo.git or ssh://…); an https remote uses token");
+    const slug = db.query<{ slug: string }, [string]>("SELECT slug FROM tenants WHERE id = ?").get(tenantId)?.slug ?? tenantId;
+    const key = makeDeployKey(`crontopus@${slug}`);
+    const creds: GitCredentials = r.credentials ? openCredentials(secrets, r.credentials) : {};
+    creds.ssh_key = key.privateKey;
+    db.query("UPDATE gitops_settings SET credentials = ?1, ssh_public_key = ?2, updated_at = ?3 WHERE tenant_id = ?4").run(secrets.encrypt(JSON.stringify(creds)), key.publicKey, now, tenantId);
+    return key.publicKey;
+  })();
+}
+
+/**
+ * Stores the host keys the first fetch from `url` accepted, unless known hosts were given (or
+ * pinned) meanwhile or the URL changed: later fetches require them.
+ */
+export function pinGitopsHostKeys(db: Db, tenantId: string, url: string, entries: string[], now: number): boolean {
+  const text = pinnedKnownHosts(entries, new Date(now).toISOString());
+  const res = db.query("UPDATE gitops_settings SET ssh_known_hosts = ?1 WHERE tenant_id = ?2 AND url = ?3 AND ssh_known_hosts IS NULL").run(text, tenantId, url);
+  return res.changes > 0;
 }
 
 /** A new webhook secret; the old one stops verifying at once. */

@@ -12,7 +12,7 @@ import { deleteJob, findJob, putJob, rowToJob, type JobRow } from "../jobs/jobs"
 import { isoTime } from "../time";
 import { fetchHead, isManifestPath, readManifestFiles, treeLimitError, type Head, type Remote } from "./git";
 import { computePlan, planCounts, type CurrentJob, type DesiredJob, type FileError, type Plan, type PlanFile } from "./plan";
-import { getGitopsSettings, readGitCredentials, type GitopsSettings } from "./settings";
+import { getGitopsSettings, pinGitopsHostKeys, readGitCredentials, type GitopsSettings } from "./settings";
 import { queueGitopsAlert, type FinishedState } from "./alerts";
 
 export const SYNC_STATES = ["never", "syncing", "ok", "degraded", "failing"] as const;
@@ -26,6 +26,8 @@ export interface SyncDeps {
   allowPrivateTargets: boolean;
   /** CRONTOPUS_BASE_URL: the console link of alerts; write-back's committer is crontopus@<its host>. */
   baseUrl: string;
+  /** CRONTOPUS_GITOPS_CA_BUNDLE: the CA bundle for https remotes instead of the system's. */
+  caFile?: string | null;
   now: () => number;
   log?: Logger;
   /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
@@ -348,6 +350,13 @@ export class GitopsSyncer {
       credentials: readGitCredentials(this.deps.db, this.deps.secrets, tenantId),
       sshKnownHosts: s.ssh_known_hosts,
       allowPrivate: this.deps.allowPrivateTargets,
+      caFile: this.deps.caFile ?? null,
+      // Trust on first use: the host key of the first contact is kept, and required from then on.
+      onHostKeyPinned: (entries) => {
+        if (pinGitopsHostKeys(this.deps.db, tenantId, s.url, entries, this.deps.now())) {
+          this.deps.log?.info("gitops ssh host key pinned on first use", { tenant_id: tenantId, host_keys: entries.map((e) => e.split(/\s+/).slice(0, 2).join(" ")).join(", ") });
+        }
+      },
     };
   }
 
