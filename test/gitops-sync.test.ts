@@ -3,9 +3,8 @@
 // repository of its own on one server, and builds the history it needs itself: the stories pass
 // in any order.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { manifest, TestRepo } from "./gitops-repo";
+import { holdPeriodicSyncs, manifest, TestRepo } from "./gitops-repo";
 import { persona, startTestServer, type TestServer } from "./helpers";
-import { findTenant } from "../src/tenants/tenants";
 
 let srv: TestServer;
 const repos: TestRepo[] = [];
@@ -18,20 +17,13 @@ afterAll(async () => {
   for (const r of repos) r.close();
 });
 
-/**
- * When the tenant's first periodic sync would be due: a day away. The scheduler syncs a new
- * connection within a second, which would race these stories' own syncs (the state before the
- * first, the history's rows and triggers); every sync here is one a story asks for.
- */
-const HELD_UNTIL = Date.now() + 86_400_000;
-
 /** Alice's tenant `slug`, with an empty repository of its own, not connected yet. */
 async function tenant(slug: string) {
   const alice = await persona(srv.db, `alice-${slug}`, slug, "owner");
   const repo = new TestRepo();
   repos.push(repo);
-  // Connecting keeps a status row that is there already: made first, the hold leaves no window.
-  srv.db.query("INSERT INTO gitops_status (tenant_id, next_sync_at) VALUES (?, ?)").run(findTenant(srv.db, slug)!.id, HELD_UNTIL);
+  // Every sync in these stories is one the story asks for.
+  const heldUntil = holdPeriodicSyncs(srv.db, slug);
   const call = async (path: string, init: { method?: string; json?: unknown } = {}) => {
     const res = await srv.api(path, { ...init, token: alice.token });
     return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as any) };
@@ -42,7 +34,7 @@ async function tenant(slug: string) {
     const r = await call("/api/v1/gitops", { method: "PUT", json: { url: repo.url, ...over } });
     expect(r.status).toBe(200);
     // The hold is still there: no periodic sync can come between the story's steps.
-    expect((await call("/api/v1/gitops/status")).body.next_sync_at).toBe(new Date(HELD_UNTIL).toISOString());
+    expect((await call("/api/v1/gitops/status")).body.next_sync_at).toBe(heldUntil);
     return r;
   };
   /** Commits `files`, connects and syncs them: the state a story starts from. */
