@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { manifest, TestRepo } from "./gitops-repo";
+import { holdPeriodicSyncs, manifest, TestRepo } from "./gitops-repo";
 import { cli, persona, startTestServer, type TestServer } from "./helpers";
 
 let srv: TestServer;
@@ -19,9 +19,13 @@ afterAll(async () => {
   for (const r of repos) r.close();
 });
 
-/** A tenant whose repository holds `files`, connected (settings `over`) and synced once. */
+/**
+ * A tenant whose repository holds `files`, connected (settings `over`) and synced once. No periodic
+ * sync: one due right after connecting could apply a story's later commit behind its back.
+ */
 async function connected(slug: string, files: Record<string, string>, over: object = {}) {
   const who = await persona(srv.db, `${slug}-owner`, slug, "owner");
+  const heldUntil = holdPeriodicSyncs(srv.db, slug);
   const repo = new TestRepo();
   repos.push(repo);
   const head = repo.commit("the jobs", files);
@@ -30,6 +34,7 @@ async function connected(slug: string, files: Record<string, string>, over: obje
     return { status: res.status, body: (await res.json()) as any };
   };
   expect((await api("/api/v1/gitops", { method: "PUT", json: { url: repo.url, interval: "1h", ...over } })).status).toBe(200);
+  expect((await api("/api/v1/gitops/status")).body.next_sync_at).toBe(heldUntil);
   expect((await api("/api/v1/gitops/sync", { method: "POST" })).body.state).toBe("ok");
   /** Writes into the working tree without committing, as a CI checkout of a pull request holds it. */
   const edit = (path: string, text: string) => {

@@ -2,6 +2,8 @@
 // GitOps tests (file:// remotes; test/git.ts of the testkit adds http and ssh).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { Db } from "../src/db";
+import { findTenant } from "../src/tenants/tenants";
 import { tempDir } from "./helpers";
 
 function git(cwd: string, ...args: string[]): string {
@@ -65,4 +67,18 @@ export function manifest(name: string, schedule = "@daily", extra: { namespace?:
     ...(extra.command ? [`  command: ${extra.command}`] : []),
     "",
   ].join("\n");
+}
+
+/**
+ * No periodic sync of the tenant before `until` (a day away): the scheduler syncs a new connection
+ * within a second, which races a test's own syncs (a sync a request shares, a commit applied behind
+ * the test's back, the history's rows). Called before the tenant connects: connecting keeps a status
+ * row that is there, so no window is left. A test can check the hold is kept: GET
+ * /api/v1/gitops/status answers `next_sync_at` = the ISO time returned.
+ */
+export function holdPeriodicSyncs(db: Db, tenantSlug: string, until = Date.now() + 86_400_000): string {
+  const tenant = findTenant(db, tenantSlug);
+  if (!tenant) throw new Error(`no tenant ${tenantSlug}`);
+  db.query("INSERT INTO gitops_status (tenant_id, next_sync_at) VALUES (?, ?)").run(tenant.id, until);
+  return new Date(until).toISOString();
 }

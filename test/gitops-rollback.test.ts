@@ -2,17 +2,21 @@
 // nothing, and leaves nothing changed in memory either: the jobs it had deleted before the
 // failure still answer their pings, and their counters are what the database and the log say.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { manifest, TestRepo } from "./gitops-repo";
+import { holdPeriodicSyncs, manifest, TestRepo } from "./gitops-repo";
 import { persona, startTestServer, type Persona, type TestServer } from "./helpers";
 
 let srv: TestServer;
 let alice: Persona;
 let repo: TestRepo;
+let heldUntil: string;
 
 beforeAll(async () => {
   srv = await startTestServer({ CRONTOPUS_ALLOW_PRIVATE_TARGETS: "true" });
   alice = await persona(srv.db, "alice", "acme", "owner");
   repo = new TestRepo();
+  // No periodic sync: one could sync the push below before or after the refusing trigger (a
+  // request that shared a periodic sync of the head before the push answered 200, 1 run in 44 here).
+  heldUntil = holdPeriodicSyncs(srv.db, "acme");
 });
 afterAll(async () => {
   await srv.close();
@@ -27,6 +31,7 @@ const call = async (path: string, init: { method?: string; json?: unknown } = {}
 test("a sync rolled back after deleting a job leaves that job answering, with its counters", async () => {
   repo.commit("three jobs", { "a.yaml": manifest("a"), "b.yaml": manifest("b"), "c.yaml": manifest("c") });
   expect((await call("/api/v1/gitops", { method: "PUT", json: { url: repo.url, prune: true } })).status).toBe(200);
+  expect((await call("/api/v1/gitops/status")).body.next_sync_at).toBe(heldUntil);
   expect((await call("/api/v1/gitops/sync", { method: "POST" })).body.state).toBe("ok");
   const a = (await call("/api/v1/jobs/default/a")).body;
   for (let i = 0; i < 3; i++) expect((await fetch(a.ping_url)).status).toBe(200);
