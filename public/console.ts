@@ -5,7 +5,6 @@ import "htmx.org";
 import "./copy";
 import "./jobs";
 import "./live";
-import "./gitops";
 import type { HtmxRequestCtx } from "htmx.org";
 import "./local-time";
 

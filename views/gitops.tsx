@@ -547,8 +547,8 @@ function ReadOnlySettings({ s }: { s: GitopsSettings }) {
   );
 }
 
-/** The deploy key: the public half to paste into the forge, made by the server (public/gitops.ts posts for it). */
-function DeployKey({ s }: { s: GitopsSettings }) {
+/** The deploy key: the public half to paste into the forge, made by the server. */
+function DeployKey({ s, csrf }: { s: GitopsSettings; csrf: string }) {
   return (
     <section class="panel" aria-labelledby="deploy-key-title">
       <h2 id="deploy-key-title">Deploy key</h2>
@@ -556,13 +556,21 @@ function DeployKey({ s }: { s: GitopsSettings }) {
         For an ssh remote: the server makes an ed25519 key pair and keeps the private key, encrypted. Paste the public key into the repository's deploy keys (write access only
         for write back). Making a new one replaces the old.
       </p>
-      <div id="deploy-key-value" hidden={!s.ssh_public_key}>
-        <CopyValue id="deploy-key" label="Public key" value={s.ssh_public_key ?? ""} />
-      </div>
-      <p id="deploy-key-error" class="field-error" role="alert" hidden></p>
-      <button type="button" class="button-quiet" data-deploy-key="/api/v1/gitops/deploy-key" hidden>
-        {s.ssh_public_key ? "Make a new deploy key" : "Make deploy key"}
-      </button>
+      {s.ssh_public_key ? (
+        <div id="deploy-key-value">
+          <CopyValue id="deploy-key" label="Public key" value={s.ssh_public_key} />
+        </div>
+      ) : null}
+      <form method="post" action="/settings/gitops/deploy-key" class="inline-form">
+        <CsrfField token={csrf} />
+        {s.ssh_public_key ? (
+          <button type="submit" class="button-quiet" data-confirm="Make a new deploy key? The old one stops working: paste the new one into the forge.">
+            Make a new deploy key
+          </button>
+        ) : (
+          <button type="submit" class="button-quiet">Make deploy key</button>
+        )}
+      </form>
     </section>
   );
 }
@@ -667,7 +675,7 @@ export function GitopsPage({ shell, view }: { shell: Shell; view: GitopsView }) 
         {view.canAdmin ? <SettingsForm view={view} csrf={shell.csrf} /> : <ReadOnlySettings s={s} />}
         {view.canAdmin ? null : <p class="muted">Only the tenant's owners and admins change these.</p>}
       </section>
-      {view.canAdmin ? <DeployKey s={s} /> : null}
+      {view.canAdmin ? <DeployKey s={s} csrf={shell.csrf} /> : null}
       <Webhook view={view} csrf={shell.csrf} />
       <ForgeSteps webhookUrl={view.webhookUrl} />
       {view.canAdmin ? (

@@ -2,10 +2,11 @@
 // /api/v1/gitops and its status, syncs and plan are), synced with the write scope (as POST
 // /api/v1/gitops/sync), changed, rotated and disconnected with the admin scope only (owners and
 // admins, as PUT, POST …/webhook-secret and DELETE), through the same service functions. The
-// deploy key is made by POST /api/v1/gitops/deploy-key, which public/gitops.ts calls.
+// deploy key is made by POST /settings/gitops/deploy-key (the service POST /api/v1/gitops/deploy-key calls).
 import type { AppContext } from "../context";
 import { BadRequest } from "../errors";
 import { requireScope, type Principal } from "../auth/principal";
+import { Invalid } from "../errors";
 import { consoleGroup, field, fieldErrors, flash, hxRedirect, page } from "../console/surface";
 import { TargetRefused } from "../net/guard";
 import { GitError } from "./git";
@@ -17,6 +18,7 @@ import {
   getGitopsSettings,
   putGitopsSettings,
   readWebhookSecret,
+  makeGitopsDeployKey,
   rotateWebhookSecret,
   settingsJson,
   type SettingsInput,
@@ -163,6 +165,17 @@ export function gitopsConsole(ctx: AppContext) {
     .post("/settings/gitops/webhook-secret", ({ request, viewer, set }) => {
       rotateWebhookSecret(db, ctx.secrets, requireScope(viewer, "admin").tenantId, ctx.now());
       flash(ctx, set, { kind: "ok", text: "New webhook secret. Deliveries signed with the old one are refused now: paste the new one into the forge." });
+      return hxRedirect(request, "/settings/gitops");
+    })
+    .post("/settings/gitops/deploy-key", ({ request, viewer, set }) => {
+      try {
+        makeGitopsDeployKey(db, ctx.secrets, requireScope(viewer, "admin").tenantId, ctx.now());
+        flash(ctx, set, { kind: "ok", text: "New deploy key. Add its public key (below) to the repository's deploy keys; the old key no longer works." });
+      } catch (e) {
+        // An https remote: a token is what it takes, not a key.
+        if (!(e instanceof Invalid)) throw e;
+        flash(ctx, set, { kind: "error", text: "No deploy key made: a deploy key is for ssh remotes (git@host:owner/repo.git or ssh://…). An https remote takes an access token instead." });
+      }
       return hxRedirect(request, "/settings/gitops");
     })
     .get("/settings/gitops/disconnect", ({ viewer, shell }) => {

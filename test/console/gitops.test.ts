@@ -79,7 +79,7 @@ describe("connecting", () => {
     expect(html).toContain('value="2m"');
     expect(html).toMatch(/id="prune" name="prune" value="on" checked/);
     expect(html).toContain("Save settings");
-    expect(html).toContain('data-deploy-key="/api/v1/gitops/deploy-key"');
+    expect(html).toContain('action="/settings/gitops/deploy-key"');
     // The webhook URL and secret to copy, and the steps of each forge.
     const api = await (await s.api("/api/v1/gitops", { token: st.owner.token })).json();
     expect(html).toContain(`<code id="webhook-url" class="url" aria-labelledby="webhook-url-label">${api.webhook_url}</code>`);
@@ -372,6 +372,7 @@ describe("who may do what", () => {
     for (const [path, form] of [
       ["/settings/gitops", { url: "file:///tmp/x.git" }],
       ["/settings/gitops/webhook-secret", {}],
+      ["/settings/gitops/deploy-key", {}],
       ["/settings/gitops/disconnect", {}],
       ["/settings/gitops/sync", {}],
     ] as const) {
@@ -401,7 +402,7 @@ describe("who may do what", () => {
     await connectApi(s, st);
     const syncs = listSyncs(s.db, st.tenantId).syncs.length;
     const secret = readWebhookSecret(s.db, s.ctx.secrets, st.tenantId);
-    for (const path of ["/settings/gitops/sync", "/settings/gitops/webhook-secret", "/settings/gitops/disconnect"]) {
+    for (const path of ["/settings/gitops/sync", "/settings/gitops/webhook-secret", "/settings/gitops/deploy-key", "/settings/gitops/disconnect"]) {
       const { r, html } = await owner.post(path, {}, { csrf: null });
       expect(`${path} ${r.status}`).toBe(`${path} 403`);
       expect(html).toContain("Form expired");
@@ -409,6 +410,29 @@ describe("who may do what", () => {
     expect(listSyncs(s.db, st.tenantId).syncs.length).toBe(syncs);
     expect(readWebhookSecret(s.db, s.ctx.secrets, st.tenantId)).toBe(secret);
     expect((await s.api("/api/v1/gitops", { token: st.owner.token })).status).toBe(200);
+  });
+
+  test("the owner makes a deploy key for an ssh remote in a plain form; for a file:// remote the page says it is for ssh", async () => {
+    const { st, owner } = await newStory("dkey");
+    st.repo.commit("one", { "a.yaml": manifest("a") });
+    await connectApi(s, st);
+    await owner.get("/settings/gitops");
+    expect((await owner.post("/settings/gitops/deploy-key", {})).r.status).toBe(303);
+    let html = (await owner.get("/settings/gitops")).html;
+    expect(html).toContain("No deploy key made: a deploy key is for ssh remotes");
+    expect(html).not.toContain('id="deploy-key-value"');
+    await connectApi(s, st, { url: "ssh://git@127.0.0.1:1/acme/jobs.git" });
+    expect((await owner.post("/settings/gitops/deploy-key", {})).r.status).toBe(303);
+    const first = ((await (await s.api("/api/v1/gitops", { token: st.owner.token })).json()) as { ssh_public_key: string }).ssh_public_key;
+    expect(first).toMatch(/^ssh-ed25519 /);
+    html = (await owner.get("/settings/gitops")).html;
+    expect(html).toContain("New deploy key.");
+    expect(html).toContain(`<code id="deploy-key" class="url" aria-labelledby="deploy-key-label">${first}</code>`);
+    expect(html).toContain("Make a new deploy key");
+    // A second one replaces the first.
+    expect((await owner.post("/settings/gitops/deploy-key", {})).r.status).toBe(303);
+    const second = ((await (await s.api("/api/v1/gitops", { token: st.owner.token })).json()) as { ssh_public_key: string }).ssh_public_key;
+    expect(second).not.toBe(first);
   });
 
   test("the owner rotates the webhook secret and disconnects after its page: the jobs stay, as ordinary jobs", async () => {
