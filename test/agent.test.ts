@@ -10,34 +10,14 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { BUN, cli, MAIN, persona, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
 import { RECEIVER_ENV, startReceiver, until } from "./receiver";
-import { ensureUser, lockUser } from "./crontab-users";
+import { bare, crontabOf, ensureUser, installCrontab, lockUser, managedLines } from "./crontab-users";
+import { story } from "./steps";
 import { AgentClient, syncOnce } from "../agent/agent";
 import { currentAccount, detectHostCron, SystemCrontab } from "../agent/host";
 
 const root = process.getuid?.() === 0;
 const hasCrontab = spawnSync("sh", ["-c", "command -v crontab"]).status === 0;
 const USER = "crontopus-e2e";
-/** The only variable a systemd unit without Environment= gives its service. */
-const UNIT_PATH = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-
-/** Runs the CLI as the agent's unit does: nothing in the environment but PATH; as `user` when given. */
-async function bare(args: string[], o: { user?: string; path?: string } = {}) {
-  const argv = ["env", "-i", o.path ? `PATH=${o.path}` : UNIT_PATH, BUN, MAIN, ...args];
-  const proc = Bun.spawn(o.user ? ["runuser", "-u", o.user, "--", ...argv] : argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
-
-function crontabOf(user: string): string {
-  const r = spawnSync("crontab", ["-u", user, "-l"], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout : "";
-}
-
-function installCrontab(user: string, text: string): void {
-  const r = spawnSync("crontab", ["-u", user, "-"], { input: text, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`crontab: ${r.stderr}`);
-}
-
 /** What cron hands to the shell for an entry line: the command after the five fields, "%" rules applied. */
 function cronCommand(line: string): string {
   const m = /^\s*(\S+\s+){5}(.*)$/.exec(line);
@@ -87,22 +67,8 @@ const receiver = startReceiver();
 
 const agent = (args: string[]) => (args[0] === "enroll" ? cli(["agent", ...args], env) : bare(["agent", ...args, "--config", env.CRONTOPUS_AGENT_CONFIG!]));
 const api = (path: string, init: RequestInit & { json?: unknown } = {}) => s.api(path, { token: alice.token, ...init });
-const managedLines = (text: string) => text.split("\n").filter((l) => l.includes("exec --job"));
 
-/**
- * The story below is one host's life, in steps. A step's test first runs every step before it
- * (once), so each test stands on its own whatever order the tests run in (--randomize).
- */
-const steps: Array<() => Promise<void>> = [];
-const reached: Promise<void>[] = [];
-function reach(i: number): Promise<void> {
-  reached[i] ??= (i > 0 ? reach(i - 1) : Promise.resolve()).then(steps[i]!);
-  return reached[i]!;
-}
-function step(name: string, fn: () => Promise<void>): void {
-  const i = steps.push(fn) - 1;
-  test(name, () => reach(i), 120_000);
-}
+const step = story();
 
 describe.skipIf(!root || !hasCrontab)("agent end to end (real crontab)", () => {
   beforeAll(async () => {
