@@ -37,10 +37,29 @@ export function canonicalZone(tz: string): string {
 
 const UTC_NAMES = new Set(["UTC", "Etc/UTC", "GMT", "Etc/GMT"]);
 
+// The same instants come back across jobs (the day boundaries every cron evaluation looks at, the
+// `now` of a batch), and formatToParts is what costs: each zone remembers its last answers.
+const WALLS_CAP = 4096;
+const walls = new Map<string, Map<number, number>>();
+
 /** The wall-clock time of instant `ms` in `tz`, as if that wall time were UTC (seconds precision). */
 export function wallOf(ms: number, tz: string): number {
   const whole = Math.floor(ms / 1000) * 1000;
   if (UTC_NAMES.has(tz)) return whole;
+  let memo = walls.get(tz);
+  const known = memo?.get(whole);
+  if (known !== undefined) return known;
+  const wall = computeWall(whole, tz);
+  if (!memo) {
+    if (walls.size >= CACHE_CAP) walls.delete(walls.keys().next().value!);
+    walls.set(tz, (memo = new Map()));
+  }
+  if (memo.size >= WALLS_CAP) memo.delete(memo.keys().next().value!);
+  memo.set(whole, wall);
+  return wall;
+}
+
+function computeWall(whole: number, tz: string): number {
   let y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   for (const part of formatter(tz).formatToParts(whole)) {
     switch (part.type) {
