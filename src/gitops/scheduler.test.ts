@@ -40,4 +40,21 @@ describe("GitopsScheduler", () => {
     expect(scheduler.tick()).toBe(2);
     await scheduler.stop();
   });
+
+  test("a sync that ends hands its slot to the next due tenant at once, without waiting for the next tick", async () => {
+    repo.commit("more jobs", { "b.yaml": manifest("b") });
+    const slugs = ["u1", "u2", "u3"];
+    const { db, tenants } = await ownerOf("bob", slugs);
+    const secrets = openSecretBox(join(data, "secret.key"));
+    for (const s of slugs) putGitopsSettings(db, { secrets, allowPrivateTargets: true }, tenants[s]!, { url: repo.url, interval: "10s" }, Date.now());
+    const syncer = new GitopsSyncer({ db, secrets, dataDir: join(data, "chain"), allowPrivateTargets: true, now: Date.now });
+    // One at a time, and a tick an hour apart: only the hand-over can reach the second and third tenant.
+    const scheduler = new GitopsScheduler(db, syncer, Date.now, undefined, 1, 3_600_000);
+    scheduler.start();
+    expect(scheduler.tick()).toBe(1);
+    const end = Date.now() + 60_000;
+    while (slugs.some((s) => gitopsStatus(db, tenants[s]!).state !== "ok") && Date.now() < end) await Bun.sleep(20);
+    await scheduler.stop();
+    expect(slugs.map((s) => gitopsStatus(db, tenants[s]!).state)).toEqual(["ok", "ok", "ok"]);
+  }, 90_000);
 });
