@@ -4,7 +4,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../test/helpers";
 import { manifest, TestRepo } from "../../test/gitops-repo";
-import { explainFetchFailure, fetchHead, readManifestFiles, GitError, type Remote } from "./git";
+import { explainFetchFailure, fetchHead, readManifestFiles, remoteHead, GitError, type Remote } from "./git";
 
 const repo = new TestRepo();
 const data = tempDir();
@@ -44,6 +44,33 @@ describe("fetchHead and readManifestFiles", () => {
 
   test("an https remote on a private address is refused by the SSRF guard before git runs", async () => {
     await expect(fetchHead(join(data, "t4"), remote({ url: "https://127.0.0.1/x.git", allowPrivate: false }))).rejects.toThrow(/refused/);
+  });
+
+  test("remoteHead answers the branch's commit without fetching it, and null for a branch the remote lacks", async () => {
+    const c = repo.commit("for ls-remote", { "prod/d.yaml": manifest("d") });
+    // A branch whose name ends like the one asked for must not be taken for it.
+    const decoy = repo.commit("decoy", {});
+    for (const [ref, sha] of [["refs/heads/x/refs/heads/main", decoy], ["refs/heads/main", c]]) {
+      expect(Bun.spawnSync(["git", "--git-dir", repo.bare, "update-ref", ref!, sha!]).exitCode).toBe(0);
+    }
+    const dir = join(data, "t5");
+    expect(await remoteHead(dir, remote())).toBe(c);
+    expect(await remoteHead(dir, remote({ branch: "nope" }))).toBeNull();
+    // Nothing was fetched: the repository there has no objects and no FETCH_HEAD.
+    expect(existsSync(join(dir, "FETCH_HEAD"))).toBe(false);
+    await expect(remoteHead(dir, remote({ url: "--upload-pack=touch /tmp/pwned" }))).rejects.toThrow(/must not start with '-'/);
+    await expect(remoteHead(dir, remote({ url: `file://${data}/missing.git` }))).rejects.toThrow(/git ls-remote failed/);
+  });
+
+  test("readManifestFiles takes the texts it is given for known blobs, still in the tree's order", async () => {
+    const dir = join(data, "t6");
+    const head = await fetchHead(dir, remote());
+    const fresh = await readManifestFiles(dir, head.commit, "prod");
+    const a = fresh.find((f) => f.path === "prod/a.yaml")!;
+    const reused = await readManifestFiles(dir, head.commit, "prod", (path, sha) => (path === a.path && sha === a.sha ? "kept text" : undefined));
+    expect(reused.map((f) => f.path)).toEqual(fresh.map((f) => f.path));
+    expect(reused.find((f) => f.path === a.path)!.text).toBe("kept text");
+    expect(reused.filter((f) => f.path !== a.path)).toEqual(fresh.filter((f) => f.path !== a.path));
   });
 });
 

@@ -127,3 +127,51 @@ describe("computePlan", () => {
     });
   });
 });
+
+describe("computePlan with the readings of the last plan", () => {
+  const sha = (text: string) => new Bun.CryptoHasher("sha1").update(text).digest("hex");
+  const withSha = (files: { path: string; text: string }[]) => files.map((f) => ({ ...f, sha: sha(f.text) }));
+  const broken = "apiVersion: crontopus/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  schedule: \"every tuesday\"\n";
+
+  test("gives the plan a plan from scratch gives, commit after commit: changes, renames, breaks, duplicates, paused jobs", () => {
+    const trees = [
+      [{ path: "prod/a.yaml", text: manifest("a") }, { path: "prod/b.yaml", text: manifest("b") }, { path: "ci.yml", text: "on: push\n" }],
+      [{ path: "prod/a.yaml", text: manifest("a", "@hourly") }, { path: "prod/b.yaml", text: manifest("b") }, { path: "bad.yaml", text: broken }],
+      [{ path: "prod/renamed.yaml", text: manifest("a", "@hourly") }, { path: "prod/b.yaml", text: manifest("b") }, { path: "prod/twin.yaml", text: manifest("b") }],
+      [{ path: "prod/b.yaml", text: manifest("b") }, { path: "many.yaml", text: manifest("one") + "---\n" + manifest("two") }],
+    ];
+    let previous: ReturnType<typeof computePlan>["readings"] | undefined;
+    let current: CurrentJob[] = [job("prod", "b", true, { paused: true }, "prod/b.yaml"), job("default", "bad", true, {}, "bad.yaml")];
+    for (const [i, tree] of trees.entries()) {
+      const files = withSha(tree);
+      const scratch = computePlan(`c${i}`, "", files, current, true);
+      const reused = computePlan(`c${i}`, "", files, current, true, previous);
+      expect(reused.plan).toEqual(scratch.plan);
+      expect(reused.desired).toEqual(scratch.desired);
+      previous = reused.readings;
+      // The jobs as this commit leaves them, for the next.
+      current = [...scratch.desired.map((d) => ({ spec: d.spec, managed: true, source_path: d.path, git_paused: d.git_paused })), ...current.filter((j) => !scratch.desired.some((d) => d.name === j.spec.name && d.namespace === j.spec.namespace) && !scratch.plan.delete.some((x) => x.name === j.spec.name))];
+    }
+  });
+
+  test("a blob read before is not parsed again; a new path, a new blob or another root is", () => {
+    const first = computePlan("c1", "", withSha([{ path: "prod/a.yaml", text: manifest("a") }]), [], false);
+    // Same path and sha but another text: only a reused reading can still say "a".
+    const lying = [{ path: "prod/a.yaml", text: manifest("other"), sha: sha(manifest("a")) }];
+    expect(computePlan("c2", "", lying, [], false, first.readings).desired.map((d) => d.name)).toEqual(["a"]);
+    expect(computePlan("c2", "", [{ ...lying[0]!, path: "prod/b.yaml" }], [], false, first.readings).desired.map((d) => d.name)).toEqual(["other"]);
+    expect(computePlan("c2", "", [{ ...lying[0]!, sha: "0".repeat(40) }], [], false, first.readings).desired.map((d) => d.name)).toEqual(["other"]);
+    expect(computePlan("c2", "prod", lying, [], false, first.readings).desired.map((d) => d.name)).toEqual(["other"]);
+    // Files without a sha (a local tree's, from plan --dir) are always read.
+    expect(computePlan("c2", "", [{ path: "prod/a.yaml", text: manifest("other") }], [], false, first.readings).desired.map((d) => d.name)).toEqual(["other"]);
+  });
+
+  test("keeps the readings of this tree only, and never changes a reading it was given", () => {
+    const first = computePlan("c1", "", withSha([{ path: "a.yaml", text: manifest("a") }, { path: "b.yaml", text: manifest("b") }]), [], false);
+    const frozen = JSON.stringify([...first.readings]);
+    const second = computePlan("c2", "", withSha([{ path: "a.yaml", text: manifest("a") }]), [job("default", "a", true, { paused: true }, "a.yaml")], false, first.readings);
+    expect([...second.readings.keys()]).toEqual([[...first.readings.keys()][0]]);
+    expect(second.desired[0]!.spec.paused).toBe(true);
+    expect(JSON.stringify([...first.readings])).toBe(frozen);
+  });
+});

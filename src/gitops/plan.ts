@@ -15,6 +15,8 @@ export interface PlanFile {
   /** From the repository root. */
   path: string;
   text: string;
+  /** The blob's id in Git, when known: a reading of the same blob at the same path is reused. */
+  sha?: string;
 }
 
 /** A job of the tenant as the plan compares it. */
@@ -72,12 +74,37 @@ export interface DesiredJob {
   spec: JobSpec;
   /** What the manifest says of spec.paused; `spec.paused` is what applying it writes (see computePlan). */
   git_paused: boolean;
+  /** What the plan does with it (set by computePlan). */
+  action?: "create" | "update" | "adopt" | "unchanged";
 }
 
 export interface PlanResult {
   plan: Plan;
   /** Every job the commit defines without error (create, update, adopt, unchanged). */
   desired: DesiredJob[];
+  /** The reading of each file of this tree that has a sha, for the next plan (see FileReading). */
+  readings: Map<string, FileReading>;
+}
+
+/**
+ * What one file says: a pure function of the root, the file's path and its text, so the reading
+ * of a blob is kept from one plan to the next (keyed by readingKey) and a commit that changes one
+ * file of thousands parses that one file. The objects are shared: never changed after reading.
+ */
+export interface FileReading {
+  text: string;
+  found: readonly DesiredJob[];
+  errors: readonly FileError[];
+  skipped: boolean;
+  /** The file has an error: the jobs from it stay as they are. */
+  kept: boolean;
+  /** Jobs (namespace/name) whose document is broken: they stay as they are. */
+  keptKeys: readonly string[];
+}
+
+/** Where a file's reading is kept: the same root, path and blob read the same. */
+export function readingKey(root: string, path: string, sha: string): string {
+  return `${root}\0${path}\0${sha}`;
 }
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -92,15 +119,31 @@ export function planCounts(p: Plan) {
  * The plan of `files` (the manifests below `root`) against the tenant's jobs. `prune` turns
  * the git-managed jobs no file defines into deletes; else they are orphans.
  */
-export function computePlan(commit: string | null, root: string, files: PlanFile[], current: CurrentJob[], prune: boolean): PlanResult {
+export function computePlan(
+  commit: string | null,
+  root: string,
+  files: PlanFile[],
+  current: CurrentJob[],
+  prune: boolean,
+  previous?: ReadonlyMap<string, FileReading>,
+): PlanResult {
   const errors: FileError[] = [];
   const skipped: string[] = [];
   const found: DesiredJob[] = [];
   // What an error leaves as it is: the jobs of a broken file, a job whose document is broken.
   const keptPaths = new Set<string>();
   const keptKeys = new Set<string>();
+  const readings = new Map<string, FileReading>();
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-    readFile(file, root, found, errors, skipped, keptPaths, keptKeys);
+    const k = file.sha === undefined ? null : readingKey(root, file.path, file.sha);
+    const r = (k !== null ? previous?.get(k) : undefined) ?? readFile(file, root);
+    if (k !== null) readings.set(k, r);
+    // Copies: the plan below sets each job's paused and action, and the reading is shared.
+    for (const d of r.found) found.push({ ...d });
+    errors.push(...r.errors);
+    if (r.skipped) skipped.push(file.path);
+    if (r.kept) keptPaths.add(file.path);
+    for (const x of r.keptKeys) keptKeys.add(x);
   }
 
   // Duplicates: every definition reported, none applied.
@@ -125,6 +168,7 @@ export function computePlan(commit: string | null, root: string, files: PlanFile
     const existing = byCurrent.get(key(d.namespace, d.name));
     const item = { namespace: d.namespace, name: d.name, path: d.path };
     if (!existing) {
+      d.action = "create";
       plan.create.push(item);
       continue;
     }
@@ -137,8 +181,9 @@ export function computePlan(commit: string | null, root: string, files: PlanFile
     d.spec = { ...d.spec, paused };
     d.doc = { ...d.doc, spec: { ...(d.doc.spec as object), paused } };
     const changes = diffSpecs(existing.spec, d.spec);
-    if (!existing.managed) plan.adopt.push({ ...item, changes });
-    else if (changes.length) plan.update.push({ ...item, changes });
+    d.action = !existing.managed ? "adopt" : changes.length ? "update" : "unchanged";
+    if (d.action === "adopt") plan.adopt.push({ ...item, changes });
+    else if (d.action === "update") plan.update.push({ ...item, changes });
     else plan.unchanged++;
   }
   const defined = new Set(desired.map((d) => key(d.namespace, d.name)));
@@ -149,14 +194,19 @@ export function computePlan(commit: string | null, root: string, files: PlanFile
   }
   const order = (a: PlanItem, b: PlanItem) => (key(a.namespace, a.name) < key(b.namespace, b.name) ? -1 : 1);
   for (const list of [plan.create, plan.update, plan.adopt, plan.delete, plan.orphan]) list.sort(order);
-  return { plan, desired };
+  return { plan, desired, readings };
 }
 
 function fileText(files: PlanFile[], path: string): string {
   return files.find((f) => f.path === path)?.text ?? "";
 }
 
-function readFile(file: PlanFile, root: string, found: DesiredJob[], errors: FileError[], skipped: string[], keptPaths: Set<string>, keptKeys: Set<string>): void {
+function readFile(file: PlanFile, root: string): FileReading {
+  const found: DesiredJob[] = [];
+  const errors: FileError[] = [];
+  const keptKeys: string[] = [];
+  let kept = false;
+  const reading = (skipped: boolean): FileReading => ({ text: file.text, found, errors, skipped, kept, keptKeys });
   const claimsCrontopus = /crontopus\//.test(file.text);
   let docs: ({ value: unknown } | { error: Invalid })[];
   try {
@@ -165,9 +215,10 @@ function readFile(file: PlanFile, root: string, found: DesiredJob[], errors: Fil
     // A file that does not parse at all is ours only if it says so.
     if (claimsCrontopus && e instanceof AppError) {
       errors.push({ path: file.path, ...locate(file.text, 0, "", e.message), message: e.message });
-      keptPaths.add(file.path);
-    } else skipped.push(file.path);
-    return;
+      kept = true;
+      return reading(false);
+    }
+    return reading(true);
   }
   let ours = 0;
   docs.forEach((d, index) => {
@@ -175,7 +226,7 @@ function readFile(file: PlanFile, root: string, found: DesiredJob[], errors: Fil
       if (!claimsCrontopus) return;
       ours++;
       errors.push({ path: file.path, ...locate(file.text, index, "", d.error.message), message: d.error.message });
-      keptPaths.add(file.path);
+      kept = true;
       return;
     }
     const doc = d.value;
@@ -192,11 +243,11 @@ function readFile(file: PlanFile, root: string, found: DesiredJob[], errors: Fil
       if (!(e instanceof AppError)) throw e;
       const field = e instanceof Invalid ? e.field : "";
       errors.push({ path: file.path, ...locate(file.text, index, field, e.message), message: e.message });
-      keptPaths.add(file.path);
-      if (typeof meta.name === "string") keptKeys.add(key(typeof meta.namespace === "string" ? meta.namespace : safeNamespace(root, file.path), meta.name));
+      kept = true;
+      if (typeof meta.name === "string") keptKeys.push(key(typeof meta.namespace === "string" ? meta.namespace : safeNamespace(root, file.path), meta.name));
     }
   });
-  if (ours === 0) skipped.push(file.path);
+  return reading(ours === 0);
 }
 
 function safeNamespace(root: string, path: string): string {
@@ -280,7 +331,7 @@ export function diffSpecs(a: JobSpec, b: JobSpec): Change[] {
   for (const [field, get] of fields) {
     const from = get(a);
     const to = get(b);
-    if (stable(from) !== stable(to)) changes.push({ field, from, to });
+    if (from !== to && stable(from) !== stable(to)) changes.push({ field, from, to });
   }
   return changes;
 }

@@ -47,7 +47,7 @@ describe("GitopsScheduler", () => {
     const { db, tenants } = await ownerOf("bob", slugs);
     const secrets = openSecretBox(join(data, "secret.key"));
     for (const s of slugs) putGitopsSettings(db, { secrets, allowPrivateTargets: true }, tenants[s]!, { url: repo.url, interval: "10s" }, Date.now());
-    const syncer = new GitopsSyncer({ db, secrets, dataDir: join(data, "chain"), allowPrivateTargets: true, now: Date.now });
+    const syncer = new GitopsSyncer({ db, secrets, dataDir: join(data, "chain"), allowPrivateTargets: true, baseUrl: "http://crontopus.test", now: Date.now });
     // One at a time, and a tick an hour apart: only the hand-over can reach the second and third tenant.
     const scheduler = new GitopsScheduler(db, syncer, Date.now, undefined, 1, 3_600_000);
     scheduler.start();
