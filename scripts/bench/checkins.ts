@@ -15,7 +15,7 @@ import { migrate, openDb } from "../../src/db";
 import { createUser } from "../../src/auth/identity";
 import { createTenant } from "../../src/tenants/tenants";
 import { putJob } from "../../src/jobs/jobs";
-import { freePort, median, pin, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
+import { freePort, median, pacedLua, pin, pingLua, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
 
 const JOBS = 10_000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -60,15 +60,7 @@ for (const sync of (process.env.BENCH_SYNC ?? "NORMAL,FULL").split(",")) {
   })();
   db.close();
   const lua = join(data, "ping.lua");
-  writeFileSync(
-    lua,
-    `local tokens = {${tokens.map((t) => `"${t}"`).join(",")}}
-math.randomseed(os.time())
-request = function()
-  return wrk.format("POST", "/ping/" .. tokens[math.random(#tokens)], {["Content-Type"] = "text/plain"}, "${body}")
-end
-`,
-  );
+  writeFileSync(lua, pingLua(tokens, body));
   const { url, proc } = await spawnServer(data, { cpu: 0, env: { CRONTOPUS_SQLITE_SYNC: sync, ...(process.env.BENCH_TICK_MS ? { CRONTOPUS_TICK_MS: process.env.BENCH_TICK_MS } : {}) } });
   await wrk(url, lua, CONNS, 2); // warm-up
   const peaks: WrkResult[] = [];
@@ -86,9 +78,8 @@ end
   const peak = peaks.find((p) => p.rps === peakRps)!;
   // Half the peak rate, paced: each connection waits before its next request.
   const halfConns = CONNS;
-  const delayMs = Math.max(1, Math.round((halfConns / (peakRps / 2)) * 1000 - peak.p50));
   const paced = join(data, "paced.lua");
-  writeFileSync(paced, (await Bun.file(lua).text()) + `\nfunction delay() return ${delayMs} end\n`);
+  writeFileSync(paced, pacedLua(await Bun.file(lua).text(), halfConns, peakRps / 2, peak.p50));
   const half = await wrk(url, paced, halfConns);
   let sustained: { run: WrkResult; bare: number; maxWal: number; afterWal: number } | null = null;
   if (SUSTAINED > 0) {

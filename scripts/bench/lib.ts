@@ -86,3 +86,19 @@ export async function wrk(url: string, script: string, conns: number, seconds: n
     errors: err ? err.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
   };
 }
+
+/** A wrk script that POSTs `body` to /ping/<token> for tokens picked at random (the check-in load of checkins.ts). */
+export function pingLua(tokens: string[], body: string): string {
+  return `local tokens = {${tokens.map((t) => `"${t}"`).join(",")}}
+math.randomseed(os.time())
+request = function()
+  return wrk.format("POST", "/ping/" .. tokens[math.random(#tokens)], {["Content-Type"] = "text/plain"}, "${body}")
+end
+`;
+}
+
+/** `script` paced to about `rate` requests/s over `conns` connections: each waits before its next request. */
+export function pacedLua(script: string, conns: number, rate: number, p50Ms: number): string {
+  const delayMs = Math.max(1, Math.round((conns / rate) * 1000 - p50Ms));
+  return `${script}\nfunction delay() return ${delayMs} end\n`;
+}
