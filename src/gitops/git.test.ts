@@ -1,6 +1,6 @@
 // The git runner against real bare repositories over file://.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../test/helpers";
 import { manifest, TestRepo } from "../../test/gitops-repo";
@@ -71,6 +71,26 @@ describe("fetchHead and readManifestFiles", () => {
     expect(reused.map((f) => f.path)).toEqual(fresh.map((f) => f.path));
     expect(reused.find((f) => f.path === a.path)!.text).toBe("kept text");
     expect(reused.filter((f) => f.path !== a.path)).toEqual(fresh.filter((f) => f.path !== a.path));
+  });
+
+  test.skipIf(!Bun.which("nice"))("git runs at a lower CPU priority than the server (nice 10), so syncs yield to check-ins", async () => {
+    // A git on the PATH that notes its niceness, then runs the real one.
+    const bin = join(data, "bin");
+    mkdirSync(bin, { recursive: true });
+    const real = Bun.which("git")!;
+    writeFileSync(join(bin, "git"), `#!/bin/sh\nnice >> ${join(bin, "niceness")}\nexec ${real} "$@"\n`);
+    chmodSync(join(bin, "git"), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const own = Number(Bun.spawnSync(["nice"]).stdout.toString());
+      await fetchHead(join(data, "t7"), remote());
+      const seen = readFileSync(join(bin, "niceness"), "utf8").trim().split("\n").map(Number);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(new Set(seen)).toEqual(new Set([Math.min(19, own + 10)]));
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
 
