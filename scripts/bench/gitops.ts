@@ -14,7 +14,7 @@
 // head. The peak and the half-peak p99 are measured first with the syncs held back (their next
 // sync time set far ahead), then with the 100 tenants syncing, at the same paced rate.
 // BENCH_PART=a,b or c runs one part (a and b always run together).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Database } from "bun:sqlite";
 import { migrate, openDb, type Db } from "../../src/db";
@@ -263,8 +263,10 @@ async function syncCost(): Promise<boolean> {
     } finally {
       proc.kill();
       await proc.exited;
+      rmSync(data, { recursive: true, force: true });
     }
   }
+  rmSync(repo.root, { recursive: true, force: true });
   console.log(`(a) first sync over ${ROUNDS} rounds: median ${ms(median(firsts))}, worst ${ms(Math.max(...firsts))}  target < ${FIRST_TARGET_MS} ms: ${verdict(Math.max(...firsts) < FIRST_TARGET_MS)}`);
   console.log(`(b) unchanged head p95 over ${ROUNDS} rounds: median ${ms(median(unchangedP95s))}, worst ${ms(Math.max(...unchangedP95s))}  target < ${UNCHANGED_TARGET_MS} ms: ${verdict(Math.max(...unchangedP95s) < UNCHANGED_TARGET_MS)}`);
   return ok;
@@ -363,6 +365,7 @@ async function checkinsWhileSyncing(): Promise<boolean> {
     db.close();
     proc.kill();
     await proc.exited;
+    for (const dir of [data, ...repos.map((r) => r.root)]) rmSync(dir, { recursive: true, force: true });
   }
 }
 

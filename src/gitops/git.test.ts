@@ -30,6 +30,8 @@ describe("fetchHead and readManifestFiles", () => {
   });
 
   test("a missing path or branch is an error, not an empty tree", async () => {
+    // Whatever ran before: the branch has a commit.
+    repo.commit("something", { "prod/a.yaml": manifest("a") });
     const dir = join(data, "t2");
     repo.commit("a job in prod", { "prod/a.yaml": manifest("a") });
     const head = await fetchHead(dir, remote());
@@ -46,34 +48,46 @@ describe("fetchHead and readManifestFiles", () => {
     await expect(fetchHead(join(data, "t4"), remote({ url: "https://127.0.0.1/x.git", allowPrivate: false }))).rejects.toThrow(/refused/);
   });
 
-  test("remoteHead answers the branch's commit without fetching it, and null for a branch the remote lacks", async () => {
-    const c = repo.commit("for ls-remote", { "prod/d.yaml": manifest("d") });
+  // The tests below use a repository of their own: the ones above read theirs as they left it.
+  const own = (fn: (r: TestRepo, at: (over?: Partial<Remote>) => Remote) => Promise<void>) => async () => {
+    const r = new TestRepo();
+    try {
+      await fn(r, (over = {}) => remote({ url: r.url, ...over }));
+    } finally {
+      r.close();
+    }
+  };
+
+  test("remoteHead answers the branch's commit without fetching it, and null for a branch the remote lacks", own(async (r, at) => {
+    const c = r.commit("for ls-remote", { "prod/d.yaml": manifest("d") });
     // A branch whose name ends like the one asked for must not be taken for it.
-    const decoy = repo.commit("decoy", {});
+    const decoy = r.commit("decoy", {});
     for (const [ref, sha] of [["refs/heads/x/refs/heads/main", decoy], ["refs/heads/main", c]]) {
-      expect(Bun.spawnSync(["git", "--git-dir", repo.bare, "update-ref", ref!, sha!]).exitCode).toBe(0);
+      expect(Bun.spawnSync(["git", "--git-dir", r.bare, "update-ref", ref!, sha!]).exitCode).toBe(0);
     }
     const dir = join(data, "t5");
-    expect(await remoteHead(dir, remote())).toBe(c);
-    expect(await remoteHead(dir, remote({ branch: "nope" }))).toBeNull();
-    // Nothing was fetched: the repository there has no objects and no FETCH_HEAD.
+    expect(await remoteHead(dir, at())).toBe(c);
+    expect(await remoteHead(dir, at({ branch: "nope" }))).toBeNull();
+    // Nothing was fetched: the repository there has no FETCH_HEAD.
     expect(existsSync(join(dir, "FETCH_HEAD"))).toBe(false);
-    await expect(remoteHead(dir, remote({ url: "--upload-pack=touch /tmp/pwned" }))).rejects.toThrow(/must not start with '-'/);
-    await expect(remoteHead(dir, remote({ url: `file://${data}/missing.git` }))).rejects.toThrow(/git ls-remote failed/);
-  });
+    await expect(remoteHead(dir, at({ url: "--upload-pack=touch /tmp/pwned" }))).rejects.toThrow(/must not start with '-'/);
+    await expect(remoteHead(dir, at({ url: `file://${data}/missing.git` }))).rejects.toThrow(/git ls-remote failed/);
+  }));
 
-  test("readManifestFiles takes the texts it is given for known blobs, still in the tree's order", async () => {
+  test("readManifestFiles takes the texts it is given for known blobs, still in the tree's order", own(async (r, at) => {
+    r.commit("three", { "prod/a.yaml": manifest("a"), "prod/b.yaml": manifest("b"), "prod/sub/c.yml": manifest("c") });
     const dir = join(data, "t6");
-    const head = await fetchHead(dir, remote());
+    const head = await fetchHead(dir, at());
     const fresh = await readManifestFiles(dir, head.commit, "prod");
     const a = fresh.find((f) => f.path === "prod/a.yaml")!;
     const reused = await readManifestFiles(dir, head.commit, "prod", (path, sha) => (path === a.path && sha === a.sha ? "kept text" : undefined));
     expect(reused.map((f) => f.path)).toEqual(fresh.map((f) => f.path));
     expect(reused.find((f) => f.path === a.path)!.text).toBe("kept text");
     expect(reused.filter((f) => f.path !== a.path)).toEqual(fresh.filter((f) => f.path !== a.path));
-  });
+  }));
 
-  test.skipIf(!Bun.which("nice"))("git runs at a lower CPU priority than the server (nice 10), so syncs yield to check-ins", async () => {
+  test.skipIf(!Bun.which("nice"))("git runs at a lower CPU priority than the server (nice 10), so syncs yield to check-ins", own(async (r, at) => {
+    r.commit("one", { "a.yaml": manifest("a") });
     // A git on the PATH that notes its niceness, then runs the real one.
     const bin = join(data, "bin");
     mkdirSync(bin, { recursive: true });
@@ -83,15 +97,15 @@ describe("fetchHead and readManifestFiles", () => {
     const path = process.env.PATH;
     process.env.PATH = `${bin}:${path}`;
     try {
-      const own = Number(Bun.spawnSync(["nice"]).stdout.toString());
-      await fetchHead(join(data, "t7"), remote());
+      const mine = Number(Bun.spawnSync(["nice"]).stdout.toString());
+      await fetchHead(join(data, "t7"), at());
       const seen = readFileSync(join(bin, "niceness"), "utf8").trim().split("\n").map(Number);
       expect(seen.length).toBeGreaterThan(0);
-      expect(new Set(seen)).toEqual(new Set([Math.min(19, own + 10)]));
+      expect(new Set(seen)).toEqual(new Set([Math.min(19, mine + 10)]));
     } finally {
       process.env.PATH = path;
     }
-  });
+  }));
 });
 
 describe("explainFetchFailure", () => {
