@@ -9,7 +9,8 @@ import { manifest, TestRepo } from "../../test/gitops-repo";
 import { ownerOf, tempDir } from "../../test/helpers";
 import { findJob, pauseJob, resumeJob } from "../jobs/jobs";
 import { putGitopsSettings } from "./settings";
-import { GitopsSyncer, listSyncs, repoDir } from "./sync";
+import { GitopsSyncer, listSyncs, Readings, repoDir } from "./sync";
+import type { FileReading } from "./plan";
 
 const data = tempDir();
 const repo = new TestRepo();
@@ -91,5 +92,22 @@ describe("GitopsSyncer", () => {
     repo.commit("docs", { "README.md": "# again\n" });
     expect((await syncer.sync(tenant, "manual")).state).toBe("ok");
     expect(findJob(db, tenant, "prod", "p")!.paused).toBe(false);
+  });
+
+  test("the kept readings stay under their bound: the tenant planned longest ago goes first, a tree over it alone is not kept", () => {
+    const tree = (chars: number) => new Map<string, FileReading>([["k", { text: "x".repeat(chars), found: [], errors: [], skipped: true, kept: false, keptKeys: [] }]]);
+    // 8 bytes of memory are counted per byte of text: room for 100 bytes of text.
+    const readings = new Readings(800);
+    readings.set("t1", tree(40));
+    readings.set("t2", tree(40));
+    expect([readings.get("t1")?.size, readings.get("t2")?.size]).toEqual([1, 1]);
+    readings.set("t3", tree(40));
+    expect([readings.get("t1"), readings.get("t2")?.size, readings.get("t3")?.size]).toEqual([undefined, 1, 1]);
+    // A tenant's new tree replaces its old one, and counts once.
+    readings.set("t2", tree(50));
+    expect([readings.get("t2")?.get("k")?.text.length, readings.get("t3")?.size]).toEqual([50, 1]);
+    readings.set("big", tree(101));
+    expect(readings.get("big")).toBeUndefined();
+    expect(readings.get("t3")?.size).toBe(1);
   });
 });
