@@ -3,7 +3,7 @@
 // API a user calls (POST /api/v1/gitops/sync). Targets:
 //  (a) the first sync of a repository of 5,000 manifests (namespaces as directories, varied
 //      schedules, labels, selectors, a few non-manifest files) under 2 s;
-//  (b) a sync of an unchanged head under 100 ms (p95 of BENCH_UNCHANGED syncs, default 20);
+//  (b) a sync of an unchanged head under 100 ms (p95 of BENCH_UNCHANGED syncs, default 50);
 //  (c) 100 tenants syncing every 10 s (the minimum interval) keep check-in p99 under 10 ms at
 //      half the peak rate.
 // (a) and (b) run BENCH_ROUNDS times (default 3), each on a fresh data directory; each round also
@@ -28,7 +28,7 @@ import { median, ms, pacedLua, percentile, pingLua, spawnServer, tempDataDir, ve
 
 const MANIFESTS = Number(process.env.BENCH_MANIFESTS ?? 5_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const UNCHANGED = Math.max(1, Number(process.env.BENCH_UNCHANGED ?? 20));
+const UNCHANGED = Math.max(1, Number(process.env.BENCH_UNCHANGED ?? 50));
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 100);
 const REPOS = 10;
 const TENANT_MANIFESTS = 50;
