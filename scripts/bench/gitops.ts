@@ -9,10 +9,11 @@
 // (a) and (b) run BENCH_ROUNDS times (default 3), each on a fresh data directory; each round also
 // times a commit changing one manifest and a commit changing none (figures, no targets).
 // (c): one server pinned to CPU 0 (its git processes inherit that), wrk on CPU 1. 100 tenants
-// share 10 repositories of 50 manifests; while measuring, a committer pushes a changed manifest to
-// one repository every BENCH_COMMIT_MS (default 2000), so about half the periodic syncs find a new
-// head. The peak and the half-peak p99 are measured first with the syncs held back (their next
-// sync time set far ahead), then with the 100 tenants syncing, at the same paced rate.
+// share 10 repositories of 50 manifests. The peak and the half-peak p99 are measured first with
+// the syncs held back (their next sync time set far ahead), then at the same paced rate with the
+// 100 tenants syncing: with their heads unchanged (each sync one ls-remote), then while a committer
+// pushes a changed manifest to one repository every BENCH_COMMIT_MS (default 2000), so about half
+// the syncs fetch, plan and apply a new head.
 // BENCH_PART=a,b or c runs one part (a and b always run together).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -327,55 +328,60 @@ async function checkinsWhileSyncing(): Promise<boolean> {
 
     // Released: each tenant's next sync somewhere in the next 10 s, as the scheduler's jitter spreads them.
     db.query("UPDATE gitops_status SET next_sync_at = ?1 + abs(random()) % 10000").run(Date.now());
-    let committing = true;
-    const committer = (async () => {
-      for (let i = 0; committing; i++) {
-        const t = Date.now();
-        await repos[i % REPOS]!.changeOne();
-        await Bun.sleep(Math.max(0, COMMIT_MS - (Date.now() - t)));
-      }
-    })();
     await Bun.sleep(12_000); // every tenant has synced since
-    const fromId = count("SELECT ifnull(max(id), 0) AS n FROM gitops_syncs");
-    // Every sync moves last_sync_at, an unchanged head's too (which writes no history row): sampled.
-    const lastSync = new Map<string, number[]>();
-    const sample = () => {
-      for (const r of db.query<{ tenant_id: string; last_sync_at: number | null }, []>("SELECT tenant_id, last_sync_at FROM gitops_status").all()) {
-        const seen = lastSync.get(r.tenant_id) ?? [];
-        if (r.last_sync_at !== null && seen.at(-1) !== r.last_sync_at) lastSync.set(r.tenant_id, [...seen, r.last_sync_at]);
+    let pass = true;
+    for (const commitMs of [0, COMMIT_MS]) {
+      let committing = commitMs > 0;
+      const committer = (async () => {
+        for (let i = 0; committing; i++) {
+          const t = Date.now();
+          await repos[i % REPOS]!.changeOne();
+          await Bun.sleep(Math.max(0, commitMs - (Date.now() - t)));
+        }
+      })();
+      // With commits, a round of syncs first finds the heads moved.
+      if (commitMs > 0) await Bun.sleep(12_000);
+      const fromId = count("SELECT ifnull(max(id), 0) AS n FROM gitops_syncs");
+      // Every sync moves last_sync_at, an unchanged head's too (which writes no history row): sampled.
+      const lastSync = new Map<string, number[]>();
+      const sample = () => {
+        for (const r of db.query<{ tenant_id: string; last_sync_at: number | null }, []>("SELECT tenant_id, last_sync_at FROM gitops_status").all()) {
+          const seen = lastSync.get(r.tenant_id) ?? [];
+          if (r.last_sync_at !== null && seen.at(-1) !== r.last_sync_at) lastSync.set(r.tenant_id, [...seen, r.last_sync_at]);
+        }
+      };
+      sample();
+      const sampler = setInterval(sample, 250);
+      const windowStart = Date.now();
+      const during = load();
+      const busy = await wrk(url, paced, CONNS, LOAD_SECONDS);
+      const windowEnd = Date.now();
+      clearInterval(sampler);
+      sample();
+      const busyPeak = await wrk(url, lua, CONNS, SECONDS);
+      committing = false;
+      await committer;
+      const syncs = db
+        .query<{ state: string; duration_ms: number; counts: string }, [number, number]>("SELECT state, duration_ms, counts FROM gitops_syncs WHERE id > ? AND started_at <= ? ORDER BY id")
+        .all(fromId, windowEnd);
+      const durations = syncs.map((s) => s.duration_ms).sort((a, b) => a - b);
+      const changed = syncs.filter((s) => JSON.parse(s.counts).update > 0).length;
+      const notOk = syncs.filter((s) => s.state !== "ok").length;
+      let all = 0;
+      let maxGap = 0;
+      for (const times of lastSync.values()) {
+        all += times.length - 1;
+        for (let i = 1; i < times.length; i++) maxGap = Math.max(maxGap, times[i]! - times[i - 1]!);
       }
-    };
-    sample();
-    const sampler = setInterval(sample, 250);
-    const windowStart = Date.now();
-    const during = load();
-    const busy = await wrk(url, paced, CONNS, LOAD_SECONDS);
-    const windowEnd = Date.now();
-    clearInterval(sampler);
-    sample();
-    const busyPeak = await wrk(url, lua, CONNS, SECONDS);
-    committing = false;
-    await committer;
-    const syncs = db
-      .query<{ tenant_id: string; state: string; trigger: string; started_at: number; duration_ms: number; counts: string }, [number, number]>(
-        "SELECT tenant_id, state, trigger, started_at, duration_ms, counts FROM gitops_syncs WHERE id > ? AND started_at <= ? ORDER BY id",
-      )
-      .all(fromId, windowEnd);
-    const durations = syncs.map((s) => s.duration_ms).sort((a, b) => a - b);
-    const changed = syncs.filter((s) => JSON.parse(s.counts).update > 0).length;
-    const notOk = syncs.filter((s) => s.state !== "ok").length;
-    let all = 0;
-    let maxGap = 0;
-    for (const times of lastSync.values()) {
-      all += times.length - 1;
-      for (let i = 1; i < times.length; i++) maxGap = Math.max(maxGap, times[i]! - times[i - 1]!);
+      const seconds = (windowEnd - windowStart) / 1000;
+      const what = commitMs > 0 ? `and a commit to one of the ${REPOS} repositories every ${commitMs / 1000} s` : "heads unchanged";
+      console.log(`  ${TENANTS} tenants syncing, ${what} (load average ${during} -> ${load()}): ${all} syncs in ${seconds.toFixed(0)} s (${(all / seconds).toFixed(1)}/s), the longest a tenant waited between two ${(maxGap / 1000).toFixed(1)} s`);
+      if (syncs.length) console.log(`    ${syncs.length} of them found a new head (${changed} with an update, ${notOk} not ok): duration p50 ${durations[Math.floor(durations.length / 2)] ?? 0} ms p95 ${percentile(durations, 95)} ms`);
+      console.log(`    at the same paced rate (${busy.rps.toFixed(0)}/s, ${LOAD_SECONDS} s): p50 ${ms(busy.p50)}  p99 ${ms(busy.p99)} (non-2xx ${busy.non2xx}, socket errors ${busy.errors})  target p99 < ${P99_TARGET_MS} ms: ${verdict(busy.p99 < P99_TARGET_MS)}`);
+      console.log(`    peak while syncing: ${busyPeak.rps.toFixed(0)} check-ins/s (${(busyPeak.rps / peakRps).toFixed(2)} of the peak without syncs)  p99 ${ms(busyPeak.p99)}`);
+      pass &&= busy.p99 < P99_TARGET_MS;
     }
-    const seconds = (windowEnd - windowStart) / 1000;
-    console.log(`  ${TENANTS} tenants syncing (load average ${during} -> ${load()}): ${all} syncs in ${seconds.toFixed(0)} s (${(all / seconds).toFixed(1)}/s), the longest a tenant waited between two ${(maxGap / 1000).toFixed(1)} s;`);
-    console.log(`    ${syncs.length} of them found a new head (${changed} with an update, ${notOk} not ok): duration p50 ${durations[Math.floor(durations.length / 2)] ?? 0} ms p95 ${percentile(durations, 95)} ms`);
-    console.log(`    at the same paced rate (${busy.rps.toFixed(0)}/s, ${LOAD_SECONDS} s): p50 ${ms(busy.p50)}  p99 ${ms(busy.p99)} (non-2xx ${busy.non2xx}, socket errors ${busy.errors})  target p99 < ${P99_TARGET_MS} ms: ${verdict(busy.p99 < P99_TARGET_MS)}`);
-    console.log(`    peak while syncing: ${busyPeak.rps.toFixed(0)} check-ins/s (${(busyPeak.rps / peakRps).toFixed(2)} of the peak without syncs)  p99 ${ms(busyPeak.p99)}`);
-    return busy.p99 < P99_TARGET_MS;
+    return pass;
   } finally {
     db.close();
     proc.kill();
