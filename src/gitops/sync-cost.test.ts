@@ -1,7 +1,7 @@
 // What a sync costs when little changed, over a real database and a real bare repository: an
 // unchanged head is looked at and not fetched; a commit changing one manifest of many writes that
 // job alone, and the others move to the new commit without being written again.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { openSecretBox } from "../secrets";
@@ -13,9 +13,15 @@ import { GitopsSyncer, listSyncs, Readings, repoDir } from "./sync";
 import type { FileReading } from "./plan";
 
 const data = tempDir();
-const repo = new TestRepo();
+// A repository of its own for each test, so that each reads only what it committed.
+const repos: TestRepo[] = [];
+let repo: TestRepo;
+beforeEach(() => {
+  repo = new TestRepo();
+  repos.push(repo);
+});
 afterAll(() => {
-  repo.close();
+  for (const r of repos) r.close();
   rmSync(data, { recursive: true, force: true });
 });
 
