@@ -107,6 +107,18 @@ function Commit({ url, sha }: { url: string; sha: string | null }) {
 }
 
 /** A file (at a line), linked to it on the forge where the remote allows; plain text otherwise. */
+/** A remote's URL, linked to its page on the forge where it has one (plain text for ssh to an unknown host, file://). */
+export function RepoLink({ url }: { url: string }) {
+  const repo = forgeRepo(url);
+  return repo ? (
+    <a href={repo.web} safe>
+      {url}
+    </a>
+  ) : (
+    <code safe>{url}</code>
+  );
+}
+
 export function FileRef({ url, commit, path, line, column }: { url: string; commit: string | null; path: string | null; line?: number | null; column?: number | null }) {
   if (!path) return <span class="muted">—</span>;
   const text = line ? `${path}:${line}${column ? `:${column}` : ""}` : path;
@@ -502,19 +514,12 @@ function SettingsForm({ view, csrf }: { view: GitopsView; csrf: string }) {
 }
 
 function ReadOnlySettings({ s }: { s: GitopsSettings }) {
-  const repo = forgeRepo(s.url);
   return (
     <dl class="facts">
       <div>
         <dt>Repository</dt>
         <dd>
-          {repo ? (
-            <a href={repo.web} safe>
-              {s.url}
-            </a>
-          ) : (
-            <code safe>{s.url}</code>
-          )}
+          <RepoLink url={s.url} />
         </dd>
       </div>
       <div>

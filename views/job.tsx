@@ -8,8 +8,8 @@ import type { JobLogPage, LogEntry } from "../src/runs/history";
 import type { MonthUptime } from "../src/runs/uptime";
 import type { JobAgent } from "../src/agents/model";
 import type { JobSource } from "../src/errors";
-import { forgeCommitUrl, forgeRepo } from "../src/gitops/forge";
-import { FileRef } from "./gitops";
+import { forgeCommitUrl } from "../src/gitops/forge";
+import { FileRef, RepoLink } from "./gitops";
 import { formatDuration } from "../src/jobs/schedule";
 import { Layout } from "./layout";
 import { CsrfField } from "./components/form";
@@ -123,7 +123,6 @@ function Actions({ job, csrf, editable }: { job: Job; csrf: string; editable: bo
 /** Where a git-managed job comes from: the repository, its file and the commit that last wrote it, linked on the forge where the remote allows. */
 function Source({ job, git }: { job: Job; git: NonNullable<JobView["git"]> }) {
   const { source } = git;
-  const repo = forgeRepo(source.repository);
   const commitHref = source.commit ? forgeCommitUrl(source.repository, source.commit) : null;
   return (
     <section id="job-source" class="panel" aria-labelledby="source-title">
@@ -137,13 +136,7 @@ function Source({ job, git }: { job: Job; git: NonNullable<JobView["git"]> }) {
         <div>
           <dt>Repository</dt>
           <dd>
-            {repo ? (
-              <a href={repo.web} safe>
-                {source.repository}
-              </a>
-            ) : (
-              <code safe>{source.repository}</code>
-            )}
+            <RepoLink url={source.repository} />
           </dd>
         </div>
         <div>
