@@ -41,8 +41,6 @@ export class WalGuard {
   private readonly checkpoint;
   /** Checkpoints run by the writer, for /metrics. */
   restarts = 0;
-  /** The -wal file's size as last sampled (every 100 ms). */
-  bytes = 0;
   /** How much of the log is in use (frames not yet restarted over), as last known: what others pace themselves by. */
   usedBytes = 0;
   private readonly frameBytes: number;
@@ -63,7 +61,7 @@ export class WalGuard {
     const truncate = db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)");
     let quiet = 0;
     this.timer = setInterval(() => {
-      const size = (this.bytes = walSize(this.walPath));
+      const size = walSize(this.walPath);
       // Without a worker the file's size is all there is to go by.
       const used = (this.usedBytes = this.shared ? Atomics.load(this.shared, 1) * this.frameBytes : size);
       const left = this.shared ? (Atomics.load(this.shared, 1) - Atomics.load(this.shared, 2)) * this.frameBytes : 0;

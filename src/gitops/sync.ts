@@ -152,6 +152,11 @@ export function pruneGuardTrips(deletes: number, managed: number): boolean {
   return deletes > 0 && (deletes >= managed || (managed > 10 && deletes > managed / 2));
 }
 
+/** The state of the tenant's last sync in the history (interrupted ones count as failing); never without one. */
+function lastFinishedState(db: Db, tenantId: string): SyncState {
+  return db.query<{ state: SyncState }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1").get(tenantId)?.state ?? "never";
+}
+
 /**
  * Syncs that a stopped server left `syncing` (it died during them; or, within a running server, one
  * whose ending could not be written): each is written in the history as interrupted, the status
@@ -166,9 +171,7 @@ export function recoverInterruptedSyncs(db: Db, now: number, tenantId?: string):
     : db.query<StatusRow, []>("SELECT * FROM gitops_status WHERE state = 'syncing'").all();
   for (const row of stuck) {
     db.transaction(() => {
-      const last = db
-        .query<{ state: SyncState }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1")
-        .get(row.tenant_id);
+      const last = lastFinishedState(db, row.tenant_id);
       // A row left before the sync's start was recorded (migration 0010) says less.
       const trigger = row.sync_trigger ?? "unknown";
       const started = row.sync_started_at ?? now;
@@ -182,7 +185,7 @@ export function recoverInterruptedSyncs(db: Db, now: number, tenantId?: string):
         `UPDATE gitops_status SET state = ?1, message = ?2, next_sync_at = ?3, sync_started_at = NULL, sync_trigger = NULL,
            failures_total = failures_total + 1
          WHERE tenant_id = ?4`,
-      ).run(last?.state ?? "never", `${what}; it runs again now`, now, row.tenant_id);
+      ).run(last, `${what}; it runs again now`, now, row.tenant_id);
     })();
   }
   return stuck.length;
@@ -520,7 +523,7 @@ export class GitopsSyncer {
     const { db, now } = this.deps;
     const t = now();
     const queued = db.transaction(() => {
-      const previous = db.query<{ state: string }, [string]>("SELECT state FROM gitops_syncs WHERE tenant_id = ? ORDER BY id DESC LIMIT 1").get(tenantId);
+      const previous = lastFinishedState(db, tenantId);
       db.query(
         `UPDATE gitops_status SET state = $state, commit_sha = $commit, last_sync_at = $now, message = $message, errors = $errors, plan = $plan,
            sync_started_at = NULL, sync_trigger = NULL,
@@ -548,7 +551,7 @@ export class GitopsSyncer {
         tenantId,
         syncId,
         state,
-        previousState: previous?.state ?? "never",
+        previousState: previous,
         repository: settings.url,
         branch: settings.branch,
         // The commit this sync read: none when the fetch failed.
