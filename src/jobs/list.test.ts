@@ -45,7 +45,7 @@ async function acmeWithLife() {
   await checkin(writer, deploy, "start", NOW + 3 * MIN);
   await checkin(writer, backup, "success", NOW + 4 * MIN);
   await checkin(writer, theirs, "fail", NOW + 5 * MIN);
-  // The monitoring columns written back, as the sweep does once a second.
+  // The monitoring columns written back, as the sweep does every WRITE_BACK_MS.
   engine.tick(NOW + 10 * MIN, true);
   return { db, acme, globex };
 }
