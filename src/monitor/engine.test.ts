@@ -182,4 +182,26 @@ describe("engine", () => {
     expect(getJob(db, tenantId, "default", "a").checkins_total).toBe(4);
     expect(getJob(db, tenantId, "default", "b").checkins_total).toBe(1);
   });
+
+  test("when a schedule's fire time makes a thousand jobs due at once, each pass fires a bounded share and asks for the next at once", async () => {
+    const { db, tenantId } = await setup();
+    const now = Date.UTC(2026, 11, 7, 12, 3);
+    const ids: string[] = [];
+    for (let i = 0; i < 1200; i++) ids.push(putJob(db, tenantId, "default", `j-${i}`, { schedule: "*/5 * * * *", grace: "1h" }, now).job.id);
+    const writer = new CheckinWriter(db);
+    const e = engine(db, now);
+    writer.onCommit = (rows) => e.applyCommitted(rows);
+    // All up, all expected at 12:05, held in memory (the counters not written back yet).
+    for (const id of ids) await ping(writer, tenantId, id, now, 1);
+    e.tick(now);
+    const late = () => db.query<{ n: number }, []>("SELECT count(*) AS n FROM jobs WHERE status = 'late'").get()!.n;
+    const fireTime = Date.UTC(2026, 11, 7, 12, 5) + 1;
+    const first = e.tick(fireTime);
+    // One pass held every request up while it flipped them all (114 ms for 10,000 jobs).
+    expect(first.deadlines).toBeLessThanOrEqual(500);
+    expect(first.behind).toBe(true);
+    let passes = 1;
+    for (let more = true; more && passes < 10; passes++) more = e.tick(fireTime).behind;
+    expect({ late: late(), passes }).toEqual({ late: 1200, passes: 3 });
+  });
 });

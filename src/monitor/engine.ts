@@ -26,12 +26,19 @@ export interface TickStats {
   deadlines: number;
   flips: number;
   notifications: number;
-  /** True when more check-ins are waiting than one pass applies. */
+  /** True when more check-ins are waiting, or more deadlines are due, than one pass takes: the next pass comes at once. */
   behind: boolean;
 }
 
 const MAX_CHECKINS_PER_TICK = 20_000;
-const MAX_DEADLINES_PER_TICK = 5_000;
+/**
+ * Deadlines one pass fires at most, and for how long: a pass holds the event loop, and at a
+ * schedule's fire time every job on it falls due at once (10,000 jobs on one cron schedule held
+ * every ping up for 114 ms at each fire time, in one pass). The rest go in the passes right after,
+ * with the requests that came meanwhile answered in between.
+ */
+const MAX_DEADLINES_PER_TICK = 500;
+const DEADLINE_BUDGET_MS = 4;
 /**
  * How long a busy job's counters may stay in memory before the sweep writes its row back (status
  * changes are written at once). Every read goes through JobStates, so this bounds only what a
@@ -65,6 +72,8 @@ export class Engine {
   private savedCursor: number;
   /** The write-back sweep: where it is in rowid order, when it last moved. */
   private sweepAt = 0;
+  /** How long one pass may fire deadlines: bounded once the engine runs in the server (start). */
+  private deadlineBudgetMs = Infinity;
   private lastSweep: number | null = null;
   flushMs = WRITE_BACK_MS;
   private stopped = true;
@@ -121,6 +130,7 @@ export class Engine {
 
   start(intervalMs = 100): void {
     this.stopped = false;
+    this.deadlineBudgetMs = DEADLINE_BUDGET_MS;
     const loop = () => {
       if (this.stopped) return;
       let behind = false;
@@ -211,8 +221,9 @@ export class Engine {
       const rows = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
       if (rows.length) this.applyCheckins(rows, stats);
       stats.behind = rows.length === MAX_CHECKINS_PER_TICK;
-      this.fireRunDeadlines(stats, now);
-      this.fireJobDeadlines(stats, now);
+      const until = performance.now() + this.deadlineBudgetMs;
+      this.fireRunDeadlines(stats, now, until);
+      this.fireJobDeadlines(stats, now, until);
       const agents = fireAgentDeadlinesAllTenants(this.ctx.db, this.ctx.baseUrl, now);
       stats.flips += agents.flips;
       stats.notifications += agents.notifications;
@@ -339,8 +350,14 @@ export class Engine {
     this.record(l, onFinish(policy, state, judged.status === "timeout" ? "failed" : judged.status, judged.reason, at, job.open_runs > 0), stats);
   }
 
-  private fireRunDeadlines(stats: TickStats, now: number): void {
-    for (const r of this.q.dueRuns.all(now, MAX_DEADLINES_PER_TICK)) {
+  private fireRunDeadlines(stats: TickStats, now: number, until: number): void {
+    const due = this.q.dueRuns.all(now, MAX_DEADLINES_PER_TICK);
+    if (due.length === MAX_DEADLINES_PER_TICK) stats.behind = true;
+    for (const r of due) {
+      if (performance.now() > until) {
+        stats.behind = true;
+        break;
+      }
       const l = this.states.load(r.job_id);
       if (!l) continue;
       const judged = judgeRun(l.policy, { result: "timeout", at: r.deadline, duration_ms: null, exit_code: null });
@@ -356,17 +373,31 @@ export class Engine {
     }
   }
 
-  private fireJobDeadlines(stats: TickStats, now: number): void {
+  private fireJobDeadlines(stats: TickStats, now: number, until: number): void {
     // Due by the database, and due by what we hold in memory but have not written back yet.
     const due = new Set<Held>();
-    for (const { id } of this.q.dueJobs.all(now, MAX_DEADLINES_PER_TICK)) {
+    const stored = this.q.dueJobs.all(now, MAX_DEADLINES_PER_TICK);
+    if (stored.length === MAX_DEADLINES_PER_TICK) stats.behind = true;
+    for (const { id } of stored) {
       const l = this.states.load(id);
       if (l) due.add(l);
     }
     if (this.dirtyDeadline <= now) {
-      for (const l of this.states.dirty) if (l.state.next_deadline !== null && l.state.next_deadline <= now) due.add(l);
+      for (const l of this.states.dirty) {
+        if (l.state.next_deadline === null || l.state.next_deadline > now) continue;
+        if (due.size >= MAX_DEADLINES_PER_TICK) {
+          stats.behind = true;
+          break;
+        }
+        due.add(l);
+      }
     }
     for (const l of due) {
+      if (performance.now() > until) {
+        // Still due: the next pass finds them again.
+        stats.behind = true;
+        break;
+      }
       // The database may be behind: what we hold decides whether the deadline really passed.
       if (l.state.next_deadline === null || l.state.next_deadline > now) {
         if (!l.dirty) this.states.touch(l, now); // write the later deadline back, so the query stops finding it
