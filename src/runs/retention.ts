@@ -7,53 +7,63 @@ import { VISIBLE } from "./runs";
 /** Rows of the log one step looks at: one range DELETE of these takes about a millisecond. */
 export const LOG_STEP_ROWS = 500;
 
+/** A table retention cuts by age, oldest first by id (ids follow the time of what they record). */
+interface AgedTable {
+  table: "checkins" | "flips" | "notifications";
+  /** The column holding when a row happened. */
+  time: "received_at" | "created_at";
+  /** Rows kept whatever their age: an open run, a notification still to send. */
+  keep: string;
+  /** engine_state's key for where a pass cut short goes on. */
+  position: string;
+  /** What the pass adds the rows it deleted to. */
+  counter: keyof PruneResult;
+}
+
+const AGED: readonly AgedTable[] = [
+  { table: "flips", time: "created_at", keep: "0", position: "prune_flips_from", counter: "flips" },
+  { table: "notifications", time: "created_at", keep: "status = 'pending'", position: "prune_notifications_from", counter: "notifications" },
+  { table: "checkins", time: "received_at", keep: "status = 'running'", position: "prune_from", counter: "checkins" },
+];
+
 /**
- * Check-ins past their tenant's retention, oldest first through the whole log (it has no index
- * on tenant: appends stay cheap). Ids follow arrival, so a pass stops at the first row every
- * tenant keeps; rows of tenants that keep longer are stepped over and the place is remembered
- * (engine_state 'prune_from'), so a pass cut short goes on from there next time.
- * Rows of tenants that no longer exist go once they are older than the shortest retention.
- * One step (yield) per LOG_STEP_ROWS rows of the log, each its own short transaction and one
- * range DELETE (a statement per row cost several times as much, with the event loop held).
+ * Rows past their tenant's retention, oldest first through the whole table (the log has no index
+ * on tenant: appends stay cheap; flips and notifications go the same way, so that no step scans a
+ * table whole). Ids follow arrival, so a pass stops at the first row every tenant keeps; rows of
+ * tenants that keep longer are stepped over and the place is remembered (engine_state), so a
+ * pass cut short goes on from there next time. Rows of tenants that no longer exist go once they
+ * are older than the shortest retention. One step (yield) per LOG_STEP_ROWS rows, each its own
+ * short transaction and one range DELETE (a statement per row cost several times as much, and
+ * one DELETE per tenant over flips read the whole table a hundred times in one step: 65 ms).
+ * `upTo` bounds the ids looked at (for the log: the engine's cursor).
  */
-function* pruneLog(db: Db, cutoffs: Map<string, number>, applied: number, out: PruneResult): Generator<void, void> {
-  let newestCutoff = -Infinity;
-  for (const c of cutoffs.values()) newestCutoff = Math.max(newestCutoff, c);
-  if (newestCutoff === -Infinity) return;
-  // The cutoffs where the DELETE can join them: a temporary table is this connection's own and
-  // writes nothing to the WAL.
-  db.exec("CREATE TEMP TABLE IF NOT EXISTS prune_cutoffs (tenant_id TEXT PRIMARY KEY, cutoff INTEGER NOT NULL) WITHOUT ROWID");
-  db.transaction(() => {
-    db.exec("DELETE FROM temp.prune_cutoffs");
-    const put = db.query("INSERT INTO temp.prune_cutoffs (tenant_id, cutoff) VALUES (?, ?)");
-    for (const [tenant, cutoff] of cutoffs) put.run(tenant, cutoff);
-  })();
-  const position = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'prune_from'");
-  const savePosition = db.query("INSERT INTO engine_state (key, value) VALUES ('prune_from', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+function* pruneAged(db: Db, t: AgedTable, newestCutoff: number, upTo: number, out: PruneResult): Generator<void, void> {
+  const position = db.query<{ value: number }, [string]>("SELECT value FROM engine_state WHERE key = ?");
+  const savePosition = db.query("INSERT INTO engine_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   // The step's last id, and the first row in it that every tenant keeps (where the pass ends).
   const span = db.query<{ top: number | null; kept: number | null; n: number }, [number, number, number, number]>(
-    `SELECT max(id) AS top, min(CASE WHEN received_at >= ?1 THEN id END) AS kept, count(*) AS n
-       FROM (SELECT id, received_at FROM checkins WHERE id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)`,
+    `SELECT max(id) AS top, min(CASE WHEN ${t.time} >= ?1 THEN id END) AS kept, count(*) AS n
+       FROM (SELECT id, ${t.time} FROM ${t.table} WHERE id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)`,
   );
   const del = db.query(
-    `DELETE FROM checkins WHERE id > ?1 AND id <= ?2 AND status != 'running'
-       AND received_at < ifnull((SELECT cutoff FROM temp.prune_cutoffs c WHERE c.tenant_id = checkins.tenant_id), ?3)`,
+    `DELETE FROM ${t.table} WHERE id > ?1 AND id <= ?2 AND NOT (${t.keep})
+       AND ${t.time} < ifnull((SELECT cutoff FROM temp.prune_cutoffs c WHERE c.tenant_id = ${t.table}.tenant_id), ?3)`,
   );
-  let from = position.get()?.value ?? 0;
+  let from = position.get(t.position)?.value ?? 0;
   for (let more = true; more; ) {
     db.transaction(() => {
-      const s = span.get(newestCutoff, from, applied, LOG_STEP_ROWS)!;
+      const s = span.get(newestCutoff, from, upTo, LOG_STEP_ROWS)!;
       more = s.n === LOG_STEP_ROWS;
-      let upTo = s.top ?? from;
+      let to = s.top ?? from;
       if (s.kept !== null) {
         // Every tenant keeps this one and (nearly) all after it: the next pass starts over.
         more = false;
-        upTo = s.kept - 1;
+        to = s.kept - 1;
       }
-      if (upTo > from) out.checkins += del.run(from, upTo, newestCutoff).changes;
-      from = upTo;
+      if (to > from) out[t.counter] += del.run(from, to, newestCutoff).changes;
+      from = to;
       // Saved with the step: a pass cut short (or a restart) goes on from here.
-      savePosition.run(more ? from : 0);
+      savePosition.run(t.position, more ? from : 0);
     })();
     if (more) yield;
   }
@@ -68,21 +78,24 @@ export interface PruneResult {
 /**
  * One retention pass as a series of short steps, each its own transaction: the generator
  * yields between them, so whoever drives it decides how long the server is held up at a time.
- * The flips and notifications go with the first step of the log.
+ * Flips and notifications are cut the same way as the log, a step at a time, before it.
  */
 function* prunePass(db: Db, now: number, out: PruneResult): Generator<void, void> {
   const applied = db.query<{ value: number }, []>("SELECT value FROM engine_state WHERE key = 'checkins_applied'").get()!.value;
   const del = db.query("DELETE FROM checkins WHERE id = ?");
   const tenants = db.query<{ id: string; retention_days: number; retention_runs: number }, []>("SELECT id, retention_days, retention_runs FROM tenants").all();
-  const cutoffs = new Map(tenants.map((t) => [t.id, now - t.retention_days * 86_400_000]));
-  for (const t of tenants) {
-    const cutoff = cutoffs.get(t.id)!;
+  if (tenants.length > 0) {
+    const newestCutoff = Math.max(...tenants.map((t) => now - t.retention_days * 86_400_000));
+    // The cutoffs where the DELETEs can join them: a temporary table is this connection's own and
+    // writes nothing to the WAL.
+    db.exec("CREATE TEMP TABLE IF NOT EXISTS prune_cutoffs (tenant_id TEXT PRIMARY KEY, cutoff INTEGER NOT NULL) WITHOUT ROWID");
     db.transaction(() => {
-      out.flips += db.query("DELETE FROM flips WHERE tenant_id = ? AND created_at < ?").run(t.id, cutoff).changes;
-      out.notifications += db.query("DELETE FROM notifications WHERE tenant_id = ? AND created_at < ? AND status != 'pending'").run(t.id, cutoff).changes;
+      db.exec("DELETE FROM temp.prune_cutoffs");
+      const put = db.query("INSERT INTO temp.prune_cutoffs (tenant_id, cutoff) VALUES (?, ?)");
+      for (const t of tenants) put.run(t.id, now - t.retention_days * 86_400_000);
     })();
+    for (const t of AGED) yield* pruneAged(db, t, newestCutoff, t.table === "checkins" ? applied : Number.MAX_SAFE_INTEGER, out);
   }
-  yield* pruneLog(db, cutoffs, applied, out);
   for (const t of tenants) {
     // Per job: keep the newest retention_runs runs of each chain; cut the rest.
     const jobs = db

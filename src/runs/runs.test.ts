@@ -153,6 +153,33 @@ describe("run history", () => {
     expect(engine.totals.checkins - applied).toBe(1);
   });
 
+  test("old flips and sent notifications go a step at a time, each tenant by its own retention; pending ones and newer ones stay", async () => {
+    const { db, acme, other } = await setup();
+    db.query("UPDATE tenants SET retention_days = 1 WHERE id = ?").run(acme);
+    db.query("UPDATE tenants SET retention_days = 30 WHERE id = ?").run(other);
+    const a = job(db, acme, "a");
+    const o = job(db, other, "o");
+    const now = T0 + 3 * DAY;
+    const flip = db.query("INSERT INTO flips (tenant_id, job_id, from_status, to_status, reason, created_at) VALUES (?, ?, 'up', 'late', 'test', ?)");
+    db.transaction(() => {
+      // 1,200 of acme's past its day, interleaved with other's (which keeps 30 days), then newer ones.
+      for (let i = 0; i < 1200; i++) {
+        flip.run(acme, a, T0 + i);
+        if (i % 10 === 0) flip.run(other, o, T0 + i);
+      }
+      for (let i = 0; i < 50; i++) flip.run(acme, a, now - 1000 + i);
+      db.query("INSERT INTO channels (id, tenant_id, name, type, config, created_at, updated_at) VALUES ('c1', ?, 'hook', 'webhook', '{}', ?, ?)").run(acme, T0, T0);
+      const note = db.query("INSERT INTO notifications (tenant_id, channel_id, event, dedup_key, payload, status, next_attempt_at, created_at) VALUES (?, 'c1', 'trigger', ?, '{}', ?, ?, ?)");
+      for (let i = 0; i < 20; i++) note.run(acme, `n${i}`, i < 15 ? "sent" : "pending", T0 + 2000 + i, T0 + 2000 + i);
+    })();
+    const flips = (tenant: string) => db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM flips WHERE tenant_id = ?").get(tenant)!.n;
+    const notes = () => db.query<{ status: string; n: number }, []>("SELECT status, count(*) AS n FROM notifications GROUP BY status ORDER BY status").all();
+    // A step looks at LOG_STEP_ROWS rows at most (one DELETE per tenant read the whole table each).
+    expect(pruneHistory(db, now, 0).flips).toBeLessThanOrEqual(LOG_STEP_ROWS);
+    for (let i = 0; i < 20; i++) pruneHistory(db, now, 0);
+    expect({ acme: flips(acme), other: flips(other), notes: notes() }).toEqual({ acme: 50, other: 120, notes: [{ status: "pending", n: 5 }] });
+  });
+
   test("retention cut short by its budget goes on where it stopped", async () => {
     const { db, acme, writer, engine } = await setup();
     db.query("UPDATE tenants SET retention_days = 1 WHERE id = ?").run(acme);
