@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { persona, startTestServer, type Persona, type TestServer } from "./helpers";
+import { readdirSync, readFileSync } from "node:fs";
+import { persona, spawnServer, startTestServer, tempDir, type Persona, type TestServer } from "./helpers";
 import { WAL_KEEP_BYTES, WAL_RESTART_BYTES } from "../src/wal";
 
 let s: TestServer;
@@ -64,3 +65,19 @@ test("a minute of steady check-ins keeps the WAL under its limit, and it shrinks
   const committed = s.db.query<{ n: number }, []>("SELECT count(*) AS n FROM checkins").get()!.n;
   expect(committed).toBeGreaterThanOrEqual(sent);
 }, 120_000);
+
+test.skipIf(process.platform !== "linux")("the checkpoint worker runs below the event loop's priority, so its rounds of copying never hold pings up", async () => {
+  const { proc } = await spawnServer(tempDir());
+  try {
+    const threads = readdirSync(`/proc/${proc.pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${proc.pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return { main: Number(tid) === proc.pid, name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), nice: Number(fields[16]) };
+    });
+    const workers = threads.filter((t) => t.name === "Worker");
+    expect({ main: threads.find((t) => t.main)!.nice, workers: workers.map((t) => t.nice) }).toEqual({ main: 0, workers: [10] });
+  } finally {
+    proc.kill();
+    await proc.exited;
+  }
+});
