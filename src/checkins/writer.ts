@@ -98,6 +98,8 @@ export class CheckinWriter {
   private scheduled = false;
   /** Per shape (SHAPES, then the full form), per chunk size. */
   private readonly inserts: Map<number, ReturnType<Db["query"]>>[];
+  /** Writes one batch, grouped by shape, in one transaction. */
+  private readonly insert: (batch: CheckinEvent[], groups: number[][], statuses: string[], prevs: (number | null)[], first: number) => void;
   /**
    * The id the next check-in gets. Ids are given here, never by SQLite: they only grow, even
    * when retention has deleted every row (SQLite would hand out the ids of deleted rows again,
@@ -117,6 +119,28 @@ export class CheckinWriter {
     /** Told of storage faults and of the commit that succeeds after them (/health reads it). */
     private readonly storage: StorageStatus | null = null,
   ) {
+    // Made once: db.transaction() builds a wrapper (and defines its variants) on every call.
+    this.insert = db.transaction((batch: CheckinEvent[], groups: number[][], statuses: string[], prevs: (number | null)[], first: number) => {
+      const params: (string | number | null)[] = [];
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!;
+        const inserts = this.inserts[g]!;
+        let i = 0;
+        for (const size of CHUNKS) {
+          for (; group.length - i >= size; i += size) {
+            params.length = 0;
+            for (let n = i; n < i + size; n++) {
+              const k = group[n]!;
+              const e = batch[k]!;
+              if (g === FULL) {
+                params.push(first + k, e.tenant_id, e.job_id, e.kind, statuses[k]!, e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms, e.body, e.truncated ? 1 : 0, e.source, prevs[k]!);
+              } else params.push(first + k, e.tenant_id, e.job_id, e.received_at, e.body, e.source, prevs[k]!);
+            }
+            inserts.get(size)!.run(...params);
+          }
+        }
+      }
+    });
     this.inserts = ROW_SQL.map((row) => new Map(CHUNKS.map((n) => [n, db.query(`INSERT INTO checkins (${COLUMNS}) VALUES ${Array(n).fill(row).join(",")}`)])));
     // Retention deletes only rows the engine's cursor has passed, so the newest row and the
     // cursor bound every id handed out before (job rows' last_checkin_id included).
@@ -170,27 +194,7 @@ export class CheckinWriter {
       rows[k] = { id, job_id: e.job_id, kind: e.kind, status, exit_code: e.exit_code, rid: e.rid, received_at: e.received_at, started_at: e.started_at, duration_ms: e.duration_ms };
     }
     try {
-      this.db.transaction(() => {
-        const params: (string | number | null)[] = [];
-        for (let g = 0; g < groups.length; g++) {
-          const group = groups[g]!;
-          const inserts = this.inserts[g]!;
-          let i = 0;
-          for (const size of CHUNKS) {
-            for (; group.length - i >= size; i += size) {
-              params.length = 0;
-              for (let n = i; n < i + size; n++) {
-                const k = group[n]!;
-                const e = batch[k]!;
-                if (g === FULL) {
-                  params.push(first + k, e.tenant_id, e.job_id, e.kind, statuses[k]!, e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms, e.body, e.truncated ? 1 : 0, e.source, prevs[k]!);
-                } else params.push(first + k, e.tenant_id, e.job_id, e.received_at, e.body, e.source, prevs[k]!);
-              }
-              inserts.get(size)!.run(...params);
-            }
-          }
-        }
-      })();
+      this.insert(batch, groups, statuses, prevs, first);
     } catch (err) {
       // Disk full, an I/O error, a read-only file: nothing of the batch is stored; each request
       // is answered 503 with Retry-After, and /health says degraded until a commit succeeds.

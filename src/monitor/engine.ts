@@ -84,7 +84,22 @@ export class Engine {
   /** Engine-wide figures for /metrics. */
   readonly totals = { ticks: 0, checkins: 0, flips: 0, notifications: 0, last_tick_ms: 0 };
 
+  /** applyCommitted's transaction, once a group commit. */
+  private readonly applyInTransaction: (rows: CheckinRow[], stats: TickStats) => void;
+
   constructor(private readonly ctx: EngineContext) {
+    // Made once: db.transaction() builds a wrapper (and defines its variants) on every call.
+    this.applyInTransaction = ctx.db.transaction((rows: CheckinRow[], stats: TickStats) => {
+      // Behind (check-ins from before a restart or a failed pass): the log holds these rows
+      // too, so apply it in order until they are reached; applyCheckins skips what is done.
+      while (this.appliedThrough < rows[0]!.id - 1) {
+        const older = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
+        if (older.length === 0) break;
+        this.applyCheckins(older, stats);
+      }
+      this.applyCheckins(rows, stats);
+      this.states.flushUrgent();
+    });
     const db = ctx.db;
     this.alerts = new AlertFanOut(db, ctx.baseUrl);
     this.q = {
@@ -162,17 +177,7 @@ export class Engine {
     if (rows.length === 0) return;
     const stats = emptyStats();
     try {
-      this.ctx.db.transaction(() => {
-        // Behind (check-ins from before a restart or a failed pass): the log holds these rows
-        // too, so apply it in order until they are reached; applyCheckins skips what is done.
-        while (this.appliedThrough < rows[0]!.id - 1) {
-          const older = this.q.checkins.all(this.appliedThrough, MAX_CHECKINS_PER_TICK);
-          if (older.length === 0) break;
-          this.applyCheckins(older, stats);
-        }
-        this.applyCheckins(rows, stats);
-        this.states.flushUrgent();
-      })();
+      this.applyInTransaction(rows, stats);
     } catch (e) {
       // The check-ins are in the log; their effects are not. Start over from what is stored.
       this.logFailure("applying check-ins failed; replaying from the log", e);
