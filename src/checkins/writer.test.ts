@@ -75,3 +75,28 @@ test("a batch of every form of check-in is stored as given, ids in arrival order
   await writer.append({ ...base(0), received_at: NOW + 100 });
   expect(db.query<{ prev_id: number }, []>("SELECT prev_id FROM checkins ORDER BY id DESC LIMIT 1").get()!.prev_id).toBe(lastOf.get(jobs[0]!.id)!);
 });
+
+test("a batch that is not stored leaves each job's chain where it was: the next rows link to the last stored ones", async () => {
+  const db = openDb(":memory:");
+  migrate(db);
+  const tenant = createTenant(db, { slug: "acme" }, null).id;
+  const [a, b] = ["a", "b"].map((name) => putJob(db, tenant, "default", name, { schedule: "@hourly" }, NOW).job);
+  const event = (jobId: string, at: number): CheckinEvent => ({
+    tenant_id: tenant, job_id: jobId, last_checkin_id: null, kind: "success", exit_code: 0, rid: null,
+    received_at: at, started_at: null, duration_ms: null, body: null, truncated: false, source: "test",
+  });
+  const writer = new CheckinWriter(db);
+  await writer.append(event(a!.id, NOW));
+  // A database that refuses writes (as a full disk does): the batch fails as a whole.
+  db.exec("PRAGMA query_only = 1");
+  const failed = [writer.append(event(a!.id, NOW + 1)), writer.append(event(b!.id, NOW + 2)), writer.append(event(a!.id, NOW + 3))];
+  expect((await Promise.allSettled(failed)).map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+  db.exec("PRAGMA query_only = 0");
+  await Promise.all([writer.append(event(b!.id, NOW + 4)), writer.append(event(a!.id, NOW + 5))]);
+  const rows = db.query<{ id: number; job_id: string; prev_id: number | null }, []>("SELECT id, job_id, prev_id FROM checkins ORDER BY id").all();
+  expect(rows).toEqual([
+    { id: 1, job_id: a!.id, prev_id: null },
+    { id: 2, job_id: b!.id, prev_id: null },
+    { id: 3, job_id: a!.id, prev_id: 1 },
+  ]);
+});
