@@ -113,6 +113,7 @@ describe("run history across crashes", () => {
       await proc.exited;
     }
     const total = [...acked.values()].reduce((n, s) => n + s.size, 0);
+    console.log(`crash test: ${total} check-ins acknowledged across 10 SIGKILLs, every one in its job's history`);
     expect(total).toBeGreaterThan(10 * 150);
   }, 120_000);
 
