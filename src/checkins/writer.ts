@@ -51,26 +51,26 @@ const CHUNKS = [32, 8, 1] as const;
  * row, a fifth of the cost of an append (measured: 3.0 -> 2.3 µs a row). Anything else goes
  * through the statement that binds every column.
  */
-const SHAPES: readonly { kind: CheckinKind; status: string; exit: number | null }[] = [
-  { kind: "success", status: "success", exit: 0 },
-  { kind: "start", status: "running", exit: null },
-  { kind: "fail", status: "failed", exit: null },
-  { kind: "log", status: "log", exit: null },
+const SHAPES: readonly { kind: CheckinKind; exit: number | null }[] = [
+  { kind: "success", exit: 0 },
+  { kind: "start", exit: null },
+  { kind: "fail", exit: null },
+  { kind: "log", exit: null },
 ];
 const sql = (v: string | number | null) => (v === null ? "NULL" : typeof v === "number" ? String(v) : `'${v}'`);
 /** Per shape, then the full form: the values of one row as the statement lists them. */
 const ROW_SQL = [
-  ...SHAPES.map((f) => `(?,?,?,${sql(f.kind)},${sql(f.status)},${sql(f.exit)},NULL,?,NULL,NULL,?,0,?,?)`),
+  ...SHAPES.map((f) => `(?,?,?,${sql(f.kind)},${sql(STATUS_OF[f.kind])},${sql(f.exit)},NULL,?,NULL,NULL,?,0,?,?)`),
   `(${Array(14).fill("?").join(",")})`,
 ];
 const FULL = SHAPES.length;
 
 /** The shape a check-in fits (an index into SHAPES), or FULL. */
-function shapeOf(e: CheckinEvent, status: string): number {
-  if (e.rid !== null || e.started_at !== null || e.duration_ms !== null || e.truncated) return FULL;
+function shapeOf(e: CheckinEvent): number {
+  if (e.timed_out || e.rid !== null || e.started_at !== null || e.duration_ms !== null || e.truncated) return FULL;
   for (let i = 0; i < SHAPES.length; i++) {
     const f = SHAPES[i]!;
-    if (f.kind === e.kind && f.status === status && f.exit === e.exit_code) return i;
+    if (f.kind === e.kind && f.exit === e.exit_code) return i;
   }
   return FULL;
 }
@@ -99,7 +99,7 @@ export class CheckinWriter {
   /** Per shape (SHAPES, then the full form), per chunk size. */
   private readonly inserts: Map<number, ReturnType<Db["query"]>>[];
   /** Writes one batch, grouped by shape, in one transaction. */
-  private readonly insert: (batch: CheckinEvent[], groups: number[][], statuses: string[], prevs: (number | null)[], first: number) => void;
+  private readonly insert: (batch: CheckinEvent[], rows: CheckinRow[], groups: number[][], prevs: (number | null)[]) => void;
   /**
    * The id the next check-in gets. Ids are given here, never by SQLite: they only grow, even
    * when retention has deleted every row (SQLite would hand out the ids of deleted rows again,
@@ -120,7 +120,7 @@ export class CheckinWriter {
     private readonly storage: StorageStatus | null = null,
   ) {
     // Made once: db.transaction() builds a wrapper (and defines its variants) on every call.
-    this.insert = db.transaction((batch: CheckinEvent[], groups: number[][], statuses: string[], prevs: (number | null)[], first: number) => {
+    this.insert = db.transaction((batch: CheckinEvent[], rows: CheckinRow[], groups: number[][], prevs: (number | null)[]) => {
       const params: (string | number | null)[] = [];
       for (let g = 0; g < groups.length; g++) {
         const group = groups[g]!;
@@ -132,9 +132,10 @@ export class CheckinWriter {
             for (let n = i; n < i + size; n++) {
               const k = group[n]!;
               const e = batch[k]!;
+              const r = rows[k]!;
               if (g === FULL) {
-                params.push(first + k, e.tenant_id, e.job_id, e.kind, statuses[k]!, e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms, e.body, e.truncated ? 1 : 0, e.source, prevs[k]!);
-              } else params.push(first + k, e.tenant_id, e.job_id, e.received_at, e.body, e.source, prevs[k]!);
+                params.push(r.id, e.tenant_id, e.job_id, e.kind, r.status, e.exit_code, e.rid, e.received_at, e.started_at, e.duration_ms, e.body, e.truncated ? 1 : 0, e.source, prevs[k]!);
+              } else params.push(r.id, e.tenant_id, e.job_id, e.received_at, e.body, e.source, prevs[k]!);
             }
             inserts.get(size)!.run(...params);
           }
@@ -181,20 +182,18 @@ export class CheckinWriter {
     const first = this.nextId;
     // Rows grouped by shape; each row's id and link are fixed here, in arrival order.
     const groups: number[][] = ROW_SQL.map(() => []);
-    const statuses: string[] = new Array(batch.length);
     const prevs: (number | null)[] = new Array(batch.length);
     for (let k = 0; k < batch.length; k++) {
       const e = batch[k]!;
       const id = first + k;
       const status = e.timed_out ? "timeout" : STATUS_OF[e.kind];
-      statuses[k] = status;
       prevs[k] = moved.get(e.job_id) ?? this.heads.get(e.job_id) ?? e.last_checkin_id;
       moved.set(e.job_id, id);
-      groups[shapeOf(e, status)]!.push(k);
+      groups[shapeOf(e)]!.push(k);
       rows[k] = { id, job_id: e.job_id, kind: e.kind, status, exit_code: e.exit_code, rid: e.rid, received_at: e.received_at, started_at: e.started_at, duration_ms: e.duration_ms };
     }
     try {
-      this.insert(batch, groups, statuses, prevs, first);
+      this.insert(batch, rows, groups, prevs);
     } catch (err) {
       // Disk full, an I/O error, a read-only file: nothing of the batch is stored; each request
       // is answered 503 with Retry-After, and /health says degraded until a commit succeeds.
