@@ -85,14 +85,15 @@ function* prunePass(db: Db, now: number, out: PruneResult): Generator<void, void
   const del = db.query("DELETE FROM checkins WHERE id = ?");
   const tenants = db.query<{ id: string; retention_days: number; retention_runs: number }, []>("SELECT id, retention_days, retention_runs FROM tenants").all();
   if (tenants.length > 0) {
-    const newestCutoff = Math.max(...tenants.map((t) => now - t.retention_days * 86_400_000));
+    const cutoffs = tenants.map((t) => now - t.retention_days * 86_400_000);
+    const newestCutoff = Math.max(...cutoffs);
     // The cutoffs where the DELETEs can join them: a temporary table is this connection's own and
     // writes nothing to the WAL.
     db.exec("CREATE TEMP TABLE IF NOT EXISTS prune_cutoffs (tenant_id TEXT PRIMARY KEY, cutoff INTEGER NOT NULL) WITHOUT ROWID");
     db.transaction(() => {
       db.exec("DELETE FROM temp.prune_cutoffs");
       const put = db.query("INSERT INTO temp.prune_cutoffs (tenant_id, cutoff) VALUES (?, ?)");
-      for (const t of tenants) put.run(t.id, now - t.retention_days * 86_400_000);
+      tenants.forEach((t, i) => put.run(t.id, cutoffs[i]!));
     })();
     for (const t of AGED) yield* pruneAged(db, t, newestCutoff, t.table === "checkins" ? applied : Number.MAX_SAFE_INTEGER, out);
   }
