@@ -4,7 +4,7 @@
 import type { Db } from "../db";
 import { Forbidden, Invalid, Unauthorized } from "../errors";
 import { createJob, refersTo, resolveJobRef } from "../jobs/jobs";
-import type { CheckinEvent, CheckinKind } from "./writer";
+import type { CheckinEvent, CheckinKind, Head } from "./writer";
 import { jobStates, type JobStates } from "../monitor/states";
 import { truncateText } from "../headtail";
 
@@ -12,6 +12,8 @@ export interface PingTarget {
   id: string;
   tenant_id: string;
   last_checkin_id: number | null;
+  /** The job's head in the writer, on cached lookups: passed on with each check-in. */
+  head?: Head;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -31,7 +33,11 @@ export class PingLookup {
   private readonly byName;
   private readonly states: JobStates;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    /** The writer the found jobs' check-ins go to: its heads are kept with the cached jobs. */
+    private readonly writer: { headOf(jobId: string): Head } | null = null,
+  ) {
     // A deleted job must stop answering at once: cached hits are checked against the owner of job state.
     this.states = jobStates(db);
     this.byToken = db.query<PingTarget, [string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE ping_token = ?");
@@ -57,6 +63,7 @@ export class PingLookup {
         this.cache.clear();
         this.tokenOf.clear();
       }
+      if (this.writer) found.head = this.writer.headOf(found.id);
       this.cache.set(token, found);
       this.tokenOf.set(found.id, token);
     }

@@ -93,7 +93,7 @@ async function readBody(req: Request, limit: number): Promise<{ body: string | n
 }
 
 export function pingHandler(ctx: PingContext) {
-  const lookup = new PingLookup(ctx.db);
+  const lookup = new PingLookup(ctx.db, ctx.writer);
   const perJob = ctx.perJobPerMinute > 0 ? new RateLimiter(ctx.perJobPerMinute, 60_000, "rate limited") : null;
   // Unknown tokens are cheap to send and cost a lookup each: limit them per address.
   const misses = new RateLimiter(120, 60_000, "rate limited");
@@ -163,6 +163,7 @@ export function pingHandler(ctx: PingContext) {
         body,
         truncated,
         source: `ping from ${ip}${agent ? ` (${agent.slice(0, 80)})` : ""}`,
+        head: target.head,
       });
       return new Response(head ? null : created ? "Created" : "OK", { status: created ? 201 : 200, headers: answered });
     } catch (e) {

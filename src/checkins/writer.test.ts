@@ -42,8 +42,9 @@ test("a batch of every form of check-in is stored as given, ids in arrival order
     { source: null, body: "" },
   ];
   // More rows than one statement takes (32), so every chunk size and both kinds of statement are used.
-  const events = Array.from({ length: 80 }, (_, i) => ({ ...base(i), ...forms[i % forms.length] }));
   const writer = new CheckinWriter(db);
+  // Two in five keep their job's head (as the ping lookup does); the rest have it looked up: one chain either way.
+  const events = Array.from({ length: 80 }, (_, i) => ({ ...base(i), ...forms[i % forms.length], ...(i % 5 < 2 ? { head: writer.headOf(jobs[i % 3]!.id) } : {}) }));
   await Promise.all(events.map((e) => writer.append(e)));
 
   const rows = db.query<Record<string, unknown>, []>("SELECT * FROM checkins ORDER BY id").all();
@@ -89,10 +90,10 @@ test("a batch that is not stored leaves each job's chain where it was: the next 
   await writer.append(event(a!.id, NOW));
   // A database that refuses writes (as a full disk does): the batch fails as a whole.
   db.exec("PRAGMA query_only = 1");
-  const failed = [writer.append(event(a!.id, NOW + 1)), writer.append(event(b!.id, NOW + 2)), writer.append(event(a!.id, NOW + 3))];
+  const failed = [writer.append(event(a!.id, NOW + 1)), writer.append({ ...event(b!.id, NOW + 2), head: writer.headOf(b!.id) }), writer.append({ ...event(a!.id, NOW + 3), head: writer.headOf(a!.id) })];
   expect((await Promise.allSettled(failed)).map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
   db.exec("PRAGMA query_only = 0");
-  await Promise.all([writer.append(event(b!.id, NOW + 4)), writer.append(event(a!.id, NOW + 5))]);
+  await Promise.all([writer.append(event(b!.id, NOW + 4)), writer.append({ ...event(a!.id, NOW + 5), head: writer.headOf(a!.id) })]);
   const rows = db.query<{ id: number; job_id: string; prev_id: number | null }, []>("SELECT id, job_id, prev_id FROM checkins ORDER BY id").all();
   expect(rows).toEqual([
     { id: 1, job_id: a!.id, prev_id: null },

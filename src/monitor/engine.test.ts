@@ -204,4 +204,27 @@ describe("engine", () => {
     for (let more = true; more && passes < 10; passes++) more = e.tick(fireTime).behind;
     expect({ late: late(), passes }).toEqual({ late: 1200, passes: 3 });
   });
+  test("a check-in that brings its job's head is applied to the state the engine holds now, also after held state was forgotten", async () => {
+    const { db, tenantId } = await setup();
+    const now = Date.UTC(2026, 11, 7, 12);
+    const { job } = putJob(db, tenantId, "default", "backup", { schedule: "@every 1h" }, now);
+    const writer = new CheckinWriter(db);
+    const eng = engine(db, now + 10_000);
+    writer.onCommit = (rows) => eng.applyCommitted(rows);
+    // As the ping lookup does: the job's head is kept and passed with each check-in.
+    const head = writer.headOf(job.id);
+    const send = (at: number) =>
+      writer.append({ tenant_id: tenantId, job_id: job.id, last_checkin_id: null, kind: "success", exit_code: 0, rid: null, received_at: at, started_at: null, duration_ms: null, body: null, truncated: false, source: "test", head });
+    await Promise.all([send(now + 1000), send(now + 1001), send(now + 1002)]);
+    expect(head.held).not.toBeNull();
+    expect(getJob(db, tenantId, "default", "backup").checkins_total).toBe(3);
+    // All written back (nothing to replay), then a rolled-back change makes the engine forget
+    // what it holds: the state the head keeps is stale now.
+    eng.tick(now + 15_000, true);
+    eng.recover();
+    await Promise.all([send(now + 2000), send(now + 2001)]);
+    expect(getJob(db, tenantId, "default", "backup")).toMatchObject({ checkins_total: 5, last_ping_at: now + 2001 });
+    eng.tick(now + 20_000, true);
+    expect(db.query<{ n: number }, [string]>("SELECT checkins_total AS n FROM jobs WHERE id = ?").get(job.id)!.n).toBe(5);
+  });
 });

@@ -303,7 +303,12 @@ export class Engine {
     const now = this.ctx.now();
     for (const c of rows) {
       if (c.id <= this.appliedThrough) continue;
-      const h = this.states.load(c.job_id);
+      // The job's state as its head keeps it (no search by id), else as loaded (and kept there).
+      let h = c.head?.held ?? null;
+      if (h === null || h.gone) {
+        h = this.states.load(c.job_id);
+        if (c.head) c.head.held = h;
+      }
       this.appliedThrough = c.id;
       // Gone (deleted), or applied and written back before a restart.
       if (!h || (h.job.last_checkin_id !== null && c.id <= h.job.last_checkin_id)) continue;

@@ -40,6 +40,8 @@ export interface Held {
   rowid: number;
   /** The first check-in applied to it since written back: the log must be replayed from there after a crash. */
   firstUnsaved: number | null;
+  /** No longer held (dropped, deleted, forgotten): whoever kept it (a writer's Head) must load the job again. */
+  gone: boolean;
 }
 
 /** The monitoring fields as every surface shows them. */
@@ -103,7 +105,7 @@ export class JobStates {
   private hold(row: StateRow): Held {
     const jobId = row.id;
     const job = heldJob(row);
-    const h: Held = { job, policy: policyOf(job), state: stateOf(job), dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null, rowid: row.rowid };
+    const h: Held = { job, policy: policyOf(job), state: stateOf(job), dirty: false, urgent: false, dirtySince: 0, firstUnsaved: null, rowid: row.rowid, gone: false };
     if (row.rowid > this.maxRowid) this.maxRowid = row.rowid;
     this.held.set(jobId, h);
     return h;
@@ -209,7 +211,9 @@ export class JobStates {
     if (this.held.size <= MAX_HELD) return;
     for (const [id, h] of this.held) {
       if (this.held.size <= MAX_HELD * 0.8) break;
-      if (!h.dirty) this.held.delete(id);
+      if (h.dirty) continue;
+      h.gone = true;
+      this.held.delete(id);
     }
   }
 
@@ -257,6 +261,7 @@ export class JobStates {
       this.dirty.delete(h);
       h.dirty = false;
       h.urgent = false;
+      h.gone = true;
       this.held.delete(jobId);
     }
     if (this.deleted.size > 100_000) this.deleted.clear();
@@ -270,6 +275,7 @@ export class JobStates {
 
   /** Forgets everything held (a commit of held state failed): the database is the truth again. */
   reset(): void {
+    for (const h of this.held.values()) h.gone = true;
     this.held.clear();
     this.dirty.clear();
     this.urgentQueue = [];
