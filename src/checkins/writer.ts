@@ -207,8 +207,7 @@ export class CheckinWriter {
     this.queue = null;
     const batch = pending.events;
     // Heads and ids move only once the batch is committed.
-    const heads: Head[] = new Array(batch.length);
-    const rows: CheckinRow[] = new Array(batch.length);
+    const rows: (CheckinRow & { head: Head })[] = new Array(batch.length);
     const first = this.nextId;
     // Rows grouped by shape; each row's id and link are fixed here, in arrival order.
     const groups: number[][] = ROW_SQL.map(() => []);
@@ -220,7 +219,6 @@ export class CheckinWriter {
       const head = e.head ?? this.headOf(e.job_id);
       prevs[k] = head.pending ?? head.id ?? e.last_checkin_id;
       head.pending = id;
-      heads[k] = head;
       groups[shapeOf(e)]!.push(k);
       rows[k] = { head, id, job_id: e.job_id, kind: e.kind, status, exit_code: e.exit_code, rid: e.rid, received_at: e.received_at, started_at: e.started_at, duration_ms: e.duration_ms };
     }
@@ -229,7 +227,7 @@ export class CheckinWriter {
     } catch (err) {
       // Disk full, an I/O error, a read-only file: nothing of the batch is stored; each request
       // is answered 503 with Retry-After, and /health says degraded until a commit succeeds.
-      for (const head of heads) head.pending = null;
+      for (const r of rows) r.head.pending = null;
       const fault = storageFault(err);
       if (fault) this.storage?.failed(fault, Date.now());
       pending.reject(fault ?? err);
@@ -237,7 +235,7 @@ export class CheckinWriter {
     }
     this.storage?.succeeded();
     this.nextId = first + batch.length;
-    for (const head of heads) {
+    for (const { head } of rows) {
       if (head.pending === null) continue;
       head.id = head.pending;
       head.pending = null;
