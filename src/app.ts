@@ -63,7 +63,7 @@ export function createContext(db: Db, config: Config, opts: AppOptions = {}): Ap
     loginThrottle: new LoginThrottle(),
     firstRun: new FirstRun(),
     secrets,
-    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, baseUrl: config.baseUrl, caFile: config.gitopsCaBundle, now, log, rolledBack: (ids) => engine.recover(ids) }),
+    gitops: new GitopsSyncer({ db, secrets, dataDir: config.dataDir, allowPrivateTargets: config.allowPrivateTargets, baseUrl: config.baseUrl, caFile: config.gitopsCaBundle, now, log, rolledBack: () => engine.recover() }),
     checkins,
     storage,
     engine,

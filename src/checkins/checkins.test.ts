@@ -3,9 +3,10 @@
 import { describe, expect, test } from "bun:test";
 import { migrate, openDb } from "../db";
 import { createTenant, getTenantSettings } from "../tenants/tenants";
-import { putJob } from "../jobs/jobs";
+import { deleteJob, putJob } from "../jobs/jobs";
+import { jobStates } from "../monitor/states";
 import { Forbidden, NotFound, Unauthorized } from "../errors";
-import { apiCheckin, checkinTarget, pingSlug } from "./checkins";
+import { apiCheckin, checkinTarget, PingLookup, pingSlug, type PingTarget } from "./checkins";
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 
@@ -76,5 +77,35 @@ describe("pingSlug", () => {
     // acme's key never reaches globex's job.
     expect(pingSlug(db, key, secret)).toBeNull();
     expect(pingSlug(db, getTenantSettings(db, globex).ping_key, secret)).toEqual({ slug: "ops-secret", success: "ops-secret" });
+  });
+});
+
+describe("PingLookup.token", () => {
+  test("a deleted job stops answering at once, though its token was cached; the others keep what hangs off their cached entry", () => {
+    const { db, acme, backup, report } = setup();
+    const lookup = new PingLookup(db);
+    const kept = lookup.token(report.ping_token)!;
+    expect(lookup.token(backup.ping_token)?.id).toBe(backup.id);
+    // The rate window of a job hangs off its entry: a delete elsewhere must not reset it.
+    (kept as PingTarget & { window?: object }).window = { hits: 7 };
+    deleteJob(db, acme, "default", "backup");
+    expect(lookup.token(backup.ping_token)).toBeNull();
+    expect(lookup.token(report.ping_token)).toBe(kept);
+    expect((lookup.token(report.ping_token) as PingTarget & { window?: object }).window).toEqual({ hits: 7 });
+  });
+
+  test("a delete rolled back: the job answers again", () => {
+    const { db, acme, backup } = setup();
+    const lookup = new PingLookup(db);
+    expect(lookup.token(backup.ping_token)?.id).toBe(backup.id);
+    expect(() =>
+      db.transaction(() => {
+        deleteJob(db, acme, "default", "backup");
+        expect(lookup.token(backup.ping_token)).toBeNull();
+        throw new Error("refused");
+      })(),
+    ).toThrow("refused");
+    jobStates(db).undrop();
+    expect(lookup.token(backup.ping_token)?.id).toBe(backup.id);
   });
 });

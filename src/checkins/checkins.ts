@@ -14,6 +14,8 @@ export interface PingTarget {
   last_checkin_id: number | null;
   /** The job's head in the writer, on cached lookups: passed on with each check-in. */
   head?: Head;
+  /** The generation of job deletes it was cached at (JobStates.generation). */
+  generation?: number;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,7 +29,6 @@ const MAX_CACHED_TOKENS = 100_000;
 
 export class PingLookup {
   private readonly cache = new Map<string, PingTarget>();
-  private readonly tokenOf = new Map<string, string>();
   private readonly byToken;
   private readonly tenantByKey;
   private readonly byName;
@@ -38,7 +39,7 @@ export class PingLookup {
     /** The writer the found jobs' check-ins go to: its heads are kept with the cached jobs. */
     private readonly writer: { headOf(jobId: string): Head } | null = null,
   ) {
-    // A deleted job must stop answering at once: cached hits are checked against the owner of job state.
+    // A deleted job must stop answering at once: cached hits are checked against the owner of job state's generation of deletes.
     this.states = jobStates(db);
     this.byToken = db.query<PingTarget, [string]>("SELECT id, tenant_id, last_checkin_id FROM jobs WHERE ping_token = ?");
     this.tenantByKey = db.query<{ id: string; auto_provision: number }, [string]>(
@@ -51,21 +52,19 @@ export class PingLookup {
 
   token(token: string): PingTarget | null {
     const hit = this.cache.get(token);
-    if (hit) {
-      if (!this.states.isDeleted(hit.id)) return hit;
-      this.cache.delete(token);
-      this.tokenOf.delete(hit.id);
-      return null;
+    const generation = this.states.generation;
+    // Cached before a job was deleted (or a delete rolled back): the database says whether it is still there.
+    if (hit && (hit.generation === generation || this.byToken.get(token)?.id === hit.id)) {
+      hit.generation = generation;
+      return hit;
     }
+    if (hit) this.cache.delete(token);
     const found = this.byToken.get(token);
     if (found) {
-      if (this.cache.size >= MAX_CACHED_TOKENS) {
-        this.cache.clear();
-        this.tokenOf.clear();
-      }
+      if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
       if (this.writer) found.head = this.writer.headOf(found.id);
+      found.generation = generation;
       this.cache.set(token, found);
-      this.tokenOf.set(found.id, token);
     }
     return found;
   }

@@ -8,7 +8,7 @@ import type { Db } from "../db";
 import { AppError, Invalid } from "../errors";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
-import { deleteJob, findJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
+import { deleteJob, putJob, rowToJob, type JobRow } from "../jobs/jobs";
 import { isoTime } from "../time";
 import { fetchHead, isManifestPath, readManifestFiles, remoteHead, treeLimitError, type Head, type Remote } from "./git";
 import { computePlan, planCounts, readingKey, type CurrentJob, type DesiredJob, type FileError, type FileReading, type Plan, type PlanFile } from "./plan";
@@ -30,8 +30,8 @@ export interface SyncDeps {
   caFile?: string | null;
   now: () => number;
   log?: Logger;
-  /** Told when a sync's transaction rolled back, with the jobs it had deleted (the engine forgets what it held). */
-  rolledBack?: (deletedIds: string[]) => void;
+  /** Told when a sync's transaction rolled back (the engine forgets what it held, deletes included). */
+  rolledBack?: () => void;
 }
 
 /** A sync's extras for a write-back: the commit just pushed (no fetch), the jobs its user deleted. */
@@ -474,7 +474,6 @@ export class GitopsSyncer {
       const sources = new Map(current.map((j) => [`${j.spec.namespace}/${j.spec.name}`, j]));
       const commit = head.commit;
       // One transaction: the whole plan or nothing. A job the service refuses is an error of its file.
-      const deleted: string[] = [];
       try {
         db.transaction(() => {
           const t = now();
@@ -500,13 +499,12 @@ export class GitopsSyncer {
           // One statement for all of them: the commit they are now from.
           db.query("UPDATE jobs SET source_commit = ?1 WHERE tenant_id = ?2 AND id IN (SELECT value FROM json_each(?3)) AND source_commit IS NOT ?1").run(commit, tenantId, JSON.stringify(unchanged));
           for (const del of plan.delete) {
-            deleted.push(findJob(db, tenantId, del.namespace, del.name)?.id ?? "");
             deleteJob(db, tenantId, del.namespace, del.name, { bySync: true });
           }
         })();
       } catch (e) {
         // The service changed the jobs' state in memory as it went: none of it was stored.
-        this.deps.rolledBack?.(deleted.filter((id) => id !== ""));
+        this.deps.rolledBack?.();
         throw e;
       }
       return this.finish(tenantId, settings, trigger, started, head, plan.errors.length ? "degraded" : "ok", null, plan, before);

@@ -198,10 +198,10 @@ export class Engine {
   /**
    * A transaction that changed jobs through the service (created, changed, deleted) was rolled
    * back: what is held in memory may be ahead of the database. Forget it, take back the deletes
-   * of jobs that are still there, and apply the log again from the durable cursor.
+   * (the jobs still there answer pings again), and apply the log again from the durable cursor.
    */
-  recover(deletedIds: Iterable<string> = []): void {
-    this.states.undrop(deletedIds);
+  recover(): void {
+    this.states.undrop();
     this.forgetUnsaved();
   }
 
