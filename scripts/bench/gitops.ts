@@ -25,7 +25,7 @@ import { createApiToken } from "../../src/auth/apitokens";
 import { openSecretBox } from "../../src/secrets";
 import { putGitopsSettings } from "../../src/gitops/settings";
 import { loadavg } from "node:os";
-import { median, ms, pacedLua, percentile, pingLua, spawnServer, tempDataDir, verdict, wrk, type WrkResult } from "./lib";
+import { median, nearest, ms, pacedLua, percentile, pingLua, spawnServer, tempDataDir, verdict, wrk, type WrkResult } from "./lib";
 
 const MANIFESTS = Number(process.env.BENCH_MANIFESTS ?? 5_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -319,7 +319,7 @@ async function checkinsWhileSyncing(): Promise<boolean> {
     const peaks: WrkResult[] = [];
     for (let i = 0; i < 3; i++) peaks.push(await wrk(url, lua, CONNS, SECONDS));
     const peakRps = median(peaks.map((p) => p.rps));
-    const peak = peaks.find((p) => p.rps === peakRps)!;
+    const peak = nearest(peaks, peakRps);
     const paced = join(data, "paced.lua");
     writeFileSync(paced, pacedLua(await Bun.file(lua).text(), CONNS, peakRps / 2, peak.p50));
     const quiet = await wrk(url, paced, CONNS, LOAD_SECONDS);

@@ -50,7 +50,15 @@ export function verdict(ok: boolean) {
   return ok ? "PASS" : "MISS";
 }
 
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The median; of an even number of figures, the mean of the middle two. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The run whose rate is nearest the given one (the median run, for its latencies). */
+export const nearest = <T extends { rps: number }>(runs: T[], rps: number): T => runs.reduce((a, b) => (Math.abs(b.rps - rps) < Math.abs(a.rps - rps) ? b : a));
 
 /** A command pinned to one CPU with taskset, when there is one. */
 export const pin = (cpu: number, cmd: string[]) => (Bun.which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);

@@ -23,7 +23,7 @@ import { createUser } from "../../src/auth/identity";
 import { createTenant, updateTenantSettings } from "../../src/tenants/tenants";
 import { createApiToken } from "../../src/auth/apitokens";
 import { putJob } from "../../src/jobs/jobs";
-import { median, ms, percentile, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
+import { median, nearest, ms, percentile, spawnServer, tempDataDir, verdict, wrk as runWrk, type WrkResult } from "./lib";
 
 /** Bump when the generated rows change shape: cached databases of other versions are not used. */
 const GEN_VERSION = 1;
@@ -344,7 +344,7 @@ async function main() {
   // pass runs while the pings go on.
   const dueBefore = big.meta.generated_at - 30 * 86_400_000;
   const days = Math.round((Date.now() - dueBefore) / 86_400_000);
-  const peak = bigRuns.find((r) => r.rps === bigRps)!;
+  const peak = nearest(bigRuns, bigRps);
   const delayMs = Math.max(1, Math.round((CONNS / (bigRps / 2)) * 1000 - peak.p50));
   const pacedLua = pingScript(join(work, "paced.lua"), big.meta, delayMs);
   const segments: { from: number; to: number; r: WrkResult; wal: number }[] = [];
