@@ -53,13 +53,17 @@ export class PingLookup {
   token(token: string): PingTarget | null {
     const hit = this.cache.get(token);
     const generation = this.states.generation;
-    // Cached before a job was deleted (or a delete rolled back): the database says whether it is still there.
-    if (hit && (hit.generation === generation || this.byToken.get(token)?.id === hit.id)) {
-      hit.generation = generation;
-      return hit;
-    }
-    if (hit) this.cache.delete(token);
+    if (hit?.generation === generation) return hit;
+    // Not cached, or cached before a job was deleted (or a delete rolled back): the database says.
     const found = this.byToken.get(token);
+    if (hit) {
+      if (found?.id === hit.id) {
+        // Still there: the cached entry stays, with what hangs off it (its head, its rate window).
+        hit.generation = generation;
+        return hit;
+      }
+      this.cache.delete(token);
+    }
     if (found) {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
       if (this.writer) found.head = this.writer.headOf(found.id);
